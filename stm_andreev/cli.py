@@ -1,0 +1,68 @@
+"""The ``stm-andreev`` command line: one sub-command per module in :mod:`stm_andreev.commands`.
+
+Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
+Modules are imported only when their command runs, so ``stm-andreev run`` never pays for Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# command name -> module under stm_andreev.commands
+COMMANDS: dict[str, str] = {
+    "run": "run",
+    "simulate": "simulate",
+    "check-config": "check_config",
+    "analyze": "analyze",
+    "gui": "gui",
+    "spectrum": "spectrum",
+}
+
+
+def _load(module: str):
+    return importlib.import_module(f"stm_andreev.commands.{module}")
+
+
+def build_parser(available: dict[str, object]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stm-andreev",
+        description="Dilution-fridge STM tunnelling and Andreev spectroscopy.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in available.items():
+        p = sub.add_parser(name, help=getattr(module, "HELP", ""))
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    available = {}
+    for name, module_name in COMMANDS.items():
+        try:
+            available[name] = _load(module_name)
+        except ModuleNotFoundError as exc:
+            # A command whose module is not written yet is simply not offered.
+            if exc.name != f"stm_andreev.commands.{module_name}":
+                raise
+    parser = build_parser(available)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "command", None):
+        # Bare `stm-andreev` runs the main job: the simulated overnight dry run.
+        if "run" in available:
+            return main(["run", *(argv or [])])
+        parser.print_help()
+        return 2
+    return int(args._module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
