@@ -69,7 +69,10 @@ class FeedbackController(Protocol):
     def withdraw(self, timeout_s: float = 10.0) -> None: ...
 
     def feedback_status(self) -> int:
-        """Get the Z-controller status (1 off, 2 on, 3 hold, 4 switching off, 5 safe-tip, 6 withdrawing)."""
+        """Get the Z-controller status.
+
+        1 off, 2 on, 3 hold, 4 switching off, 5 safe-tip event, 6 withdrawing.
+        """
         ...
 
     def set_tip_position(self, x_m: float, y_m: float) -> None: ...
@@ -91,7 +94,9 @@ class TemperatureController(Protocol):
         """Measure a thermometer in K."""
         ...
 
-    def set_control(self, setpoint_K: float, heater_range: int, pid: tuple[float, float, float]) -> None: ...
+    def set_control(
+        self, setpoint_K: float, heater_range: int, pid: tuple[float, float, float]
+    ) -> None: ...
 
     def heater_output(self) -> float:
         """Measure the sample-heater output in percent of the range."""
