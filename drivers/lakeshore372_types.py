@@ -11,9 +11,11 @@ the reply, never a silently half-parsed value. Python's own ``float()`` is too l
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable
 from enum import IntEnum, IntFlag
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 E = TypeVar("E", bound=IntEnum)
 F = TypeVar("F", bound=IntFlag)
@@ -222,7 +224,10 @@ def parse_float(reply: str, what: str = "a number") -> float:
     text = reply.strip()
     if not _FLOAT.fullmatch(text):
         raise LakeShoreReplyError(what, reply)
-    return float(text)
+    value = float(text)
+    if not math.isfinite(value):  # "1E999" matches the pattern but overflows
+        raise LakeShoreReplyError(what, reply)
+    return value
 
 
 def parse_int(reply: str, what: str = "an integer") -> int:
@@ -286,44 +291,52 @@ def parse_identity(reply: str) -> Identity:
     return Identity(*(field.strip() for field in fields))
 
 
+def parse_record(reply: str, what: str, parsers: tuple[Callable[[str], Any], ...]) -> list[Any]:
+    """Parse a comma-separated reply field by field; an error names the field and the reply."""
+    fields = split_fields(reply, len(parsers), what)
+    values = []
+    for index, (field, parse) in enumerate(zip(fields, parsers, strict=True)):
+        try:
+            values.append(parse(field))
+        except LakeShoreReplyError:
+            raise LakeShoreReplyError(f"{what} field {index + 1}", reply) from None
+    return values
+
+
 def parse_input_setup(reply: str) -> InputSetup:
-    enabled, dwell, pause, curve, tempco = split_fields(reply, 5, "INSET?")
-    return InputSetup(
-        parse_bool(enabled, "INSET? enabled"),
-        parse_int(dwell, "INSET? dwell"),
-        parse_int(pause, "INSET? pause"),
-        parse_int(curve, "INSET? curve"),
-        parse_enum(tempco, TempCoefficient),
-    )
+    parsers = (parse_bool, parse_int, parse_int, parse_int,
+               lambda field: parse_enum(field, TempCoefficient))
+    return InputSetup(*parse_record(reply, "INSET?", parsers))
 
 
 def parse_scanner(reply: str) -> Scanner:
-    channel, autoscan = split_fields(reply, 2, "SCAN?")
-    number = parse_int(channel, "SCAN? channel")
-    if not 1 <= number <= 16:
-        raise LakeShoreReplyError("SCAN? channel", reply)
-    return Scanner(number, parse_bool(autoscan, "SCAN? autoscan"))
+    def channel(field: str) -> int:
+        number = parse_int(field)
+        if not 1 <= number <= 16:
+            raise LakeShoreReplyError("a scanner channel", field)
+        return number
+
+    return Scanner(*parse_record(reply, "SCAN?", (channel, parse_bool)))
 
 
 def parse_output_setup(reply: str) -> OutputSetup:
-    mode, source, powerup, polarity, filtered, delay = split_fields(reply, 6, "OUTMODE?")
-    return OutputSetup(
-        parse_enum(mode, OutputMode),
-        parse_input_id(source),
-        parse_bool(powerup, "OUTMODE? power-up enable"),
-        parse_enum(polarity, Polarity),
-        parse_bool(filtered, "OUTMODE? filter"),
-        parse_int(delay, "OUTMODE? delay"),
+    parsers = (
+        lambda field: parse_enum(field, OutputMode),
+        parse_input_id,
+        parse_bool,
+        lambda field: parse_enum(field, Polarity),
+        parse_bool,
+        parse_int,
     )
+    return OutputSetup(*parse_record(reply, "OUTMODE?", parsers))
 
 
 def parse_pid(reply: str) -> PID:
-    return PID(*(parse_float(field, "PID?") for field in split_fields(reply, 3, "PID?")))
+    return PID(*parse_record(reply, "PID?", (parse_float,) * 3))
 
 
 def parse_ramp(reply: str) -> Ramp:
-    enabled, rate = split_fields(reply, 2, "RAMP?")
-    return Ramp(parse_bool(enabled, "RAMP? on/off"), parse_float(rate, "RAMP? rate"))
+    return Ramp(*parse_record(reply, "RAMP?", (parse_bool, parse_float)))
 
 
 def format_number(value: float) -> str:
