@@ -176,15 +176,15 @@ class SR570Preamp:
     (pymeasure's own setter would silently truncate).
     """
 
-    def __init__(self, instrument: SR570) -> None:
+    def __init__(self, instrument: SR570, gain_V_per_A: float) -> None:
+        """Wrap ``instrument`` and set it to ``gain_V_per_A`` at once (its state is then known)."""
         self.instrument = instrument
-        self._gain: float | None = None
+        self._gain = 0.0
+        self.set_gain(gain_V_per_A)
 
     @property
     def gain(self) -> float:
-        """Get the last gain set (V/A); raises RuntimeError before the first set_gain."""
-        if self._gain is None:
-            raise RuntimeError("SR570 is listen-only: its gain is unknown until set_gain is called")
+        """Get the last gain set (V/A)."""
         return self._gain
 
     def set_gain(self, gain_V_per_A: float) -> None:
