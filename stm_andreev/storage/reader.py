@@ -1,0 +1,264 @@
+"""RunReader: read a run file, finished or still being written (SWMR live follow).
+
+Readers only ever see ledger-confirmed rows: the writer flushes a row before it appends the
+ledger entry, so after refreshing the ledger first and the rows second, every row below the
+ledger length is complete. A row written by a writer that died before confirming it is never
+shown.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .errors import NotARunFileError, ReaderNotLiveError, RunFileNotFoundError
+from .layout import (
+    CONFIG,
+    DATA,
+    END_TIME,
+    ENTRY,
+    EVENT_COLUMNS,
+    EVENTS,
+    FORMAT_NAME,
+    LEDGER,
+    POINTS,
+    SPECTRUM_DATASETS,
+    START_TIME,
+    STATUS,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    """One confirmed spectrum: arrays of n_bias values and its per-spectrum record."""
+
+    row: int
+    """Position in write order (0-based)."""
+    point_index: int
+    """Index of the point in the plan."""
+    bias_V: np.ndarray
+    G_S: np.ndarray
+    """dI/dV in S."""
+    G_G0: np.ndarray
+    """dI/dV in units of 2e^2/h."""
+    X_V: np.ndarray
+    Y_V: np.ndarray
+    record: dict[str, Any]
+    """Per-spectrum table row (time_s, temperatures, setpoint, status, ...)."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of the run's event log."""
+
+    time_s: float
+    point_index: int
+    kind: str
+    message: str
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes | np.bytes_) else str(value)
+
+
+class RunReader:
+    """Read-only view of a run file; use as a context manager or call :meth:`close`.
+
+    With ``live=True`` the file may still be open in a writer; :meth:`refresh` picks up what
+    the writer has flushed since. Without it the view is fixed at open time. Files left by a
+    writer that died can be read as they are (without resuming them).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, live: bool = False) -> None:
+        self._path = Path(path)
+        self._live = live
+        if not self._path.is_file():
+            raise RunFileNotFoundError(f"run file {self._path} does not exist")
+        try:
+            # SWMR read mode also opens files whose (dead) writer left the open flags set.
+            self._file = h5py.File(self._path, "r", libver="latest", swmr=True)
+        except OSError as exc:
+            raise NotARunFileError(f"{self._path} cannot be opened as an HDF5 run file: "
+                                   f"{exc}") from exc
+        try:
+            if self._file.attrs.get("stm_andreev_format") != FORMAT_NAME:
+                raise NotARunFileError(f"{self._path} is HDF5 but not an stm_andreev run file")
+            points = self._file[POINTS]
+            self._column_names = [str(n) for n in points.attrs["columns"]]
+            self._spectrum_ds = {arg: self._file[DATA][c.name] for arg, c in SPECTRUM_DATASETS}
+            self._row_ds = [*self._spectrum_ds.values()] + [points[n] for n in self._column_names]
+            self._event_ds = [self._file[EVENTS][c.name] for c in EVENT_COLUMNS]
+            self._ledger_ds = self._file[LEDGER]
+            self._mutable_ds = [self._file[STATUS], self._file[END_TIME]]
+        except BaseException:
+            self._file.close()
+            raise
+        self._n = self._confirmed_rows()
+
+    # ----------------------------------------------------------------------------- life
+    def refresh(self) -> int:
+        """Pick up what the writer flushed since; return the number of confirmed spectra.
+
+        Raises ReaderNotLiveError unless the reader was opened with ``live=True``.
+        """
+        if not self._live:
+            raise ReaderNotLiveError(f"reader of {self._path} was opened without live=True")
+        # Ledger first: rows are flushed before their ledger entry, so rows refreshed after it
+        # cover every confirmed entry.
+        self._ledger_ds.refresh()
+        for ds in (*self._row_ds, *self._event_ds, *self._mutable_ds):
+            ds.refresh()
+        self._n = self._confirmed_rows()
+        return self._n
+
+    def close(self) -> None:
+        """Close the file (idempotent)."""
+        if self._file.id.valid:
+            self._file.close()
+
+    def __enter__(self) -> RunReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _confirmed_rows(self) -> int:
+        n = self._ledger_ds.shape[0]
+        shortest = min(ds.shape[0] for ds in self._row_ds)
+        if shortest < n:
+            log.warning("%s: ledger confirms %d rows but only %d are visible", self._path, n,
+                        shortest)
+        return min(n, shortest)
+
+    # ----------------------------------------------------------------------------- metadata
+    @property
+    def path(self) -> Path:
+        """Path of the run file."""
+        return self._path
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Run metadata: the dict given at creation plus the file's own facts.
+
+        The file's facts are under reserved keys: ``start_time``, ``end_time`` (ISO 8601 UTC,
+        "" while open), ``status``, ``software_version``, ``n_bias``, ``n_planned``. They win
+        over user keys of the same name.
+        """
+        meta: dict[str, Any] = json.loads(_text(self._file[CONFIG]["metadata_json"][()]))
+        entry = self._file[ENTRY]
+        meta.update(
+            start_time=_text(self._file[START_TIME][()]),
+            end_time=self.end_time,
+            status=self.status,
+            software_version=_text(entry["software_version"][()]),
+            n_bias=int(entry["n_bias"][()]),
+            n_planned=int(entry["n_planned"][()]),
+        )
+        return meta
+
+    @property
+    def status(self) -> str:
+        """Run status as last flushed ("running", "finished", "aborted", ...)."""
+        return _text(self._file[STATUS][()])
+
+    @property
+    def end_time(self) -> str:
+        """Run end, ISO 8601 UTC; "" while the run is open."""
+        return _text(self._file[END_TIME][()])
+
+    @property
+    def station_text(self) -> str:
+        """The station file the run used, verbatim."""
+        return _text(self._file[CONFIG]["station_text"][()])
+
+    @property
+    def plan_text(self) -> str:
+        """The plan file the run used, verbatim."""
+        return _text(self._file[CONFIG]["plan_text"][()])
+
+    @property
+    def snapshot(self) -> dict[str, Any]:
+        """Instrument snapshot at run start."""
+        return json.loads(_text(self._file[CONFIG]["snapshot_json"][()]))
+
+    @property
+    def n_bias(self) -> int:
+        """Number of bias points per spectrum."""
+        return int(self._spectrum_ds["G_S"].shape[1])
+
+    # ----------------------------------------------------------------------------- data
+    @property
+    def n_spectra(self) -> int:
+        """Number of confirmed spectra visible to this reader."""
+        return self._n
+
+    @property
+    def ledger(self) -> np.ndarray:
+        """Point index of each confirmed row, in write order (int64)."""
+        return self._ledger_ds[: self._n].astype(np.int64)
+
+    def spectrum(self, i: int) -> Spectrum:
+        """Return confirmed row ``i`` (0 <= i < n_spectra; negative counts from the end)."""
+        n = self._n
+        if not -n <= i < n:
+            raise IndexError(f"spectrum {i} out of range: {self._path} has {n} confirmed")
+        i %= n
+        arrays = {arg: ds[i] for arg, ds in self._spectrum_ds.items()}
+        points = self._file[POINTS]
+        record = {name: self._scalar(points[name][i]) for name in self._column_names}
+        return Spectrum(row=i, point_index=int(self._ledger_ds[i]), record=record, **arrays)
+
+    def spectra(self) -> dict[str, np.ndarray]:
+        """All confirmed spectra as 2D arrays [n_spectra, n_bias].
+
+        Keys: bias_V, G_S, G_G0, X_V, Y_V.
+        """
+        return {arg: ds[: self._n] for arg, ds in self._spectrum_ds.items()}
+
+    def table(self) -> dict[str, np.ndarray]:
+        """The per-spectrum table of confirmed rows: column name -> 1D array [n_spectra]."""
+        points = self._file[POINTS]
+        table: dict[str, np.ndarray] = {}
+        for name in self._column_names:
+            ds = points[name]
+            if h5py.check_string_dtype(ds.dtype) is not None:
+                table[name] = np.array(ds.asstr()[: self._n], dtype=object)
+            else:
+                table[name] = ds[: self._n]
+        return table
+
+    def events(self) -> list[Event]:
+        """The event log in order of logging."""
+        m = min(ds.shape[0] for ds in self._event_ds)
+        time_s, point_index, kind, message = self._event_ds
+        times = time_s[:m]
+        indices = point_index[:m]
+        kinds = kind.asstr()[:m]
+        messages = message.asstr()[:m]
+        return [
+            Event(float(t), int(p), str(k), str(msg))
+            for t, p, k, msg in zip(times, indices, kinds, messages, strict=True)
+        ]
+
+    @staticmethod
+    def _scalar(value: Any) -> Any:
+        if isinstance(value, bytes | np.bytes_):
+            return value.decode("utf-8")
+        if isinstance(value, np.generic):
+            return value.item()
+        return value

@@ -1,0 +1,615 @@
+"""RunWriter: the single writer of a crash-safe, live-readable HDF5 run file.
+
+Crash safety rests on one ordering rule. ``append_spectrum`` writes row k of every per-row
+dataset, flushes, and only then appends the point index to the ledger and flushes again. The
+ledger is the single source of truth: row k counts only if ``k < len(ledger)``. A writer killed
+anywhere leaves at most one unconfirmed row, which :meth:`RunWriter.resume` truncates, so after
+resume every finished point is in the file exactly once and no confirmed point is missing.
+
+The writer keeps no per-spectrum lists: its memory is a fixed bitmap of ``n_planned`` flags plus
+HDF5's bounded caches, whatever the number of spectra.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import numbers
+import os
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar
+
+import h5py
+import numpy as np
+from numpy.typing import ArrayLike
+
+import stm_andreev
+
+from .errors import (
+    DuplicatePointError,
+    InsufficientDiskSpaceError,
+    NotARunFileError,
+    PointIndexError,
+    RecordFieldError,
+    RunFileExistsError,
+    RunFileNotFoundError,
+    RunFileWriteError,
+    SpectrumDataError,
+    StorageError,
+    UnwritableLocationError,
+    WriterClosedError,
+)
+from .layout import (
+    BIAS_AXIS,
+    DATA,
+    END_TIME,
+    EVENT_COLUMNS,
+    EVENTS,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    G0_S,
+    LEDGER,
+    POINT_COLUMNS,
+    POINTS,
+    SPECTRUM_DATASETS,
+    STATUS,
+    Column,
+    create_layout,
+    encode_fixed,
+    estimated_size_bytes,
+    extra_columns,
+    to_json,
+)
+from .superblock import clear_open_flags
+from .writer_lock import WriterLock
+
+log = logging.getLogger(__name__)
+
+FaultHook = Callable[[str, int], None]
+
+
+def utc_now_iso() -> str:
+    """Current wall-clock time as ISO 8601 UTC with milliseconds."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _claim_new_file(path: Path) -> None:
+    """Create ``path`` empty and exclusively, mapping failures to clear storage errors."""
+    directory = path.parent
+    if not directory.exists():
+        raise UnwritableLocationError(f"cannot create run file {path}: directory {directory} "
+                                      "does not exist")
+    if not directory.is_dir():
+        raise UnwritableLocationError(f"cannot create run file {path}: {directory} is not a "
+                                      "directory")
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError as exc:
+        raise RunFileExistsError(f"run file {path} already exists; run files are never "
+                                 "overwritten (resume it or choose a new name)") from exc
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise InsufficientDiskSpaceError(f"cannot create run file {path}: disk full") from exc
+        raise UnwritableLocationError(
+            f"cannot create run file {path}: directory {directory} is not writable "
+            f"({exc.strerror})"
+        ) from exc
+    os.close(fd)
+
+
+def _as_spectrum(value: ArrayLike, name: str, n_bias: int) -> np.ndarray:
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise SpectrumDataError(f"{name} is not an array of numbers: {exc}") from exc
+    if array.shape != (n_bias,):
+        raise SpectrumDataError(f"{name} has shape {array.shape}; this run has {n_bias} "
+                                "bias points per spectrum")
+    return array
+
+
+def _check_value(column: Column, value: Any) -> float | int | str:
+    if value is None:
+        return column.fill
+    if column.kind == "text":
+        if not isinstance(value, str):
+            raise RecordFieldError(f"record field {column.name} must be text, got {value!r}")
+        return value
+    if isinstance(value, bool | np.bool_):
+        raise RecordFieldError(f"record field {column.name} must be a number, got {value!r}")
+    if column.kind == "int":
+        if not isinstance(value, numbers.Integral):
+            raise RecordFieldError(f"record field {column.name} must be an integer, "
+                                   f"got {value!r}")
+        return int(value)
+    if not isinstance(value, numbers.Real):
+        raise RecordFieldError(f"record field {column.name} must be a real number "
+                               f"({column.units}), got {value!r}")
+    return float(value)
+
+
+class RunWriter:
+    """Single writer of one run file; make it with :meth:`create` or :meth:`resume`.
+
+    Readers in other processes may follow the file live (:class:`~.reader.RunReader` with
+    ``live=True``) while this writer appends. Not thread-safe: call it from one thread.
+    """
+
+    # Fault-injection seam for the crash tests: called as hook(stage, point_index) with stage
+    # "row_written" (row flushed, ledger not yet written) and "ledger_written" (ledger written,
+    # not yet flushed). None in production.
+    fault_hook: ClassVar[FaultHook | None] = None
+
+    def __init__(
+        self,
+        file: h5py.File,
+        path: Path,
+        lock: WriterLock,
+        *,
+        columns: Sequence[Column],
+        finished: np.ndarray,
+        n_rows: int,
+        n_events: int,
+        rows_discarded: int = 0,
+        previous_status: str = "",
+        recovered_unclean: bool = False,
+    ) -> None:
+        """Internal: use :meth:`create` or :meth:`resume`."""
+        self._file = file
+        self._path = path
+        self._lock = lock
+        self._columns = tuple(columns)
+        self._finished = finished
+        self._n_rows = n_rows
+        self._n_events = n_events
+        self._n_bias = int(file[DATA]["G_S"].shape[1])
+        self._closed = False
+        self._failed: str | None = None
+        self.rows_discarded = rows_discarded
+        """Unconfirmed rows (written but not in the ledger) that resume truncated."""
+        self.previous_status = previous_status
+        """Status the file had when resumed ("" for a new file)."""
+        self.recovered_unclean = recovered_unclean
+        """True if resume found the file left open by a writer that died."""
+        data = file[DATA]
+        points = file[POINTS]
+        events = file[EVENTS]
+        self._spectrum_ds = [(arg, data[c.name]) for arg, c in SPECTRUM_DATASETS]
+        self._column_ds = [(c, points[c.name]) for c in self._columns]
+        self._event_ds = [(c, events[c.name]) for c in EVENT_COLUMNS]
+        self._ledger = file[LEDGER]
+        self._status = file[STATUS]
+        self._end_time = file[END_TIME]
+        self._bias_axis = file[BIAS_AXIS]
+        self._record_names = frozenset(c.name for c in self._columns)
+
+    # ----------------------------------------------------------------------------- opening
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        n_bias: int,
+        n_planned: int,
+        metadata: Mapping[str, Any],
+        station_text: str,
+        plan_text: str,
+        snapshot: Mapping[str, Any],
+        point_keys: Sequence[str] | None = None,
+    ) -> RunWriter:
+        """Create a new run file at ``path``, laid out in full, open for SWMR appending.
+
+        ``n_bias`` (>= 1) is the number of bias points of every spectrum; ``n_planned`` (>= 1)
+        the number of plan points (point indices run from 0 to n_planned - 1). ``metadata`` and
+        ``snapshot`` must be JSON-serialisable (numpy scalars and arrays allowed); the station
+        and plan files are stored verbatim. ``point_keys`` names extra float columns of the
+        per-spectrum table; a suffix such as ``_K``, ``_V`` or ``_W`` gives the unit.
+
+        Raises RunFileExistsError (never overwrites), UnwritableLocationError (missing or
+        unwritable directory), InsufficientDiskSpaceError (free space below the planned size
+        estimate), RecordFieldError (bad point_keys, metadata or snapshot).
+        """
+        path = Path(path)
+        n_bias = _positive_int(n_bias, "n_bias")
+        n_planned = _positive_int(n_planned, "n_planned")
+        columns = POINT_COLUMNS + extra_columns(point_keys)
+        if not isinstance(station_text, str) or not isinstance(plan_text, str):
+            raise RecordFieldError("station_text and plan_text must be text (the file contents)")
+        text_bytes = sum(
+            len(t.encode("utf-8"))
+            for t in (station_text, plan_text, to_json(dict(snapshot), "snapshot"),
+                      to_json(dict(metadata), "metadata"))
+        )
+        if path.exists():
+            raise RunFileExistsError(f"run file {path} already exists; run files are never "
+                                     "overwritten (resume it or choose a new name)")
+        needed = estimated_size_bytes(n_bias, n_planned, len(columns), text_bytes)
+        if path.parent.is_dir():
+            free = shutil.disk_usage(path.parent).free
+            if free < needed:
+                raise InsufficientDiskSpaceError(
+                    f"not enough disk space for run file {path}: the plan needs about "
+                    f"{needed / 1e6:.1f} MB, {free / 1e6:.1f} MB free"
+                )
+        _claim_new_file(path)
+        lock: WriterLock | None = None
+        file: h5py.File | None = None
+        try:
+            lock = WriterLock(path)
+            file = h5py.File(path, "w", libver="latest")
+            create_layout(
+                file,
+                n_bias=n_bias,
+                n_planned=n_planned,
+                metadata=metadata,
+                station_text=station_text,
+                plan_text=plan_text,
+                snapshot=snapshot,
+                columns=columns,
+                software_version=stm_andreev.__version__,
+                start_time=utc_now_iso(),
+            )
+            # SWMR last: no dataset or attribute can be created once it is on.
+            file.swmr_mode = True
+            file.flush()
+        except BaseException as exc:
+            if file is not None:
+                file.close()
+            if lock is not None:
+                lock.release()
+            path.unlink(missing_ok=True)  # ours, and holds no data yet
+            if isinstance(exc, OSError) and not isinstance(exc, StorageError):
+                raise RunFileWriteError(f"cannot lay out run file {path}: {exc}") from exc
+            raise
+        log.info("created run file %s (%d points x %d bias values)", path, n_planned, n_bias)
+        return cls(
+            file, path, lock, columns=columns, finished=np.zeros(n_planned, dtype=bool),
+            n_rows=0, n_events=0,
+        )
+
+    @classmethod
+    def resume(cls, path: str | os.PathLike[str]) -> RunWriter:
+        """Reopen a run file for appending, after a clean close or a crash (even SIGKILL).
+
+        Clears the open-for-write flags a dead writer left, truncates rows written after the
+        last ledger entry (see :attr:`rows_discarded`) and half-written events, sets the status
+        back to "running". :attr:`finished_points` then tells which points to skip.
+
+        Raises RunFileNotFoundError, RunFileBusyError (another live writer holds the file),
+        NotARunFileError (not a run file of this format, or damaged beyond repair).
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise RunFileNotFoundError(f"run file {path} does not exist")
+        lock = WriterLock(path)
+        file: h5py.File | None = None
+        try:
+            unclean = clear_open_flags(path)
+            try:
+                file = h5py.File(path, "r+", libver="latest")
+            except OSError as exc:
+                raise NotARunFileError(f"{path} cannot be opened as HDF5: {exc}") from exc
+            if file.attrs.get("stm_andreev_format") != FORMAT_NAME:
+                raise NotARunFileError(f"{path} is HDF5 but not an stm_andreev run file")
+            version = int(file.attrs.get("stm_andreev_format_version", -1))
+            if version != FORMAT_VERSION:
+                raise NotARunFileError(f"{path} has run-file format version {version}; this "
+                                       f"software writes version {FORMAT_VERSION}")
+            writer = cls._recover(file, path, lock, unclean)
+        except BaseException:
+            if file is not None:
+                file.close()
+            lock.release()
+            raise
+        log.info(
+            "resumed run file %s: %d spectra confirmed, %d unconfirmed rows dropped, "
+            "previous status %r%s",
+            path, writer.n_spectra, writer.rows_discarded, writer.previous_status,
+            " (writer had died)" if unclean else "",
+        )
+        return writer
+
+    @classmethod
+    def _recover(cls, file: h5py.File, path: Path, lock: WriterLock, unclean: bool) -> RunWriter:
+        n_planned = int(file["entry/n_planned"][()])
+        standard = {c.name: c for c in POINT_COLUMNS}
+        points = file[POINTS]
+        columns = tuple(
+            standard.get(name)
+            or Column(name, "float", points[name].attrs["units"], points[name].attrs["long_name"])
+            for name in (str(n) for n in points.attrs["columns"])
+        )
+        ledger = file[LEDGER][()].astype(np.int64)
+        bad = (ledger < 0) | (ledger >= n_planned)
+        if bad.any():
+            raise NotARunFileError(f"{path}: ledger holds point indices outside 0..{n_planned - 1}")
+        finished = np.zeros(n_planned, dtype=bool)
+        finished[ledger] = True
+        if int(finished.sum()) != len(ledger):
+            raise NotARunFileError(f"{path}: ledger lists a point twice; the file is damaged")
+        n_rows = len(ledger)
+        row_datasets = [file[DATA][c.name] for _, c in SPECTRUM_DATASETS]
+        row_datasets += [points[c.name] for c in columns]
+        discarded = max(ds.shape[0] for ds in row_datasets) - n_rows
+        if min(ds.shape[0] for ds in row_datasets) < n_rows:
+            raise NotARunFileError(f"{path}: the ledger confirms rows that are missing")
+        for ds in row_datasets:
+            ds.resize(n_rows, axis=0)
+        event_datasets = [file[EVENTS][c.name] for c in EVENT_COLUMNS]
+        n_events = min(ds.shape[0] for ds in event_datasets)
+        for ds in event_datasets:
+            ds.resize(n_events, axis=0)
+        previous = bytes(file[STATUS][()]).decode("utf-8")
+        file[STATUS][()] = encode_fixed("running", "status")
+        file[END_TIME][()] = b""
+        file.swmr_mode = True
+        file.flush()
+        return cls(
+            file, path, lock, columns=columns, finished=finished, n_rows=n_rows,
+            n_events=n_events, rows_discarded=discarded, previous_status=previous,
+            recovered_unclean=unclean,
+        )
+
+    # ----------------------------------------------------------------------------- state
+    @property
+    def path(self) -> Path:
+        """Path of the run file."""
+        return self._path
+
+    @property
+    def n_bias(self) -> int:
+        """Number of bias points per spectrum."""
+        return self._n_bias
+
+    @property
+    def n_planned(self) -> int:
+        """Number of points in the plan; valid point indices are 0..n_planned-1."""
+        return len(self._finished)
+
+    @property
+    def n_spectra(self) -> int:
+        """Number of confirmed spectra (ledger entries)."""
+        return self._n_rows
+
+    @property
+    def finished_points(self) -> set[int]:
+        """Point indices already in the ledger (built on demand; skip these on resume)."""
+        return {int(i) for i in np.flatnonzero(self._finished)}
+
+    def is_finished(self, point_index: int) -> bool:
+        """True if ``point_index`` is already in the ledger (O(1))."""
+        return bool(self._finished[point_index])
+
+    @property
+    def point_keys(self) -> list[str]:
+        """Names of every per-spectrum column, standard ones first."""
+        return [c.name for c in self._columns]
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran."""
+        return self._closed
+
+    # ----------------------------------------------------------------------------- writing
+    def append_spectrum(
+        self,
+        point_index: int,
+        *,
+        bias_V: ArrayLike,
+        G_S: ArrayLike,
+        X_V: ArrayLike,
+        Y_V: ArrayLike,
+        record: Mapping[str, Any],
+    ) -> None:
+        """Store one spectrum and its per-spectrum record, then confirm it in the ledger.
+
+        ``bias_V`` (V, finite), ``G_S`` (dI/dV in S), ``X_V`` and ``Y_V`` (lock-in outputs in
+        V) are arrays of n_bias values; NaN is allowed in G, X, Y (a failed acquisition flagged
+        by ``status_code``). G in units of 2e^2/h is derived. ``record`` maps per-spectrum
+        column names (see :data:`~.layout.POINT_COLUMNS` plus the run's extra keys) to values;
+        missing or None values are stored as NaN / -1 / "".
+
+        Raises PointIndexError, DuplicatePointError, SpectrumDataError, RecordFieldError
+        (nothing is written then), WriterClosedError, RunFileWriteError or
+        InsufficientDiskSpaceError (the writer is then unusable; resume the file).
+        """
+        self._check_writable()
+        index = self._check_point(point_index)
+        arrays = {
+            "bias_V": _as_spectrum(bias_V, "bias_V", self._n_bias),
+            "G_S": _as_spectrum(G_S, "G_S", self._n_bias),
+            "X_V": _as_spectrum(X_V, "X_V", self._n_bias),
+            "Y_V": _as_spectrum(Y_V, "Y_V", self._n_bias),
+        }
+        if not np.isfinite(arrays["bias_V"]).all():
+            raise SpectrumDataError(f"bias_V of point {index} has non-finite values")
+        arrays["G_G0"] = arrays["G_S"] / G0_S
+        values = self._check_record(record, index)
+        k = self._n_rows
+        with self._guard(f"writing the spectrum of point {index}"):
+            for arg, ds in self._spectrum_ds:
+                ds.resize(k + 1, axis=0)
+                ds[k] = arrays[arg]
+            if k == 0:
+                self._bias_axis[:] = arrays["bias_V"]
+            for column, ds in self._column_ds:
+                ds.resize(k + 1, axis=0)
+                ds[k] = values[column.name]
+            # The row must be on disk before the ledger names it.
+            self._file.flush()
+            self._fault("row_written", index)
+            self._ledger.resize(k + 1, axis=0)
+            self._ledger[k] = index
+            self._fault("ledger_written", index)
+            self._file.flush()
+        self._finished[index] = True
+        self._n_rows = k + 1
+
+    def log_event(
+        self, kind: str, message: str, *, time_s: float, point_index: int = -1
+    ) -> None:
+        """Append an event (start, pause, retake, interlock, ...) to the log and flush.
+
+        ``time_s`` is on the run clock (s, finite); ``point_index`` is -1 or a plan point.
+        """
+        self._check_writable()
+        if not isinstance(kind, str) or not kind:
+            raise RecordFieldError(f"event kind must be non-empty text, got {kind!r}")
+        if not isinstance(message, str):
+            raise RecordFieldError(f"event message must be text, got {message!r}")
+        if (isinstance(time_s, bool) or not isinstance(time_s, numbers.Real)
+                or not np.isfinite(time_s)):
+            raise RecordFieldError(f"event time_s must be a finite number of s, got {time_s!r}")
+        if isinstance(point_index, bool) or not isinstance(point_index, numbers.Integral) or not (
+            -1 <= point_index < self.n_planned
+        ):
+            raise PointIndexError(f"event point_index must be -1 or 0..{self.n_planned - 1}, "
+                                  f"got {point_index!r}")
+        values = {"time_s": float(time_s), "point_index": int(point_index), "kind": kind,
+                  "message": message}
+        m = self._n_events
+        with self._guard(f"logging event {kind!r}"):
+            for column, ds in self._event_ds:
+                ds.resize(m + 1, axis=0)
+                ds[m] = values[column.name]
+            self._file.flush()
+        self._n_events = m + 1
+
+    def set_status(self, status: str) -> None:
+        """Set the run status ("running", "paused", "aborted", ...; at most 64 UTF-8 bytes)."""
+        self._check_writable()
+        raw = self._status_bytes(status)
+        with self._guard("setting the run status"):
+            self._status[()] = raw
+            self._file.flush()
+
+    def close(self, status: str = "finished") -> None:
+        """Record ``status`` and the end time, flush and close; idempotent.
+
+        After a write failure it only releases the file (the status cannot be trusted then).
+        """
+        if self._closed:
+            return
+        try:
+            if self._failed is None:
+                raw = self._status_bytes(status)
+                with self._guard("closing the run file"):
+                    self._status[()] = raw
+                    self._end_time[()] = encode_fixed(utc_now_iso(), "end_time")
+                    self._file.flush()
+        finally:
+            self._closed = True
+            try:
+                self._file.close()
+            finally:
+                self._lock.release()
+        log.info("closed run file %s with status %r (%d spectra)", self._path, status,
+                 self._n_rows)
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close with status "finished", or "aborted" if the block raised."""
+        self.close("finished" if exc_type is None else "aborted")
+
+    # ----------------------------------------------------------------------------- helpers
+    def _check_writable(self) -> None:
+        if self._closed:
+            raise WriterClosedError(f"run file {self._path} writer is closed")
+        if self._failed is not None:
+            raise WriterClosedError(f"run file {self._path} writer failed earlier "
+                                    f"({self._failed}); resume the file to continue")
+
+    def _check_point(self, point_index: int) -> int:
+        if isinstance(point_index, bool) or not isinstance(point_index, numbers.Integral):
+            raise PointIndexError(f"point_index must be an integer, got {point_index!r}")
+        if not 0 <= point_index < self.n_planned:
+            raise PointIndexError(f"point_index {point_index} outside the plan "
+                                  f"(0..{self.n_planned - 1})")
+        if self._finished[point_index]:
+            raise DuplicatePointError(f"point {point_index} is already in the ledger of "
+                                      f"{self._path}; a spectrum is never recorded twice")
+        return int(point_index)
+
+    def _check_record(self, record: Mapping[str, Any], index: int) -> dict[str, Any]:
+        if not isinstance(record, Mapping):
+            raise RecordFieldError(f"record must be a mapping, got {type(record).__name__}")
+        unknown = sorted(set(record) - self._record_names)
+        if unknown:
+            raise RecordFieldError(f"record has unknown field(s) {unknown}; known: "
+                                   f"{sorted(self._record_names)}")
+        if record.get("point_index", index) != index:
+            raise RecordFieldError(f"record point_index {record['point_index']!r} differs "
+                                   f"from point_index {index}")
+        values = {c.name: _check_value(c, record.get(c.name)) for c in self._columns}
+        values["point_index"] = index
+        return values
+
+    @staticmethod
+    def _status_bytes(status: str) -> bytes:
+        if not isinstance(status, str) or not status:
+            raise RecordFieldError(f"status must be non-empty text, got {status!r}")
+        return encode_fixed(status, "status")
+
+    def _fault(self, stage: str, point_index: int) -> None:
+        hook = type(self).fault_hook
+        if hook is not None:
+            hook(stage, point_index)
+
+    def _guard(self, what: str) -> _WriteGuard:
+        return _WriteGuard(self, what)
+
+
+class _WriteGuard:
+    """Marks the writer failed if a write is interrupted, and names the file in OS errors."""
+
+    def __init__(self, writer: RunWriter, what: str) -> None:
+        self._writer = writer
+        self._what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            return
+        writer = self._writer
+        writer._failed = f"{self._what}: {exc}"
+        log.error("run file %s: %s failed: %s", writer.path, self._what, exc)
+        if isinstance(exc, OSError) and not isinstance(exc, StorageError):
+            if _disk_is_full(exc, writer.path):
+                raise InsufficientDiskSpaceError(
+                    f"disk full while {self._what} in {writer.path}; free space, then resume"
+                ) from exc
+            raise RunFileWriteError(f"{self._what} in {writer.path} failed: {exc}") from exc
+
+
+def _disk_is_full(exc: OSError, path: Path) -> bool:
+    if exc.errno == errno.ENOSPC:
+        return True
+    try:
+        # HDF5 reports write failures without errno; judge by what is left on the disk.
+        return shutil.disk_usage(path.parent).free < 1024 * 1024
+    except OSError:
+        return False
