@@ -1,0 +1,178 @@
+"""Station and plan configuration: load, validate, cross-check. The one import others need.
+
+    from stm_andreev.config import load_station, load_plan, check_plan_against_station
+
+    station = load_station("configs/simulated.yaml")     # or load_station("simulated")
+    plan = load_plan("paper-inO2")                      # looks in configs/plans/
+    problems = check_plan_against_station(plan, station)  # [] when the plan fits
+
+Everything is validated before any instrument connects. Any problem, from a missing file to a
+role naming an instrument that does not exist, raises one :class:`ConfigError` whose message
+names the file, the key path (``instruments.lockin.address``), the line and what was expected.
+The schemas live in ``config_station`` and ``config_plan``; the YAML reader in ``config_yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from stm_andreev.config_base import Sweep, duration_text, si
+from stm_andreev.config_checks import (
+    PlanEstimate,
+    StepEstimate,
+    check_plan_against_station,
+    estimate_plan,
+)
+from stm_andreev.config_errors import (
+    ConfigError,
+    ConfigProblem,
+    ConfigSyntaxError,
+    ConfigValidationError,
+    DuplicateKeyError,
+    KeyPath,
+    PlanLimitError,
+    UnsafeTagError,
+    problems_from_validation_error,
+)
+from stm_andreev.config_plan import (
+    STEP_KINDS,
+    CooldownStep,
+    OvernightGridStep,
+    PlanConfig,
+    PositionGrid,
+    PositionSurveyStep,
+    SetpointSweepStep,
+    SingleSpectrumStep,
+    SpectrumParams,
+    StepConfig,
+    TemperatureSweepStep,
+)
+from stm_andreev.config_station import (
+    DRIVERS,
+    ROLE_DRIVERS,
+    ROLES,
+    InstrumentConfig,
+    LakeShore372Config,
+    Limits,
+    NanonisConfig,
+    NoTemperatureBandError,
+    SimulationConfig,
+    SR570Config,
+    SR830Config,
+    SR860Config,
+    StationConfig,
+    TemperatureBand,
+    TemperatureControl,
+)
+from stm_andreev.config_yaml import StrictSafeLoader, YamlDocument, parse_yaml, read_yaml
+
+__all__ = [
+    "CONFIG_DIR_ENV", "DRIVERS", "ROLES", "ROLE_DRIVERS", "STEP_KINDS",
+    "ConfigError", "ConfigProblem", "ConfigSyntaxError", "ConfigValidationError",
+    "CooldownStep", "DuplicateKeyError", "InstrumentConfig", "LakeShore372Config", "Limits",
+    "NanonisConfig", "NoTemperatureBandError", "OvernightGridStep", "PlanConfig",
+    "PlanEstimate", "PlanLimitError", "PositionGrid", "PositionSurveyStep", "SR570Config",
+    "SR830Config", "SR860Config", "SetpointSweepStep", "SimulationConfig",
+    "SingleSpectrumStep", "SpectrumParams", "StationConfig", "StepConfig", "StepEstimate",
+    "StrictSafeLoader", "Sweep", "TemperatureBand", "TemperatureControl",
+    "TemperatureSweepStep", "UnsafeTagError", "check_plan_against_station", "config_dir",
+    "duration_text", "estimate_plan", "load_plan", "load_station", "plan_from_dict",
+    "require_plan_fits_station", "resolve_config_path", "si", "station_from_dict",
+]
+
+CONFIG_DIR_ENV = "STM_ANDREEV_CONFIG_DIR"
+
+
+def config_dir() -> Path:
+    """The folder holding station files and ``plans/``.
+
+    ``$STM_ANDREEV_CONFIG_DIR`` if set, else the repository's ``configs/`` next to the package.
+    """
+    env = os.environ.get(CONFIG_DIR_ENV)
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "configs"
+
+
+def resolve_config_path(name_or_path: str | os.PathLike[str], subdir: str = "") -> Path:
+    """A path as given if it names a file (or has a folder or a .yaml suffix), else
+    ``config_dir()/subdir/<name>.yaml``: ``"paper-inO2"`` -> ``configs/plans/paper-inO2.yaml``.
+    """
+    path = Path(name_or_path)
+    if path.exists() or path.suffix in (".yaml", ".yml") or len(path.parts) > 1:
+        return path
+    return config_dir() / subdir / f"{path.name}.yaml"
+
+
+def _validate(model: type[BaseModel], data: Mapping[str, Any], file: str,
+              lines: Mapping[KeyPath, int] | None, prefix_rewrite: KeyPath = ()) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = problems_from_validation_error(exc, model, data, lines, prefix_rewrite)
+        raise ConfigValidationError(file, problems) from None
+
+
+def station_from_dict(data: Mapping[str, Any], file: str = "<memory>",
+                      lines: Mapping[KeyPath, int] | None = None) -> StationConfig:
+    """Validate an already parsed station mapping (``file`` only labels the messages)."""
+    return _validate(StationConfig, data, file, lines)
+
+
+def load_station(name_or_path: str | os.PathLike[str]) -> StationConfig:
+    """Read and validate a station file (a path, or a name in ``configs/``).
+
+    Raises :class:`ConfigError` listing every problem with its key path and line.
+    """
+    doc = read_yaml(resolve_config_path(name_or_path))
+    return station_from_dict(doc.data, doc.file, doc.lines)
+
+
+def plan_from_dict(data: Mapping[str, Any], file: str = "<memory>",
+                   lines: Mapping[KeyPath, int] | None = None,
+                   default_name: str = "plan") -> PlanConfig:
+    """Validate a parsed plan mapping: either ``steps: [...]`` or one step at the top level.
+
+    ``default_name`` is used when the file gives no ``name`` (load_plan passes the file stem).
+    """
+    data = dict(data)
+    single = "steps" not in data and "kind" in data
+    if single:
+        head = {key: data.pop(key) for key in ("name", "description") if key in data}
+        data = {**head, "steps": [data]}
+        if lines is not None:
+            # the step's keys are at the top of the file: map steps.0.<key> to <key>'s line
+            lines = {**lines, **{("steps", 0, *k): v for k, v in lines.items()
+                                 if k and k[0] not in ("name", "description")}}
+    data.setdefault("name", default_name)
+    plan = _validate(PlanConfig, data, file, lines, ("steps", 0) if single else ())
+    plan._single_step_file = single
+    return plan
+
+
+def load_plan(name_or_path: str | os.PathLike[str]) -> PlanConfig:
+    """Read and validate a plan: a path, or a name looked up in ``configs/plans/``."""
+    path = resolve_config_path(name_or_path, "plans")
+    doc: YamlDocument = read_yaml(path)
+    return plan_from_dict(doc.data, doc.file, doc.lines, default_name=path.stem)
+
+
+def load_plan_text(text: str, file: str = "<memory>") -> PlanConfig:
+    """Validate a plan given as YAML text (e.g. pasted in the GUI)."""
+    doc = parse_yaml(text, file)
+    return plan_from_dict(doc.data, file, doc.lines)
+
+
+def require_plan_fits_station(plan: PlanConfig, station: StationConfig,
+                              file: str | None = None) -> None:
+    """Raise :class:`PlanLimitError` listing every limit the plan exceeds (engine entry check)."""
+    violations = check_plan_against_station(plan, station)
+    if violations:
+        problems = []
+        for text in violations:
+            key, _, message = text.partition(": ")
+            problems.append(ConfigProblem(tuple(key.split(".")), message))
+        raise PlanLimitError(file or plan.name, problems)

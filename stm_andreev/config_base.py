@@ -1,0 +1,107 @@
+"""Building blocks shared by the station and plan schemas: a strict base model, sweeps, SI text."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from stm_andreev.config_errors import UNION_TAGS
+
+
+class Strict(BaseModel):
+    """Base of every configuration model: unknown keys are errors, values are frozen.
+
+    Frozen because the engine and the HDF5 snapshot must see exactly what was validated; use
+    ``model_copy(update=...)`` (then re-validate) to derive a variant.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    # Set on models that are members of a tagged union, so error locations can be cleaned.
+    union_tag: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("union_tag"):
+            UNION_TAGS.add(cls.__dict__["union_tag"])
+
+
+def register_union_tags(*tags: str) -> None:
+    """Declare discriminator tags of unions whose members are not models (e.g. ``list``)."""
+    UNION_TAGS.update(tags)
+
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Sweep(Strict):
+    """Evenly spaced values from ``start`` to ``stop`` inclusive (``n`` of them).
+
+    ``spacing: log`` spaces them geometrically (both ends must then have the same sign and be
+    non-zero), as for setpoint currents spanning decades.
+    """
+
+    union_tag: ClassVar[str | None] = "sweep"
+
+    start: float
+    stop: float
+    n: int = Field(ge=1, le=100_000)
+    spacing: Literal["linear", "log"] = "linear"
+
+    @model_validator(mode="after")
+    def _check(self) -> Sweep:
+        if self.spacing == "log" and (self.start * self.stop <= 0):
+            raise ValueError("log spacing needs start and stop non-zero and of the same sign; "
+                             f"got start={self.start}, stop={self.stop}")
+        if self.n == 1 and self.start != self.stop:
+            raise ValueError("n = 1 needs start == stop (one value)")
+        return self
+
+    def values(self) -> np.ndarray:
+        if self.spacing == "log":
+            return np.geomspace(self.start, self.stop, self.n)
+        return np.linspace(self.start, self.stop, self.n)
+
+
+register_union_tags("list")
+
+
+def sweep_or_list_tag(value: Any) -> str:
+    """Discriminator for "a list of values or a start/stop/n sweep" fields."""
+    return "sweep" if isinstance(value, dict) or isinstance(value, Sweep) else "list"
+
+
+_PREFIXES = [(1e-12, "p"), (1e-9, "n"), (1e-6, "u"), (1e-3, "m"), (1.0, ""), (1e3, "k"),
+             (1e6, "M"), (1e9, "G"), (1e12, "T")]
+
+
+def si(value: float, unit: str, digits: int = 3) -> str:
+    """Format ``value`` with an SI prefix: ``si(1e-9, "A") == "1 nA"``, ``si(0.065, "K")``."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g} {unit}"
+    magnitude = abs(value)
+    scale, prefix = _PREFIXES[0]
+    for s, p in _PREFIXES:
+        if magnitude >= s * 0.9995:
+            scale, prefix = s, p
+    return f"{value / scale:.{digits}g} {prefix}{unit}"
+
+
+def duration_text(seconds: float) -> str:
+    """Format a duration for people: ``"2 h 05 min"``, ``"4 min 10 s"``, ``"12 s"``."""
+    seconds = max(0.0, float(seconds))
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours:02d} h"

@@ -1,0 +1,152 @@
+"""A plan against a station: limit violations and an estimate of how long the plan takes.
+
+Both read the steps only through their common accessors (setpoint sequence, temperatures,
+bias extremes, spectrum time), so a new step kind needs no change here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from stm_andreev.config_base import duration_text, si
+from stm_andreev.config_plan import CooldownStep, PlanConfig, SpectrumParams
+from stm_andreev.config_station import StationConfig
+
+
+def check_plan_against_station(plan: PlanConfig, station: StationConfig) -> list[str]:
+    """List every way ``plan`` exceeds ``station``'s limits (empty list: the plan fits).
+
+    Each entry starts with the plan key path (``steps.1.temperatures_K``) and names the limit.
+    The applied bias is checked with the modulation peak added (sqrt(2) x Vrms), since that
+    is what reaches the junction.
+    """
+    limits = station.limits
+    tc = station.temperature_control
+    roles = dict(station.roles.items())
+    violations: list[str] = []
+    for index, step in enumerate(plan.steps):
+        at = plan.step_key(index)
+        if isinstance(step, SpectrumParams):
+            peak = math.sqrt(2) * step.modulation_Vrms if step.acquisition == "lockin" else 0.0
+            for key in ("V_sp_V", "bias_start_V", "bias_stop_V"):
+                applied = abs(getattr(step, key)) + (0.0 if key == "V_sp_V" else peak)
+                if applied > limits.max_bias_V * (1 + 1e-12):
+                    extra = (f" (with {si(peak, 'V')} modulation peak)"
+                             if peak and key != "V_sp_V" else "")
+                    violations.append(
+                        f"{at}{key}: |bias| {si(applied, 'V')}{extra} exceeds "
+                        f"limits.max_bias_V {si(limits.max_bias_V, 'V')}")
+            if step.acquisition == "lockin" and step.modulation_Vrms > limits.max_modulation_Vrms:
+                violations.append(
+                    f"{at}modulation_Vrms: {si(step.modulation_Vrms, 'Vrms')} exceeds "
+                    f"limits.max_modulation_Vrms {si(limits.max_modulation_Vrms, 'Vrms')}")
+            if step.acquisition == "lockin" and "lockin" not in roles:
+                violations.append(f"{at}acquisition: lockin needs a lockin role in the station")
+        setpoints = step.setpoint_sequence_A()
+        if setpoints.size and setpoints.max() > limits.max_setpoint_A * (1 + 1e-12):
+            violations.append(
+                f"{at}{_setpoint_key(step)}: setpoint {si(float(setpoints.max()), 'A')} exceeds "
+                f"limits.max_setpoint_A {si(limits.max_setpoint_A, 'A')}")
+        temps = step.temperature_sequence_K()
+        if isinstance(step, CooldownStep):
+            temps = np.array([step.target_K])
+        for T in temps:
+            if T > limits.temperature_ceiling_K * (1 + 1e-12):
+                violations.append(
+                    f"{at}{_temperature_key(step)}: {si(T, 'K')} exceeds "
+                    f"limits.temperature_ceiling_K {si(limits.temperature_ceiling_K, 'K')}")
+            elif T > tc.max_K and not isinstance(step, CooldownStep):
+                violations.append(
+                    f"{at}{_temperature_key(step)}: {si(T, 'K')} lies above the last "
+                    f"temperature_control band ({si(tc.max_K, 'K')}); no heater range for it")
+    return violations
+
+
+def _setpoint_key(step: object) -> str:
+    for key in ("setpoints_A", "setpoint_A", "I_stop_A", "high_setpoint_A"):
+        if key in type(step).model_fields:
+            return key
+    return "setpoint"
+
+
+def _temperature_key(step: object) -> str:
+    for key in ("temperatures_K", "temperature_K", "target_K"):
+        if key in type(step).model_fields:
+            return key
+    return "temperature"
+
+
+@dataclass(frozen=True)
+class StepEstimate:
+    """Counts and time bounds for one step (seconds)."""
+
+    index: int
+    n_spectra: int
+    n_points: int
+    min_s: float
+    max_s: float
+
+
+@dataclass(frozen=True)
+class PlanEstimate:
+    """How big and how long a plan is on a station.
+
+    ``min_s`` assumes every temperature is reached at once (only the settle dwell is waited)
+    and ``max_s`` that each temperature change runs to its settle timeout and every cooldown
+    to its maximum duration; setpoint ramps at ``limits.setpoint_ramp_A_per_s`` are in both.
+    """
+
+    steps: tuple[StepEstimate, ...]
+
+    @property
+    def n_spectra(self) -> int:
+        return sum(s.n_spectra for s in self.steps)
+
+    @property
+    def n_points(self) -> int:
+        return sum(s.n_points for s in self.steps)
+
+    @property
+    def min_s(self) -> float:
+        return sum(s.min_s for s in self.steps)
+
+    @property
+    def max_s(self) -> float:
+        return sum(s.max_s for s in self.steps)
+
+    def text(self) -> str:
+        if math.isclose(self.min_s, self.max_s):
+            return f"about {duration_text(self.min_s)}"
+        return f"at least {duration_text(self.min_s)}, at most {duration_text(self.max_s)}"
+
+
+def estimate_plan(plan: PlanConfig, station: StationConfig | None = None) -> PlanEstimate:
+    """Estimate spectra, bias points and duration of ``plan`` (see :class:`PlanEstimate`).
+
+    Without a station, temperature settling and setpoint ramps count as zero.
+    """
+    settle = station.temperature_control.settle if station is not None else None
+    ramp = station.limits.setpoint_ramp_A_per_s if station is not None else math.inf
+    out = []
+    previous_setpoint: float | None = None
+    for index, step in enumerate(plan.steps):
+        if isinstance(step, CooldownStep):
+            out.append(StepEstimate(index, 0, 0, step.interval_s, step.max_duration_s))
+            continue
+        setpoints = step.setpoint_sequence_A()
+        path = np.abs(np.diff(setpoints)).sum() if setpoints.size > 1 else 0.0
+        if previous_setpoint is not None and setpoints.size:
+            path += abs(setpoints[0] - previous_setpoint)
+        if setpoints.size:
+            previous_setpoint = float(setpoints[-1])
+        ramp_s = float(path) / ramp
+        spectra_s = step.n_spectra * step.spectrum_time_s()
+        n_temps = len(step.temperature_sequence_K())
+        dwell = n_temps * settle.dwell_s if settle else 0.0
+        timeout = n_temps * settle.timeout_s if settle else 0.0
+        out.append(StepEstimate(index, step.n_spectra, step.n_spectra * step.n_bias,
+                                spectra_s + ramp_s + dwell, spectra_s + ramp_s + timeout))
+    return PlanEstimate(tuple(out))

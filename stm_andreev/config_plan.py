@@ -1,0 +1,411 @@
+"""The plan file schema: what to measure, as a list of typed steps.
+
+A plan file is either one step (``kind: setpoint_sweep`` plus its parameters at the top) or
+``steps:`` listing several, run in order. Each step exposes the same few accessors
+(``setpoint_sequence_A``, ``temperatures_K``, ``max_abs_bias_V``, ``n_spectra``...) so limit
+checks and time estimates treat every kind alike; the procedures read the typed fields.
+
+Units are SI and in every name: V, A, K, s, m, Vrms (rms modulation at the junction).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+import numpy as np
+from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
+
+from stm_andreev.config_base import (
+    NonNegativeFloat,
+    PositiveFloat,
+    Strict,
+    Sweep,
+    duration_text,
+    si,
+    sweep_or_list_tag,
+)
+from stm_andreev.config_errors import KeyedValueError
+
+STEP_KINDS = ("setpoint_sweep", "temperature_sweep", "overnight_grid", "position_survey",
+              "cooldown", "single_spectrum")
+
+MAX_POSITION_M = 1e-4  # beyond any piezo scan range: a larger number is a unit mistake
+
+Temperature = Annotated[float, Field(gt=0, le=300)]
+Current = Annotated[float, Field(gt=0, le=1e-3)]
+Bias = Annotated[float, Field(ge=-10, le=10)]
+Position = tuple[Annotated[float, Field(ge=-MAX_POSITION_M, le=MAX_POSITION_M)],
+                 Annotated[float, Field(ge=-MAX_POSITION_M, le=MAX_POSITION_M)]]
+
+ValuesOrSweep = Annotated[
+    Annotated[list[float], Tag("list")] | Annotated[Sweep, Tag("sweep")],
+    Discriminator(sweep_or_list_tag),
+]
+
+
+def _values(spec: list[float] | Sweep) -> np.ndarray:
+    return spec.values() if isinstance(spec, Sweep) else np.asarray(spec, dtype=float)
+
+
+def _check_values(spec: list[float] | Sweep, low: float, high: float, what: str,
+                  key: str) -> list[tuple[tuple[str | int, ...], str]]:
+    """Range-check a list (blaming each bad item) or a sweep (blaming start/stop)."""
+    if isinstance(spec, Sweep):
+        items = [(("start",), spec.start), (("stop",), spec.stop)]
+    else:
+        if not spec:
+            return [((key,), f"at least one {what} is needed")]
+        items = [((i,), v) for i, v in enumerate(spec)]
+    return [((key, *sub), f"{what} must be in ({low:g}, {high:g}]; got {v:g}")
+            for sub, v in items if not low < v <= high]
+
+
+class SpectrumParams(Strict):
+    """One bias spectrum G(V) taken with the feedback open at a setpoint.
+
+    The tip is stabilised in feedback at (``V_sp_V``, setpoint) for ``feedback_settle_s``,
+    the loop opens, the bias steps from ``bias_start_V`` to ``bias_stop_V`` in ``n_bias``
+    points, waiting ``settle_s`` then reading for ``integration_s`` at each. ``acquisition``
+    is ``lockin`` (external lock-in, ``modulation_Vrms`` at the junction) or ``controller``
+    (the Nanonis runs the sweep itself).
+    """
+
+    V_sp_V: Bias = -3e-3
+    bias_start_V: Bias = -1.5e-3
+    bias_stop_V: Bias = 1.5e-3
+    n_bias: int = Field(301, ge=2, le=100_000)
+    acquisition: Literal["lockin", "controller"] = "lockin"
+    modulation_Vrms: PositiveFloat = Field(20e-6, le=1.0)
+    modulation_frequency_Hz: PositiveFloat = Field(377.0, le=102_000)
+    settle_s: NonNegativeFloat = Field(0.1, le=600)
+    integration_s: PositiveFloat = Field(0.1, le=600)
+    feedback_settle_s: NonNegativeFloat = Field(1.0, le=3600)
+    settle_z_timeout_s: PositiveFloat = Field(30.0, le=3600)
+
+    @model_validator(mode="after")
+    def _bias(self) -> SpectrumParams:
+        problems = []
+        if self.V_sp_V == 0:
+            problems.append((("V_sp_V",), "the setpoint bias must be non-zero (G = I/V)"))
+        if self.bias_start_V == self.bias_stop_V:
+            problems.append((("bias_stop_V",), f"must differ from bias_start_V "
+                                               f"({self.bias_start_V} V)"))
+        if problems:
+            raise KeyedValueError(problems)
+        return self
+
+    def bias_V(self) -> np.ndarray:
+        """The bias points of one spectrum, V."""
+        return np.linspace(self.bias_start_V, self.bias_stop_V, self.n_bias)
+
+    def spectrum_time_s(self) -> float:
+        """Nominal time for one spectrum including the feedback settle, s."""
+        return self.feedback_settle_s + self.n_bias * (self.settle_s + self.integration_s)
+
+    def max_abs_bias_V(self) -> float:
+        """Largest |bias| applied, V (setpoint bias and sweep ends; modulation not included)."""
+        return max(abs(self.V_sp_V), abs(self.bias_start_V), abs(self.bias_stop_V))
+
+    def _bias_text(self) -> str:
+        return (f"{self.n_bias} bias points {si(self.bias_start_V, 'V')}..."
+                f"{si(self.bias_stop_V, 'V')}, {self.acquisition}"
+                + (f" {si(self.modulation_Vrms, 'Vrms')}" if self.acquisition == "lockin" else ""))
+
+
+class _StepMixin:
+    """Accessors every step has; overridden where the step does something."""
+
+    label: str | None
+
+    def setpoint_sequence_A(self) -> np.ndarray:
+        """Setpoint currents in the order they are visited, A (one per spectrum)."""
+        return np.zeros(0)
+
+    def temperature_sequence_K(self) -> np.ndarray:
+        """Temperatures regulated to, in order, K (empty: the fridge is left as it is)."""
+        return np.zeros(0)
+
+    def position_sequence_m(self) -> np.ndarray:
+        """Tip positions (x, y) visited, m, shape (n, 2) (empty: stay where the tip is)."""
+        return np.zeros((0, 2))
+
+    @property
+    def n_spectra(self) -> int:
+        return len(self.setpoint_sequence_A())
+
+    def describe(self) -> str:  # pragma: no cover - every step overrides
+        raise NotImplementedError
+
+
+def _temp_text(temps: np.ndarray) -> str:
+    if len(temps) == 0:
+        return ""
+    if len(temps) == 1:
+        return f" at {si(temps[0], 'K')}"
+    return f" at {len(temps)} temperatures {si(temps[0], 'K')}..{si(temps[-1], 'K')}"
+
+
+class _OptionalPlace(Strict):
+    """Where and at which temperature a step runs, when it should change them first."""
+
+    temperature_K: Temperature | None = None
+    position_m: Position | None = None
+
+
+class SetpointSweepStep(_StepMixin, _OptionalPlace, SpectrumParams):
+    """Spectra at setpoints from ``I_start_A`` to ``I_stop_A`` (tunnelling to contact, Fig. 1)."""
+
+    union_tag: ClassVar[str | None] = "setpoint_sweep"
+    kind: Literal["setpoint_sweep"]
+    label: str | None = None
+    I_start_A: Current
+    I_stop_A: Current
+    n_setpoints: int = Field(ge=1, le=10_000)
+    spacing: Literal["log", "linear"] = "log"
+
+    @model_validator(mode="after")
+    def _one_point(self) -> SetpointSweepStep:
+        if self.n_setpoints == 1 and self.I_start_A != self.I_stop_A:
+            raise KeyedValueError([(("n_setpoints",), "n_setpoints = 1 needs I_start_A == "
+                                                      "I_stop_A")])
+        return self
+
+    def setpoint_sequence_A(self) -> np.ndarray:
+        make = np.geomspace if self.spacing == "log" else np.linspace
+        return make(self.I_start_A, self.I_stop_A, self.n_setpoints)
+
+    def temperature_sequence_K(self) -> np.ndarray:
+        return np.zeros(0) if self.temperature_K is None else np.array([self.temperature_K])
+
+    def position_sequence_m(self) -> np.ndarray:
+        return np.zeros((0, 2)) if self.position_m is None else np.array([self.position_m])
+
+    def describe(self) -> str:
+        return (f"setpoint sweep{_temp_text(self.temperature_sequence_K())}: {self.n_setpoints} "
+                f"setpoints {si(self.I_start_A, 'A')}..{si(self.I_stop_A, 'A')} ({self.spacing})"
+                f" at V_sp {si(self.V_sp_V, 'V')}; {self._bias_text()}")
+
+
+class TemperatureSweepStep(_StepMixin, SpectrumParams):
+    """One spectrum per temperature at a fixed (contact) setpoint (Fig. 2)."""
+
+    union_tag: ClassVar[str | None] = "temperature_sweep"
+    kind: Literal["temperature_sweep"]
+    label: str | None = None
+    temperatures_K: ValuesOrSweep
+    setpoint_A: Current
+    position_m: Position | None = None
+
+    @model_validator(mode="after")
+    def _temps(self) -> TemperatureSweepStep:
+        problems = _check_values(self.temperatures_K, 0, 300, "temperature (K)", "temperatures_K")
+        if problems:
+            raise KeyedValueError(problems)
+        return self
+
+    def temperature_sequence_K(self) -> np.ndarray:
+        return _values(self.temperatures_K)
+
+    def setpoint_sequence_A(self) -> np.ndarray:
+        return np.full(len(self.temperature_sequence_K()), self.setpoint_A)
+
+    def position_sequence_m(self) -> np.ndarray:
+        return np.zeros((0, 2)) if self.position_m is None else np.array([self.position_m])
+
+    def describe(self) -> str:
+        return (f"temperature sweep{_temp_text(self.temperature_sequence_K())} at setpoint "
+                f"{si(self.setpoint_A, 'A')}, V_sp {si(self.V_sp_V, 'V')}; {self._bias_text()}")
+
+
+class OvernightGridStep(_StepMixin, SpectrumParams):
+    """Every temperature x position x setpoint x repeat (loops nest in that order)."""
+
+    union_tag: ClassVar[str | None] = "overnight_grid"
+    kind: Literal["overnight_grid"]
+    label: str | None = None
+    temperatures_K: ValuesOrSweep
+    setpoints_A: ValuesOrSweep
+    repeats: int = Field(1, ge=1, le=10_000)
+    positions_m: list[Position] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> OvernightGridStep:
+        problems = (_check_values(self.temperatures_K, 0, 300, "temperature (K)", "temperatures_K")
+                    + _check_values(self.setpoints_A, 0, 1e-3, "setpoint (A)", "setpoints_A"))
+        if problems:
+            raise KeyedValueError(problems)
+        return self
+
+    def temperature_sequence_K(self) -> np.ndarray:
+        return _values(self.temperatures_K)
+
+    def setpoint_sequence_A(self) -> np.ndarray:
+        per_position = np.repeat(_values(self.setpoints_A), self.repeats)
+        return np.tile(per_position, len(self.positions_m) * len(self.temperature_sequence_K()))
+
+    def position_sequence_m(self) -> np.ndarray:
+        return np.asarray(self.positions_m, dtype=float).reshape(-1, 2)
+
+    def describe(self) -> str:
+        s = _values(self.setpoints_A)
+        return (f"overnight grid{_temp_text(self.temperature_sequence_K())} x "
+                f"{len(self.positions_m)} positions x {len(s)} setpoints {si(s.min(), 'A')}..{si(s.max(), 'A')} x "
+                f"{self.repeats} repeats; {self._bias_text()}")
+
+
+class PositionGrid(Strict):
+    """A raster of tip positions, m: x from x0 to x1 in nx points (inner loop), y outer."""
+
+    x0: float = Field(ge=-MAX_POSITION_M, le=MAX_POSITION_M)
+    x1: float = Field(ge=-MAX_POSITION_M, le=MAX_POSITION_M)
+    nx: int = Field(ge=1, le=1000)
+    y0: float = Field(ge=-MAX_POSITION_M, le=MAX_POSITION_M)
+    y1: float = Field(ge=-MAX_POSITION_M, le=MAX_POSITION_M)
+    ny: int = Field(ge=1, le=1000)
+
+    def positions(self) -> np.ndarray:
+        xs = np.linspace(self.x0, self.x1, self.nx)
+        ys = np.linspace(self.y0, self.y1, self.ny)
+        return np.array([(x, y) for y in ys for x in xs])
+
+
+class PositionSurveyStep(_StepMixin, _OptionalPlace, SpectrumParams):
+    """At each position: a tunnelling spectrum (E_g) then a contact spectrum (Delta_c), Fig. 3."""
+
+    union_tag: ClassVar[str | None] = "position_survey"
+    kind: Literal["position_survey"]
+    label: str | None = None
+    positions_m: list[Position] | None = Field(None, min_length=1)
+    grid: PositionGrid | None = None
+    low_setpoint_A: Current
+    high_setpoint_A: Current
+
+    @model_validator(mode="after")
+    def _where(self) -> PositionSurveyStep:
+        problems = []
+        if (self.positions_m is None) == (self.grid is None):
+            problems.append(((), "give either positions_m (a list of [x, y]) or grid "
+                                 "{x0, x1, nx, y0, y1, ny}, not both and not neither"))
+        if self.position_m is not None:
+            problems.append((("position_m",), "a survey visits positions_m or grid; "
+                                              "position_m does not apply"))
+        if not self.low_setpoint_A < self.high_setpoint_A:
+            problems.append((("high_setpoint_A",), (
+                f"must be above low_setpoint_A ({self.low_setpoint_A:g} A); "
+                f"got {self.high_setpoint_A:g}")))
+        if problems:
+            raise KeyedValueError(problems)
+        return self
+
+    def position_sequence_m(self) -> np.ndarray:
+        if self.grid is not None:
+            return self.grid.positions()
+        return np.asarray(self.positions_m, dtype=float).reshape(-1, 2)
+
+    def setpoint_sequence_A(self) -> np.ndarray:
+        return np.tile([self.low_setpoint_A, self.high_setpoint_A], len(self.position_sequence_m()))
+
+    def temperature_sequence_K(self) -> np.ndarray:
+        return np.zeros(0) if self.temperature_K is None else np.array([self.temperature_K])
+
+    def describe(self) -> str:
+        return (f"position survey{_temp_text(self.temperature_sequence_K())}: "
+                f"{len(self.position_sequence_m())} positions, each at "
+                f"{si(self.low_setpoint_A, 'A')} (tunnelling) and {si(self.high_setpoint_A, 'A')} (contact); "
+                f"{self._bias_text()}")
+
+
+class CooldownStep(_StepMixin, Strict):
+    """Log temperatures (and film resistance, if a transport bridge is assigned) every
+    ``interval_s`` until ``target_K`` is reached or ``max_duration_s`` has passed."""
+
+    union_tag: ClassVar[str | None] = "cooldown"
+    kind: Literal["cooldown"]
+    label: str | None = None
+    target_K: Temperature
+    interval_s: PositiveFloat = Field(le=3600)
+    max_duration_s: PositiveFloat = Field(le=30 * 86400)
+
+    @model_validator(mode="after")
+    def _duration(self) -> CooldownStep:
+        if self.max_duration_s < self.interval_s:
+            raise KeyedValueError([(("max_duration_s",), (
+                f"must be at least interval_s ({self.interval_s} s); got {self.max_duration_s}"))])
+        return self
+
+    @property
+    def n_readings(self) -> int:
+        return int(self.max_duration_s // self.interval_s) + 1
+
+    def describe(self) -> str:
+        return (f"cooldown to {si(self.target_K, 'K')}: readings every "
+                f"{duration_text(self.interval_s)}, for at most "
+                f"{duration_text(self.max_duration_s)}")
+
+
+class SingleSpectrumStep(_StepMixin, _OptionalPlace, SpectrumParams):
+    """One spectrum at one setpoint."""
+
+    union_tag: ClassVar[str | None] = "single_spectrum"
+    kind: Literal["single_spectrum"]
+    label: str | None = None
+    setpoint_A: Current
+
+    def setpoint_sequence_A(self) -> np.ndarray:
+        return np.array([self.setpoint_A])
+
+    def temperature_sequence_K(self) -> np.ndarray:
+        return np.zeros(0) if self.temperature_K is None else np.array([self.temperature_K])
+
+    def position_sequence_m(self) -> np.ndarray:
+        return np.zeros((0, 2)) if self.position_m is None else np.array([self.position_m])
+
+    def describe(self) -> str:
+        return (f"single spectrum{_temp_text(self.temperature_sequence_K())} at setpoint "
+                f"{si(self.setpoint_A, 'A')}, V_sp {si(self.V_sp_V, 'V')}; {self._bias_text()}")
+
+
+StepConfig = Annotated[
+    SetpointSweepStep | TemperatureSweepStep | OvernightGridStep | PositionSurveyStep
+    | CooldownStep | SingleSpectrumStep,
+    Field(discriminator="kind"),
+]
+SPECTRUM_STEPS = (SetpointSweepStep, TemperatureSweepStep, OvernightGridStep,
+                  PositionSurveyStep, SingleSpectrumStep)
+
+
+class PlanConfig(Strict):
+    """A validated plan: a name, a description and the steps in order."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    steps: list[StepConfig] = Field(min_length=1)
+
+    # True when the file held one step at its top level (no `steps:`), so messages about
+    # the plan use the file's own keys (``n_bias``) instead of ``steps.0.n_bias``.
+    _single_step_file: bool = PrivateAttr(default=False)
+
+    def step_key(self, index: int) -> str:
+        """The key prefix of step ``index`` as written in the file (``steps.1.`` or ``""``)."""
+        return "" if self._single_step_file else f"steps.{index}."
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @property
+    def n_spectra(self) -> int:
+        return sum(step.n_spectra for step in self.steps)
+
+    @property
+    def n_points(self) -> int:
+        """Bias points over the whole plan (spectra x n_bias)."""
+        return sum(step.n_spectra * step.n_bias for step in self.steps
+                   if isinstance(step, SpectrumParams))
+
+    def snapshot(self) -> dict:
+        """JSON-ready copy of the validated plan (for the run file)."""
+        return self.model_dump(mode="json", by_alias=True)

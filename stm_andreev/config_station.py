@@ -1,0 +1,627 @@
+"""The station file schema: instruments, roles, simulation, limits, temperature control, output.
+
+A station file describes one physical (or simulated) setup. :class:`StationConfig` is fully
+validated before anything connects: addresses have the right form for their driver, every role
+names an existing instrument of a suitable model, temperature bands use only allowed heater
+ranges, faults target simulated instruments. ``stm_andreev.station`` builds the drivers from it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+
+from stm_andreev.config_address import Address, AddressError, parse_address
+from stm_andreev.config_base import (
+    NonNegativeFloat,
+    Port,
+    PositiveFloat,
+    Strict,
+    register_union_tags,
+)
+from stm_andreev.config_errors import KeyedValueError
+
+DRIVERS = ("sr830", "sr860", "lakeshore372", "nanonis", "sr570")
+ROLES = ("lockin", "feedback", "temperature", "transport_bridge", "preamp")
+# Which drivers can play each role (the driver interfaces in drivers/interfaces.py).
+ROLE_DRIVERS: dict[str, tuple[str, ...]] = {
+    "lockin": ("sr830", "sr860"),
+    "feedback": ("nanonis",),
+    "temperature": ("lakeshore372",),
+    "transport_bridge": ("lakeshore372", "sr830", "sr860"),
+    "preamp": ("sr570", "nanonis"),
+}
+HEATER_RANGES = range(0, 9)  # Lake Shore 372 sample heater: 0 off ... 8 = 100 mA
+SAMPLE_PRESETS = ("InO-1", "InO-2", "InO-3", "InO-4")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+HeaterRange = Annotated[int, Field(ge=0, le=8)]
+# A plain check (no email-validator dependency): one @, no spaces, a dot in the domain.
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+# ------------------------------------------------------------------------------ instruments
+
+class VisaOptions(Strict):
+    """Connection options common to VISA instruments."""
+
+    visa_library: str | None = Field(
+        None, description="pyvisa backend, e.g. '@py' for pyvisa-py (needed for TCP sockets)")
+    timeout_s: PositiveFloat = Field(5.0, le=600, description="I/O timeout in s")
+    read_termination: str | None = None
+    write_termination: str | None = None
+
+
+class LockInOptions(VisaOptions):
+    """SR830 / SR860 options."""
+
+
+class SR570Options(VisaOptions):
+    """SR570 current preamplifier (listen-only RS-232)."""
+
+    baud_rate: Literal[1200, 2400, 4800, 9600] = 9600
+
+
+LakeShoreChannel = int | Literal["A"]
+
+
+class LakeShoreOptions(VisaOptions):
+    """Lake Shore 372 options: which measurement channel is which thermometer.
+
+    ``channels`` maps a name to a scanner channel 1-16 (or ``A``, the control input);
+    ``control_channel`` is the thermometer the sample-heater loop regulates on;
+    ``transport_channel`` (optional) measures the film four-terminal for R(T).
+    """
+
+    channels: dict[str, LakeShoreChannel] = Field(
+        default_factory=lambda: {"mixing_chamber": 6})
+    control_channel: str = "mixing_chamber"
+    transport_channel: str | None = None
+    heater_resistance_ohm: PositiveFloat = Field(120.0, le=100_000)
+    baud_rate: Literal[9600, 19200, 38400, 57600] = 57600
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, value: dict[str, Any]) -> dict[str, Any]:
+        problems = []
+        first: dict[Any, str] = {}
+        for name, channel in value.items():
+            if not _NAME.match(name):
+                problems.append(((name,), "channel names are letters, digits, _ and -"))
+            if isinstance(channel, int) and not 1 <= channel <= 16:
+                problems.append(((name,), f"channel must be 1..16 or 'A'; got {channel}"))
+            if channel in first:
+                problems.append(((name,), f"channel {channel} is already '{first[channel]}'"))
+            first.setdefault(channel, name)
+        if not value:
+            problems.append(((), "at least one thermometer channel is needed"))
+        if problems:
+            raise KeyedValueError(problems)
+        return value
+
+    @model_validator(mode="after")
+    def _named_channels_exist(self) -> LakeShoreOptions:
+        problems = [((key,), f"{getattr(self, key)!r} is not in channels "
+                             f"({', '.join(self.channels)})")
+                    for key in ("control_channel", "transport_channel")
+                    if getattr(self, key) is not None and getattr(self, key) not in self.channels]
+        if problems:
+            raise KeyedValueError(problems)
+        return self
+
+
+class NanonisOptions(Strict):
+    """Nanonis options: the TCP ports the controller listens on (one connection per port).
+
+    ``ports`` lists every port to open; it must include the address port. Long commands
+    (bias spectroscopy, withdraw) block their port, so Stop goes out on another one.
+    """
+
+    ports: list[Port] | None = Field(None, min_length=1, max_length=4)
+    timeout_s: PositiveFloat = Field(10.0, le=3600)
+    lockin_modulator: int = Field(1, ge=1, le=8, description="internal lock-in modulator, 1-based")
+
+    @field_validator("ports")
+    @classmethod
+    def _unique(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError(f"ports must be different from each other; got {value}")
+        return value
+
+
+class _Instrument(Strict):
+    """One instrument. ``address`` may be left out only when simulated in-process."""
+
+    driver: str
+    address: str | None = None
+    simulated: bool = False
+
+    @field_validator("address")
+    @classmethod
+    def _address_form(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_address(value, cls.union_tag or "")
+            except AddressError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @property
+    def parsed_address(self) -> Address | None:
+        """The address with its interface kind, host and port (None when not given)."""
+        return None if self.address is None else parse_address(self.address, self.driver)
+
+
+class SR830Config(_Instrument):
+    union_tag: ClassVar[str | None] = "sr830"
+    driver: Literal["sr830"]
+    options: LockInOptions = Field(default_factory=LockInOptions)
+
+
+class SR860Config(_Instrument):
+    union_tag: ClassVar[str | None] = "sr860"
+    driver: Literal["sr860"]
+    options: LockInOptions = Field(default_factory=LockInOptions)
+
+
+class LakeShore372Config(_Instrument):
+    union_tag: ClassVar[str | None] = "lakeshore372"
+    driver: Literal["lakeshore372"]
+    options: LakeShoreOptions = Field(default_factory=LakeShoreOptions)
+
+
+class NanonisConfig(_Instrument):
+    union_tag: ClassVar[str | None] = "nanonis"
+    driver: Literal["nanonis"]
+    options: NanonisOptions = Field(default_factory=NanonisOptions)
+
+    @model_validator(mode="after")
+    def _address_port_listed(self) -> NanonisConfig:
+        addr = self.parsed_address
+        if addr is not None and self.options.ports and addr.port not in self.options.ports:
+            raise KeyedValueError([(("options", "ports"), (
+                f"must include the address port {addr.port}; got {self.options.ports}"))])
+        return self
+
+    @property
+    def ports(self) -> list[int]:
+        """All ports to open: ``options.ports``, else the address port and the next three."""
+        if self.options.ports:
+            return list(self.options.ports)
+        base = self.parsed_address.port if self.parsed_address else 6501
+        return [base + i for i in range(4) if base + i <= 65535]
+
+
+class SR570Config(_Instrument):
+    union_tag: ClassVar[str | None] = "sr570"
+    driver: Literal["sr570"]
+    options: SR570Options = Field(default_factory=SR570Options)
+
+
+InstrumentConfig = Annotated[
+    SR830Config | SR860Config | LakeShore372Config | NanonisConfig | SR570Config,
+    Field(discriminator="driver"),
+]
+
+
+class Roles(Strict):
+    """Which instrument plays each role the procedures need (instrument names)."""
+
+    lockin: str
+    feedback: str
+    temperature: str
+    transport_bridge: str | None = None
+    preamp: str | None = None
+
+    def items(self) -> list[tuple[str, str]]:
+        """(role, instrument name) for every role that is assigned."""
+        return [(r, getattr(self, r)) for r in ROLES if getattr(self, r) is not None]
+
+
+# ------------------------------------------------------------------------------- simulation
+
+class CustomSample(Strict):
+    """A sample not in the presets, in the simulator's two-gap BTK model (energies in eV)."""
+
+    union_tag: ClassVar[str | None] = "custom"
+
+    name: str = "custom"
+    Tc_K: PositiveFloat = Field(le=100)
+    E_g_eV: PositiveFloat = Field(le=0.1, description="single-particle gap at the tip, eV")
+    Delta_c_eV: NonNegativeFloat = Field(le=0.1, description="collective (Andreev) gap, eV")
+    Gamma_eV: NonNegativeFloat = Field(4e-5, le=0.01, description="Dynes broadening, eV")
+    R_max_ohm: PositiveFloat | None = Field(None, description="peak sheet resistance, ohm/sq")
+    thickness_m: PositiveFloat | None = Field(None, le=1e-5)
+
+    @model_validator(mode="after")
+    def _gaps(self) -> CustomSample:
+        if self.Delta_c_eV > self.E_g_eV:
+            raise KeyedValueError([(("Delta_c_eV",), (
+                f"the collective gap ({self.Delta_c_eV} eV) cannot exceed E_g_eV "
+                f"({self.E_g_eV} eV)"))])
+        return self
+
+
+register_union_tags("preset")
+
+
+def _sample_tag(value: Any) -> str:
+    return "custom" if isinstance(value, (dict, CustomSample)) else "preset"
+
+
+class _FaultBase(Strict):
+    """Fault injection (implemented by simulators/faults.py); triggers are shared.
+
+    A fault fires after ``after_commands`` commands to ``instrument``, or at ``at_time_s``
+    of simulated time, and/or with ``probability`` on each command.
+    """
+
+    instrument: str
+    after_commands: int | None = Field(None, ge=0)
+    at_time_s: NonNegativeFloat | None = None
+    probability: float | None = Field(None, gt=0, le=1)
+    needs_trigger: ClassVar[bool] = True
+
+    @model_validator(mode="after")
+    def _trigger(self) -> _FaultBase:
+        if self.after_commands is not None and self.at_time_s is not None:
+            raise ValueError("give after_commands or at_time_s, not both")
+        if self.needs_trigger and (self.after_commands, self.at_time_s, self.probability) == (
+                None, None, None):
+            raise ValueError("needs a trigger: after_commands, at_time_s or probability")
+        return self
+
+
+class DropConnectionFault(_FaultBase):
+    union_tag: ClassVar[str | None] = "drop_connection"
+    kind: Literal["drop_connection"]
+
+
+class DelayFault(_FaultBase):
+    union_tag: ClassVar[str | None] = "delay"
+    kind: Literal["delay"]
+    delay_s: PositiveFloat = Field(le=3600)
+    duration_s: PositiveFloat | None = None
+
+
+class StallFault(_FaultBase):
+    union_tag: ClassVar[str | None] = "stall"
+    kind: Literal["stall"]
+    duration_s: PositiveFloat
+
+
+class GarbleFault(_FaultBase):
+    union_tag: ClassVar[str | None] = "garble"
+    kind: Literal["garble"]
+
+
+class ErrorStatusFault(_FaultBase):
+    union_tag: ClassVar[str | None] = "error_status"
+    kind: Literal["error_status"]
+
+
+class RestartFault(_FaultBase):
+    union_tag: ClassVar[str | None] = "restart"
+    kind: Literal["restart"]
+
+
+class TemperatureSpikeFault(Strict):
+    """The fridge warms by ``delta_K`` at ``at_time_s`` and recovers over ``duration_s``."""
+
+    union_tag: ClassVar[str | None] = "temperature_spike"
+    kind: Literal["temperature_spike"]
+    at_time_s: NonNegativeFloat
+    delta_K: float = Field(gt=0, le=10)
+    duration_s: PositiveFloat
+    instrument: str | None = None
+
+
+class TipChangeFault(Strict):
+    """The tip apex changes at ``at_time_s`` (new gap and height at the same position)."""
+
+    union_tag: ClassVar[str | None] = "tip_change"
+    kind: Literal["tip_change"]
+    at_time_s: NonNegativeFloat
+    instrument: str | None = None
+
+
+FaultConfig = Annotated[
+    DropConnectionFault | DelayFault | StallFault | GarbleFault | ErrorStatusFault
+    | RestartFault | TemperatureSpikeFault | TipChangeFault,
+    Field(discriminator="kind"),
+]
+
+
+class SimulationConfig(Strict):
+    """The simulated lab: sample, tip, randomness, clock, transport and faults.
+
+    ``transport: inprocess`` runs the emulators inside the run (virtual time, fastest);
+    ``tcp`` makes the drivers connect to the instrument addresses, served by
+    ``stm-andreev simulate`` reading the same station file. ``modulation_divider`` is the
+    voltage divider between the lock-in sine output and the junction (junction modulation
+    = sine output / divider).
+    """
+
+    sample: Annotated[
+        Annotated[Literal["InO-1", "InO-2", "InO-3", "InO-4"], Tag("preset")]
+        | Annotated[CustomSample, Tag("custom")],
+        Discriminator(_sample_tag),
+    ] = "InO-2"
+    tip_xy_m: tuple[float, float] = (0.0, 0.0)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    clock: Literal["virtual", "scaled"] = "virtual"
+    speedup: PositiveFloat = Field(1.0, le=1e6)
+    transport: Literal["inprocess", "tcp"] = "inprocess"
+    modulation_divider: float = Field(1000.0, ge=1, le=1e6)
+    faults: list[FaultConfig] = Field(default_factory=list)
+
+    @field_validator("tip_xy_m")
+    @classmethod
+    def _tip(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if any(abs(v) > 1e-4 for v in value):
+            raise ValueError(f"tip position beyond 100 um ({value}); coordinates are in metres")
+        return value
+
+    @property
+    def sample_name(self) -> str:
+        return self.sample if isinstance(self.sample, str) else self.sample.name
+
+
+# -------------------------------------------------------------------------------- limits
+
+class Limits(Strict):
+    """Safety limits the engine enforces on every plan before anything moves.
+
+    Biases and modulation are at the junction. ``z_limits_m`` = [low, high] tip height.
+    """
+
+    max_bias_V: PositiveFloat = Field(le=10)
+    max_setpoint_A: PositiveFloat = Field(le=1e-3)
+    allowed_heater_ranges: list[HeaterRange] = Field(min_length=1)
+    temperature_ceiling_K: PositiveFloat = Field(le=300)
+    z_limits_m: tuple[float, float]
+    setpoint_ramp_A_per_s: PositiveFloat
+    max_modulation_Vrms: PositiveFloat = Field(le=5)
+
+    @field_validator("allowed_heater_ranges")
+    @classmethod
+    def _ranges(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"heater ranges listed twice: {value}")
+        return sorted(value)
+
+    @field_validator("z_limits_m")
+    @classmethod
+    def _z(cls, value: tuple[float, float]) -> tuple[float, float]:
+        low, high = value
+        if not low < high:
+            raise ValueError(f"expected [low, high] with low < high; got [{low}, {high}]")
+        if max(abs(low), abs(high)) > 1e-3:
+            raise ValueError(f"z limits beyond 1 mm ({value}); values are in metres")
+        return value
+
+
+# ---------------------------------------------------------------------- temperature control
+
+class TemperatureBand(Strict):
+    """Below ``up_to_K`` the loop uses this heater range and PID (P, I in s, D in s)."""
+
+    up_to_K: PositiveFloat = Field(le=300)
+    heater_range: HeaterRange
+    pid: tuple[float, float, float]
+
+    @field_validator("pid")
+    @classmethod
+    def _pid(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        p, i, d = value
+        # Lake Shore 372 ranges: P 0.0-1000, I 0-10000 s, D 0-2500 s
+        if not (0 < p <= 1000 and 0 <= i <= 10000 and 0 <= d <= 2500):
+            raise ValueError(f"expected [P, I, D] with 0 < P <= 1000, 0 <= I <= 10000, "
+                             f"0 <= D <= 2500; got {list(value)}")
+        return value
+
+
+class SettleConfig(Strict):
+    """Temperature counts as reached after ``dwell_s`` within ``tolerance_K``; gives up at
+    ``timeout_s``."""
+
+    tolerance_K: PositiveFloat = Field(le=10)
+    dwell_s: NonNegativeFloat
+    timeout_s: PositiveFloat
+
+    @model_validator(mode="after")
+    def _timeout(self) -> SettleConfig:
+        if self.timeout_s <= self.dwell_s:
+            raise KeyedValueError([(("timeout_s",), (
+                f"must be longer than dwell_s ({self.dwell_s} s); got {self.timeout_s}"))])
+        return self
+
+
+class NoTemperatureBandError(ValueError):
+    """A temperature lies above every band of the temperature-control table."""
+
+
+class TemperatureControl(Strict):
+    """Heater range and PID by temperature band (sorted ascending), and the safe state."""
+
+    bands: list[TemperatureBand] = Field(min_length=1)
+    safe_heater_range: HeaterRange = 0
+    settle: SettleConfig
+
+    @field_validator("bands")
+    @classmethod
+    def _sorted(cls, value: list[TemperatureBand]) -> list[TemperatureBand]:
+        problems = [((i, "up_to_K"), f"bands must be sorted by up_to_K, ascending; "
+                                     f"{b.up_to_K} K follows {a.up_to_K} K")
+                    for i, (a, b) in enumerate(zip(value, value[1:], strict=False), start=1)
+                    if not b.up_to_K > a.up_to_K]
+        if problems:
+            raise KeyedValueError(problems)
+        return value
+
+    def band_for(self, T_K: float) -> TemperatureBand:
+        """The band regulating at ``T_K``; raise :class:`NoTemperatureBandError` above all."""
+        for band in self.bands:
+            if T_K <= band.up_to_K:
+                return band
+        raise NoTemperatureBandError(
+            f"{T_K} K is above the last temperature_control band ({self.bands[-1].up_to_K} K)")
+
+    @property
+    def max_K(self) -> float:
+        return self.bands[-1].up_to_K
+
+
+# ------------------------------------------------------------------ preamp, notifications
+
+class PreampConfig(Strict):
+    """Current preamplifier gains available (V/A) and the one used by default."""
+
+    gains_V_per_A: list[PositiveFloat] = Field(min_length=1)
+    gain_V_per_A: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _default_listed(self) -> PreampConfig:
+        if self.gain_V_per_A is not None and self.gain_V_per_A not in self.gains_V_per_A:
+            raise KeyedValueError([(("gain_V_per_A",), (
+                f"{self.gain_V_per_A:g} is not among gains_V_per_A "
+                f"[{', '.join(f'{g:g}' for g in self.gains_V_per_A)}]"))])
+        return self
+
+
+class SmtpConfig(Strict):
+    """Mail server for run notifications. The password is read from the environment variable
+    named by ``password_env`` (never stored in the file)."""
+
+    host: str = Field(min_length=1)
+    port: Port = 587
+    from_: Email = Field(alias="from")
+    to: list[Email] = Field(min_length=1)
+    starttls: bool = True
+    username: str | None = None
+    password_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class WebhookConfig(Strict):
+    """An HTTP(S) endpoint receiving a JSON message at run end or on an interlock."""
+
+    url: str = Field(pattern=r"^https?://[^\s/]+(/\S*)?$")
+
+
+class Notifications(Strict):
+    smtp: SmtpConfig | None = None
+    webhook: WebhookConfig | None = None
+
+
+# -------------------------------------------------------------------------------- station
+
+class StationConfig(Strict):
+    """A whole station file, validated (see module docstring)."""
+
+    name: str = Field(min_length=1)
+    instruments: dict[str, InstrumentConfig] = Field(min_length=1)
+    roles: Roles
+    simulation: SimulationConfig | None = None
+    limits: Limits
+    temperature_control: TemperatureControl
+    preamp: PreampConfig | None = None
+    notifications: Notifications | None = None
+    output_dir: Path = Path("runs")
+
+    @field_validator("instruments")
+    @classmethod
+    def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        bad = [((name,), "instrument names are letters, digits, _ and - (starting with a "
+                         "letter)") for name in value if not _NAME.match(name)]
+        if bad:
+            raise KeyedValueError(bad)
+        return value
+
+    @field_validator("output_dir")
+    @classmethod
+    def _output_dir(cls, value: Path) -> Path:
+        if str(value).strip() in ("", "."):
+            raise ValueError("give a directory for the run files, e.g. runs or ~/stm-data")
+        return value.expanduser()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> StationConfig:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        names = ", ".join(self.instruments)
+        for role, inst_name in self.roles.items():
+            inst = self.instruments.get(inst_name)
+            if inst is None:
+                problems.append((("roles", role), f"names instrument {inst_name!r}, which is not "
+                                                  f"in instruments ({names})"))
+            elif inst.driver not in ROLE_DRIVERS[role]:
+                problems.append((("roles", role), (
+                    f"instrument {inst_name!r} is a {inst.driver}; the {role} role needs "
+                    f"one of {', '.join(ROLE_DRIVERS[role])}")))
+        sim = self.simulation
+        for name, inst in self.instruments.items():
+            if inst.simulated and sim is None:
+                problems.append((("instruments", name, "simulated"),
+                                 "a simulated instrument needs a simulation: section"))
+            if inst.address is None and not (inst.simulated and sim is not None
+                                             and sim.transport == "inprocess"):
+                why = ("simulation.transport is tcp" if inst.simulated else "it is real")
+                problems.append((("instruments", name, "address"),
+                                 f"missing (required because {why})"))
+        if sim is not None:
+            for i, fault in enumerate(sim.faults):
+                if fault.instrument is None:
+                    continue
+                inst = self.instruments.get(fault.instrument)
+                if inst is None:
+                    problems.append((("simulation", "faults", i, "instrument"), (
+                        f"{fault.instrument!r} is not in instruments ({names})")))
+                elif not inst.simulated:
+                    problems.append((("simulation", "faults", i, "instrument"), (
+                        f"{fault.instrument!r} is a real instrument; faults are injected "
+                        "into simulated ones only")))
+        allowed = set(self.limits.allowed_heater_ranges)
+        tc = self.temperature_control
+        for i, band in enumerate(tc.bands):
+            if band.heater_range not in allowed:
+                problems.append((("temperature_control", "bands", i, "heater_range"), (
+                    f"range {band.heater_range} is not in limits.allowed_heater_ranges "
+                    f"{sorted(allowed)}")))
+            if band.up_to_K > self.limits.temperature_ceiling_K and i > 0 and (
+                    tc.bands[i - 1].up_to_K >= self.limits.temperature_ceiling_K):
+                problems.append((("temperature_control", "bands", i, "up_to_K"), (
+                    f"band lies wholly above limits.temperature_ceiling_K "
+                    f"({self.limits.temperature_ceiling_K} K)")))
+        if tc.safe_heater_range not in allowed:
+            problems.append((("temperature_control", "safe_heater_range"), (
+                f"range {tc.safe_heater_range} is not in limits.allowed_heater_ranges "
+                f"{sorted(allowed)}")))
+        if problems:
+            raise KeyedValueError(problems)
+        return self
+
+    # -- conveniences for the station builder and the summary
+
+    def instrument_for(self, role: str) -> tuple[str, Any]:
+        """(name, instrument config) playing ``role``; KeyError if the role is unassigned."""
+        name = getattr(self.roles, role, None)
+        if name is None:
+            raise KeyError(f"role {role!r} is not assigned in station {self.name!r}")
+        return name, self.instruments[name]
+
+    @property
+    def clock_kind(self) -> Literal["wall", "virtual", "scaled"]:
+        """The clock a run uses: wall for real hardware, else the simulation's."""
+        if self.simulation is None or not any(i.simulated for i in self.instruments.values()):
+            return "wall"
+        return self.simulation.clock
+
+    @property
+    def fully_simulated(self) -> bool:
+        return all(i.simulated for i in self.instruments.values())
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-ready copy of the validated configuration (for the run file)."""
+        return self.model_dump(mode="json", by_alias=True)

@@ -1,0 +1,174 @@
+"""Reading configuration YAML safely: no code, no duplicate keys, numbers as physicists write them.
+
+:class:`StrictSafeLoader` is PyYAML's ``SafeLoader`` (nothing is ever evaluated or imported)
+with three changes:
+
+- a repeated key in one mapping is an error (plain YAML silently keeps the last value, which
+  turns a copy-pasted ``max_bias_V`` into a limit nobody chose);
+- any tag outside the YAML core schema (``!!python/object``, ``!custom``...) is refused by name;
+- ``1e-9`` is a float. YAML 1.1 needs a dot (``1.0e-9``) and would otherwise hand the string
+  ``"1e-9"`` to whatever reads the file; YAML 1.2 and every physicist read it as a number.
+
+:func:`read_yaml` also records the line of every key, so errors can say where to look.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from stm_andreev.config_errors import (
+    ConfigProblem,
+    ConfigSyntaxError,
+    DuplicateKeyError,
+    KeyPath,
+    UnsafeTagError,
+)
+
+_CORE_TAGS = {
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "merge")
+}
+
+# Floats without a dot, e.g. 1e-9, -3E-3, +2e6 (YAML 1.2 core schema form).
+_EXPONENT_FLOAT = re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
+
+
+class StrictSafeLoader(yaml.SafeLoader):
+    """A ``SafeLoader`` that refuses duplicate keys and non-core tags and reads ``1e-9``."""
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *anchor` merges are flattened by SafeLoader itself
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (dict, list)):
+                raise ConstructorError(None, None, "a mapping key must be a plain value",
+                                       key_node.start_mark)
+            if key in seen:
+                raise ConstructorError(
+                    None, None,
+                    f"duplicate key {key!r} (first at line {seen[key].start_mark.line + 1})",
+                    key_node.start_mark)
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_undefined(self, node: Node) -> Any:
+        raise ConstructorError(None, None, f"tag {node.tag!r} is not allowed",
+                               node.start_mark)
+
+
+StrictSafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789"))
+# Only the core constructors: SafeLoader also knows !!set, !!omap, !!binary... which a station
+# file never needs and which would slip past pydantic as odd types.
+for _tag in list(StrictSafeLoader.yaml_constructors):
+    if _tag is not None and _tag not in _CORE_TAGS:
+        StrictSafeLoader.add_constructor(_tag, StrictSafeLoader.construct_undefined)
+
+
+@dataclass
+class YamlDocument:
+    """A parsed file: its data and the 1-based line of every key path."""
+
+    data: Any
+    file: str
+    lines: dict[KeyPath, int] = field(default_factory=dict)
+
+
+def _walk(node: Node, path: KeyPath, lines: dict[KeyPath, int], file: str,
+          done: set[int], stack: tuple[int, ...] = ()) -> None:
+    """Record lines, and reject bad tags, duplicate keys and recursive anchors by key path.
+
+    An aliased node is walked once (``done``), so anchors cannot blow up the walk.
+    """
+    lines.setdefault(path, node.start_mark.line + 1)
+    if id(node) in stack:
+        raise ConfigSyntaxError(file, [ConfigProblem(
+            path, "an alias refers to its own anchor (recursive data)",
+            node.start_mark.line + 1)])
+    if id(node) in done:
+        return
+    done.add(id(node))
+    stack = (*stack, id(node))
+    if node.tag not in _CORE_TAGS:
+        raise UnsafeTagError(file, [ConfigProblem(
+            path, f"YAML tag {node.tag!r} is not allowed (configuration files hold plain "
+                  "values only; nothing is built or executed)", node.start_mark.line + 1)])
+    if isinstance(node, MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                raise ConfigSyntaxError(file, [ConfigProblem(
+                    path, "a mapping key must be a plain value", key_node.start_mark.line + 1)])
+            if key_node.tag not in _CORE_TAGS:
+                _walk(key_node, path, lines, file, done, stack)
+            key = key_node.value
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise DuplicateKeyError(file, [ConfigProblem(
+                    (*path, key), f"duplicate key (also at line {seen[key]}); "
+                                  "each key may appear once", line)])
+            seen[key] = line
+            lines[(*path, key)] = line
+            _walk(value_node, (*path, key), lines, file, done, stack)
+    elif isinstance(node, SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*path, index), lines, file, done, stack)
+
+
+def _problem_from_yaml_error(exc: yaml.YAMLError) -> ConfigProblem:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    text = f"not valid YAML: {problem}" + (f" ({context})" if context else "")
+    return ConfigProblem((), text, mark.line + 1 if mark is not None else None)
+
+
+def parse_yaml(text: str, file: str = "<memory>") -> YamlDocument:
+    """Parse one YAML document strictly; raise :class:`ConfigSyntaxError` on anything odd."""
+    loader = StrictSafeLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except yaml.YAMLError as exc:
+            raise ConfigSyntaxError(file, [_problem_from_yaml_error(exc)]) from exc
+        if node is None:
+            raise ConfigSyntaxError(file, [ConfigProblem((), "the file is empty")])
+        lines: dict[KeyPath, int] = {}
+        _walk(node, (), lines, file, set())
+        try:
+            data = loader.construct_document(node)
+        except yaml.YAMLError as exc:  # pragma: no cover - _walk catches these first
+            raise ConfigSyntaxError(file, [_problem_from_yaml_error(exc)]) from exc
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise ConfigSyntaxError(file, [ConfigProblem(
+            (), f"expected a mapping of key: value lines at the top, got {type(data).__name__}",
+            1)])
+    return YamlDocument(data=data, file=file, lines=lines)
+
+
+def read_yaml(path: str | Path) -> YamlDocument:
+    """Read and strictly parse a YAML file (UTF-8); every failure is a ``ConfigError``."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ConfigSyntaxError(path, [ConfigProblem((), "file not found")]) from exc
+    except OSError as exc:
+        raise ConfigSyntaxError(path, [ConfigProblem((), f"cannot read: {exc.strerror}")]) from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigSyntaxError(path, [ConfigProblem(
+            (), f"not a text file (invalid UTF-8 at byte {exc.start})")]) from exc
+    return parse_yaml(text, str(path))
