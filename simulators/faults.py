@@ -29,12 +29,18 @@ temperature_spike  lab level: ``lab.fridge.spike(delta_K, duration_s)``
 tip_change         lab level: ``lab.tip_change()``
 =================  ======================================================================
 
-Triggers (exactly one per fault): ``after_commands: N`` (the N+1-th message of that instrument,
-or of all instruments for lab faults, then ``count`` consecutive messages), ``at_time_s: t``
-(the first message at or after station time t), ``probability: p`` (each message independently,
-wire faults only). Lab faults fire once and are checked whenever any wrapped instrument handles
-a message. Random draws come from one :class:`random.Random` per instrument seeded from the
-plan's seed and the instrument name, so a run is reproducible.
+Triggers: ``after_commands: N`` (due at the N+1-th message of that instrument, or of all
+instruments for lab faults) or ``at_time_s: t`` (due at the first message at or after station
+time t), and/or ``probability: p``. Once due, a fault hits ``count`` consecutive messages (default
+1), or every message for ``duration_s`` of station time if that is given (a stall of 30 s, a slow
+link for 10 min); with ``probability`` it hits each message from then on (within ``duration_s``
+if given) with probability p, and with ``probability`` alone it does so from the start. Lab faults
+need ``after_commands`` or ``at_time_s``, fire once, and are checked whenever any wrapped
+instrument handles a message. Random draws come from one :class:`random.Random` per instrument
+seeded from the plan's seed and the instrument name, so a run is reproducible.
+
+The station file schema (``stm_andreev.config_station``) validates the same fields;
+:meth:`FaultPlan.from_config` accepts its fault objects as well as plain dicts.
 """
 
 from __future__ import annotations
@@ -47,7 +53,14 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from stm_andreev.simulators.emulator import NANONIS_HEADER_BYTES, FrameEmulator, LineEmulator
 from stm_andreev.simulators.transports.errors import ConnectionDropped
 
@@ -78,23 +91,24 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "delay": ("delay_s",),
     "stall": (),
     "garble": (),
-    "error_status": ("bits",),
+    "error_status": (),
     "restart": (),
     "temperature_spike": ("delta_K", "duration_s"),
     "tip_change": (),
 }
 TRIGGERS = ("after_commands", "at_time_s", "probability")
 
-# Status queries whose integer answer error_status ORs bits into. True: an optional argument is
-# a bit index and the answer is that one bit (SRS LIAS? i, ERRS? i; IEEE *ESR? i, *STB? i);
-# False: any argument selects a channel and the answer is the whole status word (RDGST? ch).
-STATUS_QUERIES: dict[str, bool] = {
-    "LIAS?": True,
-    "ERRS?": True,
-    "*ESR?": True,
-    "*STB?": True,
-    "RDGST?": False,
-    "CUROVLDSTAT?": False,
+# Status queries error_status ORs bits into: (an optional argument is a bit index and the answer
+# is that one bit, as SRS LIAS? i / ERRS? i and IEEE *ESR? i; otherwise any argument selects a
+# channel and the answer is the whole word, as RDGST? ch), and the bits set when the fault does
+# not give any: an input overload, a DSP error, an execution error, a current-source overload.
+STATUS_QUERIES: dict[str, tuple[bool, int]] = {
+    "LIAS?": (True, 0b1),
+    "ERRS?": (True, 0b100_0000),
+    "*ESR?": (True, 0b1_0000),
+    "*STB?": (True, 0b10_0000),
+    "RDGST?": (False, 0b1),
+    "CUROVLDSTAT?": (False, 0b1),
 }
 # Characters a garbled reply is made of: none can appear in a number or a list of numbers, so
 # a garbled value never parses as a wrong but plausible reading.
@@ -102,6 +116,7 @@ GARBLE_ALPHABET = "#%&@!?~^`|$"
 _QUERY_RE = re.compile(r"^\s*(\*?[A-Za-z][A-Za-z0-9]*\?)\s*(.*?)\s*$")
 _REPLY_SPLIT_RE = re.compile(r"(;|\r\n|\n|\r)")
 INJECTED_ERROR_TEXT = "Injected fault: error status"
+_DEFAULT_BITS = -1  # armed by an error_status fault without bits: use the query's default
 
 
 class FaultConfigError(ValueError):
@@ -118,20 +133,25 @@ class FaultSpec(BaseModel):
     after_commands: int | None = Field(default=None, ge=0)
     at_time_s: float | None = Field(default=None, ge=0.0)
     probability: float | None = Field(default=None, gt=0.0, le=1.0)
-    count: int = Field(default=1, ge=1, description="consecutive messages hit per firing")
+    count: int = Field(default=1, ge=1, description="consecutive messages hit once due")
     delay_s: float | None = Field(default=None, gt=0.0, le=3600.0)
     bits: int | None = Field(default=None, ge=1, le=0xFFFF)
     delta_K: float | None = Field(default=None, gt=-10.0, lt=10.0)
-    duration_s: float | None = Field(default=None, gt=0.0)
+    duration_s: float | None = Field(
+        default=None, gt=0.0, description="window of station time the fault lasts once due"
+    )
+
+    @field_validator("instrument", mode="before")
+    @classmethod
+    def _lab_by_default(cls, value: Any) -> Any:
+        return LAB_INSTRUMENT if value is None else value
 
     @model_validator(mode="after")
     def _check_kind(self) -> FaultSpec:
-        triggers = [name for name in TRIGGERS if getattr(self, name) is not None]
-        if len(triggers) != 1:
-            raise ValueError(
-                f"{self.kind}: give exactly one trigger of {', '.join(TRIGGERS)} "
-                f"(got {', '.join(triggers) or 'none'})"
-            )
+        if self.after_commands is not None and self.at_time_s is not None:
+            raise ValueError(f"{self.kind}: give after_commands or at_time_s, not both")
+        if all(getattr(self, name) is None for name in TRIGGERS):
+            raise ValueError(f"{self.kind}: needs a trigger: {', '.join(TRIGGERS)}")
         missing = [name for name in REQUIRED_FIELDS[self.kind] if getattr(self, name) is None]
         if missing:
             raise ValueError(f"{self.kind}: missing {', '.join(missing)}")
@@ -141,6 +161,8 @@ class FaultSpec(BaseModel):
             raise ValueError(
                 f"{self.kind}: a lab fault fires once; use after_commands or at_time_s"
             )
+        if self.kind in LAB_KINDS and self.after_commands is None and self.at_time_s is None:
+            raise ValueError(f"{self.kind}: needs after_commands or at_time_s")
         return self
 
     @property
@@ -173,6 +195,11 @@ class FaultPlan(BaseModel):
             body = dict(data)
         else:
             body = {"faults": list(data)}
+        # Station-file fault objects (pydantic models) become plain dicts of the fields set.
+        body["faults"] = [
+            f.model_dump(exclude_none=True) if isinstance(f, BaseModel) else f
+            for f in body.get("faults", [])
+        ]
         if seed is not None:
             body["seed"] = seed
         try:
@@ -208,27 +235,31 @@ class FaultPlan(BaseModel):
 
 
 class _Trigger:
-    """Runtime state of one fault: decides, message by message, whether it is active."""
+    """Runtime state of one fault: decides, message by message, whether it hits."""
 
     def __init__(self, spec: FaultSpec) -> None:
         self.spec = spec
-        self.remaining = 0
-        self.started = False
+        self.due = spec.after_commands is None and spec.at_time_s is None
+        self.since_s: float | None = None
+        self.remaining = spec.count
 
     def active(self, message_number: int, now_s: float, rng: random.Random) -> bool:
         spec = self.spec
+        if not self.due:
+            if spec.after_commands is not None:
+                self.due = message_number > spec.after_commands
+            else:
+                self.due = now_s >= spec.at_time_s
+            if not self.due:
+                return False
+        if self.since_s is None:
+            self.since_s = now_s
+        if spec.duration_s is not None and now_s >= self.since_s + spec.duration_s:
+            return False
         if spec.probability is not None:
             return rng.random() < spec.probability
-        if not self.started:
-            due = (
-                message_number > spec.after_commands
-                if spec.after_commands is not None
-                else now_s >= spec.at_time_s
-            )
-            if not due:
-                return False
-            self.started = True
-            self.remaining = spec.count
+        if spec.duration_s is not None:
+            return True
         if self.remaining > 0:
             self.remaining -= 1
             return True
@@ -357,7 +388,10 @@ class FaultyEmulator:
                 log.warning("%s: fault injected on message %d: %s", self.name, self._messages,
                             spec.kind)
                 if spec.kind == "error_status":
-                    self._armed_bits |= spec.bits
+                    if spec.bits is None or self._armed_bits == _DEFAULT_BITS:
+                        self._armed_bits = _DEFAULT_BITS
+                    else:
+                        self._armed_bits |= spec.bits
         kinds = {spec.kind for spec in active}
         if "drop_connection" in kinds:
             raise ConnectionDropped(f"{self.name}: injected connection drop")
@@ -412,11 +446,14 @@ class FaultyLineEmulator(FaultyEmulator):
                 continue
             with self._lock:
                 bits, self._armed_bits = self._armed_bits, 0
-            if STATUS_QUERIES[mnemonic] and argument.isdigit():
+            bit_indexed, default_bits = STATUS_QUERIES[mnemonic]
+            bits = bits if bits != _DEFAULT_BITS else default_bits
+            if bit_indexed and argument.isdigit():
                 value |= (bits >> int(argument)) & 1
             else:
                 value |= bits
-            parts[slot] = str(value)
+            # keep the instrument's zero padding (the Lake Shore answers RDGST? with "000")
+            parts[slot] = str(value).zfill(len(parts[slot].strip()))
             return "".join(parts)
         return reply
 
