@@ -287,7 +287,7 @@ class NanonisController:
                 return
         raise NanonisValueError(
             f"gain {gain_V_per_A!r} V/A is not selectable; choose one of "
-            + ", ".join(f"{g:g}" for g in gains)
+            + ", ".join(f"{g:.0e}" for g in gains)
         )
 
     # --- Z controller --------------------------------------------------------------------
