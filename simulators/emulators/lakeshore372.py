@@ -1,0 +1,473 @@
+"""Lake Shore Model 372 emulator: the real ASCII protocol over the VirtualLab's fridge.
+
+Wire rules (docs PROTOCOLS.md section 3): several commands per line separated by ``;``
+(a leading ``:`` on a segment, as the vendor client's ``;:`` joins produce, is ignored); the
+replies of all queries of one line are joined by ``;`` into one line ending in CRLF; set
+commands give no reply; arguments are separated by commas or spaces; mnemonics are
+case-insensitive. Errors never produce a reply, they set ``*ESR?`` bits (read-and-clear):
+an unknown mnemonic sets bit 5 (command error), a bad argument to a set command bit 4
+(execution error), a bad argument to a query bit 2 (query error). So the vendor client's
+``CMD;*ESR?`` gets ``0`` or the error bits back.
+
+Inputs come from :mod:`.lakeshore372_scanner` (pause + dwell before a scanned reading is
+valid, autoscan). Output 0, the sample heater, drives ``lab.fridge`` (mode, control input,
+range, setpoint, PID, ramp, manual output; ``HTR?`` is the fridge's heater output). Outputs
+1 and 2 (warm-up and still heaters) keep their settings here: the simulated fridge has no
+warm-up or still heater, so ``AOUT?`` reports the open-loop manual output when on, else 0.
+
+Output 0's settings live in the fridge, not in a copy here, so the lab (a station, a fault
+injector) and the emulator never disagree; only its power-up, polarity, filter and delay
+fields are kept here. A control input without a thermometer (0 or an unconnected channel) is
+an execution error in closed-loop and zone modes, where the real 372 would control on an open
+input.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from stm_andreev.drivers.lakeshore372_types import (
+    HeaterRange,
+    OutputMode,
+    Polarity,
+    StandardEvent,
+    TempCoefficient,
+    format_number,
+)
+
+from .lakeshore372_scanner import MEASUREMENT_CHANNELS, Bridge, InputSettings, Scanner
+
+log = logging.getLogger(__name__)
+
+INPUTS: tuple[str | int, ...] = ("A", *MEASUREMENT_CHANNELS)
+SAMPLE_HEATER = 0
+AUX_OUTPUTS = (1, 2)
+LOOP_MODES = (OutputMode.CLOSED_LOOP, OutputMode.ZONE)
+DEFAULT_PID = (10.0, 20.0, 0.0)
+DEFAULT_DWELL_S = 10
+DEFAULT_PAUSE_S = 3
+
+_SEGMENT = re.compile(r"^\s*:?\s*([*A-Za-z][A-Za-z0-9]*\??)\s*(.*?)\s*$", re.DOTALL)
+
+
+class CommandError(Exception):
+    """Unknown mnemonic (ESR bit 5)."""
+
+
+class ArgumentError(Exception):
+    """Bad or missing argument (ESR bit 4 for a set command, bit 2 for a query)."""
+
+
+@dataclass
+class OutputSettings:
+    """One output's ``OUTMODE``, ``RANGE``, ``SETP``, ``PID``, ``RAMP`` and ``MOUT``."""
+
+    mode: int = int(OutputMode.OFF)
+    input: str | int = "A"
+    powerup: int = 0
+    polarity: int = int(Polarity.UNIPOLAR)
+    filtered: int = 0
+    delay_s: int = 1
+    range: int = 0
+    setpoint_K: float = 0.0
+    pid: tuple[float, float, float] = DEFAULT_PID
+    ramp: tuple[int, float] = (0, 1.0)
+    manual_pct: float = 0.0
+
+
+# ------------------------------------------------------------------------- argument parsing
+
+
+def _split_args(text: str) -> list[str]:
+    if not text:
+        return []
+    if "," in text:
+        return [part.strip() for part in text.split(",")]
+    return text.split()
+
+
+def _want(args: list[str], count: int, min_count: int | None = None) -> list[str]:
+    low = count if min_count is None else min_count
+    if not low <= len(args) <= count:
+        raise ArgumentError(f"expected {count} arguments, got {len(args)}")
+    return args
+
+
+def _int(text: str, low: int, high: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ArgumentError(f"not an integer: {text!r}") from None
+    if not low <= value <= high:
+        raise ArgumentError(f"{value} outside {low}..{high}")
+    return value
+
+
+def _float(text: str, low: float, high: float) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ArgumentError(f"not a number: {text!r}") from None
+    if not low <= value <= high:  # also rejects nan
+        raise ArgumentError(f"{value} outside {low}..{high}")
+    return value
+
+
+def _input_id(text: str, allow_none: bool = False) -> str | int:
+    if text.strip().upper() == "A":
+        return "A"
+    return _int(text, 0 if allow_none else 1, 16)
+
+
+class LakeShore372Emulator:
+    """A Lake Shore 372 on the virtual lab's fridge (a LineEmulator).
+
+    :param lab: the VirtualLab (uses ``lab.fridge``, ``lab.clock``, ``lab.lock``).
+    :param serial: serial number in ``*IDN?``.
+    :param firmware: firmware version in ``*IDN?``.
+    :param seed: seed of the reading noise.
+    :param control_sensor: the fridge stage wired to the control input ``A``.
+    """
+
+    name = "lakeshore372"
+
+    def __init__(
+        self,
+        lab,
+        *,
+        serial: str = "LSA372SIM",
+        firmware: str = "1.5",
+        seed: int = 0,
+        control_sensor: str = "mixing chamber",
+    ) -> None:
+        self.lab = lab
+        self.fridge = lab.fridge
+        self.serial = serial
+        self.firmware = firmware
+        self.bridge = Bridge(self.fridge, control_sensor, np.random.default_rng(seed))
+        self.connections = 0
+        self._queries: dict[str, Callable[[list[str]], str]] = {
+            "*IDN?": self._q_idn,
+            "*ESR?": self._q_esr,
+            "*OPC?": lambda args: "1",
+            "*ESE?": lambda args: str(self._ese),
+            "*STB?": lambda args: "0",
+            "EMUL?": lambda args: str(self._emulation),
+            "KRDG?": self._q_kelvin,
+            "RDGK?": self._q_kelvin,  # Model 370 name
+            "RDGR?": self._q_resistance,
+            "RDGST?": self._q_status,
+            "INSET?": self._q_inset,
+            "SCAN?": self._q_scan,
+            "OUTMODE?": self._q_outmode,
+            "RANGE?": self._q_range,
+            "SETP?": self._q_setpoint,
+            "PID?": self._q_pid,
+            "RAMP?": self._q_ramp,
+            "RAMPST?": self._q_ramp_status,
+            "MOUT?": self._q_manual,
+            "HTR?": self._q_heater,
+            "AOUT?": self._q_aux_output,
+        }
+        self._sets: dict[str, Callable[[list[str]], None]] = {
+            "*CLS": self._s_cls,
+            "*RST": lambda args: self._power_up(push_heater=True),
+            "*ESE": self._s_ese,
+            "EMUL": self._s_emul,
+            "INSET": self._s_inset,
+            "SCAN": self._s_scan,
+            "OUTMODE": self._s_outmode,
+            "RANGE": self._s_range,
+            "SETP": self._s_setpoint,
+            "PID": self._s_pid,
+            "RAMP": self._s_ramp,
+            "MOUT": self._s_manual,
+        }
+        # Attaching to a running fridge keeps its heater state: the 372's settings are the
+        # fridge's; only reset() (a power cycle) or *RST forces the factory defaults on it.
+        self._power_up(push_heater=False)
+
+    # ------------------------------------------------------------------ LineEmulator
+
+    def connected(self) -> None:
+        """A client connected; the 372 keeps its state across connections."""
+        self.connections += 1
+
+    def reset(self) -> None:
+        """Power cycle: every setting back to factory defaults, heaters off."""
+        with self.lab.lock:
+            self._power_up(push_heater=True)
+
+    def handle_line(self, line: str) -> str:
+        """Execute one input line; return the joined query replies + CRLF, or ""."""
+        replies: list[str] = []
+        with self.lab.lock:
+            for segment in line.split(";"):
+                if not segment.strip() or segment.strip() == ":":
+                    continue
+                reply = self._execute(segment)
+                if reply is not None:
+                    replies.append(reply)
+        return ";".join(replies) + "\r\n" if replies else ""
+
+    # ------------------------------------------------------------------ dispatch
+
+    def _execute(self, segment: str) -> str | None:
+        match = _SEGMENT.match(segment)
+        mnemonic = match.group(1).upper() if match else segment.strip()
+        args = _split_args(match.group(2)) if match else []
+        is_query = mnemonic.endswith("?")
+        try:
+            if is_query:
+                handler = self._queries.get(mnemonic)
+                if handler is None:
+                    raise CommandError(mnemonic)
+                return handler(args)
+            setter = self._sets.get(mnemonic)
+            if setter is None:
+                raise CommandError(mnemonic)
+            setter(args)
+        except CommandError:
+            log.info("LS372 emulator: unknown command %r", segment)
+            self._esr |= StandardEvent.COMMAND_ERROR
+        except (ArgumentError, ValueError) as exc:
+            # ValueError: the lab refused a value the 372 would take (e.g. its own limits).
+            log.info("LS372 emulator: bad argument in %r: %s", segment, exc)
+            self._esr |= StandardEvent.QUERY_ERROR if is_query else StandardEvent.EXECUTION_ERROR
+        return None
+
+    # ------------------------------------------------------------------ state
+
+    def _power_up(self, push_heater: bool) -> None:
+        self._esr = StandardEvent.POWER_ON
+        self._ese = 0
+        self._emulation = 0
+        self.inputs: dict[str | int, InputSettings] = {}
+        for channel in INPUTS:
+            sensor = self.bridge.sensor(channel)
+            has_curve = sensor is not None and sensor != "film"
+            self.inputs[channel] = InputSettings(
+                enabled=sensor is not None,
+                dwell_s=DEFAULT_DWELL_S,
+                pause_s=DEFAULT_PAUSE_S,
+                curve=(channel if channel != "A" else 1) if has_curve else 0,
+                tempco=TempCoefficient.NEGATIVE,
+            )
+        self.scanner = Scanner(self.bridge, self.inputs, self.lab.clock.now)
+        self.outputs = {output: OutputSettings() for output in (SAMPLE_HEATER, *AUX_OUTPUTS)}
+        if push_heater:
+            self._push_sample_heater()
+
+    def _push_sample_heater(self) -> None:
+        """Factory defaults of output 0 into the fridge, heater range last."""
+        out = self.outputs[SAMPLE_HEATER]
+        fridge = self.fridge
+        fridge.heater_range = 0
+        fridge.output_mode = out.mode
+        fridge.control_channel = out.input
+        fridge.setpoint_K = out.setpoint_K
+        fridge.pid = out.pid
+        fridge.ramp = (bool(out.ramp[0]), out.ramp[1])
+        fridge.manual_output_pct = out.manual_pct
+        fridge.heater_range = out.range
+
+    def _sample_heater_settings(self) -> OutputSettings:
+        """Output 0 as the fridge has it (local fields for what the fridge does not model)."""
+        local = self.outputs[SAMPLE_HEATER]
+        fridge = self.fridge
+        on, rate = fridge.ramp
+        return OutputSettings(
+            mode=int(fridge.output_mode),
+            input=fridge.control_channel,
+            powerup=local.powerup,
+            polarity=local.polarity,
+            filtered=local.filtered,
+            delay_s=local.delay_s,
+            range=int(fridge.heater_range),
+            setpoint_K=float(fridge.setpoint_K),
+            pid=tuple(fridge.pid),
+            ramp=(int(on), float(rate)),
+            manual_pct=float(fridge.manual_output_pct),
+        )
+
+    def _settings(self, output: int) -> OutputSettings:
+        if output == SAMPLE_HEATER:
+            return self._sample_heater_settings()
+        return self.outputs[output]
+
+    # ------------------------------------------------------------------ helpers
+
+    def _input(self, args: list[str]) -> str | int:
+        return _input_id(_want(args, 1)[0])
+
+    def _output(self, args: list[str]) -> int:
+        if not args:
+            raise ArgumentError("missing output number")
+        return _int(args[0], 0, 2)
+
+    # ------------------------------------------------------------------ queries
+
+    def _q_idn(self, args: list[str]) -> str:
+        return f"LSCI,MODEL372,{self.serial},{self.firmware}"
+
+    def _q_esr(self, args: list[str]) -> str:
+        value, self._esr = int(self._esr), StandardEvent(0)
+        return str(value)
+
+    def _q_kelvin(self, args: list[str]) -> str:
+        return format_number(self.scanner.reading(self._input(args)).kelvin)
+
+    def _q_resistance(self, args: list[str]) -> str:
+        return format_number(self.scanner.reading(self._input(args)).resistance_ohm)
+
+    def _q_status(self, args: list[str]) -> str:
+        return f"{int(self.scanner.reading(self._input(args)).status):03d}"
+
+    def _q_inset(self, args: list[str]) -> str:
+        s = self.inputs[self._input(args)]
+        return f"{int(s.enabled)},{s.dwell_s},{s.pause_s},{s.curve},{int(s.tempco)}"
+
+    def _q_scan(self, args: list[str]) -> str:
+        _want(args, 0)
+        self.scanner.advance()
+        return f"{self.scanner.channel:02d},{int(self.scanner.autoscan)}"
+
+    def _q_outmode(self, args: list[str]) -> str:
+        out = self._settings(self._output(_want(args, 1)))
+        return f"{out.mode},{out.input},{out.powerup},{out.polarity},{out.filtered},{out.delay_s}"
+
+    def _q_range(self, args: list[str]) -> str:
+        return str(self._settings(self._output(_want(args, 1))).range)
+
+    def _q_setpoint(self, args: list[str]) -> str:
+        return format_number(self._settings(self._output(_want(args, 1))).setpoint_K)
+
+    def _q_pid(self, args: list[str]) -> str:
+        pid = self._settings(self._output(_want(args, 1))).pid
+        return ",".join(format_number(term) for term in pid)
+
+    def _q_ramp(self, args: list[str]) -> str:
+        on, rate = self._settings(self._output(_want(args, 1))).ramp
+        return f"{on},{format_number(rate)}"
+
+    def _q_ramp_status(self, args: list[str]) -> str:
+        output = self._output(_want(args, 1))
+        if output != SAMPLE_HEATER:
+            return "0"
+        return str(int(bool(self.fridge.ramping())))
+
+    def _q_manual(self, args: list[str]) -> str:
+        return format_number(self._settings(self._output(_want(args, 1))).manual_pct)
+
+    def _q_heater(self, args: list[str]) -> str:
+        if args and self._output(_want(args, 1)) != SAMPLE_HEATER:
+            raise ArgumentError("HTR? reads the sample heater only (AOUT? for outputs 1, 2)")
+        return format_number(float(self.fridge.heater_output_pct()))
+
+    def _q_aux_output(self, args: list[str]) -> str:
+        output = self._output(_want(args, 1))
+        if output == SAMPLE_HEATER:
+            raise ArgumentError("AOUT? reads outputs 1 and 2")
+        out = self.outputs[output]
+        on = out.range and out.mode == OutputMode.OPEN_LOOP
+        return format_number(out.manual_pct if on else 0.0)
+
+    # ------------------------------------------------------------------ set commands
+
+    def _s_cls(self, args: list[str]) -> None:
+        self._esr = StandardEvent(0)
+
+    def _s_ese(self, args: list[str]) -> None:
+        self._ese = _int(_want(args, 1)[0], 0, 255)
+
+    def _s_emul(self, args: list[str]) -> None:
+        # Model 370 emulation changes the command set; only "off" is simulated.
+        self._emulation = _int(_want(args, 1)[0], 0, 0)
+
+    def _s_inset(self, args: list[str]) -> None:
+        channel = _input_id(_want(args, 6)[0])
+        enabled = _int(args[1], 0, 1)
+        settings = InputSettings(
+            enabled=bool(enabled),
+            dwell_s=_int(args[2], 1, 200),
+            pause_s=_int(args[3], 3, 200),
+            curve=_int(args[4], 0, 59),
+            tempco=TempCoefficient(_int(args[5], 1, 2)),
+        )
+        self.scanner.advance()
+        self.inputs[channel] = settings
+        self.scanner.restart_if_current(channel)
+
+    def _s_scan(self, args: list[str]) -> None:
+        channel, autoscan = _want(args, 2)
+        self.scanner.select(_int(channel, 1, 16), bool(_int(autoscan, 0, 1)))
+
+    def _s_outmode(self, args: list[str]) -> None:
+        output = self._output(_want(args, 7))
+        mode = _int(args[1], 0, 6)
+        source = _input_id(args[2], allow_none=True)
+        new = dict(
+            powerup=_int(args[3], 0, 1),
+            polarity=_int(args[4], 0, 1),
+            filtered=_int(args[5], 0, 1),
+            delay_s=_int(args[6], 1, 255),
+        )
+        out = self.outputs[output]
+        if output == SAMPLE_HEATER:
+            wired = source == "A" or source in self.fridge.channels
+            if mode in LOOP_MODES and not wired:
+                raise ArgumentError(f"control input {source} has no thermometer")
+            if wired:
+                self.fridge.control_channel = source
+            self.fridge.output_mode = mode
+        else:
+            new.update(mode=mode, input=source)
+        for key, value in new.items():
+            setattr(out, key, value)
+
+    def _s_range(self, args: list[str]) -> None:
+        output = self._output(_want(args, 2))
+        if output == SAMPLE_HEATER:
+            self.fridge.heater_range = _int(args[1], 0, max(HeaterRange))
+        else:
+            self.outputs[output].range = _int(args[1], 0, 1)
+
+    def _s_setpoint(self, args: list[str]) -> None:
+        output = self._output(_want(args, 2))
+        value = _float(args[1], 0.0, 400.0)
+        if output == SAMPLE_HEATER:
+            self.fridge.setpoint_K = value
+        else:
+            self.outputs[output].setpoint_K = value
+
+    def _s_pid(self, args: list[str]) -> None:
+        output = self._output(_want(args, 4))
+        pid = (
+            _float(args[1], 0.0, 1000.0),
+            _float(args[2], 0.0, 10000.0),
+            _float(args[3], 0.0, 2500.0),
+        )
+        if output == SAMPLE_HEATER:
+            self.fridge.pid = pid
+        else:
+            self.outputs[output].pid = pid
+
+    def _s_ramp(self, args: list[str]) -> None:
+        output = self._output(_want(args, 3))
+        ramp = (_int(args[1], 0, 1), _float(args[2], 0.001, 100.0))
+        if output == SAMPLE_HEATER:
+            self.fridge.ramp = (bool(ramp[0]), ramp[1])
+        else:
+            self.outputs[output].ramp = ramp
+
+    def _s_manual(self, args: list[str]) -> None:
+        output = self._output(_want(args, 2))
+        value = _float(args[1], 0.0, 100.0)
+        if output == SAMPLE_HEATER:
+            self.fridge.manual_output_pct = value
+        else:
+            self.outputs[output].manual_pct = value
