@@ -107,7 +107,7 @@ class SpectrumParams(Strict):
         return max(abs(self.V_sp_V), abs(self.bias_start_V), abs(self.bias_stop_V))
 
     def _bias_text(self) -> str:
-        return (f"{self.n_bias} bias points {si(self.bias_start_V, 'V')}..."
+        return (f"{self.n_bias} bias points {si(self.bias_start_V, 'V')} to "
                 f"{si(self.bias_stop_V, 'V')}, {self.acquisition}"
                 + (f" {si(self.modulation_Vrms, 'Vrms')}" if self.acquisition == "lockin" else ""))
 
@@ -249,7 +249,8 @@ class OvernightGridStep(_StepMixin, SpectrumParams):
     def describe(self) -> str:
         s = _values(self.setpoints_A)
         return (f"overnight grid{_temp_text(self.temperature_sequence_K())} x "
-                f"{len(self.positions_m)} positions x {len(s)} setpoints {si(s.min(), 'A')}..{si(s.max(), 'A')} x "
+                f"{len(self.positions_m)} positions x {len(s)} setpoints "
+                f"{si(s.min(), 'A')}..{si(s.max(), 'A')} x "
                 f"{self.repeats} repeats; {self._bias_text()}")
 
 
@@ -311,7 +312,8 @@ class PositionSurveyStep(_StepMixin, _OptionalPlace, SpectrumParams):
     def describe(self) -> str:
         return (f"position survey{_temp_text(self.temperature_sequence_K())}: "
                 f"{len(self.position_sequence_m())} positions, each at "
-                f"{si(self.low_setpoint_A, 'A')} (tunnelling) and {si(self.high_setpoint_A, 'A')} (contact); "
+                f"{si(self.low_setpoint_A, 'A')} (tunnelling) and "
+                f"{si(self.high_setpoint_A, 'A')} (contact); "
                 f"{self._bias_text()}")
 
 
