@@ -38,6 +38,7 @@ from stm_andreev.drivers.nanonis.codec import (
 )
 from stm_andreev.drivers.nanonis.commands import COMMANDS, Command
 from stm_andreev.drivers.nanonis.errors import NanonisError, NanonisProtocolError
+from stm_andreev.simulators.lab.errors import LabError
 
 log = logging.getLogger(__name__)
 
@@ -195,11 +196,13 @@ class NanonisEmulator:
                 with self.lab.lock:
                     values = handler(**args)
             return spec.encode_reply(values or {})
-        except (CommandRefused, NanonisError) as exc:
+        except (CommandRefused, LabError, NanonisError) as exc:
             return spec.encode_reply(None, error=f"{spec.name}: {exc}")
-        except (ValueError, RuntimeError) as exc:
-            # The lab raises LabError (a RuntimeError/ValueError family) when it refuses.
-            return spec.encode_reply(None, error=f"{spec.name}: {exc}")
+        except Exception as exc:  # noqa: BLE001
+            # A server thread must answer, not die: the client sees the failure as an error
+            # block, the log keeps the traceback.
+            log.exception("Nanonis emulator failed on %s", spec.name)
+            return spec.encode_reply(None, error=f"{spec.name}: internal error: {exc}")
 
     # --- signals -------------------------------------------------------------------------
 
