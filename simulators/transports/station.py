@@ -1,0 +1,322 @@
+"""Every TCP server of a simulated station, on one virtual lab: what ``stm-andreev simulate`` runs.
+
+The lab runs on a :class:`~stm_andreev.clock.ScaledClock` (wall time ``speedup`` times faster),
+so clients on the wall clock see the fridge and the feedback evolve at a sensible pace. Each
+instrument gets its emulator, wrapped with its faults when the plan has any, and its server:
+:class:`~.tcp.LineServer` for the SR830 / SR860 / Lake Shore 372 and :class:`~.tcp.FrameServer`
+for the Nanonis.
+
+Build it from a station file (:meth:`SimulatedStationServers.from_station`) or from a list of
+:class:`ServedInstrument` (:meth:`SimulatedStationServers.build` or the constructor)::
+
+    with SimulatedStationServers.build(sample="InO-2", speedup=100) as station:
+        print(station.describe())
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from stm_andreev.simulators.faults import FaultInjector, FaultPlan
+from stm_andreev.simulators.transports.errors import ServerError
+from stm_andreev.simulators.transports.tcp import DEFAULT_HOST, FrameServer, LineServer
+
+from stm_andreev.clock import Clock, ScaledClock
+
+log = logging.getLogger(__name__)
+
+# driver -> (emulator "module:Class" under stm_andreev.simulators.emulators, clients per port,
+# number of ports). Resolved lazily so that a station without an SR860 does not need its module.
+EMULATORS: dict[str, tuple[str, int, int]] = {
+    "sr830": ("srs:SR830Emulator", 1, 1),
+    "sr860": ("srs:SR860Emulator", 1, 1),
+    "lakeshore372": ("lakeshore372:LakeShore372Emulator", 2, 1),
+    "nanonis": ("nanonis:NanonisEmulator", 1, 4),
+}
+# Ports `stm-andreev simulate` uses without a station file: the instruments' own where they
+# have one (Lake Shore 7777, Nanonis 6501-6504), the SCPI-raw convention for the lock-ins.
+DEFAULT_PORTS: dict[str, tuple[int, ...]] = {
+    "sr830": (5025,),
+    "sr860": (5026,),
+    "lakeshore372": (7777,),
+    "nanonis": (6501, 6502, 6503, 6504),
+}
+DEFAULT_NAMES: dict[str, str] = {
+    "sr830": "lockin",
+    "sr860": "lockin2",
+    "lakeshore372": "fridge",
+    "nanonis": "stm",
+}
+
+
+class StationServerError(ServerError):
+    """The simulated station cannot be built (unknown driver, missing emulator, bad config)."""
+
+
+@dataclass(frozen=True)
+class ServedInstrument:
+    """One instrument to serve: station name, driver (see :data:`EMULATORS`), TCP ports.
+
+    Ports are 0 for a free one; the Nanonis takes 1-4 ports, the others exactly one.
+    """
+
+    name: str
+    driver: str
+    ports: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if self.driver not in EMULATORS:
+            raise StationServerError(
+                f"{self.name}: no emulator for driver {self.driver!r}; "
+                f"simulated drivers are {', '.join(EMULATORS)}"
+            )
+        most = EMULATORS[self.driver][2]
+        if not 1 <= len(self.ports) <= most:
+            raise StationServerError(
+                f"{self.name}: a {self.driver} is served on 1 to {most} port(s), "
+                f"got {list(self.ports)}"
+            )
+
+
+def emulator_class(driver: str) -> type:
+    """The emulator class for ``driver`` (imported on first use)."""
+    target = EMULATORS[driver][0]
+    module_name, class_name = target.split(":")
+    module_path = f"stm_andreev.simulators.emulators.{module_name}"
+    try:
+        module = importlib.import_module(module_path)
+        return getattr(module, class_name)
+    except (ImportError, AttributeError) as exc:
+        raise StationServerError(f"the {driver} emulator {module_path}.{class_name} is not "
+                                 f"available: {exc}") from exc
+
+
+def default_instruments(*, sr860: bool = False, ephemeral: bool = False) -> list[ServedInstrument]:
+    """SR830, Lake Shore 372 and Nanonis (plus an SR860 if asked) on the default ports.
+
+    ``ephemeral``: every port 0 (free ports; for tests and parallel runs).
+    """
+    drivers = ["sr830", *(["sr860"] if sr860 else []), "lakeshore372", "nanonis"]
+    return [
+        ServedInstrument(
+            DEFAULT_NAMES[d], d,
+            tuple(0 for _ in DEFAULT_PORTS[d]) if ephemeral else DEFAULT_PORTS[d],
+        )
+        for d in drivers
+    ]
+
+
+def make_lab(
+    sample: Any = "InO-2",
+    *,
+    clock: Clock,
+    seed: int = 0,
+    tip_xy_m: tuple[float, float] = (0.0, 0.0),
+    modulation_divider: float | None = None,
+):
+    """A :class:`~stm_andreev.simulators.lab.VirtualLab` on ``clock``.
+
+    ``modulation_divider`` is the station file's (junction modulation = sine output /
+    divider, 1-1e6); the lab takes the inverse factor.
+    """
+    from stm_andreev.simulators.lab import VirtualLab
+
+    kwargs: dict[str, Any] = {"clock": clock, "seed": seed, "tip_xy_m": tuple(tip_xy_m)}
+    if modulation_divider is not None:
+        kwargs["modulation_divider"] = 1.0 / modulation_divider
+    return VirtualLab(sample, **kwargs)
+
+
+class SimulatedStationServers:
+    """The TCP servers of one simulated station sharing one lab.
+
+    Args:
+        lab: the virtual lab every emulator reads and writes.
+        instruments: what to serve (see :func:`default_instruments`).
+        host: interface to bind (loopback by default; anything else exposes the simulator).
+        faults: fault plan; its instruments must be among ``instruments``.
+        seed: seeds the emulators' own noise.
+    """
+
+    def __init__(
+        self,
+        lab: Any,
+        instruments: Iterable[ServedInstrument],
+        *,
+        host: str = DEFAULT_HOST,
+        faults: FaultPlan | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.lab = lab
+        self.clock: Clock = lab.clock
+        self.host = host
+        self.instruments = list(instruments)
+        names = [i.name for i in self.instruments]
+        if len(set(names)) != len(names):
+            raise StationServerError(f"instrument names must be unique, got {names}")
+        self.faults = faults or FaultPlan()
+        self.faults.check_instruments(names)
+        self.injector = (
+            FaultInjector(self.faults, clock=self.clock, lab=lab) if self.faults.faults else None
+        )
+        self.emulators: dict[str, Any] = {}
+        self.servers: dict[str, LineServer | FrameServer] = {}
+        for index, inst in enumerate(self.instruments):
+            emulator = emulator_class(inst.driver)(lab, seed=seed + index)
+            self.emulators[inst.name] = emulator
+            served = self.injector.wrap(emulator, inst.name) if self.injector else emulator
+            if inst.driver == "nanonis":
+                self.servers[inst.name] = FrameServer(served, host, inst.ports, name=inst.name)
+            else:
+                self.servers[inst.name] = LineServer(
+                    served, host, inst.ports[0], max_clients=EMULATORS[inst.driver][1],
+                    name=inst.name,
+                )
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        sample: Any = "InO-2",
+        speedup: float = 1.0,
+        seed: int = 0,
+        host: str = DEFAULT_HOST,
+        instruments: Sequence[ServedInstrument] | None = None,
+        faults: FaultPlan | None = None,
+        tip_xy_m: tuple[float, float] = (0.0, 0.0),
+    ) -> SimulatedStationServers:
+        """A lab on a fresh ``ScaledClock(speedup)`` and servers for ``instruments``
+        (default: :func:`default_instruments`)."""
+        lab = make_lab(sample, clock=ScaledClock(speedup), seed=seed, tip_xy_m=tip_xy_m)
+        return cls(lab, instruments or default_instruments(), host=host, faults=faults,
+                   seed=seed)
+
+    @classmethod
+    def from_station(
+        cls,
+        station: Any,
+        *,
+        host: str | None = None,
+        speedup: float | None = None,
+        seed: int | None = None,
+    ) -> SimulatedStationServers:
+        """Servers for every simulated instrument of a validated station file.
+
+        Ports and host come from the instruments' addresses (``host`` overrides the host to
+        bind), sample, seed, speed-up, divider and faults from its ``simulation:`` section.
+        """
+        sim = station.simulation
+        if sim is None:
+            raise StationServerError(f"station {station.name!r} has no simulation: section")
+        served: list[ServedInstrument] = []
+        hosts: set[str] = set()
+        for name, inst in station.instruments.items():
+            if not inst.simulated:
+                continue
+            address = inst.parsed_address
+            if address is None or address.port is None:
+                raise StationServerError(
+                    f"instruments.{name}.address: a TCP address (host and port) is needed "
+                    f"to serve it, got {inst.address!r}"
+                )
+            hosts.add(address.host)
+            ports = tuple(inst.ports) if inst.driver == "nanonis" else (address.port,)
+            served.append(ServedInstrument(name, inst.driver, ports))
+        if not served:
+            raise StationServerError(f"station {station.name!r} has no simulated instrument")
+        if host is None:
+            if len(hosts) > 1:
+                raise StationServerError(
+                    f"simulated instruments use several hosts ({', '.join(sorted(hosts))}); "
+                    "pass the host to bind"
+                )
+            host = hosts.pop()
+        seed = sim.seed if seed is None else seed
+        lab = make_lab(
+            sample_for_lab(sim.sample),
+            clock=ScaledClock(sim.speedup if speedup is None else speedup),
+            seed=seed,
+            tip_xy_m=tuple(sim.tip_xy_m),
+            modulation_divider=sim.modulation_divider,
+        )
+        plan = FaultPlan.from_config(sim.faults, seed=seed)
+        return cls(lab, served, host=host, faults=plan, seed=seed)
+
+    # lifecycle
+    def start(self) -> SimulatedStationServers:
+        """Start every server (all or none: a failure closes the ones already started)."""
+        try:
+            for server in self.servers.values():
+                server.start()
+        except Exception:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        """Close every server and join its threads (idempotent)."""
+        for server in self.servers.values():
+            server.close()
+
+    def __enter__(self) -> SimulatedStationServers:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # addresses
+    def address_of(self, name: str) -> str:
+        """How a client reaches ``name``: a VISA resource for the line instruments,
+        ``host:port`` (``host:first-last`` for consecutive ports) for the Nanonis."""
+        server = self.servers[name]
+        if isinstance(server, LineServer):
+            return server.visa_address
+        ports = server.ports
+        if len(ports) > 1 and list(ports) == list(range(ports[0], ports[0] + len(ports))):
+            return f"{server.host}:{ports[0]}-{ports[-1]}"
+        return f"{server.host}:" + ",".join(str(p) for p in ports)
+
+    def addresses(self) -> dict[str, str]:
+        """``{instrument name: address}`` of every served instrument."""
+        return {name: self.address_of(name) for name in self.servers}
+
+    def describe(self) -> str:
+        """One line per instrument: name, driver, address (what ``simulate`` prints)."""
+        width = max(len(name) for name in self.servers)
+        return "\n".join(
+            f"{inst.name:<{width}}  {inst.driver:<12}  {self.address_of(inst.name)}"
+            for inst in self.instruments
+        )
+
+
+def sample_for_lab(sample: Any) -> Any:
+    """The station file's sample as the lab takes it: a preset name or SampleParameters.
+
+    A custom sample gets a uniform gap map; film properties it leaves out (peak sheet
+    resistance, thickness) are taken from the InO-2 preset.
+    """
+    if isinstance(sample, str):
+        return sample
+    import dataclasses
+
+    from stm_andreev.physics import get_sample
+
+    base = get_sample("InO-2")
+    delta_c = sample.Delta_c_eV
+    return dataclasses.replace(
+        base,
+        name=sample.name,
+        Tc_K=sample.Tc_K,
+        R_max_ohm_sq=sample.R_max_ohm if sample.R_max_ohm is not None else base.R_max_ohm_sq,
+        thickness_m=sample.thickness_m if sample.thickness_m is not None else base.thickness_m,
+        Eg0_eV=sample.E_g_eV,
+        Eg_map_range_eV=None,
+        Delta_c0_eV=delta_c,
+        Delta_p_eV=sample.E_g_eV - delta_c,
+        gamma_eV=sample.Gamma_eV,
+        plain_btk=delta_c == sample.E_g_eV,
+    )
