@@ -1,0 +1,535 @@
+"""SR830 and SR860 lock-in emulators over the :class:`VirtualLab`'s lock-in: one engine, two tables.
+
+Wire rules (PROTOCOLS.md section 2): mnemonics are case-insensitive, spaces optional, arguments
+comma-separated; several commands per line are separated by ``;`` and empty segments (the
+trailing ``;`` pymeasure's SR830 driver sends) are ignored. Every query reply is one line ending
+in LF. An unknown command or a bad argument gets no reply: it only sets a bit of the standard
+event status register (``*ESR?``: bit 4 execution error = bad argument, bit 5 command error =
+unknown command or wrong query/set form) and is kept in :attr:`SRSLockInEmulator.command_errors`.
+
+Physics settings (sensitivity, time constant, slope, sine amplitude, frequency, phase,
+harmonic) are read from and written to ``lab.lockin``, so the simulated signal follows them and
+a change made elsewhere (the Nanonis ``LockIn.*`` commands) is what ``SLVL?`` reports. Other
+settings are remembered and validated (:mod:`stm_andreev.simulators.emulators.srs_models`).
+
+Outputs: X and Y come from ``lab.lockin.read_xy_V()`` at the lab clock's present time (so a
+read right after a bias step returns the old value filtered). They saturate at
+:data:`OUTPUT_SATURATION` x full scale, latching the output-overload status bit; the lab's input
+and filter overload bits latch in ``LIAS?`` whenever the emulator is addressed (the real
+instrument latches continuously; the emulator can only look when asked). ``LIAS?`` is
+read-and-clear, also per bit (``LIAS? i``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from stm_andreev.drivers.lockin_filter import enbw_Hz
+from stm_andreev.drivers.srs_tables import FILTER_SLOPES_DB, TableValueError, smallest_at_least
+from stm_andreev.simulators.emulators.srs_models import (
+    PARAMETERS,
+    SR830_EMULATED,
+    SR860_EMULATED,
+    EmulatedModel,
+    StoredSetting,
+)
+
+log = logging.getLogger(__name__)
+
+#: Outputs beyond full scale saturate here (fraction of full scale; the SRS front panels show
+#: overload a little above 100 %, the exact clip level is not documented).
+OUTPUT_SATURATION = 1.09
+#: Fraction of full scale that the auto-gain / auto-scale action leaves R at, at most.
+AUTO_GAIN_HEADROOM = 0.8
+#: Standard event status bits.
+ESR_EXECUTION_ERROR = 1 << 4
+ESR_COMMAND_ERROR = 1 << 5
+ESR_POWER_ON = 1 << 7
+#: Lab overload bits (``lab.lockin.overload_bits()``).
+LAB_INPUT, LAB_FILTER, LAB_OUTPUT = 1, 2, 4
+#: How many recent command errors :attr:`SRSLockInEmulator.command_errors` keeps.
+ERROR_HISTORY = 100
+
+_SEGMENT_RE = re.compile(r"^\s*(\*?[A-Za-z]+)\s*(\?)?\s*(.*?)\s*$", re.DOTALL)
+
+
+class SRSCommandError(Exception):
+    """Unknown mnemonic or wrong form (a query of a set-only command): command error bit."""
+
+
+class SRSArgumentError(Exception):
+    """Missing, extra, malformed or out-of-range argument: execution error bit."""
+
+
+@dataclass(frozen=True)
+class _Handler:
+    query: Callable[[list[str]], str] | None = None
+    set: Callable[[list[str]], None] | None = None
+
+
+def _expect(args: list[str], low: int, high: int | None = None) -> None:
+    high = low if high is None else high
+    if not low <= len(args) <= high:
+        expected = str(low) if low == high else f"{low}-{high}"
+        raise SRSArgumentError(f"expected {expected} argument(s), got {len(args)}: {args}")
+
+
+def _int(text: str, low: int, high: int, what: str) -> int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise SRSArgumentError(f"{what}: {text!r} is not a number") from None
+    if not value.is_integer() or not low <= value <= high:
+        raise SRSArgumentError(f"{what}: {text!r} is not an integer in {low}..{high}")
+    return int(value)
+
+
+def _float(text: str, low: float, high: float, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise SRSArgumentError(f"{what}: {text!r} is not a number") from None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise SRSArgumentError(f"{what}: {text!r} is outside {low:g}..{high:g}")
+    return value
+
+
+def _number(value: float) -> str:
+    """Output values in exponent form (the drivers parse any float text)."""
+    return f"{value:.6e}"
+
+
+def _nearest_index(value: float, table: tuple[float, ...]) -> int:
+    return min(range(len(table)), key=lambda i: abs(math.log(table[i] / value)))
+
+
+def _wrap_phase(phase_deg: float) -> float:
+    return (phase_deg + 180.0) % 360.0 - 180.0
+
+
+class SRSLockInEmulator:
+    """A :class:`~stm_andreev.simulators.emulator.LineEmulator` for one SRS lock-in model.
+
+    Args:
+        lab: the :class:`VirtualLab` (uses ``lab.lock``, ``lab.lockin``).
+        model: the model's data (:data:`SR830_EMULATED` or :data:`SR860_EMULATED`).
+        serial: serial number reported by ``*IDN?`` (default: the model's).
+    """
+
+    def __init__(self, lab: Any, model: EmulatedModel, serial: str | None = None) -> None:
+        self.lab = lab
+        self.model = model
+        self.name = model.spec.name
+        self.serial = serial if serial is not None else model.spec.serial
+        self.command_errors: deque[str] = deque(maxlen=ERROR_HISTORY)
+        self._stored: dict[tuple[str, int | None], list[float]] = {}
+        self._lias = 0
+        self._esr = 0
+        self._errs = 0
+        self._handlers = self._build_handlers()
+        with self.lab.lock:
+            self._restore_defaults()
+
+    # --- LineEmulator -----------------------------------------------------------------------
+
+    def handle_line(self, line: str) -> str:
+        """Execute one input line; return the replies (one LF-terminated line per query)."""
+        replies: list[str] = []
+        with self.lab.lock:
+            self._latch_lab_overloads()
+            for segment in line.split(";"):
+                if not segment.strip():
+                    continue
+                try:
+                    reply = self._execute(segment)
+                except SRSCommandError as exc:
+                    self._error(ESR_COMMAND_ERROR, segment, exc)
+                except SRSArgumentError as exc:
+                    self._error(ESR_EXECUTION_ERROR, segment, exc)
+                else:
+                    if reply is not None:
+                        replies.append(reply + "\n")
+        return "".join(replies)
+
+    def reset(self) -> None:
+        """Power cycle: every setting back to its default, status cleared, power-on bit set."""
+        with self.lab.lock:
+            self.lab.lockin.reset_settings()
+            self._restore_defaults()
+            self._lias = 0
+            self._errs = 0
+            self._esr = ESR_POWER_ON
+        log.info("%s emulator power-cycled", self.name)
+
+    def connected(self) -> None:
+        """A client connected: the SRS lock-ins keep their state across connections."""
+        log.debug("%s emulator: client connected", self.name)
+
+    # --- dispatch ---------------------------------------------------------------------------
+
+    def _execute(self, segment: str) -> str | None:
+        match = _SEGMENT_RE.match(segment)
+        if match is None:
+            raise SRSCommandError(f"not a command: {segment!r}")
+        mnemonic, question, rest = match.group(1).upper(), match.group(2), match.group(3)
+        args = [a.strip() for a in rest.split(",")] if rest else []
+        if any(a == "" for a in args):
+            raise SRSArgumentError(f"empty argument in {segment!r}")
+        handler = self._handlers.get(mnemonic)
+        if handler is None:
+            raise SRSCommandError(f"unknown command {mnemonic!r}")
+        if question:
+            if handler.query is None:
+                raise SRSCommandError(f"{mnemonic} cannot be queried")
+            return handler.query(args)
+        if handler.set is None:
+            raise SRSCommandError(f"{mnemonic} is a query only")
+        handler.set(args)
+        return None
+
+    def _error(self, bit: int, segment: str, exc: Exception) -> None:
+        self._esr |= bit
+        message = f"{segment.strip()!r}: {exc}"
+        self.command_errors.append(message)
+        log.info("%s rejected %s", self.name, message)
+
+    def _build_handlers(self) -> dict[str, _Handler]:
+        spec = self.model.spec
+        handlers: dict[str, _Handler] = {
+            name: self._stored_handler(name, setting)
+            for name, setting in self.model.stored.items()
+        }
+        handlers.update(self._physics_handlers())
+        handlers.update({
+            "*IDN": _Handler(query=self._idn),
+            "*RST": _Handler(set=self._rst),
+            "*CLS": _Handler(set=self._cls),
+            "*OPC": _Handler(query=lambda a: (_expect(a, 0), "1")[1]),
+            "*ESR": _Handler(query=self._register_query("_esr", 7)),
+            "*STB": _Handler(query=self._stb),
+            "ERRS": _Handler(query=self._register_query("_errs", 7)),
+            "LIAS": _Handler(query=self._register_query("_lias", 15 if spec.output_base == 0
+                                                        else 7)),
+            "OUTP": _Handler(query=self._outp),
+            "SNAP": _Handler(query=self._snap),
+            "OAUX": _Handler(query=self._oaux),
+            "APHS": _Handler(set=self._auto_phase),
+        })
+        if self.name == "SR830":
+            handlers["AGAN"] = _Handler(set=self._auto_gain)
+        else:
+            handlers.update({
+                "ASCL": _Handler(set=self._auto_gain),
+                "SNAPD": _Handler(query=self._snapd),
+                "CUROVLDSTAT": _Handler(query=self._current_overload),
+                "ENBW": _Handler(query=self._enbw),
+                "FREQDET": _Handler(query=lambda a: (_expect(a, 0), self._freq_text())[1]),
+                "FREQEXT": _Handler(query=lambda a: (_expect(a, 0), _number(0.0))[1]),
+                "TBSTAT": _Handler(query=lambda a: (_expect(a, 0), "1")[1]),
+            })
+        return handlers
+
+    # --- physics settings (live in lab.lockin) ----------------------------------------------
+
+    def _physics_handlers(self) -> dict[str, _Handler]:
+        spec = self.model.spec
+        lockin = self.lab.lockin
+
+        def table_setting(attribute: str, table: tuple[float, ...], what: str) -> _Handler:
+            def query(args: list[str]) -> str:
+                _expect(args, 0)
+                return str(_nearest_index(getattr(lockin, attribute), table))
+
+            def set_(args: list[str]) -> None:
+                _expect(args, 1)
+                self._write_lab(attribute, table[_int(args[0], 0, len(table) - 1, what)])
+
+            return _Handler(query, set_)
+
+        slvl_format = "{:.3f}" if self.name == "SR830" else "{:.9e}"
+        phas_format = "{:.3f}" if self.name == "SR830" else "{:.7f}"
+
+        def slvl_set(args: list[str]) -> None:
+            _expect(args, 1)
+            self._write_lab("amplitude_Vrms", _float(args[0], *spec.sine_range_V, "SLVL"))
+
+        def freq_set(args: list[str]) -> None:
+            _expect(args, 1)
+            frequency = _float(args[0], *spec.frequency_range_Hz, "FREQ")
+            self._check_detection_frequency(frequency, lockin.harmonic)
+            self._write_lab("frequency_Hz", frequency)
+
+        def phas_set(args: list[str]) -> None:
+            _expect(args, 1)
+            phase = _float(args[0], *self.model.phase_range_deg, "PHAS")
+            self._write_lab("phase_deg", _wrap_phase(phase))
+
+        def harm_set(args: list[str]) -> None:
+            _expect(args, 1)
+            harmonic = _int(args[0], 1, spec.harmonic_max, "HARM")
+            self._check_detection_frequency(lockin.frequency_Hz, harmonic)
+            self._write_lab("harmonic", harmonic)
+
+        def slope_query(args: list[str]) -> str:
+            _expect(args, 0)
+            return str(FILTER_SLOPES_DB.index(int(lockin.filter_slope_db)))
+
+        def slope_set(args: list[str]) -> None:
+            _expect(args, 1)
+            self._write_lab("filter_slope_db", FILTER_SLOPES_DB[_int(args[0], 0, 3, "OFSL")])
+
+        def reader(fmt: str, attribute: str) -> Callable[[list[str]], str]:
+            def query(args: list[str]) -> str:
+                _expect(args, 0)
+                return fmt.format(getattr(lockin, attribute))
+
+            return query
+
+        frequency = _Handler(query=lambda a: (_expect(a, 0), self._freq_text())[1], set=freq_set)
+        handlers = {
+            spec.sensitivity_command: table_setting(
+                "sensitivity_V", spec.sensitivities_V, spec.sensitivity_command),
+            "OFLT": table_setting("time_constant_s", spec.time_constants_s, "OFLT"),
+            "OFSL": _Handler(slope_query, slope_set),
+            "SLVL": _Handler(reader(slvl_format, "amplitude_Vrms"), slvl_set),
+            "FREQ": frequency,
+            "PHAS": _Handler(reader(phas_format, "phase_deg"), phas_set),
+            "HARM": _Handler(reader("{:d}", "harmonic"), harm_set),
+        }
+        if self.name == "SR860":
+            handlers["FREQINT"] = frequency
+        return handlers
+
+    def _write_lab(self, attribute: str, value: float) -> None:
+        try:
+            setattr(self.lab.lockin, attribute, value)
+        except ValueError as exc:  # the lab refuses what the physics cannot do
+            raise SRSArgumentError(f"{attribute} = {value!r} refused: {exc}") from exc
+
+    def _check_detection_frequency(self, frequency_Hz: float, harmonic: int) -> None:
+        limit = self.model.spec.frequency_range_Hz[1]
+        if frequency_Hz * harmonic > limit:
+            raise SRSArgumentError(
+                f"harmonic {harmonic} x {frequency_Hz:g} Hz exceeds the {limit:g} Hz limit"
+            )
+
+    def _freq_text(self) -> str:
+        return f"{self.lab.lockin.frequency_Hz:.10g}"
+
+    # --- stored settings --------------------------------------------------------------------
+
+    def _stored_handler(self, name: str, setting: StoredSetting) -> _Handler:
+        def channel_of(args: list[str]) -> int | None:
+            if setting.channels is None:
+                return None
+            return _int(args[0], setting.channels.start, setting.channels.stop - 1,
+                        f"{name} channel")
+
+        def query(args: list[str]) -> str:
+            _expect(args, 1 if setting.channels is not None else 0)
+            values = self._stored[(name, channel_of(args))]
+            return ",".join(
+                str(int(v)) if f.kind is int else f"{v:.6g}"
+                for f, v in zip(setting.fields, values, strict=True)
+            )
+
+        def set_(args: list[str]) -> None:
+            offset = 0 if setting.channels is None else 1
+            _expect(args, offset + len(setting.fields))
+            channel = channel_of(args)
+            values: list[float] = []
+            for f, text in zip(setting.fields, args[offset:], strict=True):
+                parse = _int if f.kind is int else _float
+                values.append(parse(text, f.low, f.high, name))  # type: ignore[arg-type]
+            self._stored[(name, channel)] = values
+
+        return _Handler(query, set_)
+
+    def _restore_defaults(self) -> None:
+        for name, setting in self.model.stored.items():
+            channels = setting.channels if setting.channels is not None else [None]
+            for channel in channels:
+                self._stored[(name, channel)] = setting.defaults(channel)
+        for attribute, value in self.model.defaults.items():
+            setattr(self.lab.lockin, attribute, value)
+
+    def _rst(self, args: list[str]) -> None:
+        _expect(args, 0)
+        self._restore_defaults()
+
+    def _cls(self, args: list[str]) -> None:
+        _expect(args, 0)
+        self._lias = self._esr = self._errs = 0
+
+    def _idn(self, args: list[str]) -> str:
+        _expect(args, 0)
+        return f"Stanford_Research_Systems,{self.name},{self.serial},{self.model.spec.firmware}"
+
+    # --- status -----------------------------------------------------------------------------
+
+    def _lab_bits_as_model(self, lab_bits: int) -> int:
+        spec = self.model.spec
+        bits = 0
+        if lab_bits & LAB_INPUT:
+            bits |= 1 << spec.input_overload_bit
+        if lab_bits & LAB_FILTER:
+            bits |= 1 << spec.filter_overload_bit
+        if lab_bits & LAB_OUTPUT:
+            bits |= 1 << spec.output_overload_bits[0]
+        return bits
+
+    def _latch_lab_overloads(self) -> None:
+        self._lias |= self._lab_bits_as_model(self.lab.lockin.overload_bits())
+
+    def _register_query(self, attribute: str, top_bit: int) -> Callable[[list[str]], str]:
+        """Read-and-clear status register: whole (no argument) or one bit (``LIAS? i``)."""
+
+        def query(args: list[str]) -> str:
+            _expect(args, 0, 1)
+            value = getattr(self, attribute)
+            if args:
+                bit = _int(args[0], 0, top_bit, attribute.strip("_").upper())
+                setattr(self, attribute, value & ~(1 << bit))
+                return str((value >> bit) & 1)
+            setattr(self, attribute, 0)
+            return str(value)
+
+        return query
+
+    def _stb(self, args: list[str]) -> str:
+        _expect(args, 0)
+        enabled = self._stored
+        status = 0
+        if self._errs & int(enabled[("ERRE", None)][0]):
+            status |= 1 << 2
+        if self._lias & int(enabled[("LIAE", None)][0]):
+            status |= 1 << 3
+        if self._esr & int(enabled[("*ESE", None)][0]):
+            status |= 1 << 5
+        return str(status)
+
+    def _current_overload(self, args: list[str]) -> str:
+        """SR860 ``CUROVLDSTAT?``: overloads now (not latched)."""
+        _expect(args, 0)
+        sample = self._sample()
+        bits = self._lab_bits_as_model(self.lab.lockin.overload_bits()) & 0b1_0011
+        fs = self.lab.lockin.sensitivity_V
+        for bit, name in enumerate(("X", "Y")):
+            if abs(sample[name]) > fs:
+                bits |= 1 << bit
+        return str(bits)
+
+    def _enbw(self, args: list[str]) -> str:
+        _expect(args, 0)
+        lockin = self.lab.lockin
+        return _number(enbw_Hz(lockin.time_constant_s, int(lockin.filter_slope_db)))
+
+    # --- outputs ----------------------------------------------------------------------------
+
+    def _sample(self) -> dict[str, float]:
+        """All output parameters at this instant (one lab read), with output saturation."""
+        lockin = self.lab.lockin
+        x, y = lockin.read_xy_V()
+        fs = lockin.sensitivity_V
+        limit = OUTPUT_SATURATION * fs
+        spec = self.model.spec
+        for index, value in enumerate((x, y)):
+            if abs(value) > fs:
+                self._lias |= 1 << spec.output_overload_bits[index % len(spec.output_overload_bits)]
+        r = math.hypot(x, y)
+        values = {
+            "X": max(-limit, min(limit, x)),
+            "Y": max(-limit, min(limit, y)),
+            "R": min(limit, r),
+            "THETA": math.degrees(math.atan2(y, x)),
+            "PHASE": lockin.phase_deg,
+            "SINE": lockin.amplitude_Vrms,
+            "DCLEVEL": self._stored.get(("SOFF", None), [0.0])[0],
+            "FREQ": lockin.frequency_Hz,
+            "FREQEXT": 0.0,  # no external reference is connected
+        }
+        base = spec.output_base
+        for i in range(4):
+            values[f"AUXIN{i + 1}"] = 0.0  # nothing is wired to the aux inputs
+        for i in range(2):
+            values[f"AUXOUT{i + 1}"] = self._stored[("AUXV", base + i)][0]
+        for channel, choices in self.model.display_channels.items():
+            values[channel] = values.get(choices[int(self._stored[("DDEF", int(channel[-1]))][0])],
+                                         math.nan)
+        return values
+
+    def _values_text(self, parameters: list[str]) -> str:
+        sample = self._sample()
+        out = []
+        for parameter in parameters:
+            value = sample.get(parameter, math.nan)
+            if math.isnan(value):
+                raise SRSArgumentError(f"{parameter} is not emulated")
+            out.append(_number(value))
+        return ",".join(out)
+
+    def _parameter(self, table: dict[str, str], text: str, what: str) -> str:
+        parameter = table.get(text.upper())
+        if parameter is None or parameter not in PARAMETERS:
+            raise SRSArgumentError(f"{what}: {text!r} is not one of {sorted(table)}")
+        return parameter
+
+    def _outp(self, args: list[str]) -> str:
+        _expect(args, 1)
+        return self._values_text([self._parameter(self.model.outputs, args[0], "OUTP?")])
+
+    def _snap(self, args: list[str]) -> str:
+        counts = self.model.snap_count
+        _expect(args, counts.start, counts.stop - 1)
+        return self._values_text([self._parameter(self.model.snap, a, "SNAP?") for a in args])
+
+    def _snapd(self, args: list[str]) -> str:
+        _expect(args, 0)
+        names = [self.model.snap[str(int(self._stored[("CDSP", ch)][0]))] for ch in range(4)]
+        return self._values_text(names)
+
+    def _oaux(self, args: list[str]) -> str:
+        _expect(args, 1)
+        channels = self.model.aux_in_channels
+        _int(args[0], channels.start, channels.stop - 1, "OAUX? channel")
+        return _number(0.0)  # nothing is wired to the aux inputs
+
+    # --- auto functions ---------------------------------------------------------------------
+
+    def _auto_gain(self, args: list[str]) -> None:
+        """AGAN / ASCL: the finest full scale keeping the present R below 80 % of it."""
+        _expect(args, 0)
+        x, y = self.lab.lockin.read_xy_V()
+        try:
+            target = smallest_at_least(math.hypot(x, y) / AUTO_GAIN_HEADROOM,
+                                       self.model.spec.sensitivities_V)
+        except TableValueError:
+            target = max(self.model.spec.sensitivities_V)
+        self._write_lab("sensitivity_V", target)
+
+    def _auto_phase(self, args: list[str]) -> None:
+        """APHS: shift the reference phase by the present theta so Y goes to zero."""
+        _expect(args, 0)
+        x, y = self.lab.lockin.read_xy_V()
+        phase = self.lab.lockin.phase_deg + math.degrees(math.atan2(y, x))
+        self._write_lab("phase_deg", _wrap_phase(phase))
+
+
+class SR830Emulator(SRSLockInEmulator):
+    """SR830 on the wire (1-based outputs, ``SENS 0-26``, ``OFLT 0-19``)."""
+
+    def __init__(self, lab: Any, serial: str | None = None) -> None:
+        super().__init__(lab, SR830_EMULATED, serial)
+
+
+class SR860Emulator(SRSLockInEmulator):
+    """SR860 on the wire (0-based outputs, ``SCAL 0-27``, ``OFLT 0-21``, ``SNAPD?``)."""
+
+    def __init__(self, lab: Any, serial: str | None = None) -> None:
+        super().__init__(lab, SR860_EMULATED, serial)
