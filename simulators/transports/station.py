@@ -16,6 +16,7 @@ Build it from a station file (:meth:`SimulatedStationServers.from_station`) or f
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -95,6 +96,15 @@ def emulator_class(driver: str) -> type:
                                  f"available: {exc}") from exc
 
 
+def make_emulator(driver: str, lab: Any, *, seed: int) -> Any:
+    """An emulator for ``driver`` on ``lab``; ``seed`` goes to those that draw their own noise
+    (the lock-ins take theirs from the lab)."""
+    cls = emulator_class(driver)
+    if "seed" in inspect.signature(cls).parameters:
+        return cls(lab, seed=seed)
+    return cls(lab)
+
+
 def default_instruments(*, sr860: bool = False, ephemeral: bool = False) -> list[ServedInstrument]:
     """SR830, Lake Shore 372 and Nanonis (plus an SR860 if asked) on the default ports.
 
@@ -166,7 +176,7 @@ class SimulatedStationServers:
         self.emulators: dict[str, Any] = {}
         self.servers: dict[str, LineServer | FrameServer] = {}
         for index, inst in enumerate(self.instruments):
-            emulator = emulator_class(inst.driver)(lab, seed=seed + index)
+            emulator = make_emulator(inst.driver, lab, seed=seed + index)
             self.emulators[inst.name] = emulator
             served = self.injector.wrap(emulator, inst.name) if self.injector else emulator
             if inst.driver == "nanonis":
