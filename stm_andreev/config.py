@@ -30,6 +30,7 @@ from stm_andreev.config_checks import (
 )
 from stm_andreev.config_errors import (
     ConfigError,
+    ConfigFileError,
     ConfigProblem,
     ConfigSyntaxError,
     ConfigValidationError,
@@ -37,6 +38,7 @@ from stm_andreev.config_errors import (
     KeyPath,
     PlanLimitError,
     UnsafeTagError,
+    line_for,
     problems_from_validation_error,
 )
 from stm_andreev.config_plan import (
@@ -73,7 +75,7 @@ from stm_andreev.config_yaml import StrictSafeLoader, YamlDocument, parse_yaml, 
 
 __all__ = [
     "CONFIG_DIR_ENV", "DRIVERS", "ROLES", "ROLE_DRIVERS", "STEP_KINDS",
-    "ConfigError", "ConfigProblem", "ConfigSyntaxError", "ConfigValidationError",
+    "ConfigError", "ConfigFileError", "ConfigProblem", "ConfigSyntaxError", "ConfigValidationError",
     "CooldownStep", "DuplicateKeyError", "InstrumentConfig", "LakeShore372Config", "Limits",
     "NanonisConfig", "NoTemperatureBandError", "OvernightGridStep", "PlanConfig",
     "PlanEstimate", "PlanLimitError", "PositionGrid", "PositionSurveyStep", "SR570Config",
@@ -107,13 +109,26 @@ def resolve_config_path(name_or_path: str | os.PathLike[str], subdir: str = "") 
     return config_dir() / subdir / f"{path.name}.yaml"
 
 
+def _read(name_or_path: str | os.PathLike[str], subdir: str) -> YamlDocument:
+    path = resolve_config_path(name_or_path, subdir)
+    if not path.exists() and path.parent == config_dir() / subdir:
+        # a bare name that matched nothing: say which names exist
+        names = sorted(p.stem for p in path.parent.glob("*.yaml"))
+        what = "plan" if subdir == "plans" else "station"
+        raise ConfigFileError(path, [ConfigProblem((), (
+            f"no {what} named {Path(name_or_path).name!r} in {path.parent} "
+            f"(available: {', '.join(names) or 'none'})"))])
+    return read_yaml(path)
+
+
 def _validate(model: type[BaseModel], data: Mapping[str, Any], file: str,
               lines: Mapping[KeyPath, int] | None, prefix_rewrite: KeyPath = ()) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         problems = problems_from_validation_error(exc, model, data, lines, prefix_rewrite)
-        raise ConfigValidationError(file, problems) from None
+        kind = "plan" if model is PlanConfig else "station"
+        raise ConfigValidationError(file, problems, kind) from None
 
 
 def station_from_dict(data: Mapping[str, Any], file: str = "<memory>",
@@ -127,7 +142,7 @@ def load_station(name_or_path: str | os.PathLike[str]) -> StationConfig:
 
     Raises :class:`ConfigError` listing every problem with its key path and line.
     """
-    doc = read_yaml(resolve_config_path(name_or_path))
+    doc = _read(name_or_path, "")
     return station_from_dict(doc.data, doc.file, doc.lines)
 
 
@@ -139,7 +154,12 @@ def plan_from_dict(data: Mapping[str, Any], file: str = "<memory>",
     ``default_name`` is used when the file gives no ``name`` (load_plan passes the file stem).
     """
     data = dict(data)
-    single = "steps" not in data and "kind" in data
+    if "steps" not in data and "kind" not in data:
+        problem = ConfigProblem(("kind",), (
+            f"missing: a plan gives kind: (one of {', '.join(STEP_KINDS)}) with its "
+            "parameters, or steps: a list of such steps"), line_for((), lines))
+        raise ConfigValidationError(file, [problem], "plan")
+    single = "steps" not in data
     if single:
         head = {key: data.pop(key) for key in ("name", "description") if key in data}
         data = {**head, "steps": [data]}
@@ -155,9 +175,8 @@ def plan_from_dict(data: Mapping[str, Any], file: str = "<memory>",
 
 def load_plan(name_or_path: str | os.PathLike[str]) -> PlanConfig:
     """Read and validate a plan: a path, or a name looked up in ``configs/plans/``."""
-    path = resolve_config_path(name_or_path, "plans")
-    doc: YamlDocument = read_yaml(path)
-    return plan_from_dict(doc.data, doc.file, doc.lines, default_name=path.stem)
+    doc = _read(name_or_path, "plans")
+    return plan_from_dict(doc.data, doc.file, doc.lines, default_name=Path(doc.file).stem)
 
 
 def load_plan_text(text: str, file: str = "<memory>") -> PlanConfig:

@@ -47,8 +47,12 @@ class ConfigError(Exception):
     """A station or plan file is unusable; the message lists every problem with its key path."""
 
     kind = "configuration"
+    headline = "Invalid {kind} file {file}"
 
-    def __init__(self, file: str | Path | None, problems: Sequence[ConfigProblem]):
+    def __init__(self, file: str | Path | None, problems: Sequence[ConfigProblem],
+                 kind: str | None = None):
+        if kind is not None:
+            self.kind = kind  # "station" or "plan", when the reader knows
         self.file = str(file) if file is not None else "<memory>"
         self.problems: tuple[ConfigProblem, ...] = tuple(problems)
         super().__init__(self._render())
@@ -56,13 +60,19 @@ class ConfigError(Exception):
     def _render(self) -> str:
         count = len(self.problems)
         plural = "problem" if count == 1 else "problems"
-        head = f"Invalid {self.kind} file {self.file} ({count} {plural}):"
+        head = self.headline.format(kind=self.kind, file=self.file) + f" ({count} {plural}):"
         return "\n".join([head, *(f"  {p.render()}" for p in self.problems)])
 
     @property
     def keys(self) -> list[str]:
         """The dotted key paths of all problems (handy in tests and in the GUI)."""
         return [p.key for p in self.problems]
+
+
+class ConfigFileError(ConfigError):
+    """The file cannot be read at all (missing, unreadable, not text)."""
+
+    headline = "Cannot read configuration file {file}"
 
 
 class ConfigSyntaxError(ConfigError):
@@ -157,12 +167,13 @@ def _message_for(error: Mapping[str, Any], allowed: list[str] | None, key: Any) 
     if kind == "literal_error":
         return f"expected one of {ctx.get('expected', '?')}; got {_short(value)}"
     if kind == "union_tag_invalid":
-        return (f"{ctx.get('discriminator', 'kind')} must be one of "
-                f"{ctx.get('expected_tags', '?')}; got {_short(ctx.get('tag'))}")
+        return f"expected one of {ctx.get('expected_tags', '?')}; got {_short(ctx.get('tag'))}"
     if kind == "union_tag_not_found":
-        return f"missing {ctx.get('discriminator', 'kind')} (required)"
+        return "missing (required)"
     if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
         return f"{_expected_number_bound(ctx)}; got {_short(value)}"
+    if kind == "too_long" and ctx.get("field_type") == "Tuple":
+        return f"expected exactly {ctx.get('max_length')} values; got {ctx.get('actual_length')}"
     if kind in {"too_short", "too_long"}:
         word = "at least" if kind == "too_short" else "at most"
         bound = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
@@ -248,6 +259,20 @@ def _model_at(root: type[BaseModel], raw: Sequence[Any]) -> type[BaseModel] | No
     return models[0] if len(models) == 1 else None
 
 
+def _tuple_size(root: type[BaseModel], raw: Sequence[Any]) -> int | None:
+    """The length of the fixed-size list (tuple field) at ``raw``, when it can be found."""
+    if not raw or not isinstance(raw[-1], str):
+        return None
+    parent = _model_at(root, raw[:-1])
+    field = parent.model_fields.get(raw[-1]) if parent is not None else None
+    if field is None:
+        return None
+    for arg in _union_args(field.annotation):
+        if typing.get_origin(arg) is tuple and Ellipsis not in typing.get_args(arg):
+            return len(typing.get_args(arg))
+    return None
+
+
 def _tag_of(cls: Any) -> str | None:
     return getattr(cls, "union_tag", None) if isinstance(cls, type) else None
 
@@ -275,6 +300,19 @@ def problems_from_validation_error(
             sub_problems = [((), "")]
         for sub_path, sub_message in sub_problems:
             path = _clean_location(raw, data) + tuple(sub_path)
+            if error["type"] == "missing" and raw and isinstance(raw[-1], int):
+                # a short fixed-length list ([P, I] for [P, I, D]): blame the list itself
+                path = path[:-1]
+                size = _tuple_size(model, raw[:-1])
+                want = f"exactly {size} values" if size else "more values"
+                problems.append(ConfigProblem(path, f"expected {want}; got {raw[-1]}",
+                                              line_for(path, lines)))
+                continue
+            if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+                # blame the tag key itself (driver, kind), which the user has to fix
+                tag_key = str((error.get("ctx") or {}).get("discriminator", "")).strip("'")
+                if tag_key.isidentifier():
+                    path += (tag_key,)
             if error["type"] == "extra_forbidden":
                 parent = _model_at(model, raw[:-1])
                 allowed = ([f.alias or n for n, f in parent.model_fields.items()]

@@ -565,9 +565,8 @@ class StationConfig(Strict):
             if inst.simulated and sim is None:
                 problems.append((("instruments", name, "simulated"),
                                  "a simulated instrument needs a simulation: section"))
-            if inst.address is None and not (inst.simulated and sim is not None
-                                             and sim.transport == "inprocess"):
-                why = ("simulation.transport is tcp" if inst.simulated else "it is real")
+            elif inst.address is None and not (inst.simulated and sim.transport == "inprocess"):
+                why = "simulation.transport is tcp" if inst.simulated else "it is real"
                 problems.append((("instruments", name, "address"),
                                  f"missing (required because {why})"))
         if sim is not None:

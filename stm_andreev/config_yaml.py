@@ -24,6 +24,7 @@ from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from stm_andreev.config_errors import (
+    ConfigFileError,
     ConfigProblem,
     ConfigSyntaxError,
     DuplicateKeyError,
@@ -163,12 +164,12 @@ def read_yaml(path: str | Path) -> YamlDocument:
     try:
         raw = path.read_bytes()
     except FileNotFoundError as exc:
-        raise ConfigSyntaxError(path, [ConfigProblem((), "file not found")]) from exc
+        raise ConfigFileError(path, [ConfigProblem((), "file not found")]) from exc
     except OSError as exc:
-        raise ConfigSyntaxError(path, [ConfigProblem((), f"cannot read: {exc.strerror}")]) from exc
+        raise ConfigFileError(path, [ConfigProblem((), f"cannot read: {exc.strerror}")]) from exc
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigSyntaxError(path, [ConfigProblem(
+        raise ConfigFileError(path, [ConfigProblem(
             (), f"not a text file (invalid UTF-8 at byte {exc.start})")]) from exc
     return parse_yaml(text, str(path))

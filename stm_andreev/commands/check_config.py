@@ -1,0 +1,101 @@
+"""``stm-andreev check-config STATION [PLAN]``: validate files and summarise what a run would do.
+
+Exit status 0 when everything is valid (and the plan fits the station's limits), 1 with the
+problems on stderr otherwise. Nothing connects to any instrument.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from stm_andreev.config import (
+    ConfigError,
+    PlanConfig,
+    StationConfig,
+    check_plan_against_station,
+    estimate_plan,
+    load_plan,
+    load_station,
+    resolve_config_path,
+    si,
+)
+
+HELP = "validate a station file (and a plan) and print a summary; nothing connects"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("station", help="station file, or a name in configs/ (e.g. simulated)")
+    parser.add_argument("plan", nargs="?",
+                        help="plan file, or a name in configs/plans/ (e.g. paper-inO2)")
+
+
+def station_summary(station: StationConfig, source: str) -> list[str]:
+    """Lines describing the station: mode, instruments, roles, limits, temperature control."""
+    sim = station.simulation
+    if station.clock_kind == "wall":
+        mode = "real instruments, wall clock"
+    else:
+        what = "fully simulated" if station.fully_simulated else "partly simulated"
+        clock = "virtual clock" if sim.clock == "virtual" else f"clock x{sim.speedup:g}"
+        mode = f"{what} ({sim.transport}, {clock}), sample {sim.sample_name}, seed {sim.seed}"
+        if sim.faults:
+            mode += f", {len(sim.faults)} fault(s) injected"
+    lines = [f"Station {station.name!r} ({source})", f"  mode: {mode}", "  instruments:"]
+    for name, inst in station.instruments.items():
+        where = inst.address or "in-process"
+        kind = "simulated" if inst.simulated else "real"
+        lines.append(f"    {name:<12} {inst.driver:<13} {kind:<9} {where}")
+    lines.append("  roles: " + ", ".join(f"{role} -> {name}"
+                                         for role, name in station.roles.items()))
+    lim = station.limits
+    lines.append(
+        f"  limits: |bias| <= {si(lim.max_bias_V, 'V')}, setpoint <= "
+        f"{si(lim.max_setpoint_A, 'A')}, T <= {si(lim.temperature_ceiling_K, 'K')}, "
+        f"heater ranges {lim.allowed_heater_ranges}, z in [{si(lim.z_limits_m[0], 'm')}, "
+        f"{si(lim.z_limits_m[1], 'm')}], ramp {si(lim.setpoint_ramp_A_per_s, 'A/s')}, "
+        f"modulation <= {si(lim.max_modulation_Vrms, 'Vrms')}")
+    tc = station.temperature_control
+    lines.append(
+        f"  temperature control: {len(tc.bands)} band(s) up to {si(tc.max_K, 'K')}, safe heater "
+        f"range {tc.safe_heater_range}; settled within {si(tc.settle.tolerance_K, 'K')} for "
+        f"{tc.settle.dwell_s:g} s (timeout {tc.settle.timeout_s:g} s)")
+    lines.append(f"  output: {station.output_dir}")
+    return lines
+
+
+def plan_summary(plan: PlanConfig, source: str, station: StationConfig) -> list[str]:
+    """Lines describing the plan: its steps, spectrum counts and the duration estimate."""
+    estimate = estimate_plan(plan, station)
+    lines = [f"Plan {plan.name!r} ({source})"]
+    if plan.description:
+        lines.append(f"  {plan.description}")
+    for step, est in zip(plan.steps, estimate.steps, strict=True):
+        label = f" [{step.label}]" if step.label else ""
+        lines.append(f"  {est.index + 1}. {step.describe()}{label} -> {est.n_spectra} spectra")
+    lines.append(f"  total: {estimate.n_spectra} spectra, {estimate.n_points} bias points; "
+                 f"estimated duration {estimate.text()}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        station = load_station(args.station)
+        lines = station_summary(station, str(resolve_config_path(args.station)))
+        if args.plan:
+            plan = load_plan(args.plan)
+            lines += plan_summary(plan, str(resolve_config_path(args.plan, "plans")), station)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    if args.plan:
+        violations = check_plan_against_station(plan, station)
+        if violations:
+            print(f"Plan {plan.name!r} exceeds the limits of station {station.name!r} "
+                  f"({len(violations)} problem(s)):", file=sys.stderr)
+            for text in violations:
+                print(f"  {text}", file=sys.stderr)
+            return 1
+        print("  limits: OK, the plan fits the station")
+    return 0
