@@ -359,6 +359,7 @@ class SR860LockIn(SRSLockInMixin, SR860):
     ``ADVFILT?`` but sets with the invalid mnemonic ``ADVFIL %d`` (re-declared as ``ADVFILT``);
     ``reference_externalinput`` sets with the malformed ``REFZ&d`` (re-declared ``REFZ %d``);
     ``horizontal_time_div`` queries ``GSPD?`` but sets ``GSDP %i`` (re-declared ``GSPD``);
+    ``id`` is missing (pymeasure's SCPI default raises for this non-SCPI class; added);
     plus the SR830 list (truncating validators, unchecked table indexes, string fallbacks).
     """
 
@@ -382,6 +383,9 @@ class SR860LockIn(SRSLockInMixin, SR860):
     frequency = float_control(
         "FREQ?", "FREQ %0.6e", SR860_MODEL.frequency_range_Hz,
         """Control the internal reference frequency in Hz, 0.001 ... 500000.""",
+    )
+    id = Instrument.measurement(
+        "*IDN?", """Get the identification string of the instrument.""", cast=str, maxsplit=0
     )
     filter_advanced = Instrument.control(
         "ADVFILT?", "ADVFILT %d",

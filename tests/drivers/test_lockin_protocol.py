@@ -78,6 +78,8 @@ PROPERTY_CASES = [
     (SR860LockIn, "get filter_advanced", [("ADVFILT?", "0")], "Off"),
     (SR860LockIn, "set reference_externalinput 1MEG", [("REFZ 1", None)], None),
     (SR860LockIn, "set horizontal_time_div 3", [("GSPD 3", None)], None),
+    (SR860LockIn, "get id", [("*IDN?", "Stanford_Research_Systems,SR860,004567,v1.51")],
+     "Stanford_Research_Systems,SR860,004567,v1.51"),
 ]
 
 
