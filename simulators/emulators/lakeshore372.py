@@ -39,7 +39,13 @@ from stm_andreev.drivers.lakeshore372_types import (
     format_number,
 )
 
-from .lakeshore372_scanner import MEASUREMENT_CHANNELS, Bridge, InputSettings, Scanner
+from .lakeshore372_scanner import (
+    MAX_RESISTANCE_OHM,
+    MEASUREMENT_CHANNELS,
+    Bridge,
+    InputSettings,
+    Scanner,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +54,13 @@ SAMPLE_HEATER = 0
 AUX_OUTPUTS = (1, 2)
 LOOP_MODES = (OutputMode.CLOSED_LOOP, OutputMode.ZONE)
 DEFAULT_PID = (10.0, 20.0, 0.0)
+# INTYPE fields: excitation mode (0 voltage, 1 current), excitation range, autorange (0 off,
+# 1 current, 2 ROX102B), resistance range, current source shunted, units (1 K, 2 ohm).
+MEASUREMENT_INTYPE = (0, 3, 1, 22, 0, 1)
+CONTROL_INTYPE = (1, 2, 0, 0, 0, 1)
+INTYPE_LIMITS = ((0, 1), (1, 22), (0, 2), (0, 22), (0, 1), (1, 2))
+UNITS_OHM = 2
+OHM_SEARCH_STEPS = 200
 DEFAULT_DWELL_S = 10
 DEFAULT_PAUSE_S = 3
 
@@ -162,6 +175,7 @@ class LakeShore372Emulator:
             "RDGR?": self._q_resistance,
             "RDGST?": self._q_status,
             "INSET?": self._q_inset,
+            "INTYPE?": self._q_intype,
             "SCAN?": self._q_scan,
             "OUTMODE?": self._q_outmode,
             "RANGE?": self._q_range,
@@ -179,6 +193,7 @@ class LakeShore372Emulator:
             "*ESE": self._s_ese,
             "EMUL": self._s_emul,
             "INSET": self._s_inset,
+            "INTYPE": self._s_intype,
             "SCAN": self._s_scan,
             "OUTMODE": self._s_outmode,
             "RANGE": self._s_range,
@@ -257,6 +272,10 @@ class LakeShore372Emulator:
                 curve=(channel if channel != "A" else 1) if has_curve else 0,
                 tempco=TempCoefficient.NEGATIVE,
             )
+        self.intypes: dict[str | int, tuple[int, ...]] = {
+            channel: CONTROL_INTYPE if channel == "A" else MEASUREMENT_INTYPE
+            for channel in INPUTS
+        }
         self.scanner = Scanner(self.bridge, self.inputs, self.lab.clock.now)
         self.outputs = {output: OutputSettings() for output in (SAMPLE_HEATER, *AUX_OUTPUTS)}
         if push_heater:
@@ -301,6 +320,13 @@ class LakeShore372Emulator:
 
     # ------------------------------------------------------------------ helpers
 
+    def _ohm_controlled_sensor(self) -> str | None:
+        """The control sensor of output 0 if its input reads in ohm (INTYPE units 2)."""
+        source = self.fridge.control_channel
+        if self.intypes[source][5] != UNITS_OHM:
+            return None
+        return self.bridge.sensor(source)
+
     def _input(self, args: list[str]) -> str | int:
         return _input_id(_want(args, 1)[0])
 
@@ -331,6 +357,9 @@ class LakeShore372Emulator:
         s = self.inputs[self._input(args)]
         return f"{int(s.enabled)},{s.dwell_s},{s.pause_s},{s.curve},{int(s.tempco)}"
 
+    def _q_intype(self, args: list[str]) -> str:
+        return ",".join(str(value) for value in self.intypes[self._input(args)])
+
     def _q_scan(self, args: list[str]) -> str:
         _want(args, 0)
         self.scanner.advance()
@@ -344,7 +373,12 @@ class LakeShore372Emulator:
         return str(self._settings(self._output(_want(args, 1))).range)
 
     def _q_setpoint(self, args: list[str]) -> str:
-        return format_number(self._settings(self._output(_want(args, 1))).setpoint_K)
+        output = self._output(_want(args, 1))
+        setpoint = self._settings(output).setpoint_K
+        sensor = self._ohm_controlled_sensor() if output == SAMPLE_HEATER else None
+        if sensor is not None:
+            setpoint = self.bridge.resistance_for_kelvin(sensor, setpoint)
+        return format_number(setpoint)
 
     def _q_pid(self, args: list[str]) -> str:
         pid = self._settings(self._output(_want(args, 1))).pid
@@ -366,7 +400,12 @@ class LakeShore372Emulator:
     def _q_heater(self, args: list[str]) -> str:
         if args and self._output(_want(args, 1)) != SAMPLE_HEATER:
             raise ArgumentError("HTR? reads the sample heater only (AOUT? for outputs 1, 2)")
-        return format_number(float(self.fridge.heater_output_pct()))
+        fridge = self.fridge
+        if fridge.heater_range == 0 and fridge.output_mode != OutputMode.ZONE:
+            # The fridge updates its output only when time advances; the 372's output drops
+            # the instant its range is switched off.
+            return format_number(0.0)
+        return format_number(float(fridge.heater_output_pct()))
 
     def _q_aux_output(self, args: list[str]) -> str:
         output = self._output(_want(args, 1))
@@ -401,6 +440,12 @@ class LakeShore372Emulator:
         self.scanner.advance()
         self.inputs[channel] = settings
         self.scanner.restart_if_current(channel)
+
+    def _s_intype(self, args: list[str]) -> None:
+        channel = _input_id(_want(args, 7)[0])
+        self.intypes[channel] = tuple(
+            _int(text, low, high) for text, (low, high) in zip(args[1:], INTYPE_LIMITS, strict=True)
+        )
 
     def _s_scan(self, args: list[str]) -> None:
         channel, autoscan = _want(args, 2)
@@ -438,6 +483,15 @@ class LakeShore372Emulator:
 
     def _s_setpoint(self, args: list[str]) -> None:
         output = self._output(_want(args, 2))
+        sensor = self._ohm_controlled_sensor() if output == SAMPLE_HEATER else None
+        if sensor is not None:
+            # Control input in ohm units (INTYPE): the setpoint is a sensor resistance.
+            ohms = _float(args[1], 0.0, MAX_RESISTANCE_OHM)
+            kelvin = self.fridge.calibration_temperature_K(sensor, ohms)
+            if kelvin is None:
+                raise ArgumentError(f"{sensor} has no curve to turn ohms into kelvin")
+            self.fridge.setpoint_K = kelvin
+            return
         value = _float(args[1], 0.0, 400.0)
         if output == SAMPLE_HEATER:
             self.fridge.setpoint_K = value

@@ -120,6 +120,31 @@ class Bridge:
         return float(kelvin), ReadingStatus(0)
 
 
+    def resistance_for_kelvin(self, sensor: str, kelvin: float) -> float:
+        """Invert the sensor's curve (ohm for a temperature in K) by bisection in log R.
+
+        The lab exposes only T(R); R(T) is monotonic decreasing, so bisection is safe.
+        """
+        if kelvin <= 0:
+            return MAX_RESISTANCE_OHM
+        lo, hi = math.log(1e-3), math.log(MAX_RESISTANCE_OHM)
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            try:
+                at_mid = self.fridge.calibration_temperature_K(sensor, math.exp(mid))
+            except (ValueError, ArithmeticError):
+                at_mid = math.inf  # below the curve: hotter than any calibrated point
+            if at_mid is None:
+                raise ValueError(f"{sensor} has no calibration curve")
+            if at_mid > kelvin:
+                lo = mid
+            else:
+                hi = mid
+            if hi - lo < 1e-12:
+                break
+        return math.exp(0.5 * (lo + hi))
+
+
 class Scanner:
     """The scanner position, autoscan and the last valid reading of every channel.
 
