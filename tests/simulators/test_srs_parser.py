@@ -9,6 +9,8 @@ from __future__ import annotations
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from stm_andreev.simulators.emulator import LineEmulator
 from stm_andreev.simulators.emulators.srs import (
     ESR_COMMAND_ERROR,
@@ -291,3 +293,31 @@ def test_sr860_stored_and_derived_queries(sr860, lab) -> None:
     assert float(sr860.handle_line("ENBW?")) == pytest.approx(5 / 64 / 0.1, rel=1e-6)
     assert sr860.handle_line("PSTF 2, 1.5e3;PSTF? 2;CDSP? 1;GSPD 4;GSPD?") == "1500\n1\n4\n"
     assert sr860.handle_line("FREQDET?;TBSTAT?") == "1000\n1\n"
+
+
+_MNEMONICS = ["SENS", "SCAL", "OFLT", "OFSL", "SLVL", "FREQ", "PHAS", "HARM", "OUTP", "SNAP",
+              "SNAPD", "LIAS", "*ESR", "*IDN", "AUXV", "DDEF", "CDSP", "FOO", "*RST", "APHS"]
+_lines = st.one_of(
+    st.text(max_size=60),
+    st.lists(
+        st.tuples(st.sampled_from(_MNEMONICS), st.sampled_from(["", "?", " ", "? "]),
+                  st.lists(st.one_of(st.integers(-3, 30).map(str), st.floats().map(repr),
+                                     st.text(max_size=4)), max_size=7).map(",".join)),
+        min_size=1, max_size=4,
+    ).map(lambda cmds: ";".join(m + q + a for m, q, a in cmds)),
+)
+
+
+@pytest.mark.parametrize("emulator_cls", [SR830Emulator, SR860Emulator])
+@settings(max_examples=150, deadline=None)
+@given(line=_lines)
+def test_any_line_gets_lf_terminated_replies_or_silence(emulator_cls, line: str) -> None:
+    lab = ScriptedLab()
+    lab.lockin.xy = (1e-3, -2e-3)
+    emulator = emulator_cls(lab)
+    reply = emulator.handle_line(line)
+    assert reply == "" or reply.endswith("\n")
+    queries = sum(1 for seg in line.split(";") if "?" in seg)
+    assert reply.count("\n") <= queries
+    # the instrument still works afterwards
+    assert emulator.handle_line("*IDN?").startswith("Stanford_Research_Systems,")
