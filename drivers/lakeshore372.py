@@ -29,6 +29,8 @@ from .lakeshore372_types import (
     ERROR_MASK,
     INPUT_IDS,
     PID,
+    AutoRange,
+    ExcitationMode,
     HeaterRange,
     Identity,
     InputSetup,
@@ -42,6 +44,8 @@ from .lakeshore372_types import (
     Ramp,
     ReadingStatus,
     Scanner,
+    SensorSetup,
+    SensorUnits,
     StandardEvent,
     TempCoefficient,
     parse_bool,
@@ -54,6 +58,7 @@ from .lakeshore372_types import (
     parse_pid,
     parse_ramp,
     parse_scanner,
+    parse_sensor_setup,
 )
 
 __all__ = [
@@ -78,6 +83,10 @@ __all__ = [
     "InputSetup",
     "OutputSetup",
     "Scanner",
+    "SensorSetup",
+    "SensorUnits",
+    "ExcitationMode",
+    "AutoRange",
     "PID",
     "Ramp",
     "strict_int_range",
@@ -168,6 +177,15 @@ INPUT_SETUP_FIELDS: tuple[Field, ...] = (
     ("tempco", strict_discrete_set, _enum_values(TempCoefficient)),
 )
 
+SENSOR_SETUP_FIELDS: tuple[Field, ...] = (
+    ("mode", strict_discrete_set, _enum_values(ExcitationMode)),
+    ("excitation", strict_int_range, (1, 22)),
+    ("autorange", strict_discrete_set, _enum_values(AutoRange)),
+    ("resistance_range", strict_int_range, (0, 22)),
+    ("shunted", strict_bool, None),
+    ("units", strict_discrete_set, _enum_values(SensorUnits)),
+)
+
 SCANNER_FIELDS: tuple[Field, ...] = (
     ("channel", strict_int_range, (1, 16)),
     ("autoscan", strict_bool, None),
@@ -225,6 +243,18 @@ class InputChannel(Channel):
         INPUT_SETUP_FIELDS,
     )
 
+    sensor_setup = _control(
+        "INTYPE? {ch}",
+        "INTYPE {ch},%d,%d,%d,%d,%d,%d",
+        """Control the sensor excitation, a SensorSetup record: mode (0 voltage, 1 current
+        codes), excitation range code (1-22), autorange (0 off, 1 current, 2 ROX102B codes),
+        resistance_range code (0-22), shunted (bool), units (1 K, 2 ohm codes; a setpoint on
+        this input is in these units).""",
+        parse_sensor_setup,
+        strict_record,
+        SENSOR_SETUP_FIELDS,
+    )
+
 
 class OutputChannel(Channel):
     """Settings common to the three outputs (0 sample, 1 warm-up, 2 analog/still heater)."""
@@ -243,7 +273,8 @@ class OutputChannel(Channel):
     setpoint = _control(
         "SETP? {ch}",
         "SETP {ch},%g",
-        """Control the control-loop setpoint in K (0-400 K).""",
+        """Control the control-loop setpoint in K (0-400 K). The 372 takes it in the control
+        input's INTYPE units: keep that input in kelvin (SensorUnits.KELVIN) when using this.""",
         lambda reply: parse_float(reply, "SETP? setpoint"),
         strict_range,
         (0.0, 400.0),

@@ -162,6 +162,28 @@ class TempCoefficient(IntEnum):
     POSITIVE = 2
 
 
+class ExcitationMode(IntEnum):
+    """``INTYPE`` excitation mode."""
+
+    VOLTAGE = 0
+    CURRENT = 1
+
+
+class AutoRange(IntEnum):
+    """``INTYPE`` autorange mode."""
+
+    OFF = 0
+    CURRENT = 1
+    ROX102B = 2
+
+
+class SensorUnits(IntEnum):
+    """``INTYPE`` preferred units; they are also the units of a setpoint on that input."""
+
+    KELVIN = 1
+    OHM = 2
+
+
 class Identity(NamedTuple):
     """``*IDN?`` reply: ``LSCI,MODEL372,<serial>,<firmware>``."""
 
@@ -179,6 +201,19 @@ class InputSetup(NamedTuple):
     pause_s: int
     curve: int
     tempco: TempCoefficient
+
+
+class SensorSetup(NamedTuple):
+    """``INTYPE`` of one input: excitation mode, excitation range code (1-22; 1-6 on input A),
+    autorange, resistance range code (1-22; ignored on input A), current source shunted,
+    units."""
+
+    mode: ExcitationMode
+    excitation: int
+    autorange: AutoRange
+    resistance_range: int
+    shunted: bool
+    units: SensorUnits
 
 
 class Scanner(NamedTuple):
@@ -307,6 +342,18 @@ def parse_input_setup(reply: str) -> InputSetup:
     parsers = (parse_bool, parse_int, parse_int, parse_int,
                lambda field: parse_enum(field, TempCoefficient))
     return InputSetup(*parse_record(reply, "INSET?", parsers))
+
+
+def parse_sensor_setup(reply: str) -> SensorSetup:
+    parsers = (
+        lambda field: parse_enum(field, ExcitationMode),
+        parse_int,
+        lambda field: parse_enum(field, AutoRange),
+        parse_int,
+        parse_bool,
+        lambda field: parse_enum(field, SensorUnits),
+    )
+    return SensorSetup(*parse_record(reply, "INTYPE?", parsers))
 
 
 def parse_scanner(reply: str) -> Scanner:

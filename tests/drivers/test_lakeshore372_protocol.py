@@ -15,7 +15,9 @@ from pymeasure.test import expected_protocol
 from stm_andreev.drivers import lakeshore372 as driver
 from stm_andreev.drivers.lakeshore372 import (
     PID,
+    AutoRange,
     AuxHeaterOutput,
+    ExcitationMode,
     HeaterRange,
     Identity,
     InputChannel,
@@ -30,6 +32,8 @@ from stm_andreev.drivers.lakeshore372 import (
     ReadingStatus,
     SampleHeaterOutput,
     Scanner,
+    SensorSetup,
+    SensorUnits,
     StandardEvent,
     TempCoefficient,
 )
@@ -69,6 +73,12 @@ CASES: list[Case] = [
          [("INSET? 3", "1,10,3,3,1")]),
     Case("ch_5", "setup", SET, InputSetup(False, 200, 200, 0, TempCoefficient.POSITIVE),
          [("INSET 5,0,200,200,0,2", None), ESR_OK]),
+    Case("ch_A", "sensor_setup", GET,
+         SensorSetup(ExcitationMode.CURRENT, 2, AutoRange.OFF, 0, False, SensorUnits.KELVIN),
+         [("INTYPE? A", "1,2,0,0,0,1")]),
+    Case("ch_6", "sensor_setup", SET,
+         SensorSetup(ExcitationMode.VOLTAGE, 3, AutoRange.CURRENT, 22, True, SensorUnits.OHM),
+         [("INTYPE 6,0,3,1,22,1,2", None), ESR_OK]),
     # sample heater (output 0)
     Case("sample_heater", "setup", GET,
          OutputSetup(OutputMode.CLOSED_LOOP, "A", False, Polarity.UNIPOLAR, True, 1),
@@ -216,6 +226,9 @@ BAD_SETS = [
     ("ch_1", "setup", (True, 10, 3, 60, 1)),
     ("ch_1", "setup", (True, 10, 3, 1, 3)),
     ("ch_1", "setup", (True, 10.5, 3, 1, 1)),
+    ("ch_6", "sensor_setup", (0, 23, 1, 22, False, 1)),
+    ("ch_6", "sensor_setup", (0, 3, 3, 22, False, 1)),
+    ("ch_6", "sensor_setup", (0, 3, 1, 22, False, 3)),
     ("", "scanner", (0, False)),
     ("", "scanner", (17, False)),
     ("", "scanner", (True, False)),
@@ -290,6 +303,7 @@ def test_heaters_off_switches_all_three_outputs() -> None:
         ("", "scanner", "SCAN?", "17,0"),
         ("", "identity", "*IDN?", "LSCI,MODEL372"),
         ("ch_3", "setup", "INSET? 3", "1,10,3,3,0"),
+        ("ch_3", "sensor_setup", "INTYPE? 3", "0,3,1,22,0,3"),
     ],
 )
 def test_garbled_reply_raises_reply_error(target: str, prop: str, command: str,

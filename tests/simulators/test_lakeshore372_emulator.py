@@ -349,6 +349,29 @@ def test_closed_loop_reaches_the_setpoint(
     assert number(ask(ls, "HTR?")) > 0.0
 
 
+def test_intype_round_trip_and_limits(ls: LakeShore372Emulator) -> None:
+    assert ask(ls, "INTYPE? A;INTYPE? 6") == "1,2,0,0,0,1;0,3,1,22,0,1"
+    assert ls.handle_line("INTYPE 6,1,20,0,15,0,2;*ESR?") == "0\r\n"
+    assert ask(ls, "INTYPE? 6") == "1,20,0,15,0,2"
+    assert ls.handle_line("INTYPE 6,1,23,0,15,0,2;*ESR?") == "16\r\n"
+
+
+def test_setpoint_in_ohms_when_the_control_input_reads_ohms(
+    ls: LakeShore372Emulator, lab: VirtualLab
+) -> None:
+    ls.handle_line("OUTMODE 0,5,6,0,0,0,1;SETP 0,0.3")
+    ls.handle_line("INTYPE 6,0,3,1,22,0,2")
+    setpoint_ohm = number(ask(ls, "SETP? 0"))
+    # The curve at 0.3 K, through the lab's own inverse: consistent both ways.
+    assert lab.fridge.calibration_temperature_K(6, setpoint_ohm) == pytest.approx(0.3, rel=1e-5)
+    ls.handle_line(f"SETP 0,{setpoint_ohm * 1.2:.6g}")
+    assert lab.fridge.setpoint_K < 0.3
+    assert number(ask(ls, "SETP? 0")) == pytest.approx(setpoint_ohm * 1.2, rel=1e-5)
+    assert ls.handle_line("OUTMODE 0,5,9,0,0,0,1;INTYPE 9,0,3,1,22,0,2;SETP 0,100;*ESR?") == (
+        "16\r\n"  # the film has no curve: an ohm setpoint on it cannot be turned into K
+    )
+
+
 def test_aux_outputs_keep_their_settings(ls: LakeShore372Emulator) -> None:
     line = "OUTMODE 2,2,0,0,0,0,1;RANGE 2,1;MOUT 2,30;SETP 2,4;PID 2,1,2,3;RAMP 2,1,5"
     assert ls.handle_line(line + ";*ESR?") == "0\r\n"
