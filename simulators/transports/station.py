@@ -213,11 +213,13 @@ class SimulatedStationServers:
         host: str | None = None,
         speedup: float | None = None,
         seed: int | None = None,
+        free_ports: bool = False,
     ) -> SimulatedStationServers:
         """Servers for every simulated instrument of a validated station file.
 
         Ports and host come from the instruments' addresses (``host`` overrides the host to
-        bind), sample, seed, speed-up, divider and faults from its ``simulation:`` section.
+        bind; ``free_ports`` replaces every port by a free one, for tests and parallel runs),
+        sample, seed, speed-up, divider and faults from its ``simulation:`` section.
         """
         sim = station.simulation
         if sim is None:
@@ -235,6 +237,8 @@ class SimulatedStationServers:
                 )
             hosts.add(address.host)
             ports = tuple(inst.ports) if inst.driver == "nanonis" else (address.port,)
+            if free_ports:
+                ports = tuple(0 for _ in ports)
             served.append(ServedInstrument(name, inst.driver, ports))
         if not served:
             raise StationServerError(f"station {station.name!r} has no simulated instrument")

@@ -41,8 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sr860", action="store_true",
                         help="also serve an SR860 (without a station file)")
     parser.add_argument("--free-ports", action="store_true",
-                        help="use free ports instead of 5025/7777/6501-6504 (without a station "
-                             "file)")
+                        help="use free ports instead of the station file's or the defaults "
+                             "5025/7777/6501-6504")
     parser.add_argument("--duration", type=float, default=None, metavar="SECONDS",
                         help="stop after this many wall-clock seconds (default: run until "
                              "Ctrl-C or SIGTERM)")
@@ -59,7 +59,8 @@ def build_station(args: argparse.Namespace):
         from stm_andreev.config import load_station
 
         return SimulatedStationServers.from_station(
-            load_station(args.station), host=args.host, speedup=args.speedup, seed=args.seed
+            load_station(args.station), host=args.host, speedup=args.speedup, seed=args.seed,
+            free_ports=args.free_ports,
         )
     return SimulatedStationServers.build(
         sample=args.sample,
