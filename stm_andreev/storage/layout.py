@@ -51,7 +51,14 @@ START_TIME = "entry/start_time"
 END_TIME = "entry/end_time"
 BIAS_AXIS = "entry/data/bias_axis_V"
 
-STATUS_BYTES = 64  # status and end_time are fixed-length so they can change under SWMR
+# Text that changes or grows after SWMR starts is fixed-length: a SWMR reader cannot follow
+# variable-length data (it lives in the global heap, and a reader that opened earlier fails with
+# "address of object past end of allocation"; tests/storage/test_storage_swmr_live.py).
+STATUS_BYTES = 64
+STATUS_TEXT_BYTES = 256
+EVENT_KIND_BYTES = 32
+EVENT_MESSAGE_BYTES = 1024
+TRUNCATION_MARK = "\u2026"
 SPECTRUM_CHUNK_ROWS = 1  # one spectrum per chunk: a crash touches at most the row in flight
 TABLE_CHUNK_ROWS = 1024
 EVENT_CHUNK_ROWS = 256
@@ -67,13 +74,15 @@ class Column:
     kind: ColumnKind
     units: str
     long_name: str
+    max_bytes: int = 0
+    """For text columns: fixed size in UTF-8 bytes (see the SWMR note in the module doc)."""
 
     @property
     def dtype(self) -> Any:
-        """The HDF5 storage type: float64, int64 or variable-length UTF-8 text."""
-        return {"float": np.float64, "int": np.int64, "text": h5py.string_dtype("utf-8")}[
-            self.kind
-        ]
+        """The HDF5 storage type: float64, int64 or fixed-length UTF-8 text."""
+        if self.kind == "text":
+            return h5py.string_dtype("utf-8", self.max_bytes)
+        return {"float": np.float64, "int": np.int64}[self.kind]
 
     @property
     def fill(self) -> float | int | str:
@@ -109,7 +118,7 @@ POINT_COLUMNS: tuple[Column, ...] = (
     Column("lockin_time_constant_s", "float", "s", "lock-in time constant"),
     Column("modulation_Vrms", "float", "V", "bias modulation amplitude (rms)"),
     Column("status_code", "int", "1", "0 = good spectrum; other codes explained by status_text"),
-    Column("status_text", "text", "", "status of the spectrum in words"),
+    Column("status_text", "text", "", "status of the spectrum in words", STATUS_TEXT_BYTES),
     Column("retake_count", "int", "1", "how many times the spectrum was retaken"),
 )
 STANDARD_COLUMN_NAMES = frozenset(c.name for c in POINT_COLUMNS)
@@ -117,8 +126,9 @@ STANDARD_COLUMN_NAMES = frozenset(c.name for c in POINT_COLUMNS)
 EVENT_COLUMNS: tuple[Column, ...] = (
     Column("time_s", "float", "s", "time of the event, on the run clock"),
     Column("point_index", "int", "1", "point the event belongs to; -1 for none"),
-    Column("kind", "text", "", "kind of event (e.g. start, pause, retake, interlock, resume)"),
-    Column("message", "text", "", "what happened, in words"),
+    Column("kind", "text", "", "kind of event (e.g. start, pause, retake, interlock, resume)",
+           EVENT_KIND_BYTES),
+    Column("message", "text", "", "what happened, in words", EVENT_MESSAGE_BYTES),
 )
 
 # Unit suffixes recognised in the names of extra per-spectrum columns (longest match wins).
@@ -189,12 +199,24 @@ def _fixed_text(group: h5py.Group, name: str, value: str, long_name: str) -> h5p
     return ds
 
 
-def encode_fixed(value: str, what: str) -> bytes:
-    """UTF-8 bytes of ``value`` for a fixed-length text dataset; error if over 64 bytes."""
+def encode_fixed(value: str, what: str, max_bytes: int = STATUS_BYTES) -> bytes:
+    """UTF-8 bytes of ``value`` for a fixed-length text dataset; error if over ``max_bytes``."""
     raw = value.encode("utf-8")
-    if len(raw) > STATUS_BYTES:
-        raise RecordFieldError(f"{what} {value!r} is longer than {STATUS_BYTES} UTF-8 bytes")
+    if len(raw) > max_bytes:
+        raise RecordFieldError(f"{what} {value!r} is longer than {max_bytes} UTF-8 bytes")
     return raw
+
+
+def encode_truncated(value: str, max_bytes: int) -> tuple[bytes, bool]:
+    """UTF-8 bytes of ``value`` cut to ``max_bytes`` at a character boundary, marked with an
+    ellipsis when cut; returns (bytes, was_cut). For free text such as log messages, which must
+    never stop a run."""
+    raw = value.encode("utf-8")
+    if len(raw) <= max_bytes:
+        return raw, False
+    mark = TRUNCATION_MARK.encode("utf-8")
+    head = raw[: max_bytes - len(mark)].decode("utf-8", errors="ignore").encode("utf-8")
+    return head + mark, True
 
 
 def _growing(group: h5py.Group, column: Column, chunk_rows: int) -> h5py.Dataset:

@@ -48,6 +48,8 @@ from .layout import (
     DATA,
     END_TIME,
     EVENT_COLUMNS,
+    EVENT_KIND_BYTES,
+    EVENT_MESSAGE_BYTES,
     EVENTS,
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -60,6 +62,7 @@ from .layout import (
     Column,
     create_layout,
     encode_fixed,
+    encode_truncated,
     estimated_size_bytes,
     extra_columns,
     to_json,
@@ -118,13 +121,16 @@ def _as_spectrum(value: ArrayLike, name: str, n_bias: int) -> np.ndarray:
     return array
 
 
-def _check_value(column: Column, value: Any) -> float | int | str:
+def _check_value(column: Column, value: Any) -> float | int | bytes:
     if value is None:
-        return column.fill
+        value = column.fill
     if column.kind == "text":
         if not isinstance(value, str):
             raise RecordFieldError(f"record field {column.name} must be text, got {value!r}")
-        return value
+        raw, cut = encode_truncated(value, column.max_bytes)
+        if cut:
+            log.warning("%s cut to %d UTF-8 bytes: %r", column.name, column.max_bytes, value)
+        return raw
     if isinstance(value, bool | np.bool_):
         raise RecordFieldError(f"record field {column.name} must be a number, got {value!r}")
     if column.kind == "int":
@@ -475,8 +481,12 @@ class RunWriter:
         ):
             raise PointIndexError(f"event point_index must be -1 or 0..{self.n_planned - 1}, "
                                   f"got {point_index!r}")
-        values = {"time_s": float(time_s), "point_index": int(point_index), "kind": kind,
-                  "message": message}
+        raw_message, cut = encode_truncated(message, EVENT_MESSAGE_BYTES)
+        if cut:
+            log.warning("event message cut to %d UTF-8 bytes: %r", EVENT_MESSAGE_BYTES, message)
+        values = {"time_s": float(time_s), "point_index": int(point_index),
+                  "kind": encode_fixed(kind, "event kind", EVENT_KIND_BYTES),
+                  "message": raw_message}
         m = self._n_events
         with self._guard(f"logging event {kind!r}"):
             for column, ds in self._event_ds:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import select
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import h5py
@@ -17,32 +14,15 @@ from stm_andreev.storage import RunReader, RunWriter
 from stm_andreev.storage.superblock import superblock_flags
 
 from .storage_helpers import record_for, spectrum_for
+from .subprocess_helpers import TIMEOUT_S, read_line, start_module
 
 pytestmark = pytest.mark.faults
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 CHILD = "tests.storage.crash_writer_child"
-TIMEOUT_S = 60.0  # generous bound for a slow shared CI machine; never a pass/fail measure
 
 
 def _start(path: Path, mode: str, n_planned: int, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", CHILD, str(path), mode, str(n_planned), *extra],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-
-
-def _read_line(proc: subprocess.Popen[str]) -> str:
-    deadline = time.monotonic() + TIMEOUT_S
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 1.0)
-        if ready:
-            line = proc.stdout.readline()
-            if not line:
-                raise AssertionError(f"child ended early: {proc.stderr.read()}")
-            return line.strip()
-    proc.kill()
-    raise AssertionError("child wrote nothing within the time limit")
+    return start_module(CHILD, str(path), mode, str(n_planned), *extra)
 
 
 def _run_to_death(proc: subprocess.Popen[str]) -> list[str]:
@@ -125,13 +105,13 @@ def test_sigkill_at_a_known_position_then_resume(tmp_path, extra, expected_confi
 def test_repeated_kills_from_outside_at_arbitrary_moments(tmp_path):
     """The parent kills the writer while it streams appends; three crash/resume cycles."""
     path = tmp_path / "run.h5"
-    n_planned = 400
+    n_planned = 120
     mode = "create"
     for kill_after_done in (5, 17, 9):
         proc = _start(path, mode, n_planned)
-        assert _read_line(proc) == "ready"
+        assert read_line(proc) == "ready"
         for _ in range(kill_after_done):
-            assert _read_line(proc).startswith("done")
+            assert read_line(proc).startswith("done")
         proc.send_signal(signal.SIGKILL)  # lands anywhere inside a following append
         proc.communicate(timeout=TIMEOUT_S)
         assert proc.returncode == -signal.SIGKILL

@@ -77,7 +77,8 @@ def test_point_table_columns_dtypes_and_units(run_file):
             assert ds.attrs["units"] == column.units
         assert points["time_s"].dtype == np.float64
         assert points["point_index"].dtype == np.int64
-        assert h5py.check_string_dtype(points["status_text"].dtype).encoding == "utf-8"
+        status_info = h5py.check_string_dtype(points["status_text"].dtype)
+        assert status_info.encoding == "utf-8" and status_info.length == 256
         assert points["temperature_before_K"].attrs["units"] == "K"
         assert points["preamp_gain_V_per_A"].attrs["units"] == "V/A"
         assert points["heater_power_W"].attrs["units"] == "W"
@@ -92,9 +93,10 @@ def test_ledger_and_events_layout(run_file):
         assert list(ledger[()]) == [0, 1, 2]
         events = f["entry/events"]
         assert set(events) == {"time_s", "point_index", "kind", "message"}
-        for name in ("kind", "message"):
+        # fixed-length UTF-8: SWMR readers cannot follow variable-length data
+        for name, length in (("kind", 32), ("message", 1024)):
             string_info = h5py.check_string_dtype(events[name].dtype)
-            assert string_info.encoding == "utf-8" and string_info.length is None
+            assert string_info.encoding == "utf-8" and string_info.length == length
             assert events[name].maxshape == (None,)
         assert events["kind"].asstr()[0] == "start"
 

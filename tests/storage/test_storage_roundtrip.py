@@ -251,3 +251,21 @@ def test_invalid_create_arguments(tmp_path):
         RunWriter.create(tmp_path / "a.h5", n_bias=3, n_planned=1,
                          **{**common, "snapshot": {"x": object()}})
     assert not (tmp_path / "a.h5").exists()
+
+
+def test_long_free_text_is_cut_with_a_mark_not_refused(tmp_path, caplog):
+    path = tmp_path / "run.h5"
+    long_message = "é" * 600 + "end"  # 1203 UTF-8 bytes
+    with new_run(path) as writer:
+        writer.log_event("interlock", long_message, time_s=1.0)
+        writer.append_spectrum(0, **spectrum_for(0), record={"status_text": "ü" * 200})
+        with pytest.raises(RecordFieldError, match="longer than 32"):
+            writer.log_event("k" * 33, "x", time_s=1.0)
+    assert "cut to" in caplog.text
+    with RunReader(path) as reader:
+        message = reader.events()[0].message
+        assert message.endswith("\u2026") and message.startswith("é" * 100)
+        assert len(message.encode("utf-8")) <= 1024
+        status_text = reader.spectrum(0).record["status_text"]
+        assert status_text == "ü" * 126 + "\u2026"
+        assert reader.table()["status_text"][0] == status_text
