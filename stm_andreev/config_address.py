@@ -20,7 +20,7 @@ _FORMS: dict[str, tuple[re.Pattern[str], str]] = {
                    "TCPIP::192.0.2.10::7777::SOCKET"),
     "tcpip_instr": (re.compile(rf"^TCPIP(\d*)::(?P<host>{_HOST})(?:::[A-Za-z0-9_,.]+)?::INSTR$",
                                re.I), "TCPIP::192.0.2.20::inst0::INSTR"),
-    "asrl": (re.compile(r"^ASRL(?P<port>[^:\s]+)::INSTR$", re.I), "ASRL/dev/ttyUSB0::INSTR"),
+    "asrl": (re.compile(r"^ASRL(?P<device>[^:\s]+)::INSTR$", re.I), "ASRL/dev/ttyUSB0::INSTR"),
     "usb": (re.compile(r"^USB(\d*)::(0x[0-9A-F]+|\d+)::(0x[0-9A-F]+|\d+)::[^:\s]+"
                        r"(?:::\d+)?::INSTR$", re.I), "USB0::0xB506::0x2000::002711::INSTR"),
     "host_port": (re.compile(rf"^(?P<host>{_HOST}):(?P<port>\d+)$"), "127.0.0.1:6501"),

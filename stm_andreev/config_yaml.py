@@ -71,7 +71,7 @@ StrictSafeLoader.add_implicit_resolver(
 # Only the core constructors: SafeLoader also knows !!set, !!omap, !!binary... which a station
 # file never needs and which would slip past pydantic as odd types.
 for _tag in list(StrictSafeLoader.yaml_constructors):
-    if _tag is not None and _tag not in _CORE_TAGS:
+    if _tag not in _CORE_TAGS:  # includes None, the fallback for unknown tags
         StrictSafeLoader.add_constructor(_tag, StrictSafeLoader.construct_undefined)
 
 
