@@ -22,6 +22,7 @@ from .lakeshore372_types import (
     HeaterRange,
     LakeShoreReadingError,
     OutputMode,
+    Scanner,
 )
 
 if TYPE_CHECKING:
@@ -73,6 +74,9 @@ class LakeShoreTemperatureControl:
     def temperature(self, channel: str | int) -> float:
         """Measure a thermometer in K (0-2000 K).
 
+        A scanner channel reads valid only once the scanner has sat on it for its pause and
+        dwell (see :meth:`scan`); before that the 372 returns a held or zero reading.
+
         :raises LakeShoreReadingError: the status bits say the reading is not valid.
         """
         sensor = self.input(channel)
@@ -81,6 +85,20 @@ class LakeShoreTemperatureControl:
         if status & TEMPERATURE_INVALID:
             raise LakeShoreReadingError(sensor.id, status)
         return kelvin
+
+    def scan(self, channel: str | int, autoscan: bool = False) -> float:
+        """Move the scanner to a thermometer; return the wait in s before it reads valid.
+
+        The wait is the channel's pause + dwell (``INSET``, 4-400 s); the control input "A"
+        has its own bridge and needs none. The caller waits on its clock: a driver never
+        sleeps.
+        """
+        sensor = self.input(channel)
+        if sensor.id == "A":
+            return 0.0
+        self.ls.scanner = Scanner(int(sensor.id), autoscan)
+        setup = sensor.setup
+        return float(setup.pause_s + setup.dwell_s)
 
     def set_control(
         self, setpoint_K: float, heater_range: int, pid: tuple[float, float, float]

@@ -129,10 +129,12 @@ def test_temperature_control_adapter(
 ) -> None:
     control = LakeShoreTemperatureControl(ls, channels={"mixing chamber": 6, "control": "A"})
     assert isinstance(control, TemperatureController)
-    ls.scanner = Scanner(6, False)
+    wait_s = control.scan("mixing chamber")
+    assert wait_s == SETTLE_S
+    assert ls.scanner == Scanner(6, False)
     with pytest.raises(LakeShoreReadingError, match="channel 6"):
         control.temperature("mixing chamber")
-    clock.advance(SETTLE_S)
+    clock.advance(wait_s)
     true_K = lab.fridge.temperature_K("mixing chamber")
     assert control.temperature("mixing chamber") == pytest.approx(true_K, rel=1e-3)
     assert control.temperature("control") == pytest.approx(true_K, rel=1e-3)

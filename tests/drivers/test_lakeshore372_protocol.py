@@ -24,7 +24,10 @@ from stm_andreev.drivers.lakeshore372 import (
     InputSetup,
     LakeShore372,
     LakeShoreCommandError,
+    LakeShoreReadingError,
     LakeShoreReplyError,
+    LakeShoreTemperatureControl,
+    LakeShoreTransportBridge,
     OutputMode,
     OutputSetup,
     Polarity,
@@ -325,3 +328,62 @@ def test_channels_and_outputs_collections() -> None:
         assert instr.outputs[0] is instr.sample_heater
         assert instr.outputs[1] is instr.warmup_heater
         assert instr.outputs[2] is instr.still_heater
+
+
+# ------------------------------------------------------------------ adapters on the wire
+
+
+def test_set_control_sequence() -> None:
+    pairs = [
+        ("OUTMODE? 0", "0,6,0,0,0,1"),
+        ("OUTMODE 0,5,6,0,0,0,1", None), ESR_OK,
+        ("PID 0,150,40,0", None), ESR_OK,
+        ("SETP 0,0.3", None), ESR_OK,
+        ("RANGE 0,5", None), ESR_OK,  # the heater range goes last
+    ]
+    with expected_protocol(LakeShore372, pairs) as instr:
+        LakeShoreTemperatureControl(instr).set_control(0.3, 5, (150.0, 40.0, 0.0))
+
+
+def test_set_control_keeps_closed_loop_mode() -> None:
+    pairs = [("OUTMODE? 0", "5,A,0,0,0,1"), ("PID 0,1,2,3", None), ESR_OK,
+             ("SETP 0,1.5", None), ESR_OK, ("RANGE 0,7", None), ESR_OK]
+    with expected_protocol(LakeShore372, pairs) as instr:
+        LakeShoreTemperatureControl(instr).set_control(1.5, 7, (1, 2, 3))
+
+
+def test_scan_returns_the_settling_wait() -> None:
+    pairs = [("SCAN 6,0", None), ESR_OK, ("INSET? 6", "1,10,3,6,1")]
+    with expected_protocol(LakeShore372, pairs) as instr:
+        control = LakeShoreTemperatureControl(instr, channels={"mixing chamber": 6})
+        assert control.scan("mixing chamber") == 13.0
+    with expected_protocol(LakeShore372, []) as instr:
+        assert LakeShoreTemperatureControl(instr).scan("A") == 0.0
+
+
+def test_temperature_reads_kelvin_then_status() -> None:
+    pairs = [("KRDG? 6", "+5.00000E-02"), ("RDGST? 6", "000"),
+             ("KRDG? 6", "+0.00000E+00"), ("RDGST? 6", "160")]
+    with expected_protocol(LakeShore372, pairs) as instr:
+        control = LakeShoreTemperatureControl(instr, channels={"mixing chamber": 6})
+        assert control.temperature("mixing chamber") == 0.05
+        with pytest.raises(LakeShoreReadingError, match="R_UNDER, T_UNDER"):
+            control.temperature(6)
+
+
+def test_heater_output_and_off() -> None:
+    pairs = [("HTR?", "+4.20000E+01"), ("RANGE 0,0", None), ESR_OK]
+    with expected_protocol(LakeShore372, pairs) as instr:
+        control = LakeShoreTemperatureControl(instr)
+        assert control.heater_output() == 42.0
+        control.heater_off()
+
+
+def test_transport_bridge_bytes() -> None:
+    pairs = [("RDGR? 9", "+1.23400E+04"), ("RDGST? 9", "192"),
+             ("RDGR? 9", "+6.32000E+07"), ("RDGST? 9", "016")]
+    with expected_protocol(LakeShore372, pairs) as instr:
+        bridge = LakeShoreTransportBridge(instr, 9)
+        assert bridge.resistance() == 12340.0  # T bits ignored: the film has no curve
+        with pytest.raises(LakeShoreReadingError, match="R_OVER"):
+            bridge.resistance()
