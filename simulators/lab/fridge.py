@@ -406,6 +406,10 @@ class Fridge:
     def ramping_unlocked(self) -> bool:
         return self._ramp_on and self._ramp_setpoint_K != self._setpoint_K
 
+    def stage_temperature_K(self, stage: str) -> float:
+        """Temperature of a stage without advancing (the caller holds the lock and advanced)."""
+        return self._stage_K(stage)
+
     def _stage_K(self, stage: str) -> float:
         if stage == MIXING_CHAMBER:
             return self._T_mc

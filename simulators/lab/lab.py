@@ -1,0 +1,443 @@
+"""VirtualLab: the simulated world every instrument emulator reads and writes.
+
+One object holds the sample and its gap map, the tip (position, height, channels), the bias,
+the Z controller, the current preamplifier, the lock-in's physics and the fridge, and advances
+them with an injected clock. State evolves lazily: every public getter first calls
+:meth:`VirtualLab.advance`, which integrates the fridge and the feedback from the last update
+to ``clock.now()`` (closed forms and bounded substeps; a 12-hour jump costs milliseconds) and
+records the lock-in's new input. Everything random is seeded, so the same seed and the same
+clock history give the same numbers.
+
+Physics comes from :mod:`stm_andreev.physics` only (the analysis fits use the same functions).
+Model evaluations are cached per rounded state (see :mod:`.spectra`); ``model_evaluations``
+counts the full-spectrum evaluations.
+
+Default state at construction: base temperature with the heater off, tip at (0, 0) in
+tunnelling at -3 mV bias and 1 nA setpoint with the feedback on and settled, preamp gain
+1e8 V/A, lock-in at its power-on defaults (1 V rms sine out, i.e. 1 mV at the junction with
+the default divider: a station sets its own modulation).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+import numpy as np
+
+from stm_andreev.clock import Clock
+from stm_andreev.physics import G0_S, SampleParameters, get_sample
+
+from .electronics import (
+    LOCKIN_INPUT_NOISE_V_PER_RTHZ,
+    LOCKIN_INPUT_RANGE_V_PEAK,
+    PREAMP_BANDWIDTH_HZ,
+    PREAMP_GAINS_V_PER_A,
+    PREAMP_SATURATION_V,
+    LockIn,
+    LockInInput,
+    current_noise_density_A,
+)
+from .errors import LabValueError
+from .fridge import Fridge
+from .gapmap import GapMap, LocalGaps
+from .junction import Junction
+from .spectra import BIAS_GRID_V, BarrierKey, BarrierTable, LRUCache, Spectrum, SpectrumKey
+
+log = logging.getLogger(__name__)
+
+MAX_BIAS_V = 10.0
+MAX_TIP_OFFSET_M = 1e-4
+FILM_SQUARES = 1.0  # Hall-bar section between the voltage probes, in squares
+DEFAULT_BIAS_V = -3e-3
+DEFAULT_SETPOINT_A = 1e-9
+DEFAULT_GAIN_INDEX = 3
+
+
+@dataclass(frozen=True)
+class _LockInSnapshot:
+    """Everything the lock-in's input depends on, rounded as the spectrum cache rounds it."""
+
+    bias_V: float
+    key: SpectrumKey
+    G_N_S: float
+    gain_V_per_A: float
+    vmod_rms_V: float
+
+
+class VirtualLab:
+    """The simulated STM, sample, electronics and fridge (see the module docstring).
+
+    Units: SI throughout (V, A, m, K, s, S; energies in eV). Every public method is
+    thread-safe through :attr:`lock` (an RLock emulators may hold around compound operations).
+    """
+
+    def __init__(
+        self,
+        sample: str | SampleParameters = "InO-2",
+        *,
+        clock: Clock,
+        seed: int = 0,
+        tip_xy_m: tuple[float, float] = (0.0, 0.0),
+        n_channels: int = 6,
+        modulation_divider: float = 1e-3,
+    ) -> None:
+        self.sample = get_sample(sample) if isinstance(sample, str) else sample
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.seed = int(seed)
+        rng_tip, rng_current, rng_lockin = (
+            np.random.default_rng(s) for s in np.random.SeedSequence(self.seed).spawn(3)
+        )
+        self._rng_current = rng_current
+        self.gap_map = GapMap(self.sample, self.seed)
+        self._junction = Junction(rng_tip, n_channels=n_channels)
+        self._tip_xy = self._check_xy(*tip_xy_m)
+        self._local: LocalGaps = self.gap_map.gaps_at(*self._tip_xy)
+        self._bias_V = DEFAULT_BIAS_V
+        self._gain_index = DEFAULT_GAIN_INDEX
+        self._t = clock.now()
+        self.model_evaluations = 0
+        self._spectra: LRUCache[SpectrumKey, Spectrum] = LRUCache(64)
+        self._barriers: LRUCache[BarrierKey, BarrierTable] = LRUCache(32)
+        self._gaps_cache: tuple[tuple, tuple[float, float, float]] | None = None
+        self.fridge = Fridge(
+            clock,
+            film_resistance_ohm=self._film_resistance_ohm,
+            lock=self.lock,
+            sync=self.advance,
+        )
+        self.lockin = LockIn(
+            clock,
+            self.lock,
+            self.advance,
+            self._lockin_snapshot,
+            self._lockin_input,
+            rng_lockin,
+            divider=modulation_divider,
+        )
+        j = self._junction
+        j.set_setpoint(DEFAULT_SETPOINT_A)
+        j.set_feedback(True)
+        j.z_m = min(max(j.fixed_point_m(self._log_error_fn()), j.z_limits_m[0]), j.z_limits_m[1])
+        self.lockin.mark()
+
+    # ================================================================ time
+    def advance(self) -> None:
+        """Bring every part of the lab up to ``clock.now()``."""
+        with self.lock:
+            now = self.clock.now()
+            if now <= self._t:
+                return
+            self.fridge.advance_to(now)
+            if self._junction.feedback_on:
+                self._junction.advance(self._t, now - self._t, self._log_error_fn())
+            self._t = now
+            self.lockin.mark()
+
+    def _changed(self) -> None:
+        self.lockin.mark()
+
+    # ================================================================ model state
+    def _film_resistance_ohm(self, T_K: float) -> float:
+        return float(self.sample.sheet_resistance_ohm(T_K)) * FILM_SQUARES
+
+    def _gaps(self) -> tuple[float, float, float, float]:
+        """(T_K, E_g, Delta_c, Gamma) at the tip now (film temperature), eV."""
+        T = self.fridge.stage_temperature_K("film")
+        key = (round(T, 4), self._tip_xy)
+        if self._gaps_cache is None or self._gaps_cache[0] != key:
+            eg, dc = self._local.at_temperature(self.sample, key[0])
+            self._gaps_cache = (key, (eg, dc, self.sample.gamma_at_eV(key[0])))
+        eg, dc, gamma = self._gaps_cache[1]
+        return key[0], eg, dc, gamma
+
+    def _spectrum_key(self) -> SpectrumKey:
+        T, eg, dc, gamma = self._gaps()
+        Z = math.exp(min(self._junction.log_barrier(), math.log(1e3)))
+        return SpectrumKey.make(T, eg, dc, Z, gamma)
+
+    def _spectrum(self, key: SpectrumKey) -> Spectrum:
+        return self._spectra.get(key, lambda: Spectrum(key, self._count))
+
+    def _count(self) -> None:
+        self.model_evaluations += 1
+
+    def _normal_conductance_S(self) -> float:
+        j = self._junction
+        return j.tip.n_channels * j.transmission() * G0_S
+
+    def _gain(self) -> float:
+        return PREAMP_GAINS_V_PER_A[self._gain_index]
+
+    def _true_current_A(self) -> float:
+        spec = self._spectrum(self._spectrum_key())
+        return self._normal_conductance_S() * float(spec.current_norm_at(np.array(self._bias_V)))
+
+    def _log_error_fn(self):
+        """ln(|I_meas(z)| / |I_sp|) at the present bias, temperature and tip position."""
+        T, eg, dc, gamma = self._gaps()
+        key = BarrierKey(T, round(eg, 8), round(dc, 8), round(gamma, 8), self._bias_V)
+        table = self._barriers.get(key, lambda: BarrierTable(key, self._count))
+        j = self._junction
+        ln_NG0 = math.log(j.tip.n_channels * G0_S)
+        ln_clip = math.log(PREAMP_SATURATION_V / self._gain())
+        ln_sp = math.log(abs(j.setpoint_A))
+        if self._bias_V == 0.0:
+            return lambda z: -math.inf
+
+        def err(z_m: float) -> float:
+            ln_I = ln_NG0 + j.log_transmission(z_m) + table.ln_current_norm(j.log_barrier(z_m))
+            return min(ln_I, ln_clip) - ln_sp
+
+        return err
+
+    # ================================================================ junction and STM
+    @property
+    def bias_V(self) -> float:
+        """Control the sample bias in V (|V| <= 10)."""
+        with self.lock:
+            self.advance()
+            return self._bias_V
+
+    @bias_V.setter
+    def bias_V(self, value: float) -> None:
+        value = float(value)
+        if not abs(value) <= MAX_BIAS_V:
+            raise LabValueError(f"bias {value} V is outside -{MAX_BIAS_V}..{MAX_BIAS_V} V")
+        with self.lock:
+            self.advance()
+            self._bias_V = value
+            self._changed()
+
+    def measured_current_A(self) -> float:
+        """Measure the tunnel current in A as the preamp reports it (noisy, clipped at +-10 V)."""
+        with self.lock:
+            self.advance()
+            I = self._true_current_A()
+            gain = self._gain()
+            sigma = current_noise_density_A(I, gain) * math.sqrt(PREAMP_BANDWIDTH_HZ)
+            noisy = I + float(self._rng_current.normal(0.0, sigma))
+            clip = PREAMP_SATURATION_V / gain
+            return min(max(noisy, -clip), clip)
+
+    @property
+    def preamp_gains_V_per_A(self) -> tuple[float, ...]:
+        """Get the preamp's gains in V/A, indexed by :attr:`preamp_gain_index`."""
+        return PREAMP_GAINS_V_PER_A
+
+    @property
+    def preamp_gain_index(self) -> int:
+        """Control the preamp gain index 0-4 (1e5 ... 1e9 V/A)."""
+        return self._gain_index
+
+    @preamp_gain_index.setter
+    def preamp_gain_index(self, value: int) -> None:
+        if int(value) != value or not 0 <= int(value) < len(PREAMP_GAINS_V_PER_A):
+            raise LabValueError(
+                f"preamp gain index {value!r} is not an integer 0..{len(PREAMP_GAINS_V_PER_A) - 1}"
+            )
+        with self.lock:
+            self.advance()
+            self._gain_index = int(value)
+            self._changed()
+
+    def preamp_saturated(self) -> bool:
+        """Get whether the preamp output is at its +-10 V rail."""
+        with self.lock:
+            self.advance()
+            return abs(self._true_current_A() * self._gain()) >= PREAMP_SATURATION_V
+
+    @property
+    def feedback_on(self) -> bool:
+        """Control the Z controller (True = regulating the current on the setpoint)."""
+        with self.lock:
+            self.advance()
+            return self._junction.feedback_on
+
+    @feedback_on.setter
+    def feedback_on(self, on: bool) -> None:
+        with self.lock:
+            self.advance()
+            self._junction.set_feedback(on)
+            self._changed()
+
+    @property
+    def setpoint_A(self) -> float:
+        """Control the current setpoint in A (0.1 pA-100 uA in magnitude)."""
+        return self._junction.setpoint_A
+
+    @setpoint_A.setter
+    def setpoint_A(self, value: float) -> None:
+        with self.lock:
+            self.advance()
+            self._junction.set_setpoint(value)
+            self._changed()
+
+    @property
+    def z_m(self) -> float:
+        """Control the tip height in m; setting it with the feedback on raises LabError."""
+        with self.lock:
+            self.advance()
+            return self._junction.z_m
+
+    @z_m.setter
+    def z_m(self, value: float) -> None:
+        with self.lock:
+            self.advance()
+            self._junction.set_z(value, self.clock.now())
+            self._changed()
+
+    @property
+    def z_limits_m(self) -> tuple[float, float]:
+        """Get the Z controller's (low, high) limits in m."""
+        return self._junction.z_limits_m
+
+    def set_z_limits(self, low_m: float, high_m: float) -> None:
+        """Set the z limits in m (low < high); the tip is clamped into them."""
+        with self.lock:
+            self.advance()
+            self._junction.set_limits(low_m, high_m)
+            self._junction.check_contact(self.clock.now(), "z limits moved the tip into contact")
+            self._changed()
+
+    @property
+    def feedback_gains(self) -> tuple[float, float, float]:
+        """Control the Z controller gains (P in m, time constant in s, I in m/s)."""
+        return self._junction.gains
+
+    @feedback_gains.setter
+    def feedback_gains(self, value: tuple[float, float, float]) -> None:
+        with self.lock:
+            self.advance()
+            self._junction.set_gains(value)
+
+    def withdraw(self) -> None:
+        """Switch the feedback off and retract the tip to the upper z limit."""
+        with self.lock:
+            self.advance()
+            self._junction.withdraw()
+            self._changed()
+
+    def home(self) -> None:
+        """Switch the feedback off and move the tip to its home height (10 nm)."""
+        with self.lock:
+            self.advance()
+            self._junction.home()
+            self._junction.check_contact(self.clock.now(), "home position is in contact")
+            self._changed()
+
+    def feedback_status(self) -> int:
+        """Get the Nanonis status: 1 off, 2 on, 3 hold, 4 switching off, 5 safe tip, 6 withdrawing."""
+        with self.lock:
+            self.advance()
+            return self._junction.status
+
+    @property
+    def tip_xy_m(self) -> tuple[float, float]:
+        """Get the tip's lateral position (x, y) in m."""
+        return self._tip_xy
+
+    @staticmethod
+    def _check_xy(x_m: float, y_m: float) -> tuple[float, float]:
+        x_m, y_m = float(x_m), float(y_m)
+        if not (abs(x_m) <= MAX_TIP_OFFSET_M and abs(y_m) <= MAX_TIP_OFFSET_M):
+            raise LabValueError(
+                f"tip position ({x_m}, {y_m}) m is outside +-{MAX_TIP_OFFSET_M} m"
+            )
+        return x_m, y_m
+
+    def move_tip(self, x_m: float, y_m: float) -> None:
+        """Move the tip laterally to (x_m, y_m) (instantaneous; the local gaps change)."""
+        xy = self._check_xy(x_m, y_m)
+        with self.lock:
+            self.advance()
+            self._tip_xy = xy
+            self._local = self.gap_map.gaps_at(*xy)
+            self._changed()
+
+    @property
+    def safe_tip_events(self) -> list[tuple[float, str]]:
+        """Get the logged safe-tip events (time s, description): crashes and tip changes."""
+        with self.lock:
+            self.advance()
+            return list(self._junction.safe_tip_events)
+
+    def tip_change(self) -> None:
+        """Fault: the tip reshapes (z0 and possibly the channel count jump, seeded); logged."""
+        with self.lock:
+            self.advance()
+            now = self.clock.now()
+            note = self._junction.reshape_tip()
+            self._junction.safe_tip_events.append((now, note))
+            log.warning("t = %.3f s: %s", now, note)
+            self._junction.check_contact(now, "tip change put the tip into contact")
+            self._changed()
+
+    def junction_state(self) -> dict[str, float]:
+        """Get the true junction parameters (for tests and the dry-run report).
+
+        Keys: Eg_eV, Dc_eV, Z, gamma_eV, G_N_S, T_K, tau, z_m, z0_m, n_channels.
+        """
+        with self.lock:
+            self.advance()
+            T, eg, dc, gamma = self._gaps()
+            j = self._junction
+            return {
+                "Eg_eV": eg,
+                "Dc_eV": dc,
+                "Z": math.exp(j.log_barrier()),
+                "gamma_eV": gamma,
+                "G_N_S": self._normal_conductance_S(),
+                "T_K": T,
+                "tau": j.transmission(),
+                "z_m": j.z_m,
+                "z0_m": j.tip.z0_m,
+                "n_channels": float(j.tip.n_channels),
+            }
+
+    def true_dIdV_S(self, V_V: float | np.ndarray) -> float | np.ndarray:
+        """Model dI/dV in S at biases V_V with thermal and the present lock-in smearing."""
+        with self.lock:
+            self.advance()
+            spec = self._spectrum(self._spectrum_key())
+            g = spec.conductance_norm(np.asarray(V_V, dtype=float), self.lockin.modulation_Vrms)
+            out = self._normal_conductance_S() * g
+            return float(out) if np.ndim(out) == 0 else out
+
+    # ================================================================ lock-in plumbing
+    def _lockin_snapshot(self) -> Hashable:
+        return _LockInSnapshot(
+            bias_V=self._bias_V,
+            key=self._spectrum_key(),
+            G_N_S=self._normal_conductance_S(),
+            gain_V_per_A=self._gain(),
+            vmod_rms_V=round(self.lockin.modulation_Vrms, 9),
+        )
+
+    def _lockin_input(self, snap: Hashable, harmonic: int) -> LockInInput:
+        assert isinstance(snap, _LockInSnapshot)
+        spec = self._spectrum(snap.key)
+        V = np.array(snap.bias_V)
+        I = snap.G_N_S * float(spec.current_norm_at(V))
+        gain = snap.gain_V_per_A
+        saturated = abs(I * gain) >= PREAMP_SATURATION_V
+        g = spec.g_lockin(snap.vmod_rms_V)
+        if saturated or snap.vmod_rms_V == 0.0:
+            signal = 0.0
+        elif harmonic == 1:
+            signal = gain * snap.G_N_S * float(np.interp(V, BIAS_GRID_V, g)) * snap.vmod_rms_V
+        elif harmonic == 2:
+            # Second harmonic of I(V0 + sqrt(2) Vrms cos wt): G' Vrms^2 / (2 sqrt 2), in rms.
+            dg = float(np.interp(V, BIAS_GRID_V, np.gradient(g, BIAS_GRID_V)))
+            signal = gain * snap.G_N_S * dg * snap.vmod_rms_V**2 / (2.0 * math.sqrt(2.0))
+        else:
+            signal = 0.0
+        i_clip = min(abs(I), PREAMP_SATURATION_V / gain)
+        preamp = gain * current_noise_density_A(i_clip, gain)
+        noise = math.hypot(preamp, LOCKIN_INPUT_NOISE_V_PER_RTHZ)
+        over = saturated or math.sqrt(2.0) * abs(signal) > LOCKIN_INPUT_RANGE_V_PEAK
+        return LockInInput(signal_V=signal, noise_V_per_rthz=noise, input_overload=over)
