@@ -302,7 +302,9 @@ class RunWriter:
         try:
             unclean = clear_open_flags(path)
             try:
-                file = h5py.File(path, "r+", libver="latest")
+                # HDF5's own lock would make resume fail while any reader (a GUI following the
+                # run) has the file open; the WriterLock already guarantees a single writer.
+                file = h5py.File(path, "r+", libver="latest", locking=False)
             except OSError as exc:
                 raise NotARunFileError(f"{path} cannot be opened as HDF5: {exc}") from exc
             if file.attrs.get("stm_andreev_format") != FORMAT_NAME:

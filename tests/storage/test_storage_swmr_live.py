@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+
+from stm_andreev.storage import RunWriter
 
 from .storage_helpers import append_point, new_run
 from .subprocess_helpers import TIMEOUT_S, read_line, send_line, start_module
@@ -80,3 +83,38 @@ def test_reader_process_opened_mid_run_sees_confirmed_rows_only(tmp_path):
         if reader.poll() is None:
             reader.kill()
             reader.communicate(timeout=TIMEOUT_S)
+
+
+def test_reader_stays_attached_through_a_writer_crash_and_resume(tmp_path):
+    """A GUI-like reader follows a run whose writer is killed and then resumed elsewhere."""
+    path = tmp_path / "run.h5"
+    n_planned = 8
+    writer_proc = start_module("tests.storage.crash_writer_child", str(path), "create",
+                               str(n_planned), "--hook", "row_written:3")
+    assert read_line(writer_proc) == "ready"
+    reader = start_module(CHILD, str(path))
+    try:
+        json.loads(read_line(reader))
+        writer_proc.communicate(timeout=TIMEOUT_S)
+        assert writer_proc.returncode == -signal.SIGKILL
+        crashed = _ask(reader, "check")
+        assert crashed["error"] is None and crashed["ledger"] == [0, 1, 2]
+
+        resumed = RunWriter.resume(path)  # the reader still has the file open
+        assert resumed.rows_discarded == 1
+        for point in range(n_planned):
+            if not resumed.is_finished(point):
+                append_point(resumed, point)
+        resumed.close()
+        final = _ask(reader, "check")
+        assert final["error"] is None
+        assert final["ledger"] == list(range(n_planned))
+        assert final["status"] == "finished"
+        send_line(reader, "quit")
+        reader.communicate(timeout=TIMEOUT_S)
+        assert reader.returncode == 0
+    finally:
+        for proc in (writer_proc, reader):
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate(timeout=TIMEOUT_S)
