@@ -38,15 +38,13 @@ from stm_andreev.drivers.nanonis.codec import (
 )
 from stm_andreev.drivers.nanonis.commands import COMMANDS, Command
 from stm_andreev.drivers.nanonis.errors import NanonisError, NanonisProtocolError
+from stm_andreev.simulators.lab.electronics import current_noise_density_A
 from stm_andreev.simulators.lab.errors import LabError
 
 log = logging.getLogger(__name__)
 
 BIAS_LIMIT_V = 10.0
 MODULATORS = range(1, 9)
-# Current-amplifier noise density (A/sqrt(Hz)) for the internal lock-in channels: a typical
-# low-noise STM preamp at high gain.
-CURRENT_NOISE_A_PER_RTHZ = 5e-15
 # A sweep's lab-clock bound when ZCtrl.Withdraw is told to wait forever (timeout -1).
 WITHDRAW_WAIT_LIMIT_S = 60.0
 WITHDRAW_POLL_S = 0.01
@@ -101,11 +99,6 @@ class _SpectroscopySettings:
         }
     )
     channel_indexes: list[int] = field(default_factory=lambda: [0])
-
-
-def _lab_modulation_V(lab: Any) -> float:
-    """Junction modulation in V rms: sine-out amplitude times the bias divider."""
-    return float(lab.lockin.amplitude_Vrms) * float(lab.lockin.divider)
 
 
 class NanonisEmulator:
@@ -215,9 +208,12 @@ class NanonisEmulator:
         mod = self._modulators[1]
         signal = 0.0
         if mod.on:
-            signal = float(self.lab.true_dIdV_S(self.lab.bias_V)) * _lab_modulation_V(self.lab)
+            signal = float(self.lab.true_dIdV_S(self.lab.bias_V)) * self.lab.lockin.modulation_Vrms
         t = self._spectr.timing["integration_s"] if integration_s is None else integration_s
-        sigma = CURRENT_NOISE_A_PER_RTHZ * math.sqrt(1.0 / (2.0 * max(t, 1e-4)))
+        gain = self.lab.preamp_gains_V_per_A[self.lab.preamp_gain_index]
+        # Preamp noise density at this current, over the demodulator's bandwidth 1/(2 t).
+        density = current_noise_density_A(abs(self.lab.measured_current_A()), gain)
+        sigma = density * math.sqrt(1.0 / (2.0 * max(t, 1e-4)))
         noise_x, noise_y = self._rng.normal(0.0, sigma, 2)
         return signal + float(noise_x), float(noise_y)
 
@@ -354,7 +350,7 @@ class NanonisEmulator:
         """Modulator 1 drives the bias: its amplitude becomes the lab's junction modulation."""
         mod = self._modulators[modulator]
         if modulator == 1 and mod.on:
-            self.lab.lockin.amplitude_Vrms = mod.amplitude_V / float(self.lab.lockin.divider)
+            self.lab.lockin.modulation_Vrms = mod.amplitude_V
 
     def _cmd_LockIn_ModOnOffSet(self, modulator: int, on: int) -> None:
         self._modulator(modulator).on = bool(on)

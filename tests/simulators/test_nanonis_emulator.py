@@ -4,6 +4,7 @@ port while a sweep runs)."""
 
 from __future__ import annotations
 
+import struct
 import threading
 
 import numpy as np
@@ -110,7 +111,7 @@ def test_z_position_is_refused_while_the_controller_is_on(emulator, lab):
     send(emulator, "ZCtrl.OnOffSet", "00000000")
     z_before = lab.z_m
     target = np.float32(z_before + 1e-11)
-    assert send(emulator, "ZCtrl.ZPosSet", target.astype(">f4").tobytes().hex()) == reply(
+    assert send(emulator, "ZCtrl.ZPosSet", struct.pack(">f", target).hex()) == reply(
         "ZCtrl.ZPosSet", OK
     )
     assert lab.z_m == pytest.approx(float(target), abs=1e-15)
@@ -144,6 +145,7 @@ def test_modulation_amplitude_sets_the_junction_modulation(emulator, lab):
 
 
 def test_status_get_reports_lab_feedback_codes(emulator, lab):
+    lab.feedback_on = False
     assert send(emulator, "ZCtrl.StatusGet") == reply("ZCtrl.StatusGet", hx("0001") + OK)
     lab.feedback_on = True
     assert send(emulator, "ZCtrl.StatusGet") == reply("ZCtrl.StatusGet", hx("0002") + OK)
