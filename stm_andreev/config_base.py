@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import math
+import typing
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from stm_andreev.config_errors import UNION_TAGS
+from stm_andreev.config_errors import UNION_TAGS, KeyedValueError, accepts_bool, union_members
+
+
+def _misplaced_bools(annotation: Any, value: Any) -> list[tuple[tuple[int, ...], bool]]:
+    """Booleans in ``value`` where ``annotation`` wants numbers (the value or list items)."""
+    if isinstance(value, bool):
+        return [] if accepts_bool(annotation) else [((), value)]
+    if isinstance(value, list):
+        items = [a for arg in union_members(annotation)
+                 if typing.get_origin(arg) in (list, tuple)
+                 for a in typing.get_args(arg) if a is not Ellipsis]
+        if items and not any(accepts_bool(a) for a in items):
+            return [((i,), v) for i, v in enumerate(value) if isinstance(v, bool)]
+    return []
 
 
 class Strict(BaseModel):
@@ -22,6 +36,25 @@ class Strict(BaseModel):
 
     # Set on models that are members of a tagged union, so error locations can be cleaned.
     union_tag: ClassVar[str | None] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, data: Any) -> Any:
+        # YAML reads yes/no/on/off as booleans, and pydantic would quietly take them as 1/0:
+        # `heater_range: on` must not become range 1.
+        if isinstance(data, dict):
+            problems = []
+            for key, value in data.items():
+                field = cls.model_fields.get(key) if isinstance(key, str) else None
+                if field is None:
+                    continue
+                problems += [((key, *sub), f"expected a number or text; got "
+                                           f"{str(flag).lower()} (YAML reads yes/no/on/off "
+                                           "as true/false)")
+                             for sub, flag in _misplaced_bools(field.annotation, value)]
+            if problems:
+                raise KeyedValueError(problems)
+        return data
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -218,16 +218,31 @@ def _clean_location(raw: Sequence[Any], data: Any) -> KeyPath:
     return tuple(path)
 
 
-def _union_args(annotation: Any) -> list[Any]:
+def union_members(annotation: Any) -> list[Any]:
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
-        return _union_args(typing.get_args(annotation)[0])
+        return union_members(typing.get_args(annotation)[0])
     if origin in (typing.Union, types.UnionType):
         out: list[Any] = []
         for arg in typing.get_args(annotation):
-            out.extend(_union_args(arg))
+            out.extend(union_members(arg))
         return out
     return [annotation]
+
+
+def accepts_bool(annotation: Any) -> bool:
+    """Whether a field annotation takes a plain true/false (bool, or a container/Any)."""
+    for arg in union_members(annotation):
+        if arg is bool or arg is Any:
+            return True
+        if typing.get_origin(arg) is typing.Literal:
+            if any(isinstance(v, bool) for v in typing.get_args(arg)):
+                return True
+            continue
+        if arg not in (int, float, str, type(None)) and typing.get_origin(arg) not in (
+                list, tuple, dict) and not (isinstance(arg, type) and issubclass(arg, BaseModel)):
+            return True  # something unusual: let its own validator judge
+    return False
 
 
 def _model_at(root: type[BaseModel], raw: Sequence[Any]) -> type[BaseModel] | None:
@@ -246,12 +261,12 @@ def _model_at(root: type[BaseModel], raw: Sequence[Any]) -> type[BaseModel] | No
                 field = cand.model_fields.get(part) or next(
                     (f for f in cand.model_fields.values() if f.alias == part), None)
                 if field is not None:
-                    nxt.extend(_union_args(field.annotation))
+                    nxt.extend(union_members(field.annotation))
             elif origin in (list, tuple) and isinstance(part, int):
                 nxt.extend(a for arg in typing.get_args(cand) if arg is not Ellipsis
-                           for a in _union_args(arg))
+                           for a in union_members(arg))
             elif origin is dict and isinstance(part, str):
-                nxt.extend(_union_args(typing.get_args(cand)[1]))
+                nxt.extend(union_members(typing.get_args(cand)[1]))
         candidates = nxt
         if not candidates:
             return None
@@ -267,7 +282,7 @@ def _tuple_size(root: type[BaseModel], raw: Sequence[Any]) -> int | None:
     field = parent.model_fields.get(raw[-1]) if parent is not None else None
     if field is None:
         return None
-    for arg in _union_args(field.annotation):
+    for arg in union_members(field.annotation):
         if typing.get_origin(arg) is tuple and Ellipsis not in typing.get_args(arg):
             return len(typing.get_args(arg))
     return None

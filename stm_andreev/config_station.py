@@ -253,24 +253,25 @@ def _sample_tag(value: Any) -> str:
 
 
 class _FaultBase(Strict):
-    """Fault injection (implemented by simulators/faults.py); triggers are shared.
+    """Fault on one simulated instrument's traffic (applied by simulators/faults.py).
 
-    A fault fires after ``after_commands`` commands to ``instrument``, or at ``at_time_s``
-    of simulated time, and/or with ``probability`` on each command.
+    Triggers: after ``after_commands`` commands to ``instrument``, or at ``at_time_s`` of
+    station time, and/or with ``probability`` per command. Once due it hits ``count``
+    consecutive commands, or every command for ``duration_s`` of station time if given.
     """
 
     instrument: str
     after_commands: int | None = Field(None, ge=0)
     at_time_s: NonNegativeFloat | None = None
     probability: float | None = Field(None, gt=0, le=1)
-    needs_trigger: ClassVar[bool] = True
+    count: int = Field(1, ge=1, le=1_000_000)
+    duration_s: PositiveFloat | None = None
 
     @model_validator(mode="after")
     def _trigger(self) -> _FaultBase:
         if self.after_commands is not None and self.at_time_s is not None:
             raise ValueError("give after_commands or at_time_s, not both")
-        if self.needs_trigger and (self.after_commands, self.at_time_s, self.probability) == (
-                None, None, None):
+        if (self.after_commands, self.at_time_s, self.probability) == (None, None, None):
             raise ValueError("needs a trigger: after_commands, at_time_s or probability")
         return self
 
@@ -284,13 +285,11 @@ class DelayFault(_FaultBase):
     union_tag: ClassVar[str | None] = "delay"
     kind: Literal["delay"]
     delay_s: PositiveFloat = Field(le=3600)
-    duration_s: PositiveFloat | None = None
 
 
 class StallFault(_FaultBase):
     union_tag: ClassVar[str | None] = "stall"
     kind: Literal["stall"]
-    duration_s: PositiveFloat
 
 
 class GarbleFault(_FaultBase):
@@ -301,6 +300,8 @@ class GarbleFault(_FaultBase):
 class ErrorStatusFault(_FaultBase):
     union_tag: ClassVar[str | None] = "error_status"
     kind: Literal["error_status"]
+    bits: int | None = Field(None, ge=1, le=0xFFFF, description="status bits to set "
+                             "(default: the queried register's overload/error bit)")
 
 
 class RestartFault(_FaultBase):
@@ -308,24 +309,42 @@ class RestartFault(_FaultBase):
     kind: Literal["restart"]
 
 
-class TemperatureSpikeFault(Strict):
-    """The fridge warms by ``delta_K`` at ``at_time_s`` and recovers over ``duration_s``."""
+class _LabFault(Strict):
+    """A fault of the simulated world itself; fires once, after ``after_commands`` commands
+    to any instrument or at ``at_time_s`` of station time."""
+
+    instrument: Literal["lab"] | None = None
+    after_commands: int | None = Field(None, ge=0)
+    at_time_s: NonNegativeFloat | None = None
+
+    @model_validator(mode="after")
+    def _trigger(self) -> _LabFault:
+        if (self.after_commands is None) == (self.at_time_s is None):
+            raise ValueError("needs exactly one trigger: after_commands or at_time_s")
+        return self
+
+
+class TemperatureSpikeFault(_LabFault):
+    """The fridge warms by ``delta_K`` (cools if negative) and recovers over ``duration_s``."""
 
     union_tag: ClassVar[str | None] = "temperature_spike"
     kind: Literal["temperature_spike"]
-    at_time_s: NonNegativeFloat
-    delta_K: float = Field(gt=0, le=10)
+    delta_K: float = Field(gt=-10, lt=10)
     duration_s: PositiveFloat
-    instrument: str | None = None
+
+    @field_validator("delta_K")
+    @classmethod
+    def _nonzero(cls, value: float) -> float:
+        if value == 0:
+            raise ValueError("a spike of 0 K does nothing; give a non-zero delta_K")
+        return value
 
 
-class TipChangeFault(Strict):
-    """The tip apex changes at ``at_time_s`` (new gap and height at the same position)."""
+class TipChangeFault(_LabFault):
+    """The tip apex changes (new gap and height at the same position)."""
 
     union_tag: ClassVar[str | None] = "tip_change"
     kind: Literal["tip_change"]
-    at_time_s: NonNegativeFloat
-    instrument: str | None = None
 
 
 FaultConfig = Annotated[
@@ -571,7 +590,7 @@ class StationConfig(Strict):
                                  f"missing (required because {why})"))
         if sim is not None:
             for i, fault in enumerate(sim.faults):
-                if fault.instrument is None:
+                if isinstance(fault, _LabFault):
                     continue
                 inst = self.instruments.get(fault.instrument)
                 if inst is None:
