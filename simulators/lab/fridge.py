@@ -603,4 +603,6 @@ class Fridge:
         """Get whether a cooldown is still under way."""
         with self._lock:
             self._sync()
+            if self._cooling_down and self._profile is not None and self._profile.finished(self._t):
+                self._cooling_down = False
             return self._cooling_down
