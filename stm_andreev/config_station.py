@@ -55,6 +55,22 @@ class VisaOptions(Strict):
     write_termination: str | None = None
 
 
+    def visa_kwargs(self, interface: str | None = None) -> dict[str, Any]:
+        """Keyword arguments for pymeasure's VISAAdapter / pyvisa ``open_resource``.
+
+        ``timeout`` in ms as pyvisa wants it; unset options are left out, so pyvisa's own
+        defaults apply; ``baud_rate`` only for serial (``asrl``) interfaces.
+        """
+        kwargs: dict[str, Any] = {"timeout": round(self.timeout_s * 1000)}
+        for key in ("visa_library", "read_termination", "write_termination"):
+            if getattr(self, key) is not None:
+                kwargs[key] = getattr(self, key)
+        baud = getattr(self, "baud_rate", None)
+        if baud is not None and interface == "asrl":
+            kwargs["baud_rate"] = baud
+        return kwargs
+
+
 class LockInOptions(VisaOptions):
     """SR830 / SR860 options."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,7 @@ from stm_andreev.config import (
     ConfigError,
     NoTemperatureBandError,
     load_station,
+    resolve_config_path,
     station_from_dict,
 )
 from stm_andreev.config_address import AddressError, parse_address
@@ -19,7 +21,7 @@ from stm_andreev.config_yaml import read_yaml
 
 @pytest.fixture(scope="module")
 def base() -> dict:
-    return read_yaml(load_station.__globals__["resolve_config_path"]("simulated")).data
+    return read_yaml(resolve_config_path("simulated")).data
 
 
 def broken(base: dict, edit) -> ConfigError:
@@ -73,15 +75,19 @@ def test_message_has_file_line_key_and_suggestion(base):
     assert "limits.max_bias_V: missing (required)" in text
 
 
-def test_line_numbers_come_from_the_file():
-    err = None
-    try:
-        load_station("tests/configs_bad/station-z-limits-reversed.yaml")
-    except ConfigError as exc:
-        err = exc
-    (problem,) = err.problems
-    lines = open("tests/configs_bad/station-z-limits-reversed.yaml").read().splitlines()
-    assert "z_limits_m" in lines[problem.line - 1]
+@pytest.mark.parametrize("name, text", [
+    ("station-z-limits-reversed", "z_limits_m"),
+    ("station-lakeshore-channel-17", "still: 17"),
+    ("station-role-names-missing-instrument", "lockin: sr830-2"),
+    ("station-duplicate-section", "limits: {}"),
+])
+def test_line_numbers_point_at_the_offending_line(name, text):
+    path = Path(__file__).parent / "configs_bad" / f"{name}.yaml"
+    with pytest.raises(ConfigError) as info:
+        load_station(path)
+    (problem,) = info.value.problems
+    assert text in path.read_text().splitlines()[problem.line - 1]
+    assert f"line {problem.line}: " in str(info.value)
 
 
 def test_all_cross_check_problems_are_reported_together(base):
@@ -177,3 +183,14 @@ def test_instrument_for_unassigned_role():
     del data["roles"]["preamp"]
     with pytest.raises(KeyError, match="preamp"):
         station_from_dict(data).instrument_for("preamp")
+
+
+def test_visa_kwargs_for_pymeasure():
+    lab = load_station("lab-example")
+    lockin = lab.instruments["lockin"]
+    assert lockin.options.visa_kwargs(lockin.parsed_address.interface) == {"timeout": 5000}
+    fridge = lab.instruments["fridge"]
+    assert fridge.options.visa_kwargs(fridge.parsed_address.interface) == {
+        "timeout": 5000, "visa_library": "@py", "read_termination": "\r\n"}
+    # serial gets the 372's baud rate
+    assert fridge.options.visa_kwargs("asrl")["baud_rate"] == 57600
