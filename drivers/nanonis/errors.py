@@ -27,7 +27,13 @@ class NanonisCommandError(NanonisError):
     def __init__(self, command: str, message: str) -> None:
         self.command = command
         self.message = message
-        super().__init__(f"{command}: {message}" if message else f"{command}: error status 1")
+        if not message:
+            text = f"{command}: error status 1"
+        elif message.startswith(command):
+            text = message  # the controller already named the command
+        else:
+            text = f"{command}: {message}"
+        super().__init__(text)
 
     def __reduce__(self) -> tuple[type, tuple[str, str]]:
         return (type(self), (self.command, self.message))

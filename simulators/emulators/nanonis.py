@@ -44,6 +44,9 @@ from stm_andreev.simulators.lab.errors import LabError
 log = logging.getLogger(__name__)
 
 BIAS_LIMIT_V = 10.0
+MAX_POINTS = 100_000
+MAX_SWEEPS = 1000
+MAX_TIMING_S = 3600.0
 MODULATORS = range(1, 9)
 # A sweep's lab-clock bound when ZCtrl.Withdraw is told to wait forever (timeout -1).
 WITHDRAW_WAIT_LIMIT_S = 60.0
@@ -403,8 +406,11 @@ class NanonisEmulator:
         show_dialog: int,
     ) -> None:
         s = self._spectr
-        if n_sweeps < 0 or n_points < 0 or n_points == 1:
-            raise CommandRefused(f"bad sweep count {n_sweeps} or point count {n_points}")
+        if not (0 <= n_sweeps <= MAX_SWEEPS and (n_points == 0 or 2 <= n_points <= MAX_POINTS)):
+            raise CommandRefused(
+                f"sweeps {n_sweeps} (0 keeps, 1-{MAX_SWEEPS}) or points {n_points} "
+                f"(0 keeps, 2-{MAX_POINTS}) out of range"
+            )
         for flag in (save_all, backward, autosave, show_dialog):
             if flag not in (0, 1, 2):
                 raise CommandRefused(f"flag {flag} is not 0 (no change), 1 (on) or 2 (off)")
@@ -418,8 +424,9 @@ class NanonisEmulator:
 
     def _cmd_BiasSpectr_TimingSet(self, **timing: float) -> None:
         for key, value in timing.items():
-            if not (math.isfinite(value) and value >= 0.0) and key != "z_offset_m":
-                raise CommandRefused(f"timing value {key} = {value} must be finite and >= 0")
+            low = -1.0 if key == "z_offset_m" else 0.0
+            if not low <= value <= MAX_TIMING_S:
+                raise CommandRefused(f"timing value {key} = {value} outside {low:g}-{MAX_TIMING_S:g}")
         self._spectr.timing = dict(timing)
 
     def _cmd_BiasSpectr_TimingGet(self) -> dict[str, Any]:

@@ -9,10 +9,9 @@ import threading
 
 import numpy as np
 import pytest
-from stm_andreev.drivers.nanonis import (
-    NanonisCommandError,
-    NanonisController,
-)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from stm_andreev.drivers.nanonis import COMMANDS, NanonisCommandError, NanonisController
 from stm_andreev.simulators.emulators.nanonis import NanonisEmulator
 from stm_andreev.simulators.lab import VirtualLab
 from stm_andreev.simulators.transports.inprocess import EmulatorSocket
@@ -277,3 +276,47 @@ def test_stop_from_another_port_ends_the_sweep_early():
     assert not other.bias_spectroscopy_running()
     assert 0 <= len(result["Bias (V)"]) < 100
     assert len(result["Current (A)"]) == len(result["Bias (V)"])
+
+
+# --- robustness --------------------------------------------------------------------------
+
+_FUZZ_LAB = VirtualLab("InO-1", clock=VirtualClock(), seed=11)
+_FUZZ_EMULATOR = NanonisEmulator(_FUZZ_LAB)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(sorted(COMMANDS)), body=st.binary(max_size=64))
+def test_random_request_bodies_always_get_a_well_formed_reply(name, body):
+    header, _ = request(name)
+    header = header[:32] + len(body).to_bytes(4, "big") + header[36:]
+    out = _FUZZ_EMULATOR.handle_frame(header, body)
+    try:
+        COMMANDS[name].decode_reply(out)
+    except NanonisCommandError as exc:
+        assert exc.command == name and exc.message.startswith(name)
+
+
+@settings(max_examples=200, deadline=None)
+@given(header=st.binary(min_size=40, max_size=40), body=st.binary(max_size=32))
+def test_random_frames_never_raise(header, body):
+    out = _FUZZ_EMULATOR.handle_frame(header, body)
+    assert out == b"" or len(out) >= 48
+
+
+@pytest.mark.parametrize(
+    "name, body, complaint",
+    [
+        ("BiasSpectr.PropsSet", "0000 00000001 0000 7fffffff 00000000 0000 0000", "points"),
+        ("BiasSpectr.PropsSet", "0000 00000001 0003 00000010 00000000 0000 0000", "flag 3"),
+        ("BiasSpectr.TimingSet", "7fc00000" * 8, "timing value"),  # NaN
+        ("BiasSpectr.ChsSet", "00000001 00000063", r"channel indexes \[99\]"),
+        ("LockIn.ModAmpSet", "00000009 3a83126f", "modulator 9"),
+        ("Signals.ValGet", "00000063 00000000", "signal index 99"),
+        ("FolMe.XYPosSet", "3ff0000000000000 0000000000000000 00000001", "outside"),
+        ("Bias.Set", "41300000", "outside"),  # 11 V
+    ],
+)
+def test_out_of_range_arguments_get_error_blocks(emulator, name, body, complaint):
+    with pytest.raises(NanonisCommandError, match=complaint) as info:
+        COMMANDS[name].decode_reply(send(emulator, name, body))
+    assert str(info.value).count(name) == 1
