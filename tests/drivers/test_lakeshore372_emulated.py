@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from pyvisa.errors import VisaIOError
 from stm_andreev.drivers.interfaces import TemperatureController, TransportBridge
@@ -26,23 +24,12 @@ from stm_andreev.drivers.lakeshore372 import (
     TempCoefficient,
 )
 from stm_andreev.simulators.emulators.lakeshore372 import LakeShore372Emulator
-from stm_andreev.simulators.lab.fridge import Fridge
+from stm_andreev.simulators.lab import VirtualLab
 from stm_andreev.simulators.transports.inprocess import EmulatorAdapter
 
 from stm_andreev.clock import VirtualClock
-from stm_andreev.physics import get_sample
 
 SETTLE_S = 13.0
-
-
-class VirtualLab:
-    """The part of the VirtualLab contract the 372 uses (stand-in until it is exported)."""
-
-    def __init__(self, sample: str, *, clock: VirtualClock, seed: int = 0) -> None:
-        self.clock = clock
-        self.lock = threading.RLock()
-        film = get_sample(sample)
-        self.fridge = Fridge(clock, film_resistance_ohm=film.sheet_resistance_ohm, lock=self.lock)
 
 
 @pytest.fixture

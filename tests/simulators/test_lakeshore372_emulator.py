@@ -12,10 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stm_andreev.simulators.emulator import LineEmulator
 from stm_andreev.simulators.emulators.lakeshore372 import LakeShore372Emulator
-from stm_andreev.simulators.lab.fridge import Fridge
+from stm_andreev.simulators.lab import VirtualLab
 
 from stm_andreev.clock import VirtualClock
-from stm_andreev.physics import get_sample
 
 NUMBER = re.compile(r"[+-]\d\.\d{5}E[+-]\d{2}")
 SETTLE_S = 13.0  # default pause 3 s + dwell 10 s
@@ -24,21 +23,6 @@ SETTLE_S = 13.0  # default pause 3 s + dwell 10 s
 @pytest.fixture
 def clock() -> VirtualClock:
     return VirtualClock()
-
-
-class VirtualLab:
-    """The part of the VirtualLab contract the 372 uses: fridge, clock, lock.
-
-    Stand-in until simulators/lab exports VirtualLab; built on the lab's real Fridge.
-    """
-
-    def __init__(self, sample: str, *, clock: VirtualClock, seed: int = 0) -> None:
-        import threading
-
-        self.clock = clock
-        self.lock = threading.RLock()
-        film = get_sample(sample)
-        self.fridge = Fridge(clock, film_resistance_ohm=film.sheet_resistance_ohm, lock=self.lock)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ code, not a wait of this test.)
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -17,26 +16,15 @@ from lakeshore import Model372, Model372HeaterOutputSettings
 from lakeshore.generic_instrument import InstrumentException
 from stm_andreev.drivers.lakeshore372 import LakeShore372, Scanner
 from stm_andreev.simulators.emulators.lakeshore372 import LakeShore372Emulator
-from stm_andreev.simulators.lab.fridge import Fridge
+from stm_andreev.simulators.lab import VirtualLab
 from stm_andreev.simulators.transports.tcp import LineServer
 
 from stm_andreev.clock import VirtualClock
-from stm_andreev.physics import get_sample
 
 pytestmark = pytest.mark.tcp
 
 TIMEOUT_S = 2.0
 SETTLE_S = 13.0
-
-
-class VirtualLab:
-    """The part of the VirtualLab contract the 372 uses (stand-in until it is exported)."""
-
-    def __init__(self, sample: str, *, clock: VirtualClock, seed: int = 0) -> None:
-        self.clock = clock
-        self.lock = threading.RLock()
-        film = get_sample(sample)
-        self.fridge = Fridge(clock, film_resistance_ohm=film.sheet_resistance_ohm, lock=self.lock)
 
 
 @pytest.fixture
