@@ -195,3 +195,24 @@ def test_heaters_off(ls: LakeShore372, lab: VirtualLab) -> None:
     ls.heaters_off()
     assert lab.fridge.heater_range == 0
     assert ls.warmup_heater.heater_range is False
+
+
+def test_cooldown_r_of_t_shows_the_transition(
+    ls: LakeShore372, lab: VirtualLab, clock: VirtualClock
+) -> None:
+    """The film's R(T) through the bridge during a cooldown: resistive, then zero below Tc."""
+    bridge = LakeShoreTransportBridge(ls, 9)
+    control = LakeShoreTemperatureControl(ls, channels={"film": 9})
+    wait_s = control.scan("film")
+    lab.fridge.start_cooldown(from_K=300.0)
+    clock.advance(wait_s)
+    Tc_K = lab.sample.Tc_K
+    points = []
+    for _ in range(60):
+        clock.advance(600.0)
+        points.append((lab.fridge.temperature_K("film"), bridge.resistance()))
+    above = [R for T, R in points if T > 1.5 * Tc_K]
+    below = [R for T, R in points if T < 0.5 * Tc_K]
+    assert above and below, points
+    assert min(above) > 100.0
+    assert max(abs(R) for R in below) < 0.01

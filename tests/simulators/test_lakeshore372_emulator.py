@@ -419,3 +419,14 @@ def test_any_line_gives_a_clean_reply(parts: list[str]) -> None:
     assert reply == "" or (reply.endswith("\r\n") and "\n" not in reply[:-2])
     assert "\r" not in reply[:-2]
     assert re.fullmatch(r"\d+\r\n", ls.handle_line("*ESR?"))
+
+
+def test_temperature_spike_is_seen_on_the_control_input(
+    ls: LakeShore372Emulator, lab: VirtualLab, clock: VirtualClock
+) -> None:
+    before = number(ask(ls, "KRDG? A"))
+    lab.fridge.spike(0.2, 60.0)
+    during = number(ask(ls, "KRDG? A"))
+    assert during == pytest.approx(before + 0.2, abs=0.01)
+    clock.advance(3600.0)
+    assert number(ask(ls, "KRDG? A")) == pytest.approx(before, abs=0.005)
