@@ -142,3 +142,40 @@ def test_paper_plan_estimate_uses_the_plan_timing():
     assert est.n_spectra == 31 + n_t and est.n_points == 301 * (31 + n_t)
     assert est.min_s == pytest.approx((31 + n_t) * per_spectrum + ramp + (1 + n_t) * dwell)
     assert est.max_s == pytest.approx((31 + n_t) * per_spectrum + ramp + (1 + n_t) * timeout)
+
+
+def _models(root, seen=None):
+    """Every model class reachable from ``root`` through its field annotations."""
+    import typing
+
+    from pydantic import BaseModel
+
+    from stm_andreev.config_errors import union_members
+
+    seen = set() if seen is None else seen
+    if root in seen:
+        return seen
+    seen.add(root)
+    for field in root.model_fields.values():
+        stack = union_members(field.annotation)
+        while stack:
+            arg = stack.pop()
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                _models(arg, seen)
+            else:
+                for inner in typing.get_args(arg):
+                    stack.extend(union_members(inner))
+    return seen
+
+
+def test_readme_documents_every_key():
+    from stm_andreev.config import PlanConfig, StationConfig
+
+    readme = (CONFIGS / "README.md").read_text()
+    missing = sorted({
+        f"{model.__name__}.{field.alias or name}"
+        for model in _models(StationConfig) | _models(PlanConfig)
+        for name, field in model.model_fields.items()
+        if f"`{field.alias or name}`" not in readme
+    })
+    assert missing == []
