@@ -219,6 +219,7 @@ def _clean_location(raw: Sequence[Any], data: Any) -> KeyPath:
 
 
 def union_members(annotation: Any) -> list[Any]:
+    """The member types of a (possibly Annotated, possibly nested) union; [annotation] if none."""
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
         return union_members(typing.get_args(annotation)[0])

@@ -372,8 +372,6 @@ StepConfig = Annotated[
     | CooldownStep | SingleSpectrumStep,
     Field(discriminator="kind"),
 ]
-SPECTRUM_STEPS = (SetpointSweepStep, TemperatureSweepStep, OvernightGridStep,
-                  PositionSurveyStep, SingleSpectrumStep)
 
 
 class PlanConfig(Strict):

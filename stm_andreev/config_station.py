@@ -9,6 +9,7 @@ ranges, faults target simulated instruments. ``stm_andreev.station`` builds the 
 from __future__ import annotations
 
 import re
+import typing
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -34,11 +35,11 @@ ROLE_DRIVERS: dict[str, tuple[str, ...]] = {
     "transport_bridge": ("lakeshore372", "sr830", "sr860"),
     "preamp": ("sr570", "nanonis"),
 }
-HEATER_RANGES = range(0, 9)  # Lake Shore 372 sample heater: 0 off ... 8 = 100 mA
-SAMPLE_PRESETS = ("InO-1", "InO-2", "InO-3", "InO-4")
+SamplePreset = Literal["InO-1", "InO-2", "InO-3", "InO-4"]  # Table S1 of the paper
+SAMPLE_PRESETS: tuple[str, ...] = typing.get_args(SamplePreset)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
-HeaterRange = Annotated[int, Field(ge=0, le=8)]
+HeaterRange = Annotated[int, Field(ge=0, le=8)]  # Lake Shore 372 sample heater: 0 off .. 8
 # A plain check (no email-validator dependency): one @, no spaces, a dot in the domain.
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
@@ -381,7 +382,7 @@ class SimulationConfig(Strict):
     """
 
     sample: Annotated[
-        Annotated[Literal["InO-1", "InO-2", "InO-3", "InO-4"], Tag("preset")]
+        Annotated[SamplePreset, Tag("preset")]
         | Annotated[CustomSample, Tag("custom")],
         Discriminator(_sample_tag),
     ] = "InO-2"
