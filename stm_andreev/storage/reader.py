@@ -20,6 +20,7 @@ import h5py
 import numpy as np
 
 from .errors import NotARunFileError, ReaderNotLiveError, RunFileNotFoundError
+from .h5open import open_h5
 from .layout import (
     CONFIG,
     DATA,
@@ -86,7 +87,7 @@ class RunReader:
             raise RunFileNotFoundError(f"run file {self._path} does not exist")
         try:
             # SWMR read mode also opens files whose (dead) writer left the open flags set.
-            self._file = h5py.File(self._path, "r", libver="latest", swmr=True)
+            self._file = open_h5(self._path, "r", libver="latest", swmr=True)
         except OSError as exc:
             raise NotARunFileError(f"{self._path} cannot be opened as an HDF5 run file: "
                                    f"{exc}") from exc

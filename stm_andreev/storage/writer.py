@@ -43,6 +43,7 @@ from .errors import (
     UnwritableLocationError,
     WriterClosedError,
 )
+from .h5open import open_h5
 from .layout import (
     BIAS_AXIS,
     DATA,
@@ -67,6 +68,7 @@ from .layout import (
     extra_columns,
     to_json,
 )
+from .rows import RowAppender
 from .superblock import clear_open_flags
 from .writer_lock import WriterLock
 
@@ -190,9 +192,10 @@ class RunWriter:
         data = file[DATA]
         points = file[POINTS]
         events = file[EVENTS]
-        self._spectrum_ds = [(arg, data[c.name]) for arg, c in SPECTRUM_DATASETS]
-        self._column_ds = [(c, points[c.name]) for c in self._columns]
-        self._event_ds = [(c, events[c.name]) for c in EVENT_COLUMNS]
+        self._spectrum_rows = [(arg, RowAppender(data[c.name])) for arg, c in SPECTRUM_DATASETS]
+        self._column_rows = [(c.name, RowAppender(points[c.name])) for c in self._columns]
+        self._event_rows = [(c.name, RowAppender(events[c.name])) for c in EVENT_COLUMNS]
+        self._ledger_rows = RowAppender(file[LEDGER])
         self._ledger = file[LEDGER]
         self._status = file[STATUS]
         self._end_time = file[END_TIME]
@@ -302,9 +305,7 @@ class RunWriter:
         try:
             unclean = clear_open_flags(path)
             try:
-                # HDF5's own lock would make resume fail while any reader (a GUI following the
-                # run) has the file open; the WriterLock already guarantees a single writer.
-                file = h5py.File(path, "r+", libver="latest", locking=False)
+                file = open_h5(path, "r+", libver="latest")
             except OSError as exc:
                 raise NotARunFileError(f"{path} cannot be opened as HDF5: {exc}") from exc
             if file.attrs.get("stm_andreev_format") != FORMAT_NAME:
@@ -445,19 +446,16 @@ class RunWriter:
         values = self._check_record(record, index)
         k = self._n_rows
         with self._guard(f"writing the spectrum of point {index}"):
-            for arg, ds in self._spectrum_ds:
-                ds.resize(k + 1, axis=0)
-                ds[k] = arrays[arg]
+            for arg, rows in self._spectrum_rows:
+                rows.write(k, arrays[arg])
             if k == 0:
                 self._bias_axis[:] = arrays["bias_V"]
-            for column, ds in self._column_ds:
-                ds.resize(k + 1, axis=0)
-                ds[k] = values[column.name]
+            for name, rows in self._column_rows:
+                rows.write(k, values[name])
             # The row must be on disk before the ledger names it.
             self._file.flush()
             self._fault("row_written", index)
-            self._ledger.resize(k + 1, axis=0)
-            self._ledger[k] = index
+            self._ledger_rows.write(k, index)
             self._fault("ledger_written", index)
             self._file.flush()
         self._finished[index] = True
@@ -491,9 +489,8 @@ class RunWriter:
                   "message": raw_message}
         m = self._n_events
         with self._guard(f"logging event {kind!r}"):
-            for column, ds in self._event_ds:
-                ds.resize(m + 1, axis=0)
-                ds[m] = values[column.name]
+            for name, rows in self._event_rows:
+                rows.write(m, values[name])
             self._file.flush()
         self._n_events = m + 1
 
