@@ -174,14 +174,28 @@ class VirtualLab:
         return PREAMP_GAINS_V_PER_A[self._gain_index]
 
     def _true_current_A(self) -> float:
+        """Noiseless DC current at the present bias (A)."""
+        j = self._junction
+        if j.feedback_on and self._bias_V != 0.0:
+            # The loop's own table answers at the bias without a full spectrum per height,
+            # which matters while the tip is moving and every height is a new model state.
+            ln_I = (
+                math.log(j.tip.n_channels * G0_S)
+                + j.log_transmission(j.z_m)
+                + self._barrier_table().ln_current_norm(j.log_barrier())
+            )
+            return math.copysign(math.exp(ln_I), self._bias_V)
         spec = self._spectrum(self._spectrum_key())
         return self._normal_conductance_S() * float(spec.current_norm_at(np.array(self._bias_V)))
 
-    def _log_error_fn(self):
-        """ln(|I_meas(z)| / |I_sp|) at the present bias, temperature and tip position."""
+    def _barrier_table(self) -> BarrierTable:
         T, eg, dc, gamma = self._gaps()
         key = BarrierKey(T, round(eg, 8), round(dc, 8), round(gamma, 8), self._bias_V)
-        table = self._barriers.get(key, lambda: BarrierTable(key, self._count))
+        return self._barriers.get(key, lambda: BarrierTable(key, self._count))
+
+    def _log_error_fn(self):
+        """ln(|I_meas(z)| / |I_sp|) at the present bias, temperature and tip position."""
+        table = self._barrier_table()
         j = self._junction
         ln_NG0 = math.log(j.tip.n_channels * G0_S)
         ln_clip = math.log(PREAMP_SATURATION_V / self._gain())
@@ -389,7 +403,7 @@ class VirtualLab:
             return {
                 "Eg_eV": eg,
                 "Dc_eV": dc,
-                "Z": math.exp(j.log_barrier()),
+                "Z": math.exp(j.log_barrier()) if j.log_barrier() < 700 else math.inf,
                 "gamma_eV": gamma,
                 "G_N_S": self._normal_conductance_S(),
                 "T_K": T,

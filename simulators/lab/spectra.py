@@ -86,7 +86,7 @@ class Spectrum:
         if k.gapless:
             return np.ones_like(BIAS_GRID_V)
         self._count()
-        return conductance(
+        g = conductance(
             BIAS_GRID_V,
             Eg_eV=k.Eg_eV,
             Dc_eV=k.Dc_eV,
@@ -95,6 +95,7 @@ class Spectrum:
             T_K=k.T_K,
             Vmod_rms_V=vmod_rms_V,
         )
+        return np.reshape(g, BIAS_GRID_V.shape)
 
     def g_lockin(self, vmod_rms_V: float) -> np.ndarray:
         """G/G_N on the grid with lock-in smearing at vmod_rms_V (V rms, rounded to 1 nV)."""
@@ -147,7 +148,7 @@ class BarrierTable:
                 Z=np.exp(ln_Z)[:, None],
                 gamma_eV=key.gamma_eV,
                 T_K=key.T_K,
-            )
+            ).reshape(ln_Z.size, n)
             j = simpson(g, x=grid, axis=-1) + g[:, -1 if inside > 0 else 0] * abs(V - inside)
             ln_j = np.log(j)
         self._ln_Z = np.linspace(ln_Z[0], ln_Z[-1], _DENSE_BARRIERS)
