@@ -4,6 +4,7 @@ TCP on 127.0.0.1 (ephemeral ports, bounded timeouts, servers closed)."""
 from __future__ import annotations
 
 import socket
+import threading
 
 import numpy as np
 import pytest
@@ -13,6 +14,8 @@ from stm_andreev.simulators.lab import VirtualLab
 from stm_andreev.simulators.transports.tcp import FrameServer
 
 from stm_andreev.clock import VirtualClock
+
+from .test_nanonis_emulator import GatedClock
 
 nanonis_spm = pytest.importorskip("nanonis_spm")
 
@@ -130,3 +133,34 @@ def test_vendor_client_and_driver_share_the_controller(server, vendor, lab):
         assert values(vendor.ZCtrl_SetpntGet())[0] == pytest.approx(3e-10)
     finally:
         ctl.close()
+
+
+def test_vendor_stop_on_a_second_port_ends_a_running_sweep():
+    clock = GatedClock()
+    lab = VirtualLab("InO-2", clock=clock, seed=2)
+    with FrameServer(NanonisEmulator(lab), ports=(0, 0)) as srv:
+        first, second = connect(srv.ports[0]), connect(srv.ports[1])
+        try:
+            sweeper, stopper = nanonis_spm.Nanonis(first), nanonis_spm.Nanonis(second)
+            values(sweeper.BiasSpectr_Open())
+            values(sweeper.BiasSpectr_PropsSet(0, 1, 2, 200, 0.0, 2, 2))
+            result: dict = {}
+            clock.armed = True
+            worker = threading.Thread(
+                target=lambda: result.update(reply=sweeper.BiasSpectr_Start(1, "stopped"))
+            )
+            worker.start()
+            try:
+                assert clock.sleeping.wait(timeout=10.0)
+                values(stopper.BiasSpectr_Stop())
+            finally:
+                clock.armed = False
+                clock.release.set()
+                worker.join(timeout=10.0)
+            assert not worker.is_alive()
+            decoded = values(result["reply"])
+            assert decoded[3] == 2  # bias and current rows
+            assert decoded[4] < 200  # ended early
+        finally:
+            first.close()
+            second.close()
