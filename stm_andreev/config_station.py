@@ -605,6 +605,17 @@ class StationConfig(Strict):
                 why = "simulation.transport is tcp" if inst.simulated else "it is real"
                 problems.append((("instruments", name, "address"),
                                  f"missing (required because {why})"))
+        real = [name for name, inst in self.instruments.items() if not inst.simulated]
+        if sim is not None and real and len(real) < len(self.instruments):
+            # Mixed real and simulated: every wait reaches real hardware, so time must be real.
+            if sim.clock == "virtual":
+                problems.append((("simulation", "clock"), (
+                    f"a virtual clock skips waits, but {', '.join(real)} is real; use "
+                    "clock: scaled with speedup: 1, or simulate every instrument")))
+            elif sim.speedup != 1:
+                problems.append((("simulation", "speedup"), (
+                    f"must be 1 while {', '.join(real)} is real (waits on real hardware "
+                    f"cannot run {sim.speedup:g} times faster)")))
         if sim is not None:
             for i, fault in enumerate(sim.faults):
                 if isinstance(fault, _LabFault):

@@ -194,3 +194,11 @@ def test_visa_kwargs_for_pymeasure():
         "timeout": 5000, "visa_library": "@py", "read_termination": "\r\n"}
     # serial gets the 372's baud rate
     assert fridge.options.visa_kwargs("asrl")["baud_rate"] == 57600
+
+
+def test_mixed_real_and_simulated_needs_real_time(base):
+    data = copy.deepcopy(base)
+    data["instruments"]["lockin"].update(simulated=False, address="GPIB0::8::INSTR")
+    data["simulation"].update(clock="scaled", speedup=1)
+    station = station_from_dict(data)
+    assert station.clock_kind == "scaled" and not station.fully_simulated
