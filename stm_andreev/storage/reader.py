@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,9 @@ class RunReader:
             self._event_ds = [self._file[EVENTS][c.name] for c in EVENT_COLUMNS]
             self._ledger_ds = self._file[LEDGER]
             self._mutable_ds = [self._file[STATUS], self._file[END_TIME]]
+        except KeyError as exc:
+            self._file.close()
+            raise NotARunFileError(f"{self._path}: damaged or incomplete run file: {exc}") from exc
         except BaseException:
             self._file.close()
             raise
@@ -215,6 +219,8 @@ class RunReader:
 
     def spectrum(self, i: int) -> Spectrum:
         """Return confirmed row ``i`` (0 <= i < n_spectra; negative counts from the end)."""
+        if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+            raise TypeError(f"spectrum index must be an integer, got {i!r}")
         n = self._n
         if not -n <= i < n:
             raise IndexError(f"spectrum {i} out of range: {self._path} has {n} confirmed")

@@ -17,6 +17,7 @@ import logging
 import numbers
 import os
 import shutil
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -150,7 +151,8 @@ class RunWriter:
     """Single writer of one run file; make it with :meth:`create` or :meth:`resume`.
 
     Readers in other processes may follow the file live (:class:`~.reader.RunReader` with
-    ``live=True``) while this writer appends. Not thread-safe: call it from one thread.
+    ``live=True``) while this writer appends. Calls from several threads (acquisition loop,
+    interlock watcher) are serialised by an internal lock.
     """
 
     # Fault-injection seam for the crash tests: called as hook(stage, point_index) with stage
@@ -183,6 +185,7 @@ class RunWriter:
         self._n_bias = int(file[DATA]["G_S"].shape[1])
         self._closed = False
         self._failed: str | None = None
+        self._mutex = threading.RLock()
         self.rows_discarded = rows_discarded
         """Unconfirmed rows (written but not in the ledger) that resume truncated."""
         self.previous_status = previous_status
@@ -314,7 +317,12 @@ class RunWriter:
             if version != FORMAT_VERSION:
                 raise NotARunFileError(f"{path} has run-file format version {version}; this "
                                        f"software writes version {FORMAT_VERSION}")
-            writer = cls._recover(file, path, lock, unclean)
+            try:
+                writer = cls._recover(file, path, lock, unclean)
+            except (KeyError, OSError, ValueError) as exc:
+                if isinstance(exc, StorageError):
+                    raise
+                raise NotARunFileError(f"{path}: damaged or incomplete run file: {exc}") from exc
         except BaseException:
             if file is not None:
                 file.close()
@@ -432,6 +440,18 @@ class RunWriter:
         (nothing is written then), WriterClosedError, RunFileWriteError or
         InsufficientDiskSpaceError (the writer is then unusable; resume the file).
         """
+        with self._mutex:
+            self._append_spectrum(point_index, bias_V, G_S, X_V, Y_V, record)
+
+    def _append_spectrum(
+        self,
+        point_index: int,
+        bias_V: ArrayLike,
+        G_S: ArrayLike,
+        X_V: ArrayLike,
+        Y_V: ArrayLike,
+        record: Mapping[str, Any],
+    ) -> None:
         self._check_writable()
         index = self._check_point(point_index)
         arrays = {
@@ -467,7 +487,13 @@ class RunWriter:
         """Append an event (start, pause, retake, interlock, ...) to the log and flush.
 
         ``time_s`` is on the run clock (s, finite); ``point_index`` is -1 or a plan point.
+        Over-long messages are cut to 1024 UTF-8 bytes (ending in an ellipsis); the kind is at
+        most 32 bytes.
         """
+        with self._mutex:
+            self._log_event(kind, message, time_s, point_index)
+
+    def _log_event(self, kind: str, message: str, time_s: float, point_index: int) -> None:
         self._check_writable()
         if not isinstance(kind, str) or not kind:
             raise RecordFieldError(f"event kind must be non-empty text, got {kind!r}")
@@ -496,34 +522,46 @@ class RunWriter:
 
     def set_status(self, status: str) -> None:
         """Set the run status ("running", "paused", "aborted", ...; at most 64 UTF-8 bytes)."""
-        self._check_writable()
-        raw = self._status_bytes(status)
-        with self._guard("setting the run status"):
-            self._status[()] = raw
-            self._file.flush()
+        with self._mutex:
+            self._check_writable()
+            raw = self._status_bytes(status)
+            with self._guard("setting the run status"):
+                self._status[()] = raw
+                self._file.flush()
 
     def close(self, status: str = "finished") -> None:
-        """Record ``status`` and the end time, flush and close; idempotent.
+        """Record ``status`` and the end time, flush, close and release the file; idempotent.
 
-        After a write failure it only releases the file (the status cannot be trusted then).
+        After a failed write the status is still recorded if the file takes it (best effort);
+        the confirmed rows are safe either way. A bad ``status`` raises and leaves it open.
         """
-        if self._closed:
-            return
-        try:
-            if self._failed is None:
-                raw = self._status_bytes(status)
-                with self._guard("closing the run file"):
-                    self._status[()] = raw
-                    self._end_time[()] = encode_fixed(utc_now_iso(), "end_time")
-                    self._file.flush()
-        finally:
-            self._closed = True
+        with self._mutex:
+            if self._closed:
+                return
+            raw = self._status_bytes(status)
             try:
-                self._file.close()
+                if self._failed is None:
+                    with self._guard("closing the run file"):
+                        self._write_end(raw)
+                else:
+                    try:
+                        self._write_end(raw)
+                    except Exception as exc:  # the file failed once already; keep what it has
+                        log.warning("%s: could not record status %r after the earlier failure: "
+                                    "%s", self._path, status, exc)
             finally:
-                self._lock.release()
+                self._closed = True
+                try:
+                    self._file.close()
+                finally:
+                    self._lock.release()
         log.info("closed run file %s with status %r (%d spectra)", self._path, status,
                  self._n_rows)
+
+    def _write_end(self, raw_status: bytes) -> None:
+        self._status[()] = raw_status
+        self._end_time[()] = encode_fixed(utc_now_iso(), "end_time")
+        self._file.flush()
 
     def __enter__(self) -> RunWriter:
         return self

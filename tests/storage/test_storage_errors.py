@@ -162,3 +162,36 @@ def test_resume_of_missing_and_foreign_files(tmp_path):
         RunReader(text)
     with pytest.raises(RunFileNotFoundError):
         RunReader(tmp_path / "none.h5")
+
+
+def test_damaged_run_file_is_named_as_such(tmp_path):
+    path = tmp_path / "run.h5"
+    with new_run(path) as writer:
+        append_point(writer, 0)
+    with h5py.File(path, "r+") as f:
+        del f["entry/points/z_m"]
+    with pytest.raises(NotARunFileError, match="damaged or incomplete"):
+        RunWriter.resume(path)
+    with pytest.raises(NotARunFileError, match="damaged or incomplete"):
+        RunReader(path)
+    # the failed resume released its writer lock: a retry is not refused as "busy"
+    with pytest.raises(NotARunFileError):
+        RunWriter.resume(path)
+
+
+def test_status_is_still_recorded_after_a_failed_write(tmp_path, monkeypatch):
+    path = tmp_path / "run.h5"
+    writer = new_run(path)
+    append_point(writer, 0)
+
+    def interrupted(stage: str, point: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunWriter, "fault_hook", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        append_point(writer, 1)
+    monkeypatch.setattr(RunWriter, "fault_hook", None)
+    writer.close("aborted")
+    with RunReader(path) as reader:
+        assert reader.status == "aborted" and reader.end_time
+        assert list(reader.ledger) == [0]

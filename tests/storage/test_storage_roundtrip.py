@@ -269,3 +269,31 @@ def test_long_free_text_is_cut_with_a_mark_not_refused(tmp_path, caplog):
         status_text = reader.spectrum(0).record["status_text"]
         assert status_text == "ü" * 126 + "\u2026"
         assert reader.table()["status_text"][0] == status_text
+
+
+def test_events_from_another_thread_interleave_safely(tmp_path):
+    import threading
+
+    path = tmp_path / "run.h5"
+    writer = new_run(path, n_planned=40)
+    failures: list[BaseException] = []
+
+    def watcher() -> None:
+        try:
+            for i in range(40):
+                writer.log_event("interlock_check", f"check {i}", time_s=float(i))
+        except BaseException as exc:  # reported to the main thread below
+            failures.append(exc)
+
+    thread = threading.Thread(target=watcher)
+    thread.start()
+    for point in range(40):
+        append_point(writer, point)
+    thread.join(timeout=60)
+    assert not thread.is_alive() and not failures
+    writer.close()
+    with RunReader(path) as reader:
+        assert list(reader.ledger) == list(range(40))
+        assert [e.message for e in reader.events()] == [f"check {i}" for i in range(40)]
+        for row in (0, 17, 39):
+            np.testing.assert_array_equal(reader.spectrum(row).G_S, spectrum_for(row)["G_S"])
