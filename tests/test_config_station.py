@@ -111,6 +111,7 @@ def test_instrument_named_like_a_driver_keeps_its_key(base):
 def test_fault_on_real_instrument_is_refused(base):
     def edit(d):
         d["instruments"]["lockin"].update(simulated=False, address="GPIB0::8::INSTR")
+        d["simulation"]["clock"] = "scaled"
         d["simulation"]["faults"] = [{"kind": "garble", "instrument": "lockin",
                                       "probability": 0.1}]
     err = broken(base, edit)
