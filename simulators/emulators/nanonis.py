@@ -133,7 +133,10 @@ class NanonisEmulator:
             ("Preamp output (V)", self._preamp_output_V),
         )
         self.signal_names: tuple[str, ...] = tuple(name for name, _ in self._signals)
-        self.frames_handled = 0
+        # One handler per command of the shared table; a missing one fails here, not mid-run.
+        self._handlers: dict[str, Callable[..., dict[str, Any] | None]] = {
+            name: getattr(self, "_cmd_" + name.replace(".", "_")) for name in COMMANDS
+        }
 
     # --- FrameEmulator -------------------------------------------------------------------
 
@@ -151,7 +154,6 @@ class NanonisEmulator:
 
     def handle_frame(self, header: bytes, body: bytes) -> bytes:
         """Execute one request frame; return the reply frame (``b""`` if none was asked for)."""
-        self.frames_handled += 1
         try:
             request = decode_request_header(header)
         except NanonisProtocolError as exc:
@@ -184,7 +186,7 @@ class NanonisEmulator:
             args = spec.decode_request_body(body)
         except NanonisProtocolError as exc:
             return self._refusal(spec, spec.name, f"{spec.name}: wrong arguments: {exc}")
-        handler = getattr(self, "_cmd_" + spec.name.replace(".", "_"))
+        handler = self._handlers[spec.name]
         try:
             if spec.name in _LONG_COMMANDS:
                 values = handler(**args)
