@@ -227,6 +227,19 @@ class InputChannel(Channel):
         lambda reply: parse_float(reply, "RDGR? resistance"),
     )
 
+    excitation_power = _measure(
+        "RDGPWR? {ch}",
+        """Measure the excitation power dissipated in the sensor in W (0-1e-3 W).""",
+        lambda reply: parse_float(reply, "RDGPWR? power"),
+    )
+
+    quadrature = _measure(
+        "QRDG? {ch}",
+        """Measure the quadrature (out-of-phase) reading in ohm (0-63.2 Mohm; channels 1-16,
+        not input A).""",
+        lambda reply: parse_float(reply, "QRDG? quadrature"),
+    )
+
     reading_status = _measure(
         "RDGST? {ch}",
         """Get the reading status bits, a ReadingStatus flag (0-255 bits; 0 = valid reading).""",

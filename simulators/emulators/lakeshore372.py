@@ -130,6 +130,21 @@ def _float(text: str, low: float, high: float) -> float:
     return value
 
 
+def excitation_power_W(channel: str | int, mode: int, code: int, ohms: float) -> float:
+    """Power in the sensor (W) for an INTYPE excitation: I^2 R (current) or V^2 / R (voltage).
+
+    Range codes step in half decades: current from 1 pA (316 pA on input A), voltage from
+    2 uV.
+    """
+    half_decades = 10.0 ** ((code - 1) / 2.0)
+    if channel == "A" or mode == 1:
+        first_A = 316e-12 if channel == "A" else 1e-12
+        return (first_A * half_decades) ** 2 * max(ohms, 0.0)
+    if ohms <= 0:
+        return 0.0
+    return (2e-6 * half_decades) ** 2 / ohms
+
+
 def _input_id(text: str, allow_none: bool = False) -> str | int:
     if text.strip().upper() == "A":
         return "A"
@@ -174,6 +189,8 @@ class LakeShore372Emulator:
             "RDGK?": self._q_kelvin,  # Model 370 name
             "RDGR?": self._q_resistance,
             "RDGST?": self._q_status,
+            "RDGPWR?": self._q_power,
+            "QRDG?": self._q_quadrature,
             "INSET?": self._q_inset,
             "INTYPE?": self._q_intype,
             "SCAN?": self._q_scan,
@@ -349,6 +366,19 @@ class LakeShore372Emulator:
 
     def _q_resistance(self, args: list[str]) -> str:
         return format_number(self.scanner.reading(self._input(args)).resistance_ohm)
+
+    def _q_power(self, args: list[str]) -> str:
+        channel = self._input(args)
+        reading = self.scanner.reading(channel)
+        mode, excitation, *_ = self.intypes[channel]
+        return format_number(excitation_power_W(channel, mode, excitation,
+                                                reading.resistance_ohm))
+
+    def _q_quadrature(self, args: list[str]) -> str:
+        channel = self._input(args)
+        if channel == "A":
+            raise ArgumentError("the control input has no quadrature reading")
+        return format_number(self.scanner.reading(channel).quadrature_ohm)
 
     def _q_status(self, args: list[str]) -> str:
         return f"{int(self.scanner.reading(self._input(args)).status):03d}"

@@ -53,9 +53,11 @@ class Reading:
     kelvin: float
     status: ReadingStatus
     time_s: float
+    quadrature_ohm: float = 0.0
 
 
 ZERO_READING = Reading(0.0, 0.0, NEVER_MEASURED, -math.inf)
+QUADRATURE_FRACTION = 1e-3  # the out-of-phase part: lead capacitance, a permille of R
 
 
 class Bridge:
@@ -94,9 +96,10 @@ class Bridge:
         if sensor is None:
             return Reading(0.0, 0.0, OPEN_INPUT, now_s)
         true_ohm = float(self.fridge.sensor_resistance_ohm(sensor))
-        noise = self.rng.normal(0.0, 1.0, 2)
+        noise = self.rng.normal(0.0, 1.0, 3)
         ohms = true_ohm * (1.0 + self.relative_noise * noise[0])
         ohms += self.absolute_noise_ohm * noise[1]
+        quadrature = QUADRATURE_FRACTION * true_ohm + self.absolute_noise_ohm * noise[2]
         if ohms > MAX_RESISTANCE_OHM:
             return Reading(MAX_RESISTANCE_OHM, 0.0, ReadingStatus.R_OVER, now_s)
         status = ReadingStatus(0)
@@ -105,7 +108,7 @@ class Bridge:
             status |= NO_CURVE
         else:
             kelvin, status = self._kelvin(sensor, ohms)
-        return Reading(ohms, kelvin, status, now_s)
+        return Reading(ohms, kelvin, status, now_s, quadrature)
 
     def _kelvin(self, sensor: str, ohms: float) -> tuple[float, ReadingStatus]:
         try:

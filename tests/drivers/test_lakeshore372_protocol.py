@@ -69,6 +69,8 @@ CASES: list[Case] = [
     Case("ch_6", "kelvin", GET, 0.0123, [("KRDG? 6", "+1.23000E-02")]),
     Case("ch_A", "kelvin", GET, 0.5, [("KRDG? A", "+5.00000E-01")]),
     Case("ch_9", "resistance", GET, 1234.5, [("RDGR? 9", "+1.23450E+03")]),
+    Case("ch_6", "excitation_power", GET, 2.5e-15, [("RDGPWR? 6", "+2.50000E-15")]),
+    Case("ch_6", "quadrature", GET, -1.5, [("QRDG? 6", "-1.50000E+00")]),
     Case("ch_16", "reading_status", GET, ReadingStatus.T_OVER | ReadingStatus.T_UNDER,
          [("RDGST? 16", "192")]),
     Case("ch_1", "reading_status", GET, ReadingStatus(0), [("RDGST? 1", "000")]),

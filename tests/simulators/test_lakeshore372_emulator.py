@@ -267,6 +267,21 @@ def test_curve_zero_gives_no_kelvin(ls: LakeShore372Emulator, clock: VirtualCloc
     assert status == "192"
 
 
+def test_excitation_power_and_quadrature(ls: LakeShore372Emulator, clock: VirtualClock) -> None:
+    ls.handle_line("SCAN 6,0")
+    clock.advance(SETTLE_S)
+    ohms = number(ask(ls, "RDGR? 6"))
+    # Default measurement excitation: voltage range 3 = 20 uV, so P = V^2 / R.
+    assert number(ask(ls, "RDGPWR? 6")) == pytest.approx((20e-6) ** 2 / ohms, rel=1e-3)
+    assert number(ask(ls, "QRDG? 6")) == pytest.approx(1e-3 * ohms, rel=0.01)
+    ls.handle_line("INTYPE 6,1,13,0,22,0,1")  # current range 13 = 1 uA: P = I^2 R
+    assert number(ask(ls, "RDGPWR? 6")) == pytest.approx((1e-6) ** 2 * ohms, rel=1e-3)
+    control_ohms = number(ask(ls, "RDGR? A"))
+    # Control input default: current range 2 = 1 nA.
+    assert number(ask(ls, "RDGPWR? A")) == pytest.approx((1e-9) ** 2 * control_ohms, rel=0.01)
+    assert ls.handle_line("QRDG? A;*ESR?") == "4\r\n"
+
+
 def test_unconnected_channel_overloads(ls: LakeShore372Emulator, clock: VirtualClock) -> None:
     ls.handle_line("SCAN 4,0")
     clock.advance(SETTLE_S)

@@ -72,6 +72,10 @@ def test_vendor_reads_kelvin_and_resistance(
     assert vendor.get_kelvin_reading(6) == pytest.approx(true_K, rel=1e-3)
     status = vendor.get_reading_status(6)
     assert not any(vars(status).values())
+    readings = vendor.get_all_input_readings(6)
+    assert set(readings) == {"kelvin", "resistance", "power", "quadrature"}
+    assert readings["kelvin"] == pytest.approx(true_K, rel=1e-3)
+    assert readings["power"] > 0
     settings = vendor.get_input_channel_parameters(6)
     assert (settings.enable, settings.dwell_time, settings.pause_time) == (True, 10, 3)
 
