@@ -133,8 +133,10 @@ class SRSLockInEmulator:
         self._esr = 0
         self._errs = 0
         self._handlers = self._build_handlers()
+        # The lab's lock-in already is in its power-on state; writing the physics defaults here
+        # would undo settings another emulator (the Nanonis LockIn.*) made before this one.
         with self.lab.lock:
-            self._restore_defaults()
+            self._restore_defaults(physics=False)
 
     # --- LineEmulator -----------------------------------------------------------------------
 
@@ -351,13 +353,14 @@ class SRSLockInEmulator:
 
         return _Handler(query, set_)
 
-    def _restore_defaults(self) -> None:
+    def _restore_defaults(self, physics: bool = True) -> None:
         for name, setting in self.model.stored.items():
             channels = setting.channels if setting.channels is not None else [None]
             for channel in channels:
                 self._stored[(name, channel)] = setting.defaults(channel)
-        for attribute, value in self.model.defaults.items():
-            setattr(self.lab.lockin, attribute, value)
+        if physics:
+            for attribute, value in self.model.defaults.items():
+                setattr(self.lab.lockin, attribute, value)
 
     def _rst(self, args: list[str]) -> None:
         _expect(args, 0)

@@ -201,10 +201,8 @@ SR860_EMULATED = EmulatedModel(
         "*SRE": _one(ints(0, 255)),
         "*PSC": _one(ints(0, 1, 1)),
     },
-    defaults={
-        "sensitivity_V": 1.0, "time_constant_s": 0.1, "filter_slope_db": 12,
-        "amplitude_Vrms": 1e-3, "frequency_Hz": 1000.0, "phase_deg": 0.0, "harmonic": 1,
-    },
+    # assumed equal to the SR830's (not checked against an SR860's *RST)
+    defaults=dict(SR830_EMULATED.defaults),
     phase_range_deg=(-360_000.0, 360_000.0),
     aux_out_channels=range(0, 4),
     aux_in_channels=range(0, 4),

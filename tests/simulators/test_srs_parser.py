@@ -31,13 +31,14 @@ class ScriptedLockIn:
         self.resets = 0
 
     def reset_settings(self) -> None:
-        self.sensitivity_V = 0.5
-        self.time_constant_s = 3.0
-        self.filter_slope_db = 6
-        self.amplitude_Vrms = 0.2
-        self.frequency_Hz = 77.0
-        self.phase_deg = 10.0
-        self.harmonic = 2
+        # the VirtualLab's power-on state (an SR830's)
+        self.sensitivity_V = 1.0
+        self.time_constant_s = 0.1
+        self.filter_slope_db = 12
+        self.amplitude_Vrms = 1.0
+        self.frequency_Hz = 1000.0
+        self.phase_deg = 0.0
+        self.harmonic = 1
         self.divider = 1e-3
         self.resets = getattr(self, "resets", 0) + 1
 
@@ -81,10 +82,18 @@ def test_idn(sr830, sr860) -> None:
         "Stanford_Research_Systems,SR830,s/n12345,ver1.07\n")
 
 
-def test_power_on_defaults_are_written_to_the_lab(lab, sr830) -> None:
-    assert lab.lockin.sensitivity_V == 1.0
-    assert lab.lockin.time_constant_s == 0.1
-    assert lab.lockin.filter_slope_db == 12
+def test_construction_reads_the_lab_and_rst_writes_the_defaults(lab) -> None:
+    changed = dict(sensitivity_V=0.5, time_constant_s=3.0, filter_slope_db=6,
+                   amplitude_Vrms=0.2, frequency_Hz=77.0, phase_deg=10.0, harmonic=2)
+    for attribute, value in changed.items():  # e.g. the Nanonis set the modulation first
+        setattr(lab.lockin, attribute, value)
+    sr830 = SR830Emulator(lab)
+    # building the emulator leaves the lab's lock-in as it is
+    assert sr830.handle_line("SENS?;OFLT?;OFSL?;SLVL?;FREQ?;PHAS?;HARM?") == (
+        "25\n11\n0\n0.200\n77\n10.000\n2\n")
+    sr830.handle_line("*RST")
+    assert (lab.lockin.sensitivity_V, lab.lockin.time_constant_s, lab.lockin.filter_slope_db) == (
+        1.0, 0.1, 12)
     assert sr830.handle_line("SENS?;OFLT?;OFSL?;SLVL?;FREQ?;PHAS?;HARM?") == (
         "26\n8\n1\n1.000\n1000\n0.000\n1\n")
 
