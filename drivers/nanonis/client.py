@@ -437,6 +437,33 @@ class NanonisController:
         reply = self.query("LockIn.ModPhasFreqGet", self._modulator(modulator))
         return float(reply["frequency_Hz"])
 
+    # --- snapshot ------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Get the controller's settings for a run file (SI units in the key names)."""
+        p_gain, time_constant_s, i_gain = self.get_feedback_gains()
+        low_m, high_m = self.get_z_limits()
+        x_m, y_m = self.get_tip_position()
+        start_V, stop_V = self.get_spectroscopy_limits()
+        return {
+            "bias_V": self.get_bias(),
+            "setpoint_A": self.get_setpoint(),
+            "feedback_on": self.get_feedback(),
+            "feedback_status": self.feedback_status(),
+            "feedback_P_m": p_gain,
+            "feedback_time_constant_s": time_constant_s,
+            "feedback_I_m_per_s": i_gain,
+            "z_m": self.get_z(),
+            "z_limits_m": (low_m, high_m),
+            "tip_xy_m": (x_m, y_m),
+            "current_gain_V_per_A": self.get_current_gain(),
+            "modulation_on": self.get_modulation(),
+            "modulation_V": self.get_modulation_amplitude(),
+            "modulation_Hz": self.get_modulation_frequency(),
+            "spectroscopy_limits_V": (start_V, stop_V),
+            "spectroscopy_timing": self.get_spectroscopy_timing(),
+        }
+
     # --- bias spectroscopy ---------------------------------------------------------------
 
     def open_bias_spectroscopy(self) -> None:

@@ -320,3 +320,26 @@ def test_out_of_range_arguments_get_error_blocks(emulator, name, body, complaint
     with pytest.raises(NanonisCommandError, match=complaint) as info:
         COMMANDS[name].decode_reply(send(emulator, name, body))
     assert str(info.value).count(name) == 1
+
+
+def test_lockin_channel_is_the_model_conductance_times_the_modulation(ctl, lab, clock):
+    vmod_V = 20e-6
+    data = _gap_spectrum(ctl, lab, clock, 2e-3)
+    bias = data["Bias (V)"]
+    assert lab.lockin.modulation_Vrms == pytest.approx(vmod_V, rel=1e-6)
+    ctl.set_feedback(False)  # freeze the junction as it was during the sweep (Z held)
+    expected_A = lab.true_dIdV_S(bias) * vmod_V
+    noise_A = np.std(data["LI Demod 1 Y (A)"])
+    np.testing.assert_allclose(data["LI Demod 1 X (A)"], expected_A,
+                               atol=6 * noise_A + 1e-3 * expected_A.max())
+
+
+def test_snapshot_reports_the_settings(ctl, lab):
+    ctl.set_bias(-2e-3)
+    ctl.set_modulation_amplitude(30e-6)
+    snap = ctl.snapshot()
+    assert snap["bias_V"] == pytest.approx(-2e-3)
+    assert snap["modulation_V"] == pytest.approx(30e-6)
+    assert snap["current_gain_V_per_A"] == pytest.approx(1e8)
+    assert snap["z_limits_m"] == pytest.approx(lab.z_limits_m, rel=1e-6)
+    assert snap["feedback_on"] is True
