@@ -23,6 +23,7 @@ from typing import Any
 
 from pymeasure.instruments import Channel, Instrument
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
+from pyvisa.constants import Parity, StopBits
 
 from .lakeshore372_adapters import LakeShoreTemperatureControl, LakeShoreTransportBridge
 from .lakeshore372_types import (
@@ -99,8 +100,8 @@ TCP_PORT = 7777
 SERIAL_SETTINGS: dict[str, Any] = {
     "baud_rate": 57600,
     "data_bits": 7,
-    "parity": 1,  # pyvisa.constants.Parity.odd
-    "stop_bits": 10,  # pyvisa.constants.StopBits.one
+    "parity": Parity.odd,
+    "stop_bits": StopBits.one,
 }
 
 

@@ -389,3 +389,56 @@ def test_transport_bridge_bytes() -> None:
         assert bridge.resistance() == 12340.0  # T bits ignored: the film has no curve
         with pytest.raises(LakeShoreReadingError, match="R_OVER"):
             bridge.resistance()
+
+
+# ------------------------------------------------------------------ connection settings
+
+
+class _FakeResourceManager:
+    """Records what pymeasure's VISAAdapter asks pyvisa to open."""
+
+    opened: list[tuple[str, dict[str, Any]]] = []
+
+    def __init__(self, visa_library: str = "") -> None:
+        self.visa_library = visa_library
+
+    def resource_info(self, name: str) -> Any:
+        from pyvisa import rname
+
+        interface = rname.parse_resource_name(name).interface_type_const
+        return NamedTuple("Info", [("interface_type", Any)])(interface)
+
+    def open_resource(self, name: str, **kwargs: Any) -> Any:
+        from unittest.mock import MagicMock
+
+        self.opened.append((name, kwargs))
+        return MagicMock()
+
+
+@pytest.mark.parametrize(
+    "resource,expected",
+    [
+        ("ASRL/dev/ttyUSB0::INSTR", {"baud_rate": 57600, "data_bits": 7}),
+        ("TCPIP::10.0.0.5::7777::SOCKET", {}),
+    ],
+)
+def test_visa_connection_settings(monkeypatch: pytest.MonkeyPatch, resource: str,
+                                  expected: dict[str, Any]) -> None:
+    from pymeasure.adapters import visa
+    from pyvisa.constants import Parity, StopBits
+
+    _FakeResourceManager.opened = []
+    monkeypatch.setattr(visa.pyvisa, "ResourceManager", _FakeResourceManager)
+    LakeShore372(resource, visa_library="@py")
+    (name, kwargs), = _FakeResourceManager.opened
+    assert name == resource
+    assert kwargs["read_termination"] == "\r\n"
+    assert kwargs["write_termination"] == "\r\n"
+    assert kwargs["timeout"] == 2000
+    for key, value in expected.items():
+        assert kwargs[key] == value
+    if resource.startswith("ASRL"):
+        assert kwargs["parity"] is Parity.odd
+        assert kwargs["stop_bits"] is StopBits.one
+    else:
+        assert "baud_rate" not in kwargs
