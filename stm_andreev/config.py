@@ -83,7 +83,7 @@ __all__ = [
     "SingleSpectrumStep", "SpectrumParams", "StationConfig", "StepConfig", "StepEstimate",
     "StrictSafeLoader", "Sweep", "TemperatureBand", "TemperatureControl",
     "TemperatureSweepStep", "UnsafeTagError", "check_plan_against_station", "config_dir",
-    "duration_text", "estimate_plan", "load_plan", "load_station", "plan_from_dict",
+    "duration_text", "estimate_plan", "load_plan", "load_plan_text", "load_station", "plan_from_dict",
     "require_plan_fits_station", "resolve_config_path", "si", "station_from_dict",
 ]
 
@@ -143,7 +143,9 @@ def load_station(name_or_path: str | os.PathLike[str]) -> StationConfig:
     Raises :class:`ConfigError` listing every problem with its key path and line.
     """
     doc = _read(name_or_path, "")
-    return station_from_dict(doc.data, doc.file, doc.lines)
+    station = station_from_dict(doc.data, doc.file, doc.lines)
+    station._source_file, station._source_text = doc.file, doc.text
+    return station
 
 
 def plan_from_dict(data: Mapping[str, Any], file: str = "<memory>",
@@ -176,13 +178,17 @@ def plan_from_dict(data: Mapping[str, Any], file: str = "<memory>",
 def load_plan(name_or_path: str | os.PathLike[str]) -> PlanConfig:
     """Read and validate a plan: a path, or a name looked up in ``configs/plans/``."""
     doc = _read(name_or_path, "plans")
-    return plan_from_dict(doc.data, doc.file, doc.lines, default_name=Path(doc.file).stem)
+    plan = plan_from_dict(doc.data, doc.file, doc.lines, default_name=Path(doc.file).stem)
+    plan._source_file, plan._source_text = doc.file, doc.text
+    return plan
 
 
 def load_plan_text(text: str, file: str = "<memory>") -> PlanConfig:
     """Validate a plan given as YAML text (e.g. pasted in the GUI)."""
     doc = parse_yaml(text, file)
-    return plan_from_dict(doc.data, file, doc.lines)
+    plan = plan_from_dict(doc.data, file, doc.lines)
+    plan._source_text = text
+    return plan
 
 
 def require_plan_fits_station(plan: PlanConfig, station: StationConfig,

@@ -7,7 +7,7 @@ import typing
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from stm_andreev.config_errors import UNION_TAGS, KeyedValueError, accepts_bool, union_members
 
@@ -33,6 +33,28 @@ class Strict(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    # Where a top-level model was read from (set by the loaders; not part of the data).
+    _source_file: str | None = PrivateAttr(default=None)
+    _source_text: str | None = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        # Equal when the data is: where a file was read from does not matter.
+        if not isinstance(other, BaseModel):
+            return NotImplemented
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # holds lists and dicts: not hashable
+
+    @property
+    def source_file(self) -> str | None:
+        """The file this was loaded from (None when built in memory)."""
+        return self._source_file
+
+    @property
+    def source_text(self) -> str | None:
+        """The file's text as written, comments included (for the run file's provenance)."""
+        return self._source_text
 
     # Set on models that are members of a tagged union, so error locations can be cleaned.
     union_tag: ClassVar[str | None] = None

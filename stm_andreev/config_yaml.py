@@ -77,11 +77,12 @@ for _tag in list(StrictSafeLoader.yaml_constructors):
 
 @dataclass
 class YamlDocument:
-    """A parsed file: its data and the 1-based line of every key path."""
+    """A parsed file: its data, the 1-based line of every key path, and its text."""
 
     data: Any
     file: str
     lines: dict[KeyPath, int] = field(default_factory=dict)
+    text: str = ""
 
 
 def _walk(node: Node, path: KeyPath, lines: dict[KeyPath, int], file: str,
@@ -155,7 +156,7 @@ def parse_yaml(text: str, file: str = "<memory>") -> YamlDocument:
         raise ConfigSyntaxError(file, [ConfigProblem(
             (), f"expected a mapping of key: value lines at the top, got {type(data).__name__}",
             1)])
-    return YamlDocument(data=data, file=file, lines=lines)
+    return YamlDocument(data=data, file=file, lines=lines, text=text)
 
 
 def read_yaml(path: str | Path) -> YamlDocument:

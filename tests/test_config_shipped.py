@@ -179,3 +179,11 @@ def test_readme_documents_every_key():
         if f"`{field.alias or name}`" not in readme
     })
     assert missing == []
+
+
+def test_loaded_files_remember_their_source():
+    station = load_station("simulated")
+    assert station.source_file == str(CONFIGS / "simulated.yaml")
+    assert station.source_text == (CONFIGS / "simulated.yaml").read_text()
+    plan = load_plan("quick")
+    assert plan.source_file.endswith("quick.yaml") and "# A tiny plan" in plan.source_text
