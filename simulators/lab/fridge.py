@@ -260,7 +260,8 @@ class Fridge:
         self._range = 0
         self._setpoint_K = 0.065
         self._ramp_setpoint_K = 0.065
-        self._pid = (400.0, 30.0, 0.0)
+        band = recommended_heater_settings(self._setpoint_K)
+        self._pid = (band.P, band.I_s, band.D_s)  # the heater stays off until a range is set
         self._mode = MODE_CLOSED_LOOP
         self._control_channel: int | str = 6
         self._ramp_on = False

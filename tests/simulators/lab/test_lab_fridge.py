@@ -102,6 +102,29 @@ def test_recommended_settings_cover_0p05_to_4K() -> None:
         recommended_heater_settings(20.0)
 
 
+def test_lowest_setpoint_just_above_base(fridge: Fridge, clock: VirtualClock) -> None:
+    regulate(fridge, 0.05)
+    time_to_settle(fridge, clock, 0.05, 2e-4)
+    assert 0 < fridge.heater_output_pct() < 50
+
+
+def test_zone_mode_picks_range_and_pid_from_the_table(fridge: Fridge, clock: VirtualClock) -> None:
+    fridge.setpoint_K = 0.3
+    fridge.output_mode = 3
+    time_to_settle(fridge, clock, 0.3, 1e-3)
+    band = recommended_heater_settings(0.3)
+    current = fridge.heater_output_pct() / 100 * HEATER_RANGES_A[band.heater_range]
+    assert fridge.heater_power_W() == pytest.approx(current**2 * HEATER_RESISTANCE_OHM)
+
+
+def test_default_pid_is_the_65mK_band_with_the_heater_off(fridge: Fridge, clock: VirtualClock) -> None:
+    band = recommended_heater_settings(0.065)
+    assert fridge.pid == (band.P, band.I_s, band.D_s)
+    assert fridge.setpoint_K == 0.065 and fridge.output_mode == 5 and fridge.heater_range == 0
+    fridge.heater_range = band.heater_range
+    time_to_settle(fridge, clock, 0.065, 1e-3)
+
+
 def test_heater_off_cools_to_base(fridge: Fridge, clock: VirtualClock) -> None:
     regulate(fridge, 0.5)
     time_to_settle(fridge, clock, 0.5, 1e-3)
