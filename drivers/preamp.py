@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from pymeasure.instruments.srs import SR570
+from stm_andreev.drivers.interfaces import FeedbackController
 from stm_andreev.drivers.lockin import choose_sensitivity
 from stm_andreev.drivers.lockin_filter import enbw_Hz
 from stm_andreev.drivers.srs_tables import MODELS, TableValueError, table_index
@@ -197,3 +198,36 @@ class SR570Preamp:
             raise PreampRangeError(f"SR570 has no gain {gain_V_per_A:g} V/A: {exc}") from exc
         self.instrument.sensitivity = SR570.SENSITIVITIES[index]
         self._gain = float(gain_V_per_A)
+
+
+class ControllerPreamp:
+    """:class:`CurrentPreamp` for the STM controller's own preamp (Nanonis ``Current.GainSet``).
+
+    ``controller.set_current_gain`` does the work; ``gains`` are the gains the controller offers
+    (V/A). The interface has no gain query, so the gain set last is remembered.
+    """
+
+    def __init__(
+        self,
+        controller: FeedbackController,
+        gain_V_per_A: float,
+        gains: tuple[float, ...] = DEFAULT_GAINS_V_PER_A,
+    ) -> None:
+        self.controller = controller
+        self.gains = tuple(gains)
+        self._gain = 0.0
+        self.set_gain(gain_V_per_A)
+
+    @property
+    def gain(self) -> float:
+        """Get the last gain set (V/A)."""
+        return self._gain
+
+    def set_gain(self, gain_V_per_A: float) -> None:
+        """Set the gain (V/A), one of ``gains``; raises PreampRangeError otherwise."""
+        try:
+            gain = self.gains[table_index(gain_V_per_A, self.gains, "preamp gain (V/A)")]
+        except TableValueError as exc:
+            raise PreampRangeError(str(exc)) from exc
+        self.controller.set_current_gain(gain)
+        self._gain = gain

@@ -10,6 +10,7 @@ from pymeasure.test import expected_protocol
 from stm_andreev.drivers.lockin import SensitivityRangeError
 from stm_andreev.drivers.lockin_filter import enbw_Hz
 from stm_andreev.drivers.preamp import (
+    ControllerPreamp,
     CurrentPreamp,
     PreampRangeError,
     SR570Preamp,
@@ -113,3 +114,21 @@ def test_sr570_wrapper_sets_exact_sensitivity_bytes() -> None:
         with pytest.raises(PreampRangeError):
             preamp.set_gain(0.0)
         assert preamp.gain == 1e6
+
+
+def test_controller_preamp_forwards_exact_gains() -> None:
+    class Controller:
+        def __init__(self) -> None:
+            self.gains: list[float] = []
+
+        def set_current_gain(self, gain_V_per_A: float) -> None:
+            self.gains.append(gain_V_per_A)
+
+    controller = Controller()
+    preamp = ControllerPreamp(controller, 1e9)
+    assert isinstance(preamp, CurrentPreamp)
+    preamp.set_gain(gain_for_current(1e-6))
+    assert (preamp.gain, controller.gains) == (1e6, [1e9, 1e6])
+    with pytest.raises(PreampRangeError, match="not an allowed setting"):
+        preamp.set_gain(2e6)
+    assert preamp.gain == 1e6

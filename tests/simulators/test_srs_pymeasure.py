@@ -11,6 +11,7 @@ import warnings
 
 import pytest
 from pymeasure.instruments.srs import SR830, SR860
+from stm_andreev.drivers.interfaces import LockIn
 from stm_andreev.drivers.lockin import SR830LockIn, SR860LockIn
 from stm_andreev.simulators.emulators.srs import SR830Emulator, SR860Emulator
 from stm_andreev.simulators.transports.inprocess import EmulatorAdapter
@@ -63,6 +64,7 @@ def test_every_readable_driver_property_is_served(cls, emulator_cls, unreadable)
                                                    (SR860LockIn, SR860Emulator)])
 def test_interface_settings_round_trip_and_reach_the_lab(cls, emulator_cls) -> None:
     driver, emulator, lab = _connect(cls, emulator_cls)
+    assert isinstance(driver, LockIn)  # reads every interface property through the emulator
     settings = {"sensitivity": 20e-3, "time_constant": 0.3, "filter_slope": 24,
                 "sine_voltage": 0.5, "frequency": 1234.5}
     for name, value in settings.items():
