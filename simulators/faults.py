@@ -373,6 +373,13 @@ class FaultyEmulator:
     def connected(self) -> None:
         self.inner.connected()
 
+    def __getattr__(self, name: str) -> Any:
+        # Anything beyond the emulator protocol (status history, the lab...) is the wrapped
+        # emulator's, so tests and tools can look through the wrapper.
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
     def _begin(self) -> list[FaultSpec]:
         """Count a message, fire due lab faults, and return the wire faults hitting it."""
         if self._lab_schedule is not None:

@@ -130,6 +130,15 @@ def test_wrapper_matches_the_emulator_family():
         FaultyEmulator(object(), [])
 
 
+def test_wrapper_looks_through_to_the_emulator():
+    inner = EchoLineEmulator()
+    wrapped = FaultyEmulator(inner, [])
+    wrapped.handle_line("VAL 2")
+    assert (wrapped.name, wrapped.value, wrapped.lines) == ("echo", 2.0, ["VAL 2"])
+    wrapped.reset()
+    assert inner.resets == 1
+
+
 # ---- each kind, in-process ------------------------------------------------------------------
 
 
