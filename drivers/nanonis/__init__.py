@@ -27,6 +27,7 @@ from .errors import (
     NanonisTimeout,
     NanonisValueError,
 )
+from .preamp import NanonisPreamp
 
 __all__ = [
     "COMMANDS",
@@ -37,6 +38,7 @@ __all__ = [
     "NanonisConnectionError",
     "NanonisController",
     "NanonisError",
+    "NanonisPreamp",
     "NanonisProtocolError",
     "NanonisTimeout",
     "NanonisValueError",

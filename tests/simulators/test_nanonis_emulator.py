@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from stm_andreev.drivers.nanonis import COMMANDS, NanonisCommandError, NanonisController
+from stm_andreev.drivers.nanonis import (
+    COMMANDS,
+    NanonisCommandError,
+    NanonisController,
+    NanonisPreamp,
+    NanonisValueError,
+)
+from stm_andreev.drivers.preamp import CurrentPreamp
 from stm_andreev.simulators.emulators.nanonis import NanonisEmulator
 from stm_andreev.simulators.lab import VirtualLab
 from stm_andreev.simulators.transports.inprocess import EmulatorSocket
@@ -343,3 +350,13 @@ def test_snapshot_reports_the_settings(ctl, lab):
     assert snap["current_gain_V_per_A"] == pytest.approx(1e8)
     assert snap["z_limits_m"] == pytest.approx(lab.z_limits_m, rel=1e-6)
     assert snap["feedback_on"] is True
+
+
+def test_preamp_adapter_sets_the_lab_gain(ctl, lab):
+    preamp = NanonisPreamp(ctl)
+    assert isinstance(preamp, CurrentPreamp)
+    assert preamp.gains == (1e5, 1e6, 1e7, 1e8, 1e9)
+    preamp.set_gain(1e9)
+    assert preamp.gain == 1e9 and lab.preamp_gain_index == 4
+    with pytest.raises(NanonisValueError, match="not selectable"):
+        preamp.set_gain(2e9)
