@@ -65,6 +65,8 @@ class SpectrumKey:
 
 def _interp_extrapolated(V: np.ndarray, values: np.ndarray, slope_edges: tuple[float, float]):
     out = np.interp(V, BIAS_GRID_V, values)
+    if V.ndim == 0 and BIAS_GRID_V[0] <= V <= BIAS_GRID_V[-1]:
+        return out  # the common case (one reading inside the grid) without the masking
     lo, hi = BIAS_GRID_V[0], BIAS_GRID_V[-1]
     out = np.where(V < lo, values[0] + slope_edges[0] * (V - lo), out)
     return np.where(V > hi, values[-1] + slope_edges[1] * (V - hi), out)
