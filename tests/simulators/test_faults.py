@@ -406,3 +406,22 @@ def test_tcp_frame_faults_error_status_and_drop():
         with connect(("127.0.0.1", server.ports[1])) as second:
             second.sendall(request_frame("Bias.Get"))
             assert parse_reply(recv_frame(second)) == ("Bias.Get", bytes(8))
+
+
+@pytest.mark.tcp
+def test_tcp_delay_and_restart():
+    clock = VirtualClock()
+    plan = FaultPlan.from_config([
+        {"kind": "delay", "instrument": "lockin", "after_commands": 1, "delay_s": 30.0},
+        {"kind": "restart", "instrument": "lockin", "after_commands": 2},
+    ])
+    inner = EchoLineEmulator()
+    emulator = FaultInjector(plan, clock=clock).wrap(inner, "lockin")
+    with LineServer(emulator) as server, connect(server.address) as sock:
+        sock.sendall(b"VAL 5\n")
+        sock.sendall(b"VAL?\n")  # delayed: answered once 30 s of station time have passed
+        assert recv_until(sock, b"\n") == b"5\n"
+        assert clock.now() == pytest.approx(30.0)
+        sock.sendall(b"VAL?\n")  # the instrument was power-cycled first
+        assert recv_until(sock, b"\n") == b"0\n"
+    assert inner.resets == 1

@@ -1,7 +1,8 @@
 """The transports and the fault wrapper with the real SR830 emulator and pymeasure's driver.
 
-The lab is a scripted stand-in for ``lab.lockin`` (fixed X, Y) so that the exact replies are
-known; the physics behind them is the lab's own tests' business.
+For the SR830 the lab is a scripted stand-in for ``lab.lockin`` (fixed X, Y) so that the exact
+replies are known; the physics behind them is the lab's own tests' business. The Lake Shore
+tests run on the real VirtualLab (lab-level faults act on it).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from pymeasure.instruments.srs import SR830
 from pyvisa.constants import StatusCode
 from pyvisa.errors import VisaIOError
 from stm_andreev.drivers.lockin import LockInReplyError, SR830LockIn
+from stm_andreev.simulators.emulators.lakeshore372 import LakeShore372Emulator
 from stm_andreev.simulators.emulators.srs import SR830Emulator
 from stm_andreev.simulators.faults import FaultInjector, FaultPlan
+from stm_andreev.simulators.lab import VirtualLab
 from stm_andreev.simulators.transports.inprocess import EmulatorAdapter
 from stm_andreev.simulators.transports.tcp import LineServer
 
@@ -142,3 +145,49 @@ def test_tcp_drop_is_seen_by_pyvisa_py():
                 lockin.xy  # noqa: B018
         finally:
             lockin.adapter.close()
+
+
+# ---- Lake Shore 372 emulator on a real lab ---------------------------------------------------
+
+
+def lakeshore_with_faults(faults: list[dict]):
+    clock = VirtualClock()
+    lab = VirtualLab("InO-2", clock=clock, seed=2)
+    plan = FaultPlan.from_config(faults)
+    emulator = FaultInjector(plan, clock=clock, lab=lab).wrap(LakeShore372Emulator(lab), "fridge")
+    adapter = EmulatorAdapter(emulator, clock=clock, write_termination="\r\n")
+    return adapter, lab, clock
+
+
+def ask(adapter: EmulatorAdapter, line: str) -> str:
+    adapter.write(line)
+    return adapter.read()
+
+
+def test_lakeshore_error_status_default_bits_keep_the_padding():
+    adapter, _, _ = lakeshore_with_faults(
+        [{"kind": "error_status", "instrument": "fridge", "after_commands": 1}])
+    assert ask(adapter, "*ESR?") == "128"  # power-on bit, cleared by this read
+    assert ask(adapter, "RDGST? 6;*ESR?") == "001;0"  # current-source overload
+    assert ask(adapter, "RDGST? 6;*ESR?") == "000;0"
+
+
+def test_lakeshore_error_status_bits_reach_the_vendor_style_esr_suffix():
+    adapter, _, _ = lakeshore_with_faults(
+        [{"kind": "error_status", "instrument": "fridge", "after_commands": 1, "bits": 16}])
+    ask(adapter, "*ESR?")
+    reading, esr = ask(adapter, "KRDG? A;*ESR?").split(";")
+    assert float(reading) > 0 and esr == "16"  # execution error, as the client sees it
+
+
+def test_lab_faults_act_on_the_real_lab():
+    adapter, lab, clock = lakeshore_with_faults(
+        [{"kind": "temperature_spike", "at_time_s": 60, "delta_K": 0.2, "duration_s": 600},
+         {"kind": "tip_change", "after_commands": 0}])
+    ask(adapter, "*IDN?")
+    assert [t for t, _ in lab.safe_tip_events]  # the tip change is logged as a safe-tip event
+    before = lab.fridge.temperature_K("mixing chamber")
+    clock.advance(60)
+    ask(adapter, "*IDN?")  # the spike fires on this command
+    clock.advance(30)
+    assert lab.fridge.temperature_K("mixing chamber") > before + 0.05
