@@ -159,6 +159,9 @@ class LakeShore372Emulator:
     :param firmware: firmware version in ``*IDN?``.
     :param seed: seed of the reading noise.
     :param control_sensor: the fridge stage wired to the control input ``A``.
+    :param scan_channel: the channel (1-16) the scanner has been sitting on when the emulator
+        attaches to the lab, so its reading is valid at once; after a power cycle the scanner
+        starts on channel 1 and settles like any other selection.
     """
 
     name = "lakeshore372"
@@ -171,7 +174,10 @@ class LakeShore372Emulator:
         firmware: str = "1.5",
         seed: int = 0,
         control_sensor: str = "mixing chamber",
+        scan_channel: int = 6,
     ) -> None:
+        if not 1 <= scan_channel <= 16:
+            raise ValueError(f"scan_channel must be 1-16, got {scan_channel}")
         self.lab = lab
         self.fridge = lab.fridge
         self.serial = serial
@@ -222,6 +228,7 @@ class LakeShore372Emulator:
         # Attaching to a running fridge keeps its heater state: the 372's settings are the
         # fridge's; only reset() (a power cycle) or *RST forces the factory defaults on it.
         self._power_up(push_heater=False)
+        self.scanner.settled_on(scan_channel)
 
     # ------------------------------------------------------------------ LineEmulator
 

@@ -170,6 +170,16 @@ class Scanner:
         self.entered_s = now()
         self.readings: dict[str | int, Reading] = {}
 
+    def settled_on(self, channel: int) -> None:
+        """Start as if the scanner had sat on ``channel`` for long: its reading is valid now.
+
+        What a client finds when it connects to an instrument left running, as opposed to
+        one just powered up.
+        """
+        self.channel = channel
+        self.autoscan = False
+        self.entered_s = -math.inf
+
     def select(self, channel: int, autoscan: bool) -> None:
         """``SCAN``: move to ``channel`` (1-16); its settling starts now."""
         self.advance()

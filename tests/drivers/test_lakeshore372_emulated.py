@@ -44,7 +44,7 @@ def lab(clock: VirtualClock) -> VirtualLab:
 
 @pytest.fixture
 def ls(lab: VirtualLab, clock: VirtualClock) -> LakeShore372:
-    emulator = LakeShore372Emulator(lab, seed=5)
+    emulator = LakeShore372Emulator(lab, seed=5, scan_channel=1)
     adapter = EmulatorAdapter(emulator, clock=clock, write_termination="\r\n",
                               read_termination="\r\n")
     instrument = LakeShore372(adapter)

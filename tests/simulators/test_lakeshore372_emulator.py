@@ -32,7 +32,7 @@ def lab(clock: VirtualClock) -> VirtualLab:
 
 @pytest.fixture
 def ls(lab: VirtualLab) -> LakeShore372Emulator:
-    emulator = LakeShore372Emulator(lab, seed=3)
+    emulator = LakeShore372Emulator(lab, seed=3, scan_channel=1)
     emulator.handle_line("*ESR?")  # clear the power-on bit
     return emulator
 
@@ -408,6 +408,18 @@ def test_attaching_keeps_the_fridge_state(lab: VirtualLab) -> None:
     lab.fridge.setpoint_K = 0.15
     ls = LakeShore372Emulator(lab)
     assert ask(ls, "RANGE? 0;SETP? 0") == "4;+1.50000E-01"
+
+
+def test_attaching_finds_the_scanner_settled(lab: VirtualLab) -> None:
+    ls = LakeShore372Emulator(lab)  # default: sitting on the mixing chamber, channel 6
+    kelvin, status = ask(ls, "KRDG? 6;RDGST? 6").split(";")
+    assert status == "000"
+    assert number(kelvin) == pytest.approx(lab.fridge.temperature_K(6), rel=1e-3)
+    assert ask(ls, "SCAN?") == "06,0"
+    ls.reset()  # a power cycle: scanner on channel 1, settling from now
+    assert ask(ls, "SCAN?;RDGST? 1;RDGST? 6") == "01,0;160;160"
+    with pytest.raises(ValueError, match="scan_channel"):
+        LakeShore372Emulator(lab, scan_channel=17)
 
 
 def test_connected_counts_clients(ls: LakeShore372Emulator) -> None:
