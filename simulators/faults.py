@@ -98,10 +98,12 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
 }
 TRIGGERS = ("after_commands", "at_time_s", "probability")
 
-# Status queries error_status ORs bits into: (an optional argument is a bit index and the answer
-# is that one bit, as SRS LIAS? i / ERRS? i and IEEE *ESR? i; otherwise any argument selects a
-# channel and the answer is the whole word, as RDGST? ch), and the bits set when the fault does
-# not give any: an input overload, a DSP error, an execution error, a current-source overload.
+# Status queries error_status ORs its bits into, as mnemonic -> (bit_indexed, default_bits).
+# bit_indexed: an argument is a bit index and the answer is that one bit (SRS LIAS? i, ERRS? i,
+# IEEE *ESR? i); otherwise an argument selects a channel and the answer is the whole word
+# (Lake Shore RDGST? ch). default_bits are set when the fault gives none: an input overload
+# (LIAS?), a DSP error (ERRS?), an execution error (*ESR?), the event summary bit (*STB?), a
+# current-source overload (RDGST?).
 STATUS_QUERIES: dict[str, tuple[bool, int]] = {
     "LIAS?": (True, 0b1),
     "ERRS?": (True, 0b100_0000),
