@@ -4,18 +4,17 @@ A station file describes one physical (or simulated) setup. :class:`StationConfi
 validated before anything connects: addresses have the right form for their driver, every role
 names an existing instrument of a suitable model, temperature bands use only allowed heater
 ranges, faults target simulated instruments. ``stm_andreev.station`` builds the drivers from it.
+Instrument entries live in ``config_instruments``, fault entries in ``config_faults``.
 """
 
 from __future__ import annotations
 
-import re
 import typing
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from stm_andreev.config_address import Address, AddressError, parse_address
 from stm_andreev.config_base import (
     NonNegativeFloat,
     Port,
@@ -24,8 +23,34 @@ from stm_andreev.config_base import (
     register_union_tags,
 )
 from stm_andreev.config_errors import KeyedValueError
+from stm_andreev.config_faults import (  # noqa: F401 - re-exported for the station builder
+    DelayFault,
+    DropConnectionFault,
+    ErrorStatusFault,
+    FaultConfig,
+    GarbleFault,
+    LabFault,
+    RestartFault,
+    StallFault,
+    TemperatureSpikeFault,
+    TipChangeFault,
+)
+from stm_andreev.config_instruments import (  # noqa: F401 - re-exported
+    DRIVERS,
+    NAME_RE,
+    InstrumentConfig,
+    LakeShore372Config,
+    LakeShoreOptions,
+    LockInOptions,
+    NanonisConfig,
+    NanonisOptions,
+    SR570Config,
+    SR570Options,
+    SR830Config,
+    SR860Config,
+    VisaOptions,
+)
 
-DRIVERS = ("sr830", "sr860", "lakeshore372", "nanonis", "sr570")
 ROLES = ("lockin", "feedback", "temperature", "transport_bridge", "preamp")
 # Which drivers can play each role (the driver interfaces in drivers/interfaces.py).
 ROLE_DRIVERS: dict[str, tuple[str, ...]] = {
@@ -37,191 +62,10 @@ ROLE_DRIVERS: dict[str, tuple[str, ...]] = {
 }
 SamplePreset = Literal["InO-1", "InO-2", "InO-3", "InO-4"]  # Table S1 of the paper
 SAMPLE_PRESETS: tuple[str, ...] = typing.get_args(SamplePreset)
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 HeaterRange = Annotated[int, Field(ge=0, le=8)]  # Lake Shore 372 sample heater: 0 off .. 8
 # A plain check (no email-validator dependency): one @, no spaces, a dot in the domain.
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-
-
-# ------------------------------------------------------------------------------ instruments
-
-class VisaOptions(Strict):
-    """Connection options common to VISA instruments."""
-
-    visa_library: str | None = Field(
-        None, description="pyvisa backend, e.g. '@py' for pyvisa-py (needed for TCP sockets)")
-    timeout_s: PositiveFloat = Field(5.0, le=600, description="I/O timeout in s")
-    read_termination: str | None = None
-    write_termination: str | None = None
-
-
-    def visa_kwargs(self, interface: str | None = None) -> dict[str, Any]:
-        """Keyword arguments for pymeasure's VISAAdapter / pyvisa ``open_resource``.
-
-        ``timeout`` in ms as pyvisa wants it; unset options are left out, so pyvisa's own
-        defaults apply; ``baud_rate`` only for serial (``asrl``) interfaces.
-        """
-        kwargs: dict[str, Any] = {"timeout": round(self.timeout_s * 1000)}
-        for key in ("visa_library", "read_termination", "write_termination"):
-            if getattr(self, key) is not None:
-                kwargs[key] = getattr(self, key)
-        baud = getattr(self, "baud_rate", None)
-        if baud is not None and interface == "asrl":
-            kwargs["baud_rate"] = baud
-        return kwargs
-
-
-class LockInOptions(VisaOptions):
-    """SR830 / SR860 options."""
-
-
-class SR570Options(VisaOptions):
-    """SR570 current preamplifier (listen-only RS-232)."""
-
-    baud_rate: Literal[1200, 2400, 4800, 9600] = 9600
-
-
-LakeShoreChannel = int | Literal["A"]
-
-
-class LakeShoreOptions(VisaOptions):
-    """Lake Shore 372 options: which measurement channel is which thermometer.
-
-    ``channels`` maps a name to a scanner channel 1-16 (or ``A``, the control input);
-    ``control_channel`` is the thermometer the sample-heater loop regulates on;
-    ``transport_channel`` (optional) measures the film four-terminal for R(T).
-    """
-
-    channels: dict[str, LakeShoreChannel] = Field(
-        default_factory=lambda: {"mixing_chamber": 6})
-    control_channel: str = "mixing_chamber"
-    transport_channel: str | None = None
-    heater_resistance_ohm: PositiveFloat = Field(120.0, le=100_000)
-    baud_rate: Literal[9600, 19200, 38400, 57600] = 57600
-
-    @field_validator("channels")
-    @classmethod
-    def _channels(cls, value: dict[str, Any]) -> dict[str, Any]:
-        problems = []
-        first: dict[Any, str] = {}
-        for name, channel in value.items():
-            if not _NAME.match(name):
-                problems.append(((name,), "channel names are letters, digits, _ and -"))
-            if isinstance(channel, int) and not 1 <= channel <= 16:
-                problems.append(((name,), f"channel must be 1..16 or 'A'; got {channel}"))
-            if channel in first:
-                problems.append(((name,), f"channel {channel} is already '{first[channel]}'"))
-            first.setdefault(channel, name)
-        if not value:
-            problems.append(((), "at least one thermometer channel is needed"))
-        if problems:
-            raise KeyedValueError(problems)
-        return value
-
-    @model_validator(mode="after")
-    def _named_channels_exist(self) -> LakeShoreOptions:
-        problems = [((key,), f"{getattr(self, key)!r} is not in channels "
-                             f"({', '.join(self.channels)})")
-                    for key in ("control_channel", "transport_channel")
-                    if getattr(self, key) is not None and getattr(self, key) not in self.channels]
-        if problems:
-            raise KeyedValueError(problems)
-        return self
-
-
-class NanonisOptions(Strict):
-    """Nanonis options: the TCP ports the controller listens on (one connection per port).
-
-    ``ports`` lists every port to open; it must include the address port. Long commands
-    (bias spectroscopy, withdraw) block their port, so Stop goes out on another one.
-    """
-
-    ports: list[Port] | None = Field(None, min_length=1, max_length=4)
-    timeout_s: PositiveFloat = Field(10.0, le=3600)
-    lockin_modulator: int = Field(1, ge=1, le=8, description="internal lock-in modulator, 1-based")
-
-    @field_validator("ports")
-    @classmethod
-    def _unique(cls, value: list[int] | None) -> list[int] | None:
-        if value is not None and len(set(value)) != len(value):
-            raise ValueError(f"ports must be different from each other; got {value}")
-        return value
-
-
-class _Instrument(Strict):
-    """One instrument. ``address`` may be left out only when simulated in-process."""
-
-    driver: str
-    address: str | None = None
-    simulated: bool = False
-
-    @field_validator("address")
-    @classmethod
-    def _address_form(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                parse_address(value, cls.union_tag or "")
-            except AddressError as exc:
-                raise ValueError(str(exc)) from None
-        return value
-
-    @property
-    def parsed_address(self) -> Address | None:
-        """The address with its interface kind, host and port (None when not given)."""
-        return None if self.address is None else parse_address(self.address, self.driver)
-
-
-class SR830Config(_Instrument):
-    union_tag: ClassVar[str | None] = "sr830"
-    driver: Literal["sr830"]
-    options: LockInOptions = Field(default_factory=LockInOptions)
-
-
-class SR860Config(_Instrument):
-    union_tag: ClassVar[str | None] = "sr860"
-    driver: Literal["sr860"]
-    options: LockInOptions = Field(default_factory=LockInOptions)
-
-
-class LakeShore372Config(_Instrument):
-    union_tag: ClassVar[str | None] = "lakeshore372"
-    driver: Literal["lakeshore372"]
-    options: LakeShoreOptions = Field(default_factory=LakeShoreOptions)
-
-
-class NanonisConfig(_Instrument):
-    union_tag: ClassVar[str | None] = "nanonis"
-    driver: Literal["nanonis"]
-    options: NanonisOptions = Field(default_factory=NanonisOptions)
-
-    @model_validator(mode="after")
-    def _address_port_listed(self) -> NanonisConfig:
-        addr = self.parsed_address
-        if addr is not None and self.options.ports and addr.port not in self.options.ports:
-            raise KeyedValueError([(("options", "ports"), (
-                f"must include the address port {addr.port}; got {self.options.ports}"))])
-        return self
-
-    @property
-    def ports(self) -> list[int]:
-        """All ports to open: ``options.ports``, else the address port and the next three."""
-        if self.options.ports:
-            return list(self.options.ports)
-        base = self.parsed_address.port if self.parsed_address else 6501
-        return [base + i for i in range(4) if base + i <= 65535]
-
-
-class SR570Config(_Instrument):
-    union_tag: ClassVar[str | None] = "sr570"
-    driver: Literal["sr570"]
-    options: SR570Options = Field(default_factory=SR570Options)
-
-
-InstrumentConfig = Annotated[
-    SR830Config | SR860Config | LakeShore372Config | NanonisConfig | SR570Config,
-    Field(discriminator="driver"),
-]
 
 
 class Roles(Strict):
@@ -267,108 +111,6 @@ register_union_tags("preset")
 
 def _sample_tag(value: Any) -> str:
     return "custom" if isinstance(value, (dict, CustomSample)) else "preset"
-
-
-class _FaultBase(Strict):
-    """Fault on one simulated instrument's traffic (applied by simulators/faults.py).
-
-    Triggers: after ``after_commands`` commands to ``instrument``, or at ``at_time_s`` of
-    station time, and/or with ``probability`` per command. Once due it hits ``count``
-    consecutive commands, or every command for ``duration_s`` of station time if given.
-    """
-
-    instrument: str
-    after_commands: int | None = Field(None, ge=0)
-    at_time_s: NonNegativeFloat | None = None
-    probability: float | None = Field(None, gt=0, le=1)
-    count: int = Field(1, ge=1, le=1_000_000)
-    duration_s: PositiveFloat | None = None
-
-    @model_validator(mode="after")
-    def _trigger(self) -> _FaultBase:
-        if self.after_commands is not None and self.at_time_s is not None:
-            raise ValueError("give after_commands or at_time_s, not both")
-        if (self.after_commands, self.at_time_s, self.probability) == (None, None, None):
-            raise ValueError("needs a trigger: after_commands, at_time_s or probability")
-        return self
-
-
-class DropConnectionFault(_FaultBase):
-    union_tag: ClassVar[str | None] = "drop_connection"
-    kind: Literal["drop_connection"]
-
-
-class DelayFault(_FaultBase):
-    union_tag: ClassVar[str | None] = "delay"
-    kind: Literal["delay"]
-    delay_s: PositiveFloat = Field(le=3600)
-
-
-class StallFault(_FaultBase):
-    union_tag: ClassVar[str | None] = "stall"
-    kind: Literal["stall"]
-
-
-class GarbleFault(_FaultBase):
-    union_tag: ClassVar[str | None] = "garble"
-    kind: Literal["garble"]
-
-
-class ErrorStatusFault(_FaultBase):
-    union_tag: ClassVar[str | None] = "error_status"
-    kind: Literal["error_status"]
-    bits: int | None = Field(None, ge=1, le=0xFFFF, description="status bits to set "
-                             "(default: the queried register's overload/error bit)")
-
-
-class RestartFault(_FaultBase):
-    union_tag: ClassVar[str | None] = "restart"
-    kind: Literal["restart"]
-
-
-class _LabFault(Strict):
-    """A fault of the simulated world itself; fires once, after ``after_commands`` commands
-    to any instrument or at ``at_time_s`` of station time."""
-
-    instrument: Literal["lab"] | None = None
-    after_commands: int | None = Field(None, ge=0)
-    at_time_s: NonNegativeFloat | None = None
-
-    @model_validator(mode="after")
-    def _trigger(self) -> _LabFault:
-        if (self.after_commands is None) == (self.at_time_s is None):
-            raise ValueError("needs exactly one trigger: after_commands or at_time_s")
-        return self
-
-
-class TemperatureSpikeFault(_LabFault):
-    """The fridge warms by ``delta_K`` (cools if negative) and recovers over ``duration_s``."""
-
-    union_tag: ClassVar[str | None] = "temperature_spike"
-    kind: Literal["temperature_spike"]
-    delta_K: float = Field(gt=-10, lt=10)
-    duration_s: PositiveFloat
-
-    @field_validator("delta_K")
-    @classmethod
-    def _nonzero(cls, value: float) -> float:
-        if value == 0:
-            raise ValueError("a spike of 0 K does nothing; give a non-zero delta_K")
-        return value
-
-
-class TipChangeFault(_LabFault):
-    """The tip apex changes (new gap and height at the same position)."""
-
-    union_tag: ClassVar[str | None] = "tip_change"
-    kind: Literal["tip_change"]
-
-
-FaultConfig = Annotated[
-    DropConnectionFault | DelayFault | StallFault | GarbleFault | ErrorStatusFault
-    | RestartFault | TemperatureSpikeFault | TipChangeFault,
-    Field(discriminator="kind"),
-]
 
 
 class SimulationConfig(Strict):
@@ -571,7 +313,7 @@ class StationConfig(Strict):
     @classmethod
     def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
         bad = [((name,), "instrument names are letters, digits, _ and - (starting with a "
-                         "letter)") for name in value if not _NAME.match(name)]
+                         "letter)") for name in value if not NAME_RE.match(name)]
         if bad:
             raise KeyedValueError(bad)
         return value
@@ -618,7 +360,7 @@ class StationConfig(Strict):
                     f"cannot run {sim.speedup:g} times faster)")))
         if sim is not None:
             for i, fault in enumerate(sim.faults):
-                if isinstance(fault, _LabFault):
+                if isinstance(fault, LabFault):
                     continue
                 inst = self.instruments.get(fault.instrument)
                 if inst is None:

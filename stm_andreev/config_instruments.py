@@ -1,0 +1,199 @@
+"""Instrument entries of a station file: driver, address, simulated flag and per-driver options.
+
+``instruments.<name>`` is a union tagged by ``driver``; each driver has its own options model,
+so a Lake Shore channel map or a Nanonis port list is checked where it is written. Addresses are
+checked against the forms the driver can use (:mod:`stm_andreev.config_address`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from stm_andreev.config_address import Address, AddressError, parse_address
+from stm_andreev.config_base import Port, PositiveFloat, Strict
+from stm_andreev.config_errors import KeyedValueError
+
+DRIVERS = ("sr830", "sr860", "lakeshore372", "nanonis", "sr570")
+# Names of instruments and thermometer channels: they appear in key paths and in roles.
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+class VisaOptions(Strict):
+    """Connection options common to VISA instruments."""
+
+    visa_library: str | None = Field(
+        None, description="pyvisa backend, e.g. '@py' for pyvisa-py (needed for TCP sockets)")
+    timeout_s: PositiveFloat = Field(5.0, le=600, description="I/O timeout in s")
+    read_termination: str | None = None
+    write_termination: str | None = None
+
+
+    def visa_kwargs(self, interface: str | None = None) -> dict[str, Any]:
+        """Keyword arguments for pymeasure's VISAAdapter / pyvisa ``open_resource``.
+
+        ``timeout`` in ms as pyvisa wants it; unset options are left out, so pyvisa's own
+        defaults apply; ``baud_rate`` only for serial (``asrl``) interfaces.
+        """
+        kwargs: dict[str, Any] = {"timeout": round(self.timeout_s * 1000)}
+        for key in ("visa_library", "read_termination", "write_termination"):
+            if getattr(self, key) is not None:
+                kwargs[key] = getattr(self, key)
+        baud = getattr(self, "baud_rate", None)
+        if baud is not None and interface == "asrl":
+            kwargs["baud_rate"] = baud
+        return kwargs
+
+
+class LockInOptions(VisaOptions):
+    """SR830 / SR860 options."""
+
+
+class SR570Options(VisaOptions):
+    """SR570 current preamplifier (listen-only RS-232)."""
+
+    baud_rate: Literal[1200, 2400, 4800, 9600] = 9600
+
+
+LakeShoreChannel = int | Literal["A"]
+
+
+class LakeShoreOptions(VisaOptions):
+    """Lake Shore 372 options: which measurement channel is which thermometer.
+
+    ``channels`` maps a name to a scanner channel 1-16 (or ``A``, the control input);
+    ``control_channel`` is the thermometer the sample-heater loop regulates on;
+    ``transport_channel`` (optional) measures the film four-terminal for R(T).
+    """
+
+    channels: dict[str, LakeShoreChannel] = Field(
+        default_factory=lambda: {"mixing_chamber": 6})
+    control_channel: str = "mixing_chamber"
+    transport_channel: str | None = None
+    heater_resistance_ohm: PositiveFloat = Field(120.0, le=100_000)
+    baud_rate: Literal[9600, 19200, 38400, 57600] = 57600
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, value: dict[str, Any]) -> dict[str, Any]:
+        problems = []
+        first: dict[Any, str] = {}
+        for name, channel in value.items():
+            if not NAME_RE.match(name):
+                problems.append(((name,), "channel names are letters, digits, _ and -"))
+            if isinstance(channel, int) and not 1 <= channel <= 16:
+                problems.append(((name,), f"channel must be 1..16 or 'A'; got {channel}"))
+            if channel in first:
+                problems.append(((name,), f"channel {channel} is already '{first[channel]}'"))
+            first.setdefault(channel, name)
+        if not value:
+            problems.append(((), "at least one thermometer channel is needed"))
+        if problems:
+            raise KeyedValueError(problems)
+        return value
+
+    @model_validator(mode="after")
+    def _named_channels_exist(self) -> LakeShoreOptions:
+        problems = [((key,), f"{getattr(self, key)!r} is not in channels "
+                             f"({', '.join(self.channels)})")
+                    for key in ("control_channel", "transport_channel")
+                    if getattr(self, key) is not None and getattr(self, key) not in self.channels]
+        if problems:
+            raise KeyedValueError(problems)
+        return self
+
+
+class NanonisOptions(Strict):
+    """Nanonis options: the TCP ports the controller listens on (one connection per port).
+
+    ``ports`` lists every port to open; it must include the address port. Long commands
+    (bias spectroscopy, withdraw) block their port, so Stop goes out on another one.
+    """
+
+    ports: list[Port] | None = Field(None, min_length=1, max_length=4)
+    timeout_s: PositiveFloat = Field(10.0, le=3600)
+    lockin_modulator: int = Field(1, ge=1, le=8, description="internal lock-in modulator, 1-based")
+
+    @field_validator("ports")
+    @classmethod
+    def _unique(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError(f"ports must be different from each other; got {value}")
+        return value
+
+
+class _Instrument(Strict):
+    """One instrument. ``address`` may be left out only when simulated in-process."""
+
+    driver: str
+    address: str | None = None
+    simulated: bool = False
+
+    @field_validator("address")
+    @classmethod
+    def _address_form(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_address(value, cls.union_tag or "")
+            except AddressError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @property
+    def parsed_address(self) -> Address | None:
+        """The address with its interface kind, host and port (None when not given)."""
+        return None if self.address is None else parse_address(self.address, self.driver)
+
+
+class SR830Config(_Instrument):
+    union_tag: ClassVar[str | None] = "sr830"
+    driver: Literal["sr830"]
+    options: LockInOptions = Field(default_factory=LockInOptions)
+
+
+class SR860Config(_Instrument):
+    union_tag: ClassVar[str | None] = "sr860"
+    driver: Literal["sr860"]
+    options: LockInOptions = Field(default_factory=LockInOptions)
+
+
+class LakeShore372Config(_Instrument):
+    union_tag: ClassVar[str | None] = "lakeshore372"
+    driver: Literal["lakeshore372"]
+    options: LakeShoreOptions = Field(default_factory=LakeShoreOptions)
+
+
+class NanonisConfig(_Instrument):
+    union_tag: ClassVar[str | None] = "nanonis"
+    driver: Literal["nanonis"]
+    options: NanonisOptions = Field(default_factory=NanonisOptions)
+
+    @model_validator(mode="after")
+    def _address_port_listed(self) -> NanonisConfig:
+        addr = self.parsed_address
+        if addr is not None and self.options.ports and addr.port not in self.options.ports:
+            raise KeyedValueError([(("options", "ports"), (
+                f"must include the address port {addr.port}; got {self.options.ports}"))])
+        return self
+
+    @property
+    def ports(self) -> list[int]:
+        """All ports to open: ``options.ports``, else the address port and the next three."""
+        if self.options.ports:
+            return list(self.options.ports)
+        base = self.parsed_address.port if self.parsed_address else 6501
+        return [base + i for i in range(4) if base + i <= 65535]
+
+
+class SR570Config(_Instrument):
+    union_tag: ClassVar[str | None] = "sr570"
+    driver: Literal["sr570"]
+    options: SR570Options = Field(default_factory=SR570Options)
+
+
+InstrumentConfig = Annotated[
+    SR830Config | SR860Config | LakeShore372Config | NanonisConfig | SR570Config,
+    Field(discriminator="driver"),
+]
