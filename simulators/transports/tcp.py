@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 DEFAULT_HOST = "127.0.0.1"
 RECV_BYTES = 65536
 JOIN_TIMEOUT_S = 5.0  # bounded wait for a worker still inside a long emulator call
+MAX_LINE_CHARS = 1 << 20  # an unterminated line this long is garbage: hang up
 
 
 class _Hangup(Exception):
@@ -189,6 +190,9 @@ class _TcpServer:
             log.warning("%s: dropping client %s:%d (%s)", self.name, *peer, exc)
         except OSError as exc:
             log.info("%s: client %s:%d: %s", self.name, *peer, exc)
+        except Exception:
+            # An emulator bug: show it loudly, hang up on this client, keep serving others.
+            log.exception("%s: emulator failed serving %s:%d; hanging up", self.name, *peer)
         finally:
             with self._lock:
                 if conn in self._clients[index]:
@@ -262,6 +266,10 @@ class LineServer(_TcpServer):
         pending = ""
         while True:
             lines, pending = split_lines(pending + self._recv(conn).decode(WIRE_ENCODING))
+            if len(pending) > MAX_LINE_CHARS:
+                log.warning("%s: %d characters without a line end; hanging up", self.name,
+                            len(pending))
+                return
             for line in lines:
                 with self._emulator_lock:
                     reply = self.emulator.handle_line(line)

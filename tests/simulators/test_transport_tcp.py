@@ -189,3 +189,19 @@ def test_start_twice_is_refused():
             server.start()
     finally:
         server.close()
+
+
+def test_an_emulator_bug_hangs_up_on_that_client_only(caplog):
+    class Broken(EchoLineEmulator):
+        def handle_line(self, line):
+            if line == "BOOM":
+                raise RuntimeError("emulator bug")
+            return super().handle_line(line)
+
+    with LineServer(Broken()) as server:
+        with connect(server.address) as bad, connect(server.address) as good:
+            bad.sendall(b"BOOM\n")
+            assert bad.recv(16) == b""
+            good.sendall(b"VAL?\n")
+            assert recv_until(good, b"\n") == b"0\n"
+    assert "emulator failed" in caplog.text
