@@ -194,7 +194,6 @@ class SRSLockInMixin:
     MODEL: SRSModel
     SNAP_XY_COMMAND: str
     STATUS_COMMAND = "LIAS?"
-    STATUS_MAX = 0xFF
 
     # Provided by the pymeasure Instrument this mixes into.
     ask: Callable[..., str]
@@ -235,9 +234,10 @@ class SRSLockInMixin:
             raise LockInReplyError(
                 f"reply to {self.STATUS_COMMAND!r} is not an integer: {reply!r}"
             ) from exc
-        if not 0 <= bits <= self.STATUS_MAX:
+        top = (1 << self.MODEL.status_bits) - 1
+        if not 0 <= bits <= top:
             raise LockInReplyError(
-                f"reply to {self.STATUS_COMMAND!r} is outside 0..{self.STATUS_MAX}: {reply!r}"
+                f"reply to {self.STATUS_COMMAND!r} is outside 0..{top}: {reply!r}"
             )
         return bits
 
@@ -326,7 +326,6 @@ class SR830LockIn(SRSLockInMixin, SR830):
 
     MODEL = SR830_MODEL
     SNAP_XY_COMMAND = "SNAP?1,2"
-    STATUS_MAX = 0xFF
 
     sensitivity = table_control(
         "SENS?", "SENS%d", SR830_MODEL.sensitivities_V,
@@ -365,7 +364,6 @@ class SR860LockIn(SRSLockInMixin, SR860):
 
     MODEL = SR860_MODEL
     SNAP_XY_COMMAND = "SNAP? 0,1"
-    STATUS_MAX = 0xFFFF
 
     sensitivity = table_control(
         "SCAL?", "SCAL %d", SR860_MODEL.sensitivities_V,

@@ -90,6 +90,7 @@ class SRSModel:
         sensitivities_V: full-scale values in wire index order (V rms).
         time_constants_s: time constants in wire index order (s).
         output_base: index of X in ``OUTP?`` (1 on the SR830, 0 on the SR860); Y, R, theta follow.
+        status_bits: width of the ``LIAS?`` register (8 on the SR830, 15 on the SR860).
         overload_mask: bits of ``LIAS?`` that mean an overload (input, filter or output).
         input_overload_bit, filter_overload_bit, output_overload_bits: where the model reports
             each overload kind in ``LIAS?`` (the SR860 has two output-channel bits, no filter bit
@@ -106,6 +107,7 @@ class SRSModel:
     sensitivities_V: tuple[float, ...]
     time_constants_s: tuple[float, ...]
     output_base: int
+    status_bits: int
     overload_mask: int
     input_overload_bit: int
     filter_overload_bit: int
@@ -136,6 +138,7 @@ SR830_MODEL = SRSModel(
     sensitivities_V=SR830_SENSITIVITIES_V,
     time_constants_s=SR830_TIME_CONSTANTS_S,
     output_base=1,
+    status_bits=8,
     overload_mask=0b0111,
     input_overload_bit=0,
     filter_overload_bit=1,
@@ -153,6 +156,7 @@ SR860_MODEL = SRSModel(
     sensitivities_V=SR860_SENSITIVITIES_V,
     time_constants_s=SR860_TIME_CONSTANTS_S,
     output_base=0,
+    status_bits=15,
     # bits 0/1 CH1/CH2 output, 4 input range, 6 sync filter overload, 8-11 data channels
     overload_mask=0b1111_0101_0011,
     input_overload_bit=4,

@@ -80,6 +80,16 @@ def _expect(args: list[str], low: int, high: int | None = None) -> None:
         raise SRSArgumentError(f"expected {expected} argument(s), got {len(args)}: {args}")
 
 
+def _no_argument_query(reply: Callable[[], str]) -> _Handler:
+    """A query that takes no argument and answers ``reply()``."""
+
+    def query(args: list[str]) -> str:
+        _expect(args, 0)
+        return reply()
+
+    return _Handler(query=query)
+
+
 def _int(text: str, low: int, high: int, what: str) -> int:
     try:
         value = float(text)
@@ -212,29 +222,29 @@ class SRSLockInEmulator:
             "*IDN": _Handler(query=self._idn),
             "*RST": _Handler(set=self._rst),
             "*CLS": _Handler(set=self._cls),
-            "*OPC": _Handler(query=lambda a: (_expect(a, 0), "1")[1]),
+            "*OPC": _no_argument_query(lambda: "1"),
             "*ESR": _Handler(query=self._register_query("_esr", 7)),
             "*STB": _Handler(query=self._stb),
             "ERRS": _Handler(query=self._register_query("_errs", 7)),
-            "LIAS": _Handler(query=self._register_query("_lias", 15 if spec.output_base == 0
-                                                        else 7)),
+            "LIAS": _Handler(query=self._register_query("_lias", spec.status_bits - 1)),
             "OUTP": _Handler(query=self._outp),
             "SNAP": _Handler(query=self._snap),
             "OAUX": _Handler(query=self._oaux),
             "APHS": _Handler(set=self._auto_phase),
         })
-        if self.name == "SR830":
-            handlers["AGAN"] = _Handler(set=self._auto_gain)
-        else:
-            handlers.update({
-                "ASCL": _Handler(set=self._auto_gain),
-                "SNAPD": _Handler(query=self._snapd),
-                "CUROVLDSTAT": _Handler(query=self._current_overload),
-                "ENBW": _Handler(query=self._enbw),
-                "FREQDET": _Handler(query=lambda a: (_expect(a, 0), self._freq_text())[1]),
-                "FREQEXT": _Handler(query=lambda a: (_expect(a, 0), _number(0.0))[1]),
-                "TBSTAT": _Handler(query=lambda a: (_expect(a, 0), "1")[1]),
-            })
+        optional = {
+            "AGAN": _Handler(set=self._auto_gain),
+            "ASCL": _Handler(set=self._auto_gain),
+            "SNAPD": _Handler(query=self._snapd),
+            "CUROVLDSTAT": _Handler(query=self._current_overload),
+            "ENBW": _Handler(query=self._enbw),
+            "FREQDET": _no_argument_query(self._freq_text),
+            # no external reference is connected; the internal timebase is in use
+            "FREQEXT": _no_argument_query(lambda: _number(0.0)),
+            "TBSTAT": _no_argument_query(lambda: "1"),
+        }
+        handlers.update({name: optional[name] for name in self.model.optional_commands})
+        handlers.update({alias: handlers[name] for alias, name in self.model.aliases.items()})
         return handlers
 
     # --- physics settings (live in lab.lockin) ----------------------------------------------
@@ -254,8 +264,6 @@ class SRSLockInEmulator:
 
             return _Handler(query, set_)
 
-        slvl_format = "{:.3f}" if self.name == "SR830" else "{:.9e}"
-        phas_format = "{:.3f}" if self.name == "SR830" else "{:.7f}"
 
         def slvl_set(args: list[str]) -> None:
             _expect(args, 1)
@@ -293,19 +301,16 @@ class SRSLockInEmulator:
 
             return query
 
-        frequency = _Handler(query=lambda a: (_expect(a, 0), self._freq_text())[1], set=freq_set)
         handlers = {
             spec.sensitivity_command: table_setting(
                 "sensitivity_V", spec.sensitivities_V, spec.sensitivity_command),
             "OFLT": table_setting("time_constant_s", spec.time_constants_s, "OFLT"),
             "OFSL": _Handler(slope_query, slope_set),
-            "SLVL": _Handler(reader(slvl_format, "amplitude_Vrms"), slvl_set),
-            "FREQ": frequency,
-            "PHAS": _Handler(reader(phas_format, "phase_deg"), phas_set),
+            "SLVL": _Handler(reader(self.model.formats["SLVL"], "amplitude_Vrms"), slvl_set),
+            "FREQ": _Handler(query=_no_argument_query(self._freq_text).query, set=freq_set),
+            "PHAS": _Handler(reader(self.model.formats["PHAS"], "phase_deg"), phas_set),
             "HARM": _Handler(reader("{:d}", "harmonic"), harm_set),
         }
-        if self.name == "SR860":
-            handlers["FREQINT"] = frequency
         return handlers
 
     def _write_lab(self, attribute: str, value: float) -> None:

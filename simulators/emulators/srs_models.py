@@ -72,7 +72,10 @@ class EmulatedModel:
     -> parameter; ``snap_count``: allowed number of ``SNAP?`` arguments; ``stored``: mnemonic
     -> :class:`StoredSetting`; ``defaults``: physics settings after ``*RST`` (sensitivity V,
     time constant s, slope dB/oct, amplitude V rms, frequency Hz, phase deg, harmonic);
-    ``phase_range_deg``: accepted ``PHAS`` values (wrapped into [-180, 180)).
+    ``phase_range_deg``: accepted ``PHAS`` values (wrapped into [-180, 180));
+    ``optional_commands``: the model's commands among the engine's optional ones (auto
+    functions, ``SNAPD?``, ``CUROVLDSTAT?``, ...); ``aliases``: extra mnemonic -> mnemonic;
+    ``formats``: reply format of float settings (``SLVL?``, ``PHAS?``).
     """
 
     spec: SRSModel
@@ -84,8 +87,10 @@ class EmulatedModel:
     phase_range_deg: tuple[float, float]
     aux_out_channels: range
     aux_in_channels: range
+    optional_commands: frozenset[str] = frozenset()
+    aliases: dict[str, str] = field(default_factory=dict)
+    formats: dict[str, str] = field(default_factory=dict)
     display_channels: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    data_channel_setting: str | None = None
 
 
 # --- SR830 ----------------------------------------------------------------------------------
@@ -132,6 +137,8 @@ SR830_EMULATED = EmulatedModel(
     phase_range_deg=(-360.0, 729.99),
     aux_out_channels=range(1, 5),
     aux_in_channels=range(1, 5),
+    optional_commands=frozenset({"AGAN"}),
+    formats={"SLVL": "{:.3f}", "PHAS": "{:.3f}"},
     # DDEF i,j: what display channel i shows for each j (X noise / Y noise are not emulated)
     display_channels={
         "CH1": ("X", "R", "XNOISE", "AUXIN1", "AUXIN2"),
@@ -206,5 +213,9 @@ SR860_EMULATED = EmulatedModel(
     phase_range_deg=(-360_000.0, 360_000.0),
     aux_out_channels=range(0, 4),
     aux_in_channels=range(0, 4),
-    data_channel_setting="CDSP",
+    optional_commands=frozenset(
+        {"ASCL", "SNAPD", "CUROVLDSTAT", "ENBW", "FREQDET", "FREQEXT", "TBSTAT"}
+    ),
+    aliases={"FREQINT": "FREQ"},
+    formats={"SLVL": "{:.9e}", "PHAS": "{:.7f}"},
 )
