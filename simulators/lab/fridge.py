@@ -189,7 +189,8 @@ class CooldownProfile:
         """Temperature of an upper stage (not the MC or film) at absolute time t_s."""
         if stage == "50K plate":
             return self._relax(stage, t_s, max(self.from_K, 42.0), self.start_s, self.tau_50K_s)
-        four_k = self._relax("4K plate", t_s, self.from_K, self.start_s, self.tau_4K_s)
+        four_k_start = max(self.from_K, BASE_TEMPERATURES_K["4K plate"])
+        four_k = self._relax("4K plate", t_s, four_k_start, self.start_s, self.tau_4K_s)
         if stage == "4K plate":
             return four_k
         tc = self.condense_time_s
@@ -589,8 +590,8 @@ class Fridge:
             log.info("spike: MC %.4f K -> %.4f K for %.0f s", T, T + delta_K, duration_s)
 
     def start_cooldown(self, from_K: float = 300.0) -> None:
-        """Warm every stage to ``from_K`` (4.2-350 K) and start a cooldown to base (~7 h)."""
-        from_K = _check_range("cooldown from_K", from_K, 4.2, 350.0)
+        """Warm every stage to ``from_K`` (1-350 K) and start a cooldown to base (~7 h from 300 K)."""
+        from_K = _check_range("cooldown from_K", from_K, 1.0, 350.0)
         with self._lock:
             self._sync()
             self._profile = CooldownProfile(start_s=self._t, from_K=from_K)

@@ -37,12 +37,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stm_andreev.physics import DEFAULT_KAPPA_PER_M
-
 from .errors import FeedbackError, LabValueError
 
 log = logging.getLogger(__name__)
 
+KAPPA_PER_M = 1.0e10  # decay constant of the tunnel barrier (work function ~4 eV)
 CRASH_TRANSMISSION = 0.98
 MAX_Z_SPEED_M_PER_S = 100e-9
 DEFAULT_Z_LIMITS_M = (-200e-9, 200e-9)
@@ -76,9 +75,9 @@ class Junction:
         rng: np.random.Generator,
         *,
         n_channels: int = 6,
-        kappa_per_m: float = DEFAULT_KAPPA_PER_M,
+        kappa_per_m: float = KAPPA_PER_M,
     ) -> None:
-        if not MIN_CHANNELS - 1 <= n_channels <= 100:
+        if int(n_channels) != n_channels or not 1 <= n_channels <= 100:
             raise LabValueError(f"n_channels = {n_channels} is outside 1..100")
         self._rng = rng
         self.kappa_per_m = kappa_per_m
@@ -95,7 +94,9 @@ class Junction:
     # ------------------------------------------------------------- geometry
     def log_transmission(self, z_m: float) -> float:
         """ln tau(z), stable far from contact."""
-        return -float(np.logaddexp(0.0, 2.0 * self.kappa_per_m * (z_m - self.tip.z0_m)))
+        x = 2.0 * self.kappa_per_m * (z_m - self.tip.z0_m)
+        # -ln(1 + e^x) without overflow (math is ~10x faster than numpy on scalars).
+        return -(x + math.log1p(math.exp(-x))) if x > 0 else -math.log1p(math.exp(x))
 
     def transmission(self, z_m: float | None = None) -> float:
         """tau at height z_m (default: the present height)."""
