@@ -197,8 +197,8 @@ class NanonisController:
         assert self._sock is not None
         try:
             self._sock.settimeout(timeout_s)
-            # Header and body in one write: the controller (and the vendor's client on the
-            # other side of our emulator) reads the 40-byte header in one recv.
+            # Header and body in one write, so the request never sits half-sent between
+            # packets while the controller waits for its body.
             self._sock.sendall(frame)
         except TimeoutError as exc:
             raise NanonisTimeout(f"{name}: sending timed out after {timeout_s:g} s") from exc
