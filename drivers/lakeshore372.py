@@ -18,7 +18,7 @@ with ``visa_library="@py"``); serial (USB) defaults to 57600 baud, 7 data bits, 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from pymeasure.instruments import Channel, Instrument
@@ -137,6 +137,14 @@ def strict_record(value: Any, fields: Sequence[Field]) -> tuple[Any, ...]:
             raise ValueError(f"{name}: {exc}") from None
         wire.append(int(checked) if isinstance(checked, (bool, int)) else checked)
     return tuple(wire)
+
+
+def _plain(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Enums to ints (bools stay bools) so a snapshot is plain JSON data."""
+    return {
+        prefix + key: value if isinstance(value, (bool, str, float)) else int(value)
+        for key, value in record.items()
+    }
 
 
 def _enum_values(enum: type) -> tuple[int, ...]:
@@ -453,6 +461,39 @@ class LakeShore372(Instrument):
     def reset(self) -> None:
         """Reset the instrument to power-up settings (``*RST``)."""
         self.write_checked("*RST")
+
+    def snapshot(self, inputs: Iterable[str | int] | None = None) -> dict[str, Any]:
+        """Get every setting as plain data for a run file (ints, floats, bools, strings).
+
+        :param inputs: the inputs whose INSET/INTYPE to include ("A", 1-16); default all 17.
+        """
+        outputs = {}
+        for name in ("sample_heater", "warmup_heater", "still_heater"):
+            output = getattr(self, name)
+            outputs[name] = {
+                **_plain(output.setup._asdict()),
+                "heater_range": int(output.heater_range),
+                "setpoint_K": output.setpoint,
+                "pid": list(output.pid),
+                **_plain(output.ramp._asdict(), prefix="ramp_"),
+                "manual_output_pct": output.manual_output,
+            }
+        chosen = list(INPUT_IDS if inputs is None else inputs)
+        scanner = self.scanner
+        return {
+            "identity": self.id,
+            "scanner_channel": scanner.channel,
+            "autoscan": scanner.autoscan,
+            "sample_heater_output_pct": self.sample_heater_output,
+            "outputs": outputs,
+            "inputs": {
+                str(channel): {
+                    **_plain(self.channels[channel].setup._asdict()),
+                    **_plain(self.channels[channel].sensor_setup._asdict()),
+                }
+                for channel in chosen
+            },
+        }
 
     def heaters_off(self) -> None:
         """Switch all three heater outputs off (range 0), sample heater first."""

@@ -58,8 +58,12 @@ class LakeShoreReadingError(LakeShoreError):
 
     def __init__(self, channel: str | int, status: ReadingStatus) -> None:
         names = ", ".join(flag.name for flag in ReadingStatus if flag in status)
+        hint = ""
+        if status == ReadingStatus.R_UNDER | ReadingStatus.T_UNDER:
+            hint = "; a channel the scanner has not measured yet reads 0 with these bits"
         super().__init__(
-            f"Lake Shore 372 channel {channel}: reading invalid, RDGST? = {int(status)} ({names})"
+            f"Lake Shore 372 channel {channel}: reading invalid, "
+            f"RDGST? = {int(status)} ({names}{hint})"
         )
         self.channel = channel
         self.status = status

@@ -216,3 +216,28 @@ def test_cooldown_r_of_t_shows_the_transition(
     assert above and below, points
     assert min(above) > 100.0
     assert max(abs(R) for R in below) < 0.01
+
+
+def test_snapshot_is_plain_data(ls: LakeShore372, lab: VirtualLab) -> None:
+    import json
+
+    ls.sample_heater.setpoint = 0.25
+    ls.sample_heater.pid = PID(150.0, 40.0, 0.0)
+    snap = ls.snapshot(inputs=["A", 6])
+    assert json.loads(json.dumps(snap)) == snap
+    assert snap["identity"].startswith("LSCI,MODEL372")
+    heater = snap["outputs"]["sample_heater"]
+    assert heater["setpoint_K"] == pytest.approx(0.25)
+    assert heater["pid"] == [150.0, 40.0, 0.0]
+    assert heater["mode"] == lab.fridge.output_mode
+    assert heater["ramp_enabled"] is False
+    assert set(snap["inputs"]) == {"A", "6"}
+    assert snap["inputs"]["6"]["dwell_s"] == 10
+    assert snap["inputs"]["A"]["units"] == 1
+    assert len(ls.snapshot()["inputs"]) == 17
+
+
+def test_reading_error_hints_at_the_scanner(ls: LakeShore372) -> None:
+    bridge = LakeShoreTransportBridge(ls, 9)
+    with pytest.raises(LakeShoreReadingError, match="has not measured yet"):
+        bridge.resistance()
