@@ -360,3 +360,23 @@ def test_preamp_adapter_sets_the_lab_gain(ctl, lab):
     assert preamp.gain == 1e9 and lab.preamp_gain_index == 4
     with pytest.raises(NanonisValueError, match="not selectable"):
         preamp.set_gain(2e9)
+
+
+def test_backward_sweeps_and_averaging(ctl, lab, clock):
+    ctl.set_feedback(False)
+    ctl.open_bias_spectroscopy()
+    ctl.set_spectroscopy_channels(["Bias (V)", "Current (A)"])
+    ctl.set_spectroscopy_limits(-2e-3, 2e-3)
+    ctl.set_spectroscopy_props(21, n_sweeps=3, backward=True)
+    ctl.set_spectroscopy_timing(0.001, 0.004, initial_settling_s=0.0, end_settling_s=0.0)
+    t0 = clock.now()
+    reply = ctl.query("BiasSpectr.Start", 1, "")
+    assert clock.now() - t0 == pytest.approx(3 * 2 * 21 * 0.005)
+    names = reply["channel_names"]
+    assert names == ["Bias (V)", "Bias (V)", "Current (A)", "Bias [bwd] (V)", "Current [bwd] (A)"]
+    data = reply["data"]
+    np.testing.assert_allclose(data[1], data[0], atol=1e-7)  # recorded bias = swept bias
+    np.testing.assert_allclose(data[3], data[0], atol=1e-7)  # backward stored in forward order
+    # Forward and backward currents agree (Z held, no hysteresis) within the noise.
+    np.testing.assert_allclose(data[4], data[2], atol=0.05 * np.abs(data[2]).max())
+    assert reply["parameters"][-1] == 3.0  # sweeps completed
