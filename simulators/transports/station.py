@@ -231,9 +231,12 @@ class SimulatedStationServers:
                 continue
             address = inst.parsed_address
             if address is None or address.port is None:
+                hint = (" (this station simulates in process: simulation.transport is "
+                        "inprocess; serve a station with TCP addresses, such as "
+                        "configs/simulated-tcp.yaml)" if inst.address is None else "")
                 raise StationServerError(
                     f"instruments.{name}.address: a TCP address (host and port) is needed "
-                    f"to serve it, got {inst.address!r}"
+                    f"to serve it, got {inst.address!r}{hint}"
                 )
             hosts.add(address.host)
             ports = tuple(inst.ports) if inst.driver == "nanonis" else (address.port,)

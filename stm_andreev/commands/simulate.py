@@ -90,7 +90,9 @@ def serve(args: argparse.Namespace, stop: threading.Event, out: TextIO = sys.std
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (ServerError, KeyError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # KeyError's str() quotes its message; show the message itself
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {message}", file=sys.stderr)
         return 1
     try:
         station.start()

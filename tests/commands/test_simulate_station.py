@@ -152,3 +152,18 @@ def test_busy_port_exits_1(capsys):
         finally:
             path.unlink()
     assert "cannot listen" in capsys.readouterr().err
+
+
+def test_unknown_sample_and_inprocess_station_exit_1(capsys):
+    import argparse
+
+    from stm_andreev.commands import simulate
+
+    parser = argparse.ArgumentParser()
+    simulate.add_arguments(parser)
+    stop = threading.Event()
+    assert simulate.serve(parser.parse_args(["--sample", "InO-9", "--free-ports"]), stop) == 1
+    assert "unknown sample 'InO-9'" in capsys.readouterr().err
+    inprocess = REPO / "configs" / "simulated.yaml"
+    assert simulate.serve(parser.parse_args([str(inprocess)]), stop) == 1
+    assert "simulation.transport is inprocess" in capsys.readouterr().err
