@@ -317,6 +317,9 @@ class RunWriter:
             if version != FORMAT_VERSION:
                 raise NotARunFileError(f"{path} has run-file format version {version}; this "
                                        f"software writes version {FORMAT_VERSION}")
+            # SWMR on before any repair: the truncations below then reach attached readers
+            # in order, and a crash during them is no worse than one during appends.
+            file.swmr_mode = True
             try:
                 writer = cls._recover(file, path, lock, unclean)
             except (KeyError, OSError, ValueError) as exc:
@@ -369,7 +372,6 @@ class RunWriter:
         previous = bytes(file[STATUS][()]).decode("utf-8")
         file[STATUS][()] = encode_fixed("running", "status")
         file[END_TIME][()] = b""
-        file.swmr_mode = True
         file.flush()
         return cls(
             file, path, lock, columns=columns, finished=finished, n_rows=n_rows,
