@@ -163,20 +163,31 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+class WatchedOutput(io.StringIO):
+    """Captures the command's output and signals when the servers are up."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.serving = threading.Event()
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        if "serving" in self.getvalue():
+            self.serving.set()
+        return written
+
+
 def test_serve_prints_addresses_and_stops_cleanly(doubles, monkeypatch):
     monkeypatch.setattr(simulate, "build_station", lambda args: SimulatedStationServers(
         FakeLab(), default_instruments(ephemeral=True)))
     stop = threading.Event()
-    out = io.StringIO()
+    out = WatchedOutput()
     result: list[int] = []
     worker = threading.Thread(target=lambda: result.append(
         simulate.serve(parse(["--free-ports"]), stop, out)))
     worker.start()
     try:
-        for _ in range(100):
-            if "serving" in out.getvalue():
-                break
-            stop.wait(0.05)
+        assert out.serving.wait(30), out.getvalue()
         text = out.getvalue()
         visa = re.search(r"lockin\s+sr830\s+TCPIP::127\.0\.0\.1::(\d+)::SOCKET", text)
         assert visa, text
