@@ -142,6 +142,9 @@ class SRSLockInEmulator:
         self._lias = 0
         self._esr = 0
         self._errs = 0
+        # status enable registers -> width in bits (they gate the serial-poll summary bits)
+        self._enable_widths = {"LIAE": model.spec.status_bits, "ERRE": 8, "*ESE": 8, "*SRE": 8}
+        self._enable = dict.fromkeys(self._enable_widths, 0)
         self._handlers = self._build_handlers()
         # The lab's lock-in already is in its power-on state; writing the physics defaults here
         # would undo settings another emulator (the Nanonis LockIn.*) made before this one.
@@ -176,6 +179,7 @@ class SRSLockInEmulator:
             self._restore_defaults()
             self._lias = 0
             self._errs = 0
+            self._enable = dict.fromkeys(self._enable_widths, 0)
             self._esr = ESR_POWER_ON
         log.info("%s emulator power-cycled", self.name)
 
@@ -218,6 +222,7 @@ class SRSLockInEmulator:
             for name, setting in self.model.stored.items()
         }
         handlers.update(self._physics_handlers())
+        handlers.update({name: self._enable_handler(name) for name in self._enable_widths})
         handlers.update({
             "*IDN": _Handler(query=self._idn),
             "*RST": _Handler(set=self._rst),
@@ -410,16 +415,38 @@ class SRSLockInEmulator:
 
         return query
 
+    def _enable_handler(self, name: str) -> _Handler:
+        """Enable register: ``LIAE j`` sets all bits, ``LIAE i,j`` bit i; ``LIAE? [i]`` reads."""
+        top_bit = self._enable_widths[name] - 1
+
+        def query(args: list[str]) -> str:
+            _expect(args, 0, 1)
+            value = self._enable[name]
+            if args:
+                return str((value >> _int(args[0], 0, top_bit, f"{name} bit")) & 1)
+            return str(value)
+
+        def set_(args: list[str]) -> None:
+            _expect(args, 1, 2)
+            if len(args) == 1:
+                self._enable[name] = _int(args[0], 0, (1 << (top_bit + 1)) - 1, name)
+                return
+            bit = _int(args[0], 0, top_bit, f"{name} bit")
+            if _int(args[1], 0, 1, f"{name} bit value"):
+                self._enable[name] |= 1 << bit
+            else:
+                self._enable[name] &= ~(1 << bit)
+
+        return _Handler(query, set_)
+
     def _stb(self, args: list[str]) -> str:
+        """Serial-poll status: bit 2 ERR, bit 3 LIA, bit 5 ESB (each gated by its enable)."""
         _expect(args, 0)
-        enabled = self._stored
         status = 0
-        if self._errs & int(enabled[("ERRE", None)][0]):
-            status |= 1 << 2
-        if self._lias & int(enabled[("LIAE", None)][0]):
-            status |= 1 << 3
-        if self._esr & int(enabled[("*ESE", None)][0]):
-            status |= 1 << 5
+        for bit, register, enable in ((2, self._errs, "ERRE"), (3, self._lias, "LIAE"),
+                                      (5, self._esr, "*ESE")):
+            if register & self._enable[enable]:
+                status |= 1 << bit
         return str(status)
 
     def _current_overload(self, args: list[str]) -> str:

@@ -124,10 +124,6 @@ SR830_EMULATED = EmulatedModel(
         "OUTX": _one(ints(0, 1, 1)),
         "OVRM": _one(ints(0, 1)),
         "LOCL": _one(ints(0, 2)),
-        "LIAE": _one(ints(0, 255)),
-        "ERRE": _one(ints(0, 255)),
-        "*ESE": _one(ints(0, 255)),
-        "*SRE": _one(ints(0, 255)),
         "*PSC": _one(ints(0, 1, 1)),
     },
     defaults={
@@ -202,10 +198,6 @@ SR860_EMULATED = EmulatedModel(
         "PSTL": _one(floats(-5.0, 5.0), range(0, 4)),
         "SOFF": _one(floats(-5.0, 5.0)),
         "AUXV": _one(floats(-10.5, 10.5), range(0, 4)),
-        "LIAE": _one(ints(0, 65535)),
-        "ERRE": _one(ints(0, 255)),
-        "*ESE": _one(ints(0, 255)),
-        "*SRE": _one(ints(0, 255)),
         "*PSC": _one(ints(0, 1, 1)),
     },
     # assumed equal to the SR830's (not checked against an SR860's *RST)

@@ -264,6 +264,15 @@ def test_errors_do_not_stop_the_rest_of_the_line(sr830) -> None:
     assert sr830.handle_line("*ESR?") == f"{ESR_COMMAND_ERROR | ESR_EXECUTION_ERROR}\n"
 
 
+def test_enable_registers_whole_and_per_bit(sr830, sr860) -> None:
+    assert sr830.handle_line("LIAE 2,1;LIAE?;LIAE? 2;LIAE 2,0;LIAE?") == "4\n1\n0\n"
+    assert sr830.handle_line("*ESE 48;*ESE?;ERRE 255;ERRE?") == "48\n255\n"
+    assert sr830.handle_line("LIAE 256;LIAE 8,1;*ESR?") == f"{ESR_EXECUTION_ERROR}\n"
+    assert sr860.handle_line("LIAE 14,1;LIAE?") == f"{1 << 14}\n"
+    sr830.reset()
+    assert sr830.handle_line("*ESE?") == "0\n"
+
+
 def test_status_byte_and_clear(sr830, lab) -> None:
     sr830.handle_line("LIAE 4;*ESE 48")
     lab.lockin.bits = 0b100
