@@ -19,7 +19,12 @@ Output 0's settings live in the fridge, not in a copy here, so the lab (a statio
 injector) and the emulator never disagree; only its power-up, polarity, filter and delay
 fields are kept here. A control input without a thermometer (0 or an unconnected channel) is
 an execution error in closed-loop and zone modes, where the real 372 would control on an open
-input.
+input. ``INTYPE`` is stored and validated; its units field matters (a setpoint on an input in
+ohm units is a resistance, converted through the sensor's curve) and its excitation sets
+``RDGPWR?``, but ranges do not change the simulated readings.
+
+Attaching to a lab finds the scanner settled on ``scan_channel`` (an instrument left running);
+``reset()`` and ``*RST`` start from factory defaults, heaters off.
 """
 
 from __future__ import annotations
