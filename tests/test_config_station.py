@@ -152,10 +152,17 @@ def test_custom_sample(base):
 
 
 def test_band_lookup(base):
-    tc = station_from_dict(base).temperature_control
+    data = copy.deepcopy(base)
+    data["temperature_control"]["bands"] = [
+        {"up_to_K": 0.1, "heater_range": 2, "pid": [10, 20, 0]},
+        {"up_to_K": 0.5, "heater_range": 3, "pid": [10, 20, 0]},
+        {"up_to_K": 2.0, "heater_range": 5, "pid": [5, 40, 0]},
+    ]
+    tc = station_from_dict(data).temperature_control
     assert tc.band_for(0.065).heater_range == 2
     assert tc.band_for(0.1).heater_range == 2  # up_to is inclusive
     assert tc.band_for(0.11).heater_range == 3
+    assert tc.band_for(2.0).heater_range == 5
     with pytest.raises(NoTemperatureBandError, match="above the last"):
         tc.band_for(2.5)
 

@@ -60,7 +60,7 @@ st("max-setpoint-text", "limits.max_setpoint_A",
 st("max-setpoint-too-high", "limits.max_setpoint_A",
    sub(base, "max_setpoint_A: 1.5e-6", "max_setpoint_A: 0.5"))
 st("allowed-heater-range-9", "limits.allowed_heater_ranges.2",
-   sub(base, "allowed_heater_ranges: [0, 1, 2, 3, 4, 5, 6]", "allowed_heater_ranges: [0, 1, 9]"))
+   sub(base, "allowed_heater_ranges: [0, 1, 2, 3, 4, 5, 6, 7]", "allowed_heater_ranges: [0, 1, 9]"))
 st("z-limits-reversed", "limits.z_limits_m",
    sub(base, "z_limits_m: [-2.0e-7, 2.0e-7]", "z_limits_m: [2.0e-7, -2.0e-7]"))
 st("z-limits-one-value", "limits.z_limits_m",
@@ -71,13 +71,13 @@ st("ceiling-negative", "limits.temperature_ceiling_K",
    sub(base, "temperature_ceiling_K: 2.0", "temperature_ceiling_K: -1"))
 st("missing-limit", "limits.max_modulation_Vrms", sub(base, "  max_modulation_Vrms: 50.0e-6\n", ""))
 st("band-heater-range-9", "temperature_control.bands.0.heater_range",
-   sub(base, "{up_to_K: 0.1, heater_range: 2", "{up_to_K: 0.1, heater_range: 9"))
-st("band-heater-range-not-allowed", "temperature_control.bands.3.heater_range",
-   sub(base, "{up_to_K: 2.0, heater_range: 5", "{up_to_K: 2.0, heater_range: 7"))
+   sub(base, "{up_to_K: 0.08, heater_range: 3", "{up_to_K: 0.08, heater_range: 9"))
+st("band-heater-range-not-allowed", "temperature_control.bands.4.heater_range",
+   sub(base, "{up_to_K: 2.0, heater_range: 7", "{up_to_K: 2.0, heater_range: 8"))
 st("bands-unsorted", "temperature_control.bands.2.up_to_K",
-   sub(base, "{up_to_K: 0.8,", "{up_to_K: 0.25,"))
+   sub(base, "{up_to_K: 0.6,", "{up_to_K: 0.15,"))
 st("pid-two-values", "temperature_control.bands.0.pid",
-   sub(base, "pid: [10, 20, 0]}", "pid: [10, 20]}"))
+   sub(base, "pid: [1000, 25, 0]}", "pid: [1000, 25]}"))
 st("settle-timeout-before-dwell", "temperature_control.settle.timeout_s",
    sub(base, "timeout_s: 1800", "timeout_s: 60"))
 st("safe-heater-range-12", "temperature_control.safe_heater_range",
