@@ -119,3 +119,19 @@ def test_repeated_kills_from_outside_at_arbitrary_moments(tmp_path):
         mode = "resume"
     _resume_and_finish(path, n_planned)
     _assert_every_point_exactly_once(path, n_planned)
+
+
+def test_crashes_during_and_right_after_resume(tmp_path):
+    """Kill, resume and kill again before a single append, then mid-append; finish."""
+    path = tmp_path / "run.h5"
+    n_planned = 9
+    _run_to_death(_start(path, "create", n_planned, "--kill-after", "2"))
+    assert _crashed_state(path) == {0, 1}
+    _run_to_death(_start(path, "resume", n_planned, "--kill-at-start"))
+    assert _crashed_state(path) == {0, 1}
+    _run_to_death(_start(path, "resume", n_planned, "--hook", "row_written:5"))
+    assert _crashed_state(path) == {0, 1, 2, 3, 4}
+    _run_to_death(_start(path, "resume", n_planned, "--hook", "ledger_written:6"))
+    assert _crashed_state(path) in ({0, 1, 2, 3, 4, 5}, {0, 1, 2, 3, 4, 5, 6})
+    _resume_and_finish(path, n_planned)
+    _assert_every_point_exactly_once(path, n_planned)
