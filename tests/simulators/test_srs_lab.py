@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from pymeasure.instruments.srs import SR830, SR860
 from stm_andreev.drivers.lockin import SR830LockIn, SR860LockIn
 from stm_andreev.drivers.lockin_filter import enbw_Hz, step_response
 from stm_andreev.drivers.preamp import (
@@ -46,7 +47,9 @@ def approach(lab, clock: VirtualClock, setpoint_A: float) -> float:
 def station(cls, emulator_cls, setpoint_A: float = 1e-7, seed: int = 3):
     clock = VirtualClock()
     lab = VirtualLab("InO-2", clock=clock, seed=seed)
-    lockin = cls(EmulatorAdapter(emulator_cls(lab), clock=clock))
+    emulator = emulator_cls(lab)
+    lockin = cls(EmulatorAdapter(emulator, clock=clock))
+    lockin.emulator = emulator
     gain = approach(lab, clock, setpoint_A)
     settings = lockin_settings_for(setpoint_A, V_SP_V, MODULATION_VRMS, gain, model=cls.MODEL.name)
     lockin.sine_voltage = MODULATION_VRMS / lab.lockin.divider
@@ -77,6 +80,23 @@ def test_x_over_gain_and_modulation_is_the_model_conductance(cls, emulator_cls, 
     assert abs(measured_S - expected_S) < 6 * sigma + 2e-4 * abs(expected_S) + 1e-12
     assert abs(y / (gain * lab.lockin.modulation_Vrms)) < 6 * sigma + 1e-12
     assert not lockin.overloaded()
+
+
+@pytest.mark.parametrize(("plain", "cls", "emulator_cls"),
+                         [(SR830, SR830LockIn, SR830Emulator), (SR860, SR860LockIn, SR860Emulator)],
+                         ids=IDS)
+def test_plain_pymeasure_reads_the_model_conductance(plain, cls, emulator_cls) -> None:
+    clock, lab, lockin, gain = station(cls, emulator_cls)
+    driver = plain(EmulatorAdapter(lockin.emulator, clock=clock))
+    for bias_V in (0.0, 0.68e-3):
+        lab.bias_V = bias_V
+        clock.sleep(lockin.settle_time(1e-4))
+        x, y = driver.snap()
+        sigma = noise_S(lab, gain, lockin.time_constant, lockin.filter_slope)
+        expected_S = float(lab.true_dIdV_S(bias_V))
+        assert abs(x / (gain * lab.lockin.modulation_Vrms) - expected_S) < (
+            6 * sigma + 2e-4 * expected_S)
+        assert driver.x == pytest.approx(x, abs=10 * sigma * gain * MODULATION_VRMS)
 
 
 @pytest.mark.parametrize(("cls", "emulator_cls"), PAIRS, ids=IDS)
