@@ -18,6 +18,7 @@ with ``visa_library="@py"``); serial (USB) defaults to 57600 baud, 7 data bits, 
 from __future__ import annotations
 
 import logging
+import numbers
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -107,7 +108,7 @@ SERIAL_SETTINGS: dict[str, Any] = {
 
 def strict_int_range(value: Any, values: Sequence[int]) -> int:
     """Validate an integer (bools and non-integral numbers rejected) within ``values``."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"Value {value!r} is not an integer")
     return int(strict_range(value, values))
 
@@ -133,9 +134,9 @@ def strict_record(value: Any, fields: Sequence[Field]) -> tuple[Any, ...]:
     for item, (name, validator, allowed) in zip(value, fields, strict=True):
         try:
             checked = validator(item, allowed)
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:  # TypeError: a string compared with a range
             raise ValueError(f"{name}: {exc}") from None
-        wire.append(int(checked) if isinstance(checked, (bool, int)) else checked)
+        wire.append(int(checked) if isinstance(checked, (bool, numbers.Integral)) else checked)
     return tuple(wire)
 
 

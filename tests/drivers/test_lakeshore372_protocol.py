@@ -234,6 +234,8 @@ BAD_SETS = [
     ("ch_6", "sensor_setup", (0, 23, 1, 22, False, 1)),
     ("ch_6", "sensor_setup", (0, 3, 3, 22, False, 1)),
     ("ch_6", "sensor_setup", (0, 3, 1, 22, False, 3)),
+    ("sample_heater", "pid", ("10", 0, 0)),
+    ("ch_1", "setup", (True, "10", 3, 1, 1)),
     ("", "scanner", (0, False)),
     ("", "scanner", (17, False)),
     ("", "scanner", (True, False)),
@@ -442,3 +444,10 @@ def test_visa_connection_settings(monkeypatch: pytest.MonkeyPatch, resource: str
         assert kwargs["stop_bits"] is StopBits.one
     else:
         assert "baud_rate" not in kwargs
+
+
+def test_numpy_integers_are_integers() -> None:
+    import numpy as np
+
+    with expected_protocol(LakeShore372, [("INSET 2,1,10,3,2,1", None), ESR_OK]) as instr:
+        instr.ch_2.setup = (True, np.int64(10), np.int32(3), np.int64(2), 1)
