@@ -187,8 +187,9 @@ def choose_sensitivity(
 class SRSLockInMixin:
     """What both SRS models add to pymeasure's drivers to satisfy :class:`LockIn`.
 
-    Subclasses set ``MODEL`` and the wire commands ``SNAP_XY_COMMAND``, ``STATUS_COMMAND`` and
-    ``MAGNITUDE_COMMAND``; the pymeasure base class brings ``ask``/``write``.
+    Subclasses set ``MODEL`` (the model's tables) and ``SNAP_XY_COMMAND``; R comes from the
+    ``magnitude`` property, the status from ``LIAS?`` on both models. The pymeasure base class
+    brings ``ask``/``write``.
     """
 
     MODEL: SRSModel
