@@ -92,3 +92,45 @@ def test_temperature_adapter_raises_only_documented_errors(reply: str) -> None:
 def test_zero_status_reply_is_a_valid_reading(reply: str) -> None:
     ADAPTER.reply = reply
     assert int(INSTRUMENT.ch_6.reading_status) == 0
+
+
+# ------------------------------------------------------------------ the set side
+
+SETTERS = [
+    ("sample_heater", "setpoint", (0.0, 400.0)),
+    ("sample_heater", "manual_output", (0.0, 100.0)),
+    ("still_heater", "setpoint", (0.0, 400.0)),
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(index=st.integers(0, len(SETTERS) - 1),
+       value=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10, 1000)))
+def test_scalar_setters_send_the_value_or_refuse(index: int, value: float) -> None:
+    target, prop, (low, high) = SETTERS[index]
+    ADAPTER.written.clear()
+    ADAPTER.reply = "0"
+    try:
+        setattr(getattr(INSTRUMENT, target), prop, value)
+    except ValueError:
+        assert ADAPTER.written == []  # refused before anything went out
+        assert not low <= value <= high
+        return
+    assert low <= value <= high  # never clipped into range
+    command, esr = ADAPTER.written
+    assert esr == "*ESR?"
+    assert float(command.split(",")[1]) == pytest.approx(value, rel=1e-5, abs=1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(fields=st.tuples(st.integers(-2, 3), st.integers(-1, 250), st.integers(-1, 250),
+                        st.integers(-1, 70), st.integers(-1, 4)))
+def test_input_setup_sends_exact_fields_or_refuses(fields: tuple[int, ...]) -> None:
+    ADAPTER.written.clear()
+    ADAPTER.reply = "0"
+    try:
+        INSTRUMENT.ch_3.setup = fields
+    except ValueError:
+        assert ADAPTER.written == []
+        return
+    assert ADAPTER.written[0] == "INSET 3," + ",".join(str(f) for f in fields)
