@@ -145,20 +145,21 @@ class VirtualLab:
     def _film_resistance_ohm(self, T_K: float) -> float:
         return float(self.sample.sheet_resistance_ohm(T_K)) * FILM_SQUARES
 
-    def _gaps(self) -> tuple[float, float, float, float]:
-        """(T_K, E_g, Delta_c, Gamma) at the tip now (film temperature), eV."""
+    def _gaps(self) -> tuple[float, float, float, float, float]:
+        """(T_K, E_g, Delta_c, Gamma, Gamma_c) at the tip now (film temperature), eV."""
         T = self.fridge.stage_temperature_K("film")
         key = (round(T, 4), self._tip_xy)
         if self._gaps_cache is None or self._gaps_cache[0] != key:
             eg, dc = self._local.at_temperature(self.sample, key[0])
-            self._gaps_cache = (key, (eg, dc, self.sample.gamma_at_eV(key[0])))
-        eg, dc, gamma = self._gaps_cache[1]
-        return key[0], eg, dc, gamma
+            gamma = self.sample.gamma_at_eV(key[0])
+            self._gaps_cache = (key, (eg, dc, gamma, _andreev_broadening(self.sample, key[0])))
+        eg, dc, gamma, gamma_c = self._gaps_cache[1]
+        return key[0], eg, dc, gamma, gamma_c
 
     def _spectrum_key(self) -> SpectrumKey:
-        T, eg, dc, gamma = self._gaps()
+        T, eg, dc, gamma, gamma_c = self._gaps()
         Z = math.exp(min(self._junction.log_barrier(), math.log(1e3)))
-        return SpectrumKey.make(T, eg, dc, Z, gamma)
+        return SpectrumKey.make(T, eg, dc, Z, gamma, gamma_c)
 
     def _spectrum(self, key: SpectrumKey) -> Spectrum:
         return self._spectra.get(key, lambda: Spectrum(key, self._count))
@@ -189,8 +190,10 @@ class VirtualLab:
         return self._normal_conductance_S() * float(spec.current_norm_at(np.array(self._bias_V)))
 
     def _barrier_table(self) -> BarrierTable:
-        T, eg, dc, gamma = self._gaps()
-        key = BarrierKey(T, round(eg, 8), round(dc, 8), round(gamma, 8), self._bias_V)
+        T, eg, dc, gamma, gamma_c = self._gaps()
+        key = BarrierKey(
+            T, round(eg, 8), round(dc, 8), round(gamma, 8), round(gamma_c, 8), self._bias_V
+        )
         return self._barriers.get(key, lambda: BarrierTable(key, self._count))
 
     def _log_error_fn(self):
@@ -394,15 +397,17 @@ class VirtualLab:
     def junction_state(self) -> dict[str, float]:
         """Get the true junction parameters (for tests and the dry-run report).
 
-        Keys: Eg_eV, Dc_eV, Z, gamma_eV, G_N_S, T_K, tau, z_m, z0_m, n_channels.
+        Keys: Eg_eV, Dc_eV, Z, gamma_eV, gamma_c_eV (Andreev-channel broadening), G_N_S, T_K,
+        tau, z_m, z0_m, n_channels.
         """
         with self.lock:
             self.advance()
-            T, eg, dc, gamma = self._gaps()
+            T, eg, dc, gamma, gamma_c = self._gaps()
             j = self._junction
             return {
                 "Eg_eV": eg,
                 "Dc_eV": dc,
+                "gamma_c_eV": gamma_c,
                 "Z": math.exp(j.log_barrier()) if j.log_barrier() < 700 else math.inf,
                 "gamma_eV": gamma,
                 "G_N_S": self._normal_conductance_S(),
@@ -455,3 +460,9 @@ class VirtualLab:
         noise = math.hypot(preamp, LOCKIN_INPUT_NOISE_V_PER_RTHZ)
         over = saturated or math.sqrt(2.0) * abs(signal) > LOCKIN_INPUT_RANGE_V_PEAK
         return LockInInput(signal_V=signal, noise_V_per_rthz=noise, input_overload=over)
+
+
+def _andreev_broadening(sample: SampleParameters, T_K: float) -> float:
+    """Gamma_c of the sample at T (eV); samples from before the two-broadening model use Gamma."""
+    method = getattr(sample, "gamma_c_at_eV", None)
+    return float(method(T_K)) if method is not None else float(sample.gamma_at_eV(T_K))

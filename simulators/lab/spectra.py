@@ -2,7 +2,7 @@
 
 The junction model is evaluated on a fixed bias grid (:data:`BIAS_GRID_V`, -6..6 mV at 2 uV)
 once per *state* and interpolated per reading, so a bias sweep at a frozen tip costs one model
-evaluation. A state is the key (T, E_g, Delta_c, Z, Gamma) rounded to T 0.1 mK, energies
+evaluation. A state is the key (T, E_g, Delta_c, Z, Gamma, Gamma_c) rounded to T 0.1 mK, energies
 0.01 ueV, Z 4 significant digits; the lock-in smearing adds V_mod (rounded to 1 nV). The model
 is evaluated at the rounded values, so a cached table is exactly the table of its key.
 
@@ -49,12 +49,27 @@ class SpectrumKey:
     Dc_eV: float
     Z: float
     gamma_eV: float
+    gamma_c_eV: float
 
     @classmethod
-    def make(cls, T_K: float, Eg_eV: float, Dc_eV: float, Z: float, gamma_eV: float):
+    def make(
+        cls,
+        T_K: float,
+        Eg_eV: float,
+        Dc_eV: float,
+        Z: float,
+        gamma_eV: float,
+        gamma_c_eV: float | None = None,
+    ) -> SpectrumKey:
         z = min(max(Z, BARRIER_MIN), BARRIER_MAX)
+        gc = gamma_eV if gamma_c_eV is None else gamma_c_eV
         return cls(
-            round(T_K, 4), round(Eg_eV, 8), round(Dc_eV, 8), float(f"{z:.4g}"), round(gamma_eV, 8)
+            round(T_K, 4),
+            round(Eg_eV, 8),
+            round(Dc_eV, 8),
+            float(f"{z:.4g}"),
+            round(gamma_eV, 8),
+            round(gc, 8),
         )
 
     @property
@@ -96,6 +111,7 @@ class Spectrum:
             gamma_eV=k.gamma_eV,
             T_K=k.T_K,
             Vmod_rms_V=vmod_rms_V,
+            gamma_c_eV=k.gamma_c_eV,
         )
         return np.reshape(g, BIAS_GRID_V.shape)
 
@@ -125,6 +141,7 @@ class BarrierKey:
     Eg_eV: float
     Dc_eV: float
     gamma_eV: float
+    gamma_c_eV: float
     bias_V: float
 
 
@@ -150,6 +167,7 @@ class BarrierTable:
                 Z=np.exp(ln_Z)[:, None],
                 gamma_eV=key.gamma_eV,
                 T_K=key.T_K,
+                gamma_c_eV=key.gamma_c_eV,
             ).reshape(ln_Z.size, n)
             j = simpson(g, x=grid, axis=-1) + g[:, -1 if inside > 0 else 0] * abs(V - inside)
             ln_j = np.log(j)

@@ -29,6 +29,7 @@ def test_feedback_reaches_setpoint_at_minus_3mV(lab, clock, setpoint_A) -> None:
         Z=js["Z"],
         gamma_eV=js["gamma_eV"],
         T_K=js["T_K"],
+        gamma_c_eV=js["gamma_c_eV"],
     )[0]
     assert I_model == pytest.approx(-setpoint_A, rel=1e-4)
 
