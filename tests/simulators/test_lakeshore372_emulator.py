@@ -464,3 +464,35 @@ def test_temperature_spike_is_seen_on_the_control_input(
     ask(ls, "KRDG? A")
     clock.advance(3600.0)
     assert number(ask(ls, "KRDG? A")) == pytest.approx(before, abs=0.005)
+
+
+def test_concurrent_clients_and_clock(ls: LakeShore372Emulator, clock: VirtualClock) -> None:
+    """Two clients and a clock mover at once: every reply stays whole, nothing raises."""
+    import threading
+
+    errors: list[BaseException] = []
+    replies: list[str] = []
+
+    def client(line: str) -> None:
+        try:
+            for _ in range(200):
+                replies.append(ls.handle_line(line))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    def mover() -> None:
+        for _ in range(200):
+            clock.advance(1.0)
+
+    threads = [threading.Thread(target=client, args=("KRDG? A;RDGST? A;SCAN 6,0;*ESR?",)),
+               threading.Thread(target=client, args=("SETP 0,0.1;SETP? 0;HTR?;KRDG? 6",)),
+               threading.Thread(target=mover)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
+    assert len(replies) == 400
+    for reply in replies:
+        assert reply.endswith("\r\n") and len(reply[:-2].split(";")) in (3, 4)
