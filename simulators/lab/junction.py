@@ -5,9 +5,9 @@ Z = exp(kappa (z - z0)), G_N = N tau G0 (see :mod:`stm_andreev.physics.junction`
 
 Why N = 6 by default: in the two-gap model the conductance between Delta_c and E_g is
 depleted even at high transparency, so at InO-2's 650 ueV spot I(-3 mV) / (G_N V) is only
-0.84-0.85 for Z = 0.3-0.6. The paper's top curve (1 uA at -3 mV, G_sp = 4.3 G0) then needs
-N tau >= 5.1: out of reach for 5 channels below the crash transmission (5 x 0.98 x 0.84 =
-4.1 G0). With 6 channels 1 uA sits at tau ~ 0.84 (Z ~ 0.43) on that spot and Z ~ 0.6 on a
+about 0.85 for Z = 0.3-0.6. The paper's top curve (1 uA at -3 mV, G_sp = 4.3 G0) then needs
+N tau >= 5.1: out of reach for 5 channels below the crash transmission (5 x 0.98 x 0.85 =
+4.2 G0). With 6 channels 1 uA sits at tau ~ 0.82 (Z ~ 0.47) on that spot and Z ~ 0.6 on a
 250 ueV spot; 1 nA is at tau ~ 7e-4.
 
 Z controller (Nanonis current feedback on a logarithmic error)::
