@@ -406,7 +406,12 @@ class RunWriter:
         return {int(i) for i in np.flatnonzero(self._finished)}
 
     def is_finished(self, point_index: int) -> bool:
-        """True if ``point_index`` is already in the ledger (O(1))."""
+        """True if ``point_index`` (0..n_planned-1) is already in the ledger (O(1))."""
+        if isinstance(point_index, bool) or not isinstance(point_index, numbers.Integral) or not (
+            0 <= point_index < self.n_planned
+        ):
+            raise PointIndexError(f"point_index {point_index!r} outside the plan "
+                                  f"(0..{self.n_planned - 1})")
         return bool(self._finished[point_index])
 
     @property

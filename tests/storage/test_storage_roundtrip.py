@@ -183,8 +183,11 @@ def test_bad_spectrum_or_record_is_rejected_and_nothing_written(tmp_path, kwargs
 
 @pytest.mark.parametrize("point", [-1, 8, 100, 2.0, True, "3"])
 def test_point_index_outside_plan_is_rejected(tmp_path, point):
-    with new_run(tmp_path / "run.h5") as writer, pytest.raises(PointIndexError):
-        writer.append_spectrum(point, **spectrum_for(0), record={})
+    with new_run(tmp_path / "run.h5") as writer:
+        with pytest.raises(PointIndexError):
+            writer.append_spectrum(point, **spectrum_for(0), record={})
+        with pytest.raises(PointIndexError):
+            writer.is_finished(point)
 
 
 def test_missing_record_fields_are_stored_as_fill_values(tmp_path):
