@@ -22,6 +22,7 @@ import re
 import socket
 import struct
 import threading
+from collections import deque
 from collections.abc import Callable
 
 import pyvisa.errors
@@ -66,6 +67,51 @@ def visa_connection_lost_error() -> pyvisa.errors.VisaIOError:
     return pyvisa.errors.VisaIOError(StatusCode.error_connection_lost)
 
 
+class _ReplyQueue:
+    """Reply bytes waiting to be read, remembering which replies came after the client's timeout.
+
+    A late reply makes the read that reaches it time out once (the client gave up waiting);
+    the bytes stay queued, so the next read returns them, as a stale reply on a real link.
+    Replies queued before it are read normally.
+    """
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self._late_starts: deque[int] = deque()  # absolute offsets where late replies begin
+        self._added = 0
+        self._taken = 0
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def add(self, reply: bytes, *, late: bool) -> None:
+        if late:
+            self._late_starts.append(self._added)
+        self.data += reply
+        self._added += len(reply)
+
+    def reaches_late_reply(self) -> bool:
+        """True, once per late reply, when the next unread byte is the start of one."""
+        if self._late_starts and self._late_starts[0] <= self._taken:
+            self._late_starts.popleft()
+            return True
+        return False
+
+    def find(self, sub: bytes) -> int:
+        return self.data.find(sub)
+
+    def take(self, count: int) -> bytes:
+        out = bytes(self.data[:count])
+        del self.data[:count]
+        self._taken += len(out)
+        return out
+
+    def clear(self) -> None:
+        self._taken += len(self.data)
+        self.data.clear()
+        self._late_starts.clear()
+
+
 class EmulatorAdapter(Adapter):
     """A pymeasure adapter whose instrument is a line emulator in the same process.
 
@@ -108,8 +154,7 @@ class EmulatorAdapter(Adapter):
         self.read_termination = read_termination
         self.connection = None
         self._input = ""
-        self._output = bytearray()
-        self._late_replies = 0
+        self._output = _ReplyQueue()
         self._dropped = False
         self._closed = False
         self._lock = threading.Lock()
@@ -131,7 +176,6 @@ class EmulatorAdapter(Adapter):
             self._dropped = False
             self._input = ""
             self._output.clear()
-            self._late_replies = 0
         self.emulator.connected()
 
     def close(self) -> None:
@@ -164,12 +208,8 @@ class EmulatorAdapter(Adapter):
                     self._output.clear()
                     raise visa_connection_lost_error() from None
                 if reply:
-                    self._output += reply.encode(WIRE_ENCODING)
-                    if (
-                        self.clock is not None
-                        and self.clock.now() - started > self.timeout_s
-                    ):
-                        self._late_replies += 1
+                    late = self.clock is not None and self.clock.now() - started > self.timeout_s
+                    self._output.add(reply.encode(WIRE_ENCODING), late=late)
 
     # reading
     def _timeout(self) -> pyvisa.errors.VisaIOError:
@@ -180,17 +220,14 @@ class EmulatorAdapter(Adapter):
     def _read(self, **kwargs) -> str:
         with self._lock:
             self._check_open()
-            if self._late_replies:
-                # The reply arrived after the client gave up: this read times out and the
-                # reply stays queued for the next one, as on a real link.
-                self._late_replies -= 1
+            if self._output.reaches_late_reply():
+                # The clock already passed the timeout while the emulator worked.
                 raise visa_timeout_error()
             end = self.read_termination.encode(WIRE_ENCODING) if self.read_termination else b"\n"
             index = self._output.find(end)
             if index < 0:
                 raise self._timeout()
-            line = bytes(self._output[:index])
-            del self._output[: index + len(end)]
+            line = self._output.take(index + len(end))[:index]
         if self.read_termination is None and line.endswith(b"\r"):
             line = line[:-1]
         return line.decode(WIRE_ENCODING)
@@ -203,6 +240,8 @@ class EmulatorAdapter(Adapter):
         """
         with self._lock:
             self._check_open()
+            if self._output.reaches_late_reply():
+                raise visa_timeout_error()
             available = len(self._output)
             if break_on_termchar:
                 end = self._output.find(b"\n")
@@ -216,15 +255,13 @@ class EmulatorAdapter(Adapter):
                 take = min(count, available)
             else:
                 raise self._timeout()
-            data = bytes(self._output[:take])
-            del self._output[:take]
+            data = self._output.take(take)
         return data
 
     def flush_read_buffer(self) -> None:
-        """Discard every queued reply (and forget late ones)."""
+        """Discard every queued reply (late ones included)."""
         with self._lock:
             self._output.clear()
-            self._late_replies = 0
 
 
 class EmulatorSocket:
@@ -256,8 +293,7 @@ class EmulatorSocket:
         self._timeout_s = DEFAULT_TIMEOUT_S
         self.settimeout(timeout_s)
         self._input = bytearray()
-        self._output = bytearray()
-        self._late_replies = 0
+        self._output = _ReplyQueue()
         self._peer_closed = False
         self._closed = False
         self._lock = threading.Lock()
@@ -352,9 +388,8 @@ class EmulatorSocket:
                     self._input.clear()
                     return
                 if reply:
-                    self._output += reply
-                    if self.clock is not None and self.clock.now() - started > self._timeout_s:
-                        self._late_replies += 1
+                    late = self.clock is not None and self.clock.now() - started > self._timeout_s
+                    self._output.add(reply, late=late)
 
     def recv(self, bufsize: int) -> bytes:
         """Return up to ``bufsize`` queued reply bytes; ``b""`` once the peer hung up.
@@ -364,8 +399,7 @@ class EmulatorSocket:
         """
         with self._lock:
             self._check_open()
-            if self._late_replies:
-                self._late_replies -= 1
+            if self._output.reaches_late_reply():
                 raise TimeoutError(f"{self!r}: no reply within {self._timeout_s} s")
             if not self._output:
                 if self._peer_closed:
@@ -373,6 +407,5 @@ class EmulatorSocket:
                 if self.clock is not None:
                     self.clock.sleep(self._timeout_s)
                 raise TimeoutError(f"{self!r}: no reply within {self._timeout_s} s")
-            data = bytes(self._output[:bufsize])
-            del self._output[:bufsize]
+            data = self._output.take(bufsize)
         return data

@@ -91,6 +91,36 @@ def test_a_reply_later_than_the_timeout_is_stale():
     assert adapter.read() == "0"
 
 
+def test_replies_queued_before_a_late_one_are_read_normally():
+    clock = VirtualClock()
+    adapter = EmulatorAdapter(EchoLineEmulator(clock=clock, slow_s=5.0), clock=clock,
+                              timeout_s=1.0)
+    adapter.write("VAL?")
+    adapter.write("SLOW?")
+    assert adapter.read() == "0"
+    with pytest.raises(VisaIOError):
+        adapter.read()  # the client stops waiting for the slow answer ...
+    assert adapter.read() == "done"  # ... which is read later, stale
+    assert clock.now() == pytest.approx(5.0)  # the late read cost no extra time
+
+
+def test_late_frame_reply_times_out_once_then_is_stale():
+    clock = VirtualClock()
+
+    class Slow(EchoFrameEmulator):
+        def handle_frame(self, header, body):
+            if header.startswith(b"Slow"):
+                clock.sleep(10.0)
+            return super().handle_frame(header, body)
+
+    sock = EmulatorSocket(Slow(), clock=clock, timeout_s=2.0)
+    sock.sendall(request_frame("Fast.Get") + request_frame("Slow.Get"))
+    assert parse_reply(sock.recv(48))[0] == "Fast.Get"
+    with pytest.raises(socket.timeout):
+        sock.recv(48)
+    assert parse_reply(sock.recv(48))[0] == "Slow.Get"
+
+
 def test_a_slow_reply_within_the_timeout_is_fine():
     clock = VirtualClock()
     adapter = EmulatorAdapter(EchoLineEmulator(clock=clock, slow_s=0.5), clock=clock,
