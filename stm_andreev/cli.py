@@ -41,6 +41,8 @@ def build_parser(available: dict[str, object]) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # pymeasure warns on import that its optional ZMQ listener is missing; we never use it.
+    logging.getLogger("pymeasure.experiment").setLevel(logging.ERROR)
     available = {}
     for name, module_name in COMMANDS.items():
         try:

@@ -191,6 +191,14 @@ def load_plan_text(text: str, file: str = "<memory>") -> PlanConfig:
     return plan
 
 
+def load_station_text(text: str, file: str = "<memory>") -> StationConfig:
+    """Validate a station given as YAML text (e.g. the copy stored in a run file)."""
+    doc = parse_yaml(text, file)
+    station = station_from_dict(doc.data, file, doc.lines)
+    station._source_text = text
+    return station
+
+
 def require_plan_fits_station(plan: PlanConfig, station: StationConfig,
                               file: str | None = None) -> None:
     """Raise :class:`PlanLimitError` listing every limit the plan exceeds (engine entry check)."""

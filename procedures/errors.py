@@ -1,0 +1,46 @@
+"""What can interrupt a measurement, in the lab's words. The engine maps each to an action."""
+
+from __future__ import annotations
+
+
+class MeasurementError(Exception):
+    """Base of every error a procedure raises on purpose."""
+
+    #: event kind written to the run's event log
+    kind = "error"
+
+
+class InterlockError(MeasurementError):
+    """The tip or the fridge needs protecting: the engine withdraws the tip and pauses."""
+
+    kind = "interlock"
+
+
+class SafeTipEvent(InterlockError):
+    """The controller reported a safe-tip event (tip crash or current overflow)."""
+
+    kind = "safe_tip"
+
+
+class PreampSaturation(InterlockError):
+    """The current preamplifier output is at its rails: the current is not measured."""
+
+    kind = "saturation"
+
+
+class TemperatureCeilingError(InterlockError):
+    """The fridge is above the station's temperature ceiling."""
+
+    kind = "temperature_ceiling"
+
+
+class SettleTimeout(MeasurementError):
+    """Something did not settle in its time (tip height or temperature): fails loudly."""
+
+    kind = "settle_timeout"
+
+
+class TemperatureExcursion(MeasurementError):
+    """The temperature left its band while a spectrum was measured: re-take it."""
+
+    kind = "retake"

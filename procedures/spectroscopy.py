@@ -1,0 +1,281 @@
+"""One spectrum at one setpoint: the sequence every procedure of this package is built from.
+
+At a setpoint (V_sp, I_sp): choose the preamp gain and the lock-in range for the decade, ramp
+the setpoint with the feedback on (never faster than the station's ramp rate), wait until the
+tip height settles, record z, I and G_sp = I_sp/V_sp, open the feedback, sweep the bias (point
+by point through the lock-in, or as one controller-run sweep), return the bias to V_sp and
+close the feedback.
+
+These functions only talk to the station's role interfaces (LockIn, FeedbackController,
+TemperatureController), never to a model of instrument.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from stm_andreev.drivers.preamp import (
+    DEFAULT_GAINS_V_PER_A,
+    gain_for_current,
+    lockin_settings_for,
+)
+
+from .errors import PreampSaturation, SafeTipEvent, TemperatureCeilingError
+
+log = logging.getLogger(__name__)
+
+SAFE_TIP_STATUS = 5
+PREAMP_RAIL_V = 10.0
+# The setpoint is ramped in steps no larger than this ratio, whatever the rate allows.
+MAX_RAMP_RATIO = 1.25
+Z_SETTLE_TOLERANCE_M = 1e-12
+Z_POLL_S = 0.05
+# Fraction of a step the lock-in output must settle within before it is read.
+LOCKIN_SETTLE_FRACTION = 1e-3
+
+
+@dataclass(frozen=True)
+class SpectrumSettings:
+    """How to take one spectrum (the plan's SpectrumParams, in SI units)."""
+
+    V_sp_V: float
+    bias_V: np.ndarray
+    acquisition: str  # "lockin" or "controller"
+    modulation_Vrms: float
+    modulation_frequency_Hz: float
+    settle_s: float
+    integration_s: float
+    feedback_settle_s: float
+    settle_z_timeout_s: float
+
+    @classmethod
+    def from_step(cls, step) -> SpectrumSettings:
+        return cls(
+            V_sp_V=step.V_sp_V,
+            bias_V=step.bias_V(),
+            acquisition=step.acquisition,
+            modulation_Vrms=step.modulation_Vrms,
+            modulation_frequency_Hz=step.modulation_frequency_Hz,
+            settle_s=step.settle_s,
+            integration_s=step.integration_s,
+            feedback_settle_s=step.feedback_settle_s,
+            settle_z_timeout_s=step.settle_z_timeout_s,
+        )
+
+
+@dataclass
+class Spectrum:
+    """A measured spectrum and the record of the conditions it was taken in."""
+
+    bias_V: np.ndarray
+    G_S: np.ndarray
+    X_V: np.ndarray
+    Y_V: np.ndarray
+    record: dict = field(default_factory=dict)
+
+
+def preamp_gains(station) -> tuple[float, ...]:
+    gains_of = getattr(station.feedback, "current_gains", None)
+    if gains_of is not None:
+        gains, _ = gains_of()
+        return tuple(float(g) for g in gains)
+    if station.config.preamp is not None:
+        return tuple(station.config.preamp.gains_V_per_A)
+    return DEFAULT_GAINS_V_PER_A
+
+
+def configure_for_setpoint(station, setpoint_A: float, settings: SpectrumSettings) -> dict:
+    """Preamp gain and lock-in range for this setpoint's decade; returns what was set."""
+    # During the sweep |I| stays below ~|I_sp| (smaller bias than V_sp), but the excess
+    # current in contact can add ~2x: the gain leaves room for it.
+    gain = gain_for_current(2.0 * setpoint_A, preamp_gains(station))
+    station.feedback.set_current_gain(gain)
+    lockin = station.lockin
+    model = type(lockin).__name__.upper()
+    lockin_model = "SR860" if "SR860" in model else "SR830"
+    chosen = lockin_settings_for(
+        setpoint_A,
+        settings.V_sp_V,
+        settings.modulation_Vrms,
+        gain,
+        model=lockin_model,
+        frequency_Hz=settings.modulation_frequency_Hz,
+    )
+    if settings.acquisition == "lockin":
+        lockin.frequency = settings.modulation_frequency_Hz
+        lockin.sine_voltage = settings.modulation_Vrms * station.modulation_divider
+        lockin.filter_slope = chosen.filter_slope_db
+        lockin.time_constant = chosen.time_constant_s
+        lockin.sensitivity = chosen.sensitivity_V
+    else:
+        fb = station.feedback
+        # The controller's modulator and demodulator are both taken as rms here, as the
+        # simulator implements them; check the controller manual's convention on hardware.
+        fb.set_modulation_amplitude(settings.modulation_Vrms)
+        fb.set_modulation_frequency(settings.modulation_frequency_Hz)
+        fb.set_modulation(True)
+    return {
+        "preamp_gain_V_per_A": gain,
+        "lockin_sensitivity_V": chosen.sensitivity_V,
+        "lockin_time_constant_s": chosen.time_constant_s,
+        "modulation_Vrms": settings.modulation_Vrms,
+    }
+
+
+def check_interlocks(station, gain_V_per_A: float | None = None) -> None:
+    """Raise the interlock a safe-tip event, a saturated preamp or a hot fridge calls for."""
+    status = station.feedback.feedback_status()
+    if status == SAFE_TIP_STATUS:
+        raise SafeTipEvent("the controller reported a safe-tip event (status 5)")
+    if gain_V_per_A:
+        current = abs(station.feedback.get_current())
+        if current * gain_V_per_A >= 0.98 * PREAMP_RAIL_V:
+            raise PreampSaturation(
+                f"preamp output at its rail: |I| = {current:.3g} A at gain {gain_V_per_A:.0e} V/A"
+            )
+
+
+def check_temperature_ceiling(station, T_K: float) -> None:
+    ceiling = station.limits.temperature_ceiling_K
+    if T_K > ceiling:
+        raise TemperatureCeilingError(f"fridge at {T_K:.4g} K, above the ceiling {ceiling:g} K")
+
+
+def ramp_setpoint(station, target_A: float, check: Callable[[], None] | None = None) -> None:
+    """Move the current setpoint to ``target_A`` with the feedback on, at most at the ramp rate.
+
+    Steps are geometric (at most x1.25) and each waits long enough that the rate |dI/dt| never
+    exceeds ``limits.setpoint_ramp_A_per_s``: a fast jump from 1 nA to 1 uA would drive the
+    tip into the sample before the loop caught up.
+    """
+    limit = station.limits.max_setpoint_A
+    if not 0 < target_A <= limit:
+        raise ValueError(
+            f"setpoint {target_A:g} A outside (0, {limit:g}] A (limits.max_setpoint_A)"
+        )
+    fb = station.feedback
+    rate = station.limits.setpoint_ramp_A_per_s
+    current = abs(fb.get_setpoint()) or target_A
+    if not fb.get_feedback():
+        fb.set_setpoint(current)
+        fb.set_feedback(True)
+    while not math.isclose(current, target_A, rel_tol=1e-9):
+        ratio = target_A / current
+        step_ratio = min(max(ratio, 1 / MAX_RAMP_RATIO), MAX_RAMP_RATIO)
+        nxt = target_A if math.isclose(step_ratio, ratio) else current * step_ratio
+        wait_s = abs(nxt - current) / rate
+        fb.set_setpoint(nxt)
+        station.clock.sleep(wait_s)
+        if check is not None:
+            check()
+        current = nxt
+
+
+def settle_tip_height(station, settings: SpectrumSettings, gain: float, check=None) -> float:
+    """Wait the feedback settle time, then until z stops drifting; return z (m)."""
+    from .timing import wait_until_stable
+
+    station.clock.sleep(settings.feedback_settle_s)
+
+    def guard() -> None:
+        check_interlocks(station, gain)
+        if check is not None:
+            check()
+
+    return wait_until_stable(
+        station.clock,
+        station.feedback.get_z,
+        target=None,
+        tolerance=Z_SETTLE_TOLERANCE_M,
+        dwell_s=2 * Z_POLL_S,
+        timeout_s=settings.settle_z_timeout_s,
+        poll_s=Z_POLL_S,
+        what="tip height z",
+        check=guard,
+    )
+
+
+def sweep_with_lockin(station, settings: SpectrumSettings, gain: float, check=None):
+    """Point-by-point bias sweep read through the lock-in; returns (X, Y) arrays in V."""
+    fb, lockin, clock = station.feedback, station.lockin, station.clock
+    # Reading before the filter settles gives the previous point's value filtered: wait the
+    # settle time of the actual filter (time constant and slope), at least the plan's settle_s.
+    wait = max(settings.settle_s, lockin.settle_time(LOCKIN_SETTLE_FRACTION))
+    lockin.overloaded()  # clear latched status before the sweep
+    n = settings.bias_V.size
+    X = np.empty(n)
+    Y = np.empty(n)
+    for i, bias in enumerate(settings.bias_V):
+        fb.set_bias(float(bias))
+        clock.sleep(wait)
+        X[i], Y[i] = lockin.snap_xy()
+        if check is not None and i % 32 == 31:
+            check()
+    if lockin.overloaded():
+        log.warning("lock-in overload during the sweep at gain %.0e V/A", gain)
+    return X, Y
+
+
+def sweep_with_controller(station, settings: SpectrumSettings):
+    """Controller-run bias sweep (Nanonis bias spectroscopy); returns (X, Y) as currents in A."""
+    data = station.feedback.bias_spectroscopy(
+        float(settings.bias_V[0]),
+        float(settings.bias_V[-1]),
+        int(settings.bias_V.size),
+        settings.settle_s,
+        settings.integration_s,
+    )
+    x_key = next(k for k in data if k.startswith("LI Demod 1 X"))
+    y_key = next(k for k in data if k.startswith("LI Demod 1 Y"))
+    return np.asarray(data[x_key], dtype=float), np.asarray(data[y_key], dtype=float)
+
+
+def take_spectrum(
+    station,
+    setpoint_A: float,
+    settings: SpectrumSettings,
+    *,
+    check: Callable[[], None] | None = None,
+) -> Spectrum:
+    """The full sequence at one setpoint (see module docstring)."""
+    fb = station.feedback
+    setup = configure_for_setpoint(station, setpoint_A, settings)
+    gain = setup["preamp_gain_V_per_A"]
+    fb.set_bias(settings.V_sp_V)
+    ramp_setpoint(station, setpoint_A, check=lambda: check_interlocks(station))
+    z = settle_tip_height(station, settings, gain, check)
+    current = fb.get_current()
+    T_before = station.mixing_chamber_K()
+    check_temperature_ceiling(station, T_before)
+    tip_x, tip_y = fb.get_tip_position()
+    fb.set_feedback(False)
+    try:
+        if settings.acquisition == "lockin":
+            X, Y = sweep_with_lockin(station, settings, gain, check)
+            # X is the preamp output's first harmonic: gain * dI/dV * Vmod (all rms).
+            G = X / (gain * settings.modulation_Vrms)
+        else:
+            X, Y = sweep_with_controller(station, settings)
+            # The controller's demodulator reports the current's first harmonic (A rms).
+            G = X / settings.modulation_Vrms
+    finally:
+        fb.set_bias(settings.V_sp_V)
+        fb.set_feedback(True)
+    check_interlocks(station, gain)
+    T_after = station.mixing_chamber_K()
+    record = {
+        "temperature_before_K": T_before,
+        "temperature_after_K": T_after,
+        "setpoint_A": setpoint_A,
+        "bias_setpoint_V": settings.V_sp_V,
+        "G_sp_S": abs(current / settings.V_sp_V),
+        "z_m": z,
+        "tip_x_m": tip_x,
+        "tip_y_m": tip_y,
+        **setup,
+    }
+    return Spectrum(settings.bias_V.copy(), G, X, Y, record)

@@ -1,0 +1,230 @@
+"""``stm-andreev run [PLAN] [--station FILE] [--out DIR] [--resume FILE]``: the overnight sweep.
+
+With no arguments: the simulated station (in-process, virtual clock) and the plan that
+reproduces the paper on InO-2 (setpoint sweep at 65 mK, then a temperature sweep to 1.6 K).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+HELP = "run a measurement plan into a crash-safe HDF5 run file (default: the paper dry run)"
+DEFAULT_PLAN = "paper-inO2"
+DEFAULT_STATION = "simulated"
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "plan",
+        nargs="?",
+        default=DEFAULT_PLAN,
+        help=f"plan name in configs/plans/ or a path (default {DEFAULT_PLAN})",
+    )
+    parser.add_argument(
+        "--station",
+        default=DEFAULT_STATION,
+        help=f"station file or name in configs/ (default {DEFAULT_STATION})",
+    )
+    parser.add_argument(
+        "--out", default=None, help="directory for the run file (default: the station's output_dir)"
+    )
+    parser.add_argument(
+        "--resume",
+        metavar="FILE",
+        default=None,
+        help="continue a killed or aborted run in the same file",
+    )
+    parser.add_argument("--no-report", action="store_true", help="skip the analysis report")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from stm_andreev.config import ConfigError
+
+    try:
+        return _run(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
+    from stm_andreev.config import (
+        load_plan,
+        load_plan_text,
+        load_station,
+        load_station_text,
+        require_plan_fits_station,
+    )
+    from stm_andreev.engine import RunControl, RunEngine
+    from stm_andreev.engine.runner import POINT_KEYS
+    from stm_andreev.procedures import plan_points
+    from stm_andreev.station import Station
+    from stm_andreev.storage import RunWriter
+
+    if args.resume:
+        writer = RunWriter.resume(args.resume)
+        meta = _stored_texts(args.resume)
+        station_cfg = load_station_text(meta["station_text"], file=f"{args.resume}:station")
+        plan = load_plan_text(meta["plan_text"], file=f"{args.resume}:plan")
+        station_text, plan_text = meta["station_text"], meta["plan_text"]
+    else:
+        station_cfg = load_station(args.station)
+        plan = load_plan(args.plan)
+        station_text = station_cfg.source_text
+        plan_text = plan.source_text
+    # Every limit is checked before any instrument is contacted.
+    require_plan_fits_station(plan, station_cfg)
+    points = plan_points(plan)
+    n_bias = {p.settings.bias_V.size for p in points}
+    if len(n_bias) != 1:
+        print(
+            f"error: every spectrum of a run must have the same n_bias; plan has {sorted(n_bias)}",
+            file=sys.stderr,
+        )
+        return 2
+
+    station = Station.from_config(station_cfg, source_text=station_text)
+    try:
+        if not args.resume:
+            out_dir = Path(args.out) if args.out else Path(station_cfg.output_dir)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            path = out_dir / f"{stamp}_{plan.name}.h5"
+            writer = RunWriter.create(
+                path,
+                n_bias=n_bias.pop(),
+                n_planned=len(points),
+                metadata={
+                    "plan": plan.name,
+                    "station": station_cfg.name,
+                    "simulated": station.simulated,
+                    "sample": station_cfg.simulation.sample_name if station.simulated else "",
+                },
+                station_text=station_text,
+                plan_text=plan_text,
+                snapshot=station.snapshot(),
+                point_keys=POINT_KEYS,
+            )
+        control = RunControl(writer.path)
+        control.install_signal_handlers()
+        progress = None if args.quiet else ProgressBar(station.clock)
+        engine = RunEngine(
+            station,
+            points,
+            writer,
+            control=control,
+            notifier=_notifier(station_cfg),
+            progress=progress,
+        )
+        try:
+            summary = engine.run()
+        finally:
+            control.restore_signal_handlers()
+            if progress is not None:
+                progress.finish()
+    finally:
+        station.close()
+    _print_summary(summary)
+    if summary.status == "finished" and not args.no_report:
+        _report(Path(summary.path))
+    return 0 if summary.status == "finished" else 3
+
+
+def _stored_texts(path: str) -> dict[str, str]:
+    from stm_andreev.storage import RunReader
+
+    with RunReader(path) as reader:
+        return {"station_text": reader.station_text, "plan_text": reader.plan_text}
+
+
+def _notifier(station_cfg):
+    if station_cfg.notifications is None:
+        return None
+    from stm_andreev.engine.notify import Notifier
+
+    return Notifier(station_cfg.notifications)
+
+
+def _print_summary(summary) -> None:
+    lines = [
+        f"run file:      {summary.path}",
+        f"status:        {summary.status}",
+        f"spectra:       {summary.measured} measured now, {summary.already_done} from before, "
+        f"{summary.planned} planned",
+        f"time taken:    {summary.wall_s:.1f} s wall, {_hms(summary.station_time_s)} of station time",
+    ]
+    notable = [
+        e for e in summary.events if e[0] not in ("start", "resume", "finish", "temperature")
+    ]
+    lines.append(f"events:        {len(notable)} notable" + (":" if notable else ""))
+    lines += [f"  - {kind}: {message}" for kind, message in notable[:20]]
+    print("\n".join(lines))
+
+
+def _report(path: Path) -> None:
+    try:
+        from stm_andreev.analysis.report import write_report
+    except ImportError:
+        return
+    out = path.with_suffix("")
+    out = out.parent / f"{out.name}_report"
+    try:
+        report = write_report([path], out)
+        print(f"report:        {report}")
+        summary = out / "summary.json"
+        if summary.exists():
+            print(json.dumps(json.loads(summary.read_text()), indent=2))
+    except Exception as exc:  # the data are safe in the run file whatever the report does
+        log.exception("report failed")
+        print(f"report failed: {exc}", file=sys.stderr)
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600:d}h{seconds // 60 % 60:02d}m{seconds % 60:02d}s"
+
+
+class ProgressBar:
+    """One line on stderr: bar, spectra done, wall ETA, station time."""
+
+    def __init__(self, clock, width: int = 30) -> None:
+        self.clock = clock
+        self.width = width
+        self.start = time.perf_counter()
+        self.first_done: int | None = None
+
+    def __call__(self, done: int, total: int, point) -> None:
+        if self.first_done is None:
+            self.first_done = done
+            self.start = time.perf_counter()
+        elapsed = time.perf_counter() - self.start
+        fresh = done - self.first_done
+        remaining = total - done
+        eta = elapsed / fresh * remaining if fresh > 0 else float("nan")
+        filled = int(self.width * done / max(total, 1))
+        what = (
+            ""
+            if point is None
+            else f" {point.step_label} I={point.setpoint_A:.2g}A"
+            + ("" if point.temperature_K is None else f" T={point.temperature_K:g}K")
+        )
+        eta_text = "--:--" if eta != eta else f"{int(eta) // 60:02d}:{int(eta) % 60:02d}"
+        line = (
+            f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} ETA {eta_text} "
+            f"station {_hms(self.clock.now())}{what}"
+        )
+        sys.stderr.write(line[:120].ljust(120))
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        sys.stderr.write("\n")
+        sys.stderr.flush()

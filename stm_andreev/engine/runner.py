@@ -1,0 +1,334 @@
+"""The run engine: executes a plan's points into one run file, whatever happens overnight.
+
+For every point not yet in the file's ledger: bring the fridge to the point's temperature
+(table from the station, wait for stability), move the tip, take the spectrum, check it
+(temperature stayed in band, instruments kept their settings), write it and flush. Around
+that loop:
+
+* interlocks (safe-tip event, preamp saturation) withdraw the tip and pause; a temperature
+  above the ceiling pauses with the heater at its safe range;
+* a lost or garbled link is retried a bounded number of times (drivers reconnect), then
+  the run pauses in the safe state;
+* every such event goes to the run's event log (and to the notifier);
+* pause/resume/abort come from :class:`~.control.RunControl`;
+* any exit (finish, abort, exception) goes through the safe state and closes the file, so
+  ``stm-andreev run --resume FILE`` continues at the first unfinished point.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from stm_andreev.procedures import (
+    InterlockError,
+    Point,
+    SafeTipEvent,
+    SettleTimeout,
+    TemperatureCeilingError,
+    TemperatureExcursion,
+    take_spectrum,
+)
+from stm_andreev.procedures.spectroscopy import PreampSaturation
+from stm_andreev.procedures.temperature import set_temperature, wait_for_temperature
+
+from .control import AbortRequested, RunControl
+from .links import LINK_ERRORS, is_command_error
+
+log = logging.getLogger(__name__)
+
+MAX_LINK_RETRIES = 3
+MAX_RETAKES = 3
+# Extra per-spectrum columns the engine adds to the storage table.
+POINT_KEYS = ["step_index", "target_temperature_K", "repeat"]
+
+
+@dataclass
+class RunSummary:
+    path: str
+    planned: int
+    measured: int = 0
+    already_done: int = 0
+    events: list[tuple[str, str]] = field(default_factory=list)
+    status: str = "running"
+    wall_s: float = 0.0
+    station_time_s: float = 0.0
+
+
+class RunEngine:
+    """Runs ``points`` on ``station`` into ``writer`` (a RunWriter, new or resumed)."""
+
+    def __init__(
+        self,
+        station,
+        points: list[Point],
+        writer,
+        *,
+        control: RunControl | None = None,
+        notifier=None,
+        progress: Callable[[int, int, Point | None], None] | None = None,
+        on_spectrum: Callable[[Point, object], None] | None = None,
+    ) -> None:
+        self.station = station
+        self.points = points
+        self.writer = writer
+        self.control = control or RunControl()
+        self.notifier = notifier
+        self.progress = progress
+        self.on_spectrum = on_spectrum
+        self.summary = RunSummary(str(writer.path), len(points))
+        self._target_K: float | None = None
+        self._excursion_K = 0.0
+
+    # ------------------------------------------------------------------ events
+    def event(self, kind: str, message: str, point: Point | None = None) -> None:
+        index = -1 if point is None else point.index
+        log.info("%s: %s", kind, message)
+        self.summary.events.append((kind, message))
+        try:
+            self.writer.log_event(kind, message, time_s=self.station.clock.now(), point_index=index)
+        except Exception:  # the event log must never take the run down
+            log.exception("could not write event %s", kind)
+        if self.notifier is not None and kind in self.notifier.kinds:
+            self.notifier.send(kind, message, self.summary)
+
+    # ------------------------------------------------------------------ main loop
+    def run(self) -> RunSummary:
+        start_wall = time.perf_counter()
+        start_clock = self.station.clock.now()
+        done = set(self.writer.finished_points)
+        todo = [p for p in self.points if p.index not in done]
+        self.summary.already_done = len(self.points) - len(todo)
+        verb = "resume" if self.summary.already_done else "start"
+        self.event(verb, f"{len(todo)} of {len(self.points)} spectra to measure")
+        status = "finished"
+        try:
+            for n, point in enumerate(todo):
+                self._report(self.summary.already_done + n, point)
+                self._measure_point(point)
+            self._report(len(self.points), None)
+        except AbortRequested:
+            status = "aborted"
+            self.event("abort", "aborted by the operator; instruments in the safe state")
+            self.safe_state()
+        except BaseException as exc:
+            status = "failed"
+            self.event("failure", f"{type(exc).__name__}: {exc}")
+            self.safe_state()
+            self._close(status, start_wall, start_clock)
+            raise
+        self._close(status, start_wall, start_clock)
+        return self.summary
+
+    def _close(self, status: str, start_wall: float, start_clock: float) -> None:
+        self.summary.status = status
+        self.summary.wall_s = time.perf_counter() - start_wall
+        self.summary.station_time_s = self.station.clock.now() - start_clock
+        if status == "finished":
+            self.event("finish", f"{self.summary.measured} spectra measured")
+        self.writer.close(status)
+
+    def _report(self, done: int, point: Point | None) -> None:
+        if self.progress is not None:
+            self.progress(done, len(self.points), point)
+
+    # ------------------------------------------------------------------ one point
+    def _measure_point(self, point: Point) -> None:
+        link_failures = 0
+        retakes = 0
+        while True:
+            self.control.wait_while_paused(on_pause=lambda: self._paused("operator pause", point))
+            self.control.check_abort()
+            try:
+                self._prepare(point)
+                spectrum = self._take(point)
+                self._verify(point, spectrum)
+            except TemperatureExcursion as exc:
+                retakes += 1
+                self.event("retake", f"{exc}; re-taking (attempt {retakes + 1})", point)
+                if retakes > MAX_RETAKES:
+                    self._interlock(
+                        point, f"temperature would not hold after {MAX_RETAKES} re-takes"
+                    )
+                continue
+            except (SafeTipEvent, PreampSaturation) as exc:
+                self._interlock(point, str(exc), kind=exc.kind, withdraw=True)
+                continue
+            except TemperatureCeilingError as exc:
+                self._interlock(point, str(exc), kind=exc.kind, heater_safe=True)
+                continue
+            except (InterlockError, SettleTimeout) as exc:
+                self._interlock(point, str(exc), kind=exc.kind)
+                continue
+            except LINK_ERRORS as exc:
+                if is_command_error(exc):
+                    self._interlock(
+                        point, f"instrument refused a command: {exc}", kind="instrument_error"
+                    )
+                    continue
+                link_failures += 1
+                self.event(
+                    "link_error", f"{type(exc).__name__}: {exc} (try {link_failures})", point
+                )
+                if link_failures > MAX_LINK_RETRIES:
+                    self._interlock(
+                        point,
+                        f"instrument link lost {link_failures} times: {exc}",
+                        kind="link_lost",
+                    )
+                    link_failures = 0
+                else:
+                    self.station.reconnect()
+                continue
+            spectrum.record["retake_count"] = retakes
+            self._store(point, spectrum)
+            return
+
+    def _prepare(self, point: Point) -> None:
+        station = self.station
+        if point.temperature_K is not None and point.temperature_K != self._target_K:
+            set_temperature(station, point.temperature_K)
+            self._target_K = point.temperature_K
+            self.event("temperature", f"going to {point.temperature_K:g} K", point)
+            wait_for_temperature(station, point.temperature_K, check=self.control.check_abort)
+        if point.position_m is not None:
+            x, y = point.position_m
+            current = station.feedback.get_tip_position()
+            if not np.allclose(current, (x, y), atol=1e-12):
+                station.feedback.set_tip_position(x, y)
+
+    def _take(self, point: Point):
+        self._excursion_K = 0.0
+        target = point.temperature_K
+
+        def check() -> None:
+            self.control.check_abort()
+            if target is not None:
+                self._excursion_K = max(
+                    self._excursion_K, abs(self.station.mixing_chamber_K() - target)
+                )
+
+        return take_spectrum(self.station, point.setpoint_A, point.settings, check=check)
+
+    def _verify(self, point: Point, spectrum) -> None:
+        """Re-take if the temperature left its band or an instrument lost its settings."""
+        rec = spectrum.record
+        if point.temperature_K is not None:
+            tol = self.station.config.temperature_control.settle.tolerance_K
+            worst = max(
+                self._excursion_K,
+                abs(rec["temperature_before_K"] - point.temperature_K),
+                abs(rec["temperature_after_K"] - point.temperature_K),
+            )
+            if worst > tol:
+                self._target_K = None  # wait for stability again before the re-take
+                raise TemperatureExcursion(
+                    f"temperature left its band during the spectrum (off by {worst * 1e3:.2f} mK "
+                    f"> {tol * 1e3:.2f} mK)"
+                )
+        if point.settings.acquisition == "lockin":
+            lockin = self.station.lockin
+            expected = {
+                "lockin time constant": (lockin.time_constant, rec["lockin_time_constant_s"]),
+                "lockin sensitivity": (lockin.sensitivity, rec["lockin_sensitivity_V"]),
+                "lockin sine amplitude": (
+                    lockin.sine_voltage,
+                    rec["modulation_Vrms"] * self.station.modulation_divider,
+                ),
+            }
+            lost = [
+                k
+                for k, (now, want) in expected.items()
+                if not math.isclose(now, want, rel_tol=0.02)
+            ]
+            if lost:
+                self.event(
+                    "settings_lost",
+                    f"{', '.join(lost)} changed during the spectrum "
+                    "(instrument restart?); settings restored, re-taking",
+                    point,
+                )
+                raise TemperatureExcursion("instrument settings lost")
+        if not np.all(np.isfinite(spectrum.G_S)):
+            raise TemperatureExcursion("spectrum holds non-finite values")
+
+    def _store(self, point: Point, spectrum) -> None:
+        record = dict(spectrum.record)
+        record.update(
+            time_s=self.station.clock.now(),
+            status_code=0,
+            status_text="ok" if not record.get("retake_count") else "ok after re-take",
+            step_index=point.step_index,
+            target_temperature_K=math.nan if point.temperature_K is None else point.temperature_K,
+            repeat=point.repeat,
+        )
+        self.writer.append_spectrum(
+            point.index,
+            bias_V=spectrum.bias_V,
+            G_S=spectrum.G_S,
+            X_V=spectrum.X_V,
+            Y_V=spectrum.Y_V,
+            record=record,
+        )
+        self.summary.measured += 1
+        if self.on_spectrum is not None:
+            self.on_spectrum(point, spectrum)
+
+    # ------------------------------------------------------------------ safety
+    def _interlock(
+        self,
+        point: Point,
+        message: str,
+        *,
+        kind: str = "interlock",
+        withdraw: bool = False,
+        heater_safe: bool = False,
+    ) -> None:
+        self.event(kind, message, point)
+        self.safe_state(withdraw=withdraw, heater_safe=heater_safe)
+        self._target_K = None
+        self.control.request("pause")
+        self._paused(f"paused after {kind}; resume when safe", point)
+        self.control.wait_while_paused()
+        self.event("resume", "resumed by the operator", point)
+        self.writer.set_status("running")
+
+    def _paused(self, message: str, point: Point | None) -> None:
+        self.writer.set_status("paused")
+        self.event("pause", message, point)
+
+    def safe_state(self, *, withdraw: bool = False, heater_safe: bool = True) -> None:
+        """Feedback on (or tip withdrawn), bias back to V_sp, heater to its safe range.
+
+        Each action is tried on its own: one failing instrument must not stop the others
+        from being made safe.
+        """
+        station = self.station
+        fb = station.feedback
+        V_sp = self.points[0].settings.V_sp_V if self.points else -3e-3
+        actions: list[tuple[str, Callable[[], None]]] = []
+        if withdraw:
+            actions.append(("withdraw the tip", lambda: fb.withdraw()))
+        else:
+            actions.append(("bias to V_sp", lambda: fb.set_bias(V_sp)))
+            actions.append(("feedback on", lambda: fb.set_feedback(True)))
+        if heater_safe:
+            actions.append(("heater to its safe range", self._heater_safe))
+        for what, action in actions:
+            try:
+                action()
+            except Exception as exc:
+                log.error("safe state: could not %s: %s", what, exc)
+                self.summary.events.append(("safe_state_error", f"could not {what}: {exc}"))
+
+    def _heater_safe(self) -> None:
+        safe = self.station.config.temperature_control.safe_heater_range
+        if safe == 0:
+            self.station.temperature.heater_off()
+        else:
+            self.station.temperature.output.heater_range = safe

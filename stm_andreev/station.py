@@ -1,0 +1,372 @@
+"""The station: validated configuration turned into connected drivers, limits and a clock.
+
+One code path for every instrument: the *driver* is always the real one (pymeasure SR830/SR860
+subclasses, the Lake Shore 372 and Nanonis drivers); only what sits under it changes.
+
+* real instruments: the driver opens the address of the station file (VISA or TCP);
+* ``simulation.transport: tcp``: the same addresses, served by ``stm-andreev simulate``;
+* ``simulation.transport: inprocess``: the driver talks to the emulator through an in-process
+  adapter (pymeasure ``Adapter`` or a socket-like object) on one :class:`VirtualLab`, with the
+  faults of the station file wrapped around the emulators.
+
+Build with :meth:`Station.from_config`; the configuration is fully validated before anything
+is contacted (:func:`stm_andreev.config.load_station`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from stm_andreev.clock import Clock, ScaledClock, VirtualClock, WallClock
+from stm_andreev.config import StationConfig
+from stm_andreev.drivers.interfaces import (
+    FeedbackController,
+    LockIn,
+    TemperatureController,
+    TransportBridge,
+)
+
+log = logging.getLogger(__name__)
+
+# Lake Shore sample-heater output used for the control loop.
+CONTROL_OUTPUT = 0
+
+
+class StationError(Exception):
+    """The station cannot be built or an instrument cannot be reached (message names which)."""
+
+
+@dataclass
+class Station:
+    """Connected instruments by role, with the limits and the clock every wait goes through."""
+
+    config: StationConfig
+    clock: Clock
+    lockin: LockIn
+    feedback: FeedbackController
+    temperature: TemperatureController
+    bridge: TransportBridge | None
+    drivers: dict[str, Any]
+    lab: Any = None  # the VirtualLab of an in-process simulation, else None
+    source_text: str = ""
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def limits(self):
+        return self.config.limits
+
+    @property
+    def simulated(self) -> bool:
+        return self.lab is not None
+
+    @property
+    def modulation_divider(self) -> float:
+        """Lock-in sine output / junction modulation (the bias divider on the cryostat line)."""
+        sim = self.config.simulation
+        return sim.modulation_divider if sim is not None else 1000.0
+
+    @property
+    def control_channel(self) -> str:
+        return self._lakeshore_options().control_channel
+
+    def _lakeshore_options(self):
+        return self.config.instruments[self.config.roles.temperature].options
+
+    # ----------------------------------------------------------------------- building
+    @classmethod
+    def from_config(cls, config: StationConfig, *, source_text: str = "") -> Station:
+        """Connect every instrument of ``config`` (already validated)."""
+        clock = _make_clock(config)
+        lab = None
+        emulators: dict[str, Any] = {}
+        sim = config.simulation
+        inprocess = [
+            n
+            for n, i in config.instruments.items()
+            if i.simulated and sim is not None and sim.transport == "inprocess"
+        ]
+        if inprocess:
+            lab = _make_lab(config, clock)
+            emulators = _make_emulators(config, inprocess, lab, clock)
+        drivers = {}
+        closers: list[Callable[[], None]] = []
+        try:
+            for name, inst in config.instruments.items():
+                drivers[name] = _connect(name, inst, emulators.get(name), clock)
+                closers.append(_closer_for(drivers[name]))
+            station = cls(
+                config=config,
+                clock=clock,
+                lockin=drivers[config.roles.lockin],
+                feedback=drivers[config.roles.feedback],
+                temperature=_temperature_controller(config, drivers),
+                bridge=_transport_bridge(config, drivers),
+                drivers=drivers,
+                lab=lab,
+                source_text=source_text,
+                _closers=closers,
+            )
+        except Exception:
+            for close in closers:
+                close()
+            raise
+        return station
+
+    @classmethod
+    def load(cls, path: str) -> Station:
+        """Load, validate and connect the station file at ``path`` (or a name in configs/)."""
+        from stm_andreev.config import load_station, resolve_config_path
+
+        config = load_station(path)
+        text = resolve_config_path(path).read_text(encoding="utf-8")
+        return cls.from_config(config, source_text=text)
+
+    def close(self) -> None:
+        for close in self._closers:
+            try:
+                close()
+            except Exception:  # closing is best effort: the run file is already safe
+                log.exception("closing an instrument failed")
+        self._closers.clear()
+
+    def __enter__(self) -> Station:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def reconnect(self) -> None:
+        """Re-open every instrument link after a dropped connection (before a retry).
+
+        pymeasure instruments get their adapter re-opened (VISA resources re-opened, the
+        in-process adapter reset); the Nanonis driver reconnects by itself on its next command.
+        """
+        for name, driver in self.drivers.items():
+            adapter = getattr(driver, "adapter", None)
+            try:
+                if hasattr(adapter, "reopen"):
+                    adapter.reopen()
+                elif adapter is not None and hasattr(adapter, "connection"):
+                    adapter.connection.close()
+                    adapter.connection = adapter.manager.open_resource(
+                        adapter.resource_name, **getattr(adapter, "_open_kwargs", {})
+                    )
+                if hasattr(adapter, "flush_read_buffer"):
+                    adapter.flush_read_buffer()
+            except Exception as exc:
+                log.warning("reconnecting %s failed: %s", name, exc)
+
+    # -------------------------------------------------------------------- reading state
+    def mixing_chamber_K(self) -> float:
+        """Temperature of the control thermometer (K): the channel the heater loop regulates on
+        (the Lake Shore control input "A" reads continuously, with no scanner wait)."""
+        return float(self.temperature.temperature(self.control_channel))
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every instrument setting the station can read, as plain data (for the run file)."""
+        snap: dict[str, Any] = {"station": self.config.name, "clock": type(self.clock).__name__}
+        lockin = self.lockin
+        snap["lockin"] = _read_all(
+            {
+                "sensitivity_V": lambda: lockin.sensitivity,
+                "time_constant_s": lambda: lockin.time_constant,
+                "filter_slope_dB_per_oct": lambda: lockin.filter_slope,
+                "sine_voltage_Vrms": lambda: lockin.sine_voltage,
+                "frequency_Hz": lambda: lockin.frequency,
+            }
+        )
+        fb = self.feedback
+        snap["feedback"] = _read_all(
+            {
+                "bias_V": fb.get_bias,
+                "setpoint_A": fb.get_setpoint,
+                "feedback_on": fb.get_feedback,
+                "z_m": fb.get_z,
+                "status": fb.feedback_status,
+                "tip_xy_m": fb.get_tip_position,
+                "current_gain_V_per_A": getattr(fb, "get_current_gain", lambda: None),
+            }
+        )
+        channels = self._lakeshore_options().channels
+        snap["temperatures_K"] = _read_all(
+            {
+                name: (lambda n=name: self.temperature.temperature(n))
+                for name in channels
+                if name != self._lakeshore_options().transport_channel
+            }
+        )
+        snap["heater_output_percent"] = _read_all({"value": self.temperature.heater_output})
+        snap["limits"] = self.config.limits.model_dump(mode="json")
+        snap["modulation_divider"] = self.modulation_divider
+        if self.lab is not None:
+            snap["simulation"] = self.config.simulation.model_dump(mode="json")
+        return snap
+
+
+# --------------------------------------------------------------------------- helpers
+def _make_clock(config: StationConfig) -> Clock:
+    sim = config.simulation
+    all_simulated = all(i.simulated for i in config.instruments.values())
+    if sim is None or not all_simulated:
+        return WallClock()
+    if sim.clock == "virtual":
+        return VirtualClock()
+    return ScaledClock(sim.speedup)
+
+
+def _make_lab(config: StationConfig, clock: Clock):
+    from stm_andreev.physics import SampleParameters
+    from stm_andreev.simulators.lab import VirtualLab
+
+    sim = config.simulation
+    sample = sim.sample
+    if not isinstance(sample, str):
+        sample = SampleParameters(
+            name=sample.name,
+            Tc_K=sample.Tc_K,
+            R_max_ohm_sq=sample.R_max_ohm or 5000.0,
+            thickness_m=sample.thickness_m or 3e-8,
+            Eg0_eV=sample.E_g_eV,
+            Eg_map_range_eV=None,
+            Delta_c0_eV=sample.Delta_c_eV,
+            Delta_p_eV=sample.E_g_eV - sample.Delta_c_eV,
+            gamma_eV=sample.Gamma_eV,
+            plain_btk=sample.Delta_c_eV == sample.E_g_eV,
+        )
+    return VirtualLab(
+        sample,
+        clock=clock,
+        seed=sim.seed,
+        tip_xy_m=tuple(sim.tip_xy_m),
+        # The station file gives the divider as sine-out / junction; the lab wants the factor.
+        modulation_divider=1.0 / sim.modulation_divider,
+    )
+
+
+def _make_emulators(config: StationConfig, names: list[str], lab, clock: Clock) -> dict[str, Any]:
+    import importlib
+
+    from stm_andreev.simulators.faults import FaultInjector, FaultPlan
+    from stm_andreev.simulators.transports.station import EMULATORS
+
+    sim = config.simulation
+    plan = FaultPlan.from_config(
+        [f.model_dump(mode="python", exclude_none=True) for f in sim.faults], seed=sim.seed
+    )
+    injector = FaultInjector(plan, clock=clock, lab=lab) if sim.faults else None
+    emulators = {}
+    for name in names:
+        driver = config.instruments[name].driver
+        if driver not in EMULATORS:
+            raise StationError(f"instruments.{name}: no emulator for driver {driver!r}")
+        module, _, cls_name = EMULATORS[driver][0].partition(":")
+        cls = getattr(
+            importlib.import_module(f"stm_andreev.simulators.emulators.{module}"), cls_name
+        )
+        emulator = cls(lab)
+        emulators[name] = injector.wrap(emulator, name) if injector is not None else emulator
+    return emulators
+
+
+def _connect(name: str, inst, emulator, clock: Clock):
+    """The driver of one instrument, on its emulator (in-process) or its address."""
+    try:
+        if inst.driver in ("sr830", "sr860"):
+            from stm_andreev.drivers.lockin import LOCKIN_CLASSES
+
+            return LOCKIN_CLASSES[inst.driver](
+                _visa_target(inst, emulator, clock), **_visa_kwargs(inst, emulator)
+            )
+        if inst.driver == "lakeshore372":
+            from stm_andreev.drivers.lakeshore372 import LakeShore372
+
+            return LakeShore372(_visa_target(inst, emulator, clock), **_visa_kwargs(inst, emulator))
+        if inst.driver == "nanonis":
+            from stm_andreev.drivers.nanonis.client import NanonisController
+
+            if emulator is not None:
+                from stm_andreev.simulators.transports.inprocess import EmulatorSocket
+
+                return NanonisController(
+                    socket_factory=EmulatorSocket.factory(emulator, clock=clock)
+                )
+            addr = inst.parsed_address
+            return NanonisController(host=addr.host, port=addr.port)
+        if inst.driver == "sr570":
+            from pymeasure.instruments.srs import SR570
+
+            return SR570(inst.address, **_visa_kwargs(inst, None))
+    except StationError:
+        raise
+    except Exception as exc:
+        where = "its emulator" if emulator is not None else inst.address
+        raise StationError(
+            f"instruments.{name}: cannot connect the {inst.driver} at {where}: {exc}"
+        ) from exc
+    raise StationError(f"instruments.{name}: unknown driver {inst.driver!r}")
+
+
+def _visa_target(inst, emulator, clock: Clock):
+    if emulator is None:
+        return inst.address
+    from stm_andreev.simulators.transports.inprocess import EmulatorAdapter
+
+    return EmulatorAdapter(emulator, clock=clock)
+
+
+def _visa_kwargs(inst, emulator) -> dict[str, Any]:
+    if emulator is not None:
+        return {}
+    parsed = inst.parsed_address
+    interface = getattr(parsed, "interface", None)
+    return inst.options.visa_kwargs(interface)
+
+
+def _closer_for(driver) -> Callable[[], None]:
+    if hasattr(driver, "close"):
+        return driver.close
+    adapter = getattr(driver, "adapter", None)
+    return adapter.close if adapter is not None else (lambda: None)
+
+
+def _temperature_controller(
+    config: StationConfig, drivers: dict[str, Any]
+) -> TemperatureController:
+    from stm_andreev.drivers.lakeshore372_adapters import LakeShoreTemperatureControl
+
+    options = config.instruments[config.roles.temperature].options
+    return LakeShoreTemperatureControl(
+        drivers[config.roles.temperature],
+        control_output=CONTROL_OUTPUT,
+        channels=dict(options.channels),
+    )
+
+
+def _transport_bridge(config: StationConfig, drivers: dict[str, Any]) -> TransportBridge | None:
+    from stm_andreev.drivers.lakeshore372_adapters import LakeShoreTransportBridge
+
+    role = config.roles.transport_bridge
+    if role is None:
+        return None
+    options = config.instruments[role].options
+    channel_name = getattr(options, "transport_channel", None)
+    if channel_name is None:
+        return None
+    return LakeShoreTransportBridge(drivers[role], options.channels[channel_name])
+
+
+def _read_all(getters: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+    out = {}
+    for key, get in getters.items():
+        try:
+            value = get()
+        except Exception as exc:  # a snapshot records what it can and says what it could not
+            value = f"unreadable: {exc}"
+        if isinstance(value, float) and not math.isfinite(value):
+            value = None
+        out[key] = list(value) if isinstance(value, tuple) else value
+    return out
