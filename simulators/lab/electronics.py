@@ -13,9 +13,11 @@ here and the model is evaluated only for states the filter can still remember.
 
 Noise (Gaussian, seeded): the lock-in input sees the preamp output, whose noise density is
 gain * sqrt(2 e |I| + 4 k_B T_room / R_f) (shot noise plus the feedback resistor's Johnson
-noise, R_f = gain) in quadrature with the lock-in's own 6 nV/sqrt(Hz); each output reading
-gets that density times sqrt(ENBW), ENBW = 1/(4 tau), 1/(8 tau), 3/(32 tau), 5/(64 tau) for
-6/12/18/24 dB/oct.
+noise, R_f = gain) in quadrature with the lock-in's own 6 nV/sqrt(Hz); the output noise has
+rms density * sqrt(ENBW), ENBW = 1/(4 tau), 1/(8 tau), 3/(32 tau), 5/(64 tau) for 6/12/18/24
+dB/oct. It is a filtered process, not fresh per reading: an Ornstein-Uhlenbeck process with
+correlation time 1/(4 ENBW) (exact for 6 dB/oct), so two readings at the same instant agree
+and averaging readings taken faster than the filter does not beat the noise down.
 """
 
 from __future__ import annotations
@@ -51,6 +53,25 @@ def current_noise_density_A(current_A: float, gain_V_per_A: float) -> float:
     """Preamp input current noise in A/sqrt(Hz): shot noise plus feedback-resistor Johnson noise."""
     johnson = 4.0 * _K_B_J_PER_K * ROOM_TEMPERATURE_K / gain_V_per_A
     return math.sqrt(2.0 * E_CHARGE_C * abs(current_A) + johnson)
+
+
+class OUNoise:
+    """Unit-variance complex Ornstein-Uhlenbeck process sampled at arbitrary times (exact)."""
+
+    def __init__(self, rng: np.random.Generator, t0_s: float) -> None:
+        self._rng = rng
+        self._t = t0_s
+        self._state = complex(*rng.normal(0.0, math.sqrt(0.5), size=2))
+
+    def sample(self, t_s: float, correlation_time_s: float) -> complex:
+        """Value at time t_s (unit variance: E|n|^2 = 1, each quadrature 1/2)."""
+        dt = t_s - self._t
+        if dt > 0:
+            rho = math.exp(-dt / correlation_time_s)
+            kick = complex(*self._rng.normal(0.0, math.sqrt(0.5), size=2))
+            self._state = rho * self._state + math.sqrt(1.0 - rho * rho) * kick
+            self._t = t_s
+        return self._state
 
 
 def enbw_Hz(time_constant_s: float, slope_db: int) -> float:
@@ -157,6 +178,7 @@ class LockIn:
         # Pending inputs: (start time, lab snapshot, phase, harmonic). The last one is current.
         self._segments: list[tuple[float, Hashable, float, int]] = []
         self._fresh = True  # the filter has no history yet: start at the first input
+        self._noise = OUNoise(rng, clock.now())
 
     # ------------------------------------------------------------- segments and filter
     def _key(self) -> tuple[Hashable, float, int]:
@@ -321,9 +343,11 @@ class LockIn:
             self._flush()
             out = self._filter.output
             inp = self._evaluate(*self._key()[0::2])
-            sigma = inp.noise_V_per_rthz * math.sqrt(self.enbw_Hz())
-            nx, ny = self._rng.normal(0.0, sigma, size=2) if sigma > 0 else (0.0, 0.0)
-            return out.real + float(nx), out.imag + float(ny)
+            enbw = self.enbw_Hz()
+            # Each quadrature has rms density * sqrt(ENBW); the OU process has 1/2 per quadrature.
+            sigma = inp.noise_V_per_rthz * math.sqrt(2.0 * enbw)
+            n = self._noise.sample(self._clock.now(), 1.0 / (4.0 * enbw)) * sigma
+            return out.real + n.real, out.imag + n.imag
 
     def overload_bits(self) -> int:
         """Get the overload state now: bit0 input, bit1 filter (reserve), bit2 output."""

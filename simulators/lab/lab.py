@@ -39,6 +39,7 @@ from .electronics import (
     PREAMP_SATURATION_V,
     LockIn,
     LockInInput,
+    OUNoise,
     current_noise_density_A,
 )
 from .errors import LabValueError
@@ -92,7 +93,7 @@ class VirtualLab:
         rng_tip, rng_current, rng_lockin = (
             np.random.default_rng(s) for s in np.random.SeedSequence(self.seed).spawn(3)
         )
-        self._rng_current = rng_current
+        self._current_noise = OUNoise(rng_current, clock.now())
         self.gap_map = GapMap(self.sample, self.seed)
         self._junction = Junction(rng_tip, n_channels=n_channels)
         self._tip_xy = self._check_xy(*tip_xy_m)
@@ -103,7 +104,7 @@ class VirtualLab:
         self.model_evaluations = 0
         self._spectra: LRUCache[SpectrumKey, Spectrum] = LRUCache(64)
         self._barriers: LRUCache[BarrierKey, BarrierTable] = LRUCache(32)
-        self._gaps_cache: tuple[tuple, tuple[float, float, float]] | None = None
+        self._gaps_cache: tuple[tuple, tuple[float, float, float, float]] | None = None
         self.fridge = Fridge(
             clock,
             film_resistance_ohm=self._film_resistance_ohm,
@@ -236,8 +237,10 @@ class VirtualLab:
             self.advance()
             I = self._true_current_A()
             gain = self._gain()
-            sigma = current_noise_density_A(I, gain) * math.sqrt(PREAMP_BANDWIDTH_HZ)
-            noisy = I + float(self._rng_current.normal(0.0, sigma))
+            # Band-limited noise: correlated over 1/(4 B), real part of a unit complex OU process.
+            sigma = current_noise_density_A(I, gain) * math.sqrt(2.0 * PREAMP_BANDWIDTH_HZ)
+            n = self._current_noise.sample(self.clock.now(), 1.0 / (4.0 * PREAMP_BANDWIDTH_HZ))
+            noisy = I + sigma * n.real
             clip = PREAMP_SATURATION_V / gain
             return min(max(noisy, -clip), clip)
 

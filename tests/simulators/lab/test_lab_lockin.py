@@ -116,9 +116,32 @@ def test_shot_noise_grows_with_current(lab, clock) -> None:
     for z in (lab.z_m + 2e-10, lab.z_m - 3e-10):
         lab.z_m = z
         clock.advance(1.0)
-        xs = [lab.lockin.read_xy_V()[1] for _ in range(300)]
+        xs = []
+        for _ in range(300):
+            clock.advance(10 * TAU)
+            xs.append(lab.lockin.read_xy_V()[1])
         stds.append(float(np.std(xs)))
     assert stds[1] > 1.5 * stds[0]
+
+
+def test_noise_is_a_filtered_process_not_fresh_per_reading(lab, clock) -> None:
+    configure(lab, tau=0.1)
+    frozen_contact(lab, clock, 1e-9)
+    lab.preamp_gain_index = 4
+    clock.advance(10.0)
+    assert lab.lockin.read_xy_V() == lab.lockin.read_xy_V()  # one instant, one value
+    assert lab.measured_current_A() == lab.measured_current_A()
+    # Readings 1 ms apart behind a 100 ms filter are nearly the same sample: averaging them
+    # does not beat the noise down (their spread is far below the noise itself).
+    fast = []
+    for _ in range(50):
+        clock.advance(1e-3)
+        fast.append(lab.lockin.read_xy_V()[1])
+    slow = []
+    for _ in range(200):
+        clock.advance(1.0)
+        slow.append(lab.lockin.read_xy_V()[1])
+    assert np.std(fast) < 0.5 * np.std(slow)
 
 
 def test_output_overload_when_signal_exceeds_sensitivity(lab, clock) -> None:
