@@ -1,0 +1,68 @@
+"""The per-spectrum analysis record and its JSON form (the stable interface of
+``stm-andreev analyze --json``, documented in docs/analysis.md)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Regime = Literal["tunnelling", "contact"]
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SpectrumResult:
+    """Everything the analysis concluded about one spectrum (SI units; energies in eV).
+
+    ``delta_c_eV``/``delta_c_err_eV`` are None when no Andreev peaks were found (a valid
+    answer). ``Z`` is None in the tunnelling regime (a Dynes fit has no barrier). ``G_N_S`` is
+    None when the input had no absolute conductance scale (normalised or arbitrary units).
+    """
+
+    source: str
+    index: int
+    regime: Regime
+    model: str
+    andreev_peaks: bool
+    delta_c_eV: float | None
+    delta_c_err_eV: float | None
+    delta_c_peak_eV: float | None
+    E_g_eV: float | None
+    E_g_err_eV: float | None
+    gamma_eV: float | None
+    gamma_err_eV: float | None
+    gamma_c_eV: float | None
+    Z: float | None
+    Z_err: float | None
+    G_N_S: float | None
+    G_N_G0: float | None
+    T_K: float
+    Vmod_rms_V: float
+    chi2_red: float | None
+    fit_rms: float | None
+    peak_reason: str
+    zero_bias_peak: bool
+    setpoint_G_S: float | None = None
+    tip_x_m: float | None = None
+    tip_y_m: float | None = None
+    label: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """JSON-ready dict: NaN/inf become null, tuples become lists, plus ``schema``."""
+        out: dict[str, Any] = {"schema": SCHEMA_VERSION}
+        for key, value in asdict(self).items():
+            if isinstance(value, float) and not math.isfinite(value):
+                value = None
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[key] = value
+        return out
+
+
+JSON_REQUIRED_KEYS = (
+    "source", "index", "regime", "delta_c_eV", "delta_c_err_eV", "E_g_eV", "E_g_err_eV",
+    "gamma_eV", "Z", "G_N_S",
+)
