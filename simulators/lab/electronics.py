@@ -45,6 +45,7 @@ LOCKIN_INPUT_RANGE_V_PEAK = 1.4
 LOCKIN_DYNAMIC_RESERVE = 100.0  # filter overload when the unfiltered input exceeds this x FS
 ENBW_PER_TAU: dict[int, float] = {6: 1 / 4, 12: 1 / 8, 18: 3 / 32, 24: 5 / 64}
 MEMORY_TIME_CONSTANTS = 60.0  # e^-60 * poly: earlier inputs no longer matter
+MAX_PENDING_INPUTS = 5000
 
 OVERLOAD_INPUT, OVERLOAD_FILTER, OVERLOAD_OUTPUT = 1, 2, 4
 
@@ -199,7 +200,11 @@ class LockIn:
     def _forget_old(self, now: float) -> None:
         horizon = now - MEMORY_TIME_CONSTANTS * self._s.time_constant_s
         # Once a later segment started before the horizon, everything before it is forgotten.
-        while len(self._segments) >= 2 and self._segments[1][0] <= horizon:
+        # The cap only matters for very long time constants left unread for hours: the oldest
+        # inputs are then dropped (the filter restarts from the oldest one kept).
+        while len(self._segments) >= 2 and (
+            self._segments[1][0] <= horizon or len(self._segments) > MAX_PENDING_INPUTS
+        ):
             self._segments.pop(0)
             self._fresh = True
 
