@@ -95,6 +95,18 @@ def test_every_recommended_band_reaches_its_top_setpoint(band, clock: VirtualClo
     assert fridge.heater_power_W() == pytest.approx(power)
 
 
+def test_step_from_1K_to_4K_without_big_overshoot(fridge: Fridge, clock: VirtualClock) -> None:
+    regulate(fridge, 1.0)
+    time_to_settle(fridge, clock, 1.0, 1e-3)
+    regulate(fridge, 4.0)
+    peak = 0.0
+    for _ in range(120):
+        clock.advance(15.0)
+        peak = max(peak, fridge.temperature_K(MC))
+    assert peak < 4.1
+    assert abs(fridge.temperature_K(MC) - 4.0) < 1e-3
+
+
 def test_recommended_settings_cover_0p05_to_4K() -> None:
     ranges = [recommended_heater_settings(T).heater_range for T in (0.05, 0.065, 0.3, 1.0, 4.0)]
     assert ranges == sorted(ranges) and ranges[0] >= 1
