@@ -441,7 +441,8 @@ class VirtualLab:
         )
 
     def _lockin_input(self, snap: Hashable, harmonic: int) -> LockInInput:
-        assert isinstance(snap, _LockInSnapshot)
+        if not isinstance(snap, _LockInSnapshot):
+            raise TypeError(f"not a lock-in snapshot of this lab: {snap!r}")
         spec = self._spectrum(snap.key)
         V = np.array(snap.bias_V)
         I = snap.G_N_S * float(spec.current_norm_at(V))
@@ -453,7 +454,8 @@ class VirtualLab:
         elif harmonic == 1:
             signal = gain * snap.G_N_S * float(np.interp(V, BIAS_GRID_V, g)) * snap.vmod_rms_V
         elif harmonic == 2:
-            # Second harmonic of I(V0 + sqrt(2) Vrms cos wt): G' Vrms^2 / (2 sqrt 2), in rms.
+            # Second harmonic of I(V0 + sqrt(2) Vrms cos wt): G' Vrms^2 / (2 sqrt 2), in rms;
+            # G' is taken on the first-harmonic-smeared G (a small-modulation approximation).
             dg = float(np.interp(V, BIAS_GRID_V, np.gradient(g, BIAS_GRID_V)))
             signal = gain * snap.G_N_S * dg * snap.vmod_rms_V**2 / (2.0 * math.sqrt(2.0))
         else:
