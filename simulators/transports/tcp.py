@@ -150,12 +150,14 @@ class _TcpServer:
     def _spawn(self, target: Callable, *args, kind: str) -> None:
         threads = self._accept_threads if kind == "accept" else self._client_threads
         with self._lock:
+            # Started under the lock: a thread created but not yet started is not alive, and
+            # another accept thread pruning finished ones would drop it from the list.
             threads[:] = [t for t in threads if t.is_alive()]
             thread = threading.Thread(
                 target=target, args=args, name=f"{self.name}-{kind}-{len(threads)}", daemon=True
             )
             threads.append(thread)
-        thread.start()
+            thread.start()
 
     def _accept_loop(self, index: int, listener: socket.socket) -> None:
         while True:
