@@ -253,19 +253,31 @@ def take_spectrum(
     check_temperature_ceiling(station, T_before)
     tip_x, tip_y = fb.get_tip_position()
     fb.set_feedback(False)
+
+    def during_sweep() -> None:
+        # A crash with the loop open must stop the sweep at once: the controller has
+        # already withdrawn, and the rest of the spectrum would be meaningless.
+        check_interlocks(station, gain)
+        if check is not None:
+            check()
+
     try:
         if settings.acquisition == "lockin":
-            X, Y = sweep_with_lockin(station, settings, gain, check)
+            X, Y = sweep_with_lockin(station, settings, gain, during_sweep)
             # X is the preamp output's first harmonic: gain * dI/dV * Vmod (all rms).
             G = X / (gain * settings.modulation_Vrms)
         else:
             X, Y = sweep_with_controller(station, settings)
             # The controller's demodulator reports the current's first harmonic (A rms).
             G = X / settings.modulation_Vrms
-    finally:
-        fb.set_bias(settings.V_sp_V)
-        fb.set_feedback(True)
-    check_interlocks(station, gain)
+        # Checked before the loop closes again: closing it clears the safe-tip status.
+        check_interlocks(station, gain)
+    except SafeTipEvent:
+        raise  # leave the tip where the controller put it; the engine withdraws and pauses
+    except BaseException:
+        _close_loop(station, settings)
+        raise
+    _close_loop(station, settings)
     T_after = station.mixing_chamber_K()
     record = {
         "temperature_before_K": T_before,
@@ -279,3 +291,9 @@ def take_spectrum(
         **setup,
     }
     return Spectrum(settings.bias_V.copy(), G, X, Y, record)
+
+
+def _close_loop(station, settings: SpectrumSettings) -> None:
+    """Bias back to V_sp, then feedback on: the tip returns to the setpoint height."""
+    station.feedback.set_bias(settings.V_sp_V)
+    station.feedback.set_feedback(True)

@@ -1,0 +1,68 @@
+"""Shared pieces of the end-to-end dry runs: a simulated station and a tiny plan, in process."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from stm_andreev.procedures import plan_points
+
+from stm_andreev.config import load_plan_text, load_station, station_from_dict
+from stm_andreev.config_yaml import parse_yaml
+from stm_andreev.engine.runner import POINT_KEYS
+from stm_andreev.station import Station
+from stm_andreev.storage import RunWriter
+
+TINY_PLAN = """
+name: tiny
+steps:
+  - kind: setpoint_sweep
+    label: setpoints
+    temperature_K: 0.065
+    I_start_A: 1.0e-9
+    I_stop_A: 1.0e-6
+    n_setpoints: 3
+    n_bias: 21
+    settle_s: 0.01
+    integration_s: 0.01
+    feedback_settle_s: 0.1
+  - kind: temperature_sweep
+    label: temperatures
+    temperatures_K: [0.3, 1.0]
+    setpoint_A: 1.0e-6
+    n_bias: 21
+    settle_s: 0.01
+    integration_s: 0.01
+    feedback_settle_s: 0.1
+"""
+
+
+def station_config(**simulation):
+    """configs/simulated.yaml with simulation keys overridden (e.g. faults)."""
+    base = load_station("simulated")
+    data = copy.deepcopy(parse_yaml(base.source_text, "simulated.yaml").data)
+    data["simulation"].update(simulation)
+    return station_from_dict(data, "test-station")
+
+
+@pytest.fixture
+def tiny_plan():
+    return load_plan_text(TINY_PLAN, "tiny.yaml")
+
+
+def new_run(tmp_path, plan, config=None, name="run.h5"):
+    """(station, points, writer) for a fresh in-process dry run."""
+    config = config or station_config()
+    station = Station.from_config(config, source_text="test")
+    points = plan_points(plan)
+    writer = RunWriter.create(
+        tmp_path / name,
+        n_bias=points[0].settings.bias_V.size,
+        n_planned=len(points),
+        metadata={"plan": plan.name},
+        station_text="test",
+        plan_text=TINY_PLAN,
+        snapshot=station.snapshot(),
+        point_keys=POINT_KEYS,
+    )
+    return station, points, writer
