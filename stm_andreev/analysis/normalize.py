@@ -29,8 +29,8 @@ def to_G0(G_S: ArrayLike) -> np.ndarray:
 def outer_mask(bias_V: ArrayLike, outer_fraction: float = DEFAULT_OUTER_FRACTION) -> np.ndarray:
     """Boolean mask of the points in the outer ``outer_fraction`` of |V| on both sides.
 
-    ``outer_fraction`` in (0, 0.5]: the fraction of each half of the bias range that counts as
-    "high bias". At least two points per side are always included.
+    ``outer_fraction`` in (0, 0.5]: the fraction of the whole bias range taken at each end
+    (0.15 of a +-1.5 mV sweep: |V| >= 1.05 mV). At least two points per side are included.
     """
     if not 0 < outer_fraction <= 0.5:
         raise ValueError(f"outer_fraction must be in (0, 0.5], got {outer_fraction}")

@@ -75,30 +75,51 @@ def _fit_dynes(V, g, smearing) -> FitResult:
     return best_fit("dynes", V, g, starts=starts, **smearing)
 
 
+def _btk_barrier_seed(g0: float) -> float:
+    """Z from the zero-bias conductance by the T = 0 BTK limit 2(1+Z^2)/(1+2Z^2)^2 = g(0)."""
+    if g0 >= 1.99:
+        return 0.05
+    Z = np.linspace(0.0, 10.0, 2001)
+    limit = 2 * (1 + Z**2) / (1 + 2 * Z**2) ** 2
+    return float(Z[np.argmin(np.abs(limit - g0))])
+
+
 def _fit_btk(V, g, smearing, gap_seeds: list[float]) -> FitResult:
+    Z0 = _btk_barrier_seed(_zero_bias(V, g))
     starts = [{"Z": Z, "delta_eV": gap, "gamma_eV": 0.05 * gap}
-              for gap in gap_seeds for Z in (0.3, 1.0, 3.0)]
+              for gap in gap_seeds[:2] for Z in {Z0, 1.5 * Z0 + 0.3}]
     return best_fit("btk", V, g, starts=starts, **smearing)
 
 
 def _fit_two_gap(V, g, smearing, btk: FitResult, pairs: tuple[float, ...]) -> FitResult | None:
-    starts = []
-    Eg_seeds = {max(btk.params["delta_eV"], p) for p in pairs} | {_gap_seed(V, g)}
-    for dc in pairs[:2]:
-        for Eg in sorted(Eg_seeds):
-            if dc < INNER_FRACTION * Eg:
-                starts.append({"Z": max(btk.params["Z"], 0.2), "delta_c_eV": dc, "E_g_eV": Eg,
-                               "gamma_eV": 40 * UEV, "gamma_c_eV": 8 * UEV})
-            elif 2.5 * dc < 5e-3:
-                starts.append({"Z": max(btk.params["Z"], 0.2), "delta_c_eV": dc,
-                               "E_g_eV": 2.5 * dc, "gamma_eV": 40 * UEV, "gamma_c_eV": 8 * UEV})
-    if not starts:
-        return None
+    dc = pairs[0]
+    # The BTK fit of a two-gap spectrum may have wandered off (to its Z bound, or a gap at
+    # the Andreev pair); seed from the data unless its values look sane.
+    Z = btk.params["Z"] if 0.1 < btk.params["Z"] < 5 else _btk_barrier_seed(_zero_bias(V, g))
+    Eg_seeds = [e for e in (_gap_seed(V, g), btk.params["delta_eV"], *pairs[1:2])
+                if e > dc / INNER_FRACTION] or [2.5 * dc]
+    starts = [{"Z": Z, "delta_c_eV": dc, "E_g_eV": Eg, "gamma_eV": 40 * UEV,
+               "gamma_c_eV": 8 * UEV} for Eg in Eg_seeds[:2]]
     try:
-        return best_fit("two_gap", V, g, starts=starts[:4], **smearing)
+        return best_fit("two_gap", V, g, starts=starts, **smearing)
     except FitError as exc:
         log.info("two-gap fit failed: %s", exc)
         return None
+
+
+def _fit_contact(V, g, smearing, peaks0: AndreevPeaks) -> FitResult:
+    """Plain BTK, and the two-gap model when -d2G/dV2 has a symmetric pair; the two-gap fit
+    wins only if clearly better and with Delta_c inside E_g."""
+    btk = _fit_btk(V, g, smearing, [_gap_seed(V, g), *peaks0.pairs_eV[:1]])
+    if not peaks0.pairs_eV:
+        return btk
+    two_gap = _fit_two_gap(V, g, smearing, btk, peaks0.pairs_eV)
+    if two_gap is not None and (
+        two_gap.chi2_red < TWO_GAP_GAIN * btk.chi2_red
+        and two_gap.params["delta_c_eV"] < INNER_FRACTION * two_gap.params["E_g_eV"]
+    ):
+        return two_gap
+    return btk
 
 
 def analyze_spectrum(
@@ -122,31 +143,18 @@ def analyze_spectrum(
     G_N_S = G_N * (G0_S if spec.G_unit == "G0" else 1.0) if G_S is not None else None
 
     peaks0 = find_andreev_peaks(V, g, source=spec.source)
-    btk: FitResult | None = None
-    if G_N_S is not None:
-        regime = classify_regime(G_N_S=G_N_S)
-    else:
-        btk = _fit_btk(V, g, smearing, [_gap_seed(V, g)])
-        regime = classify_regime(Z=btk.params["Z"])
-
-    two_gap = None
+    regime = classify_regime(G_N_S=G_N_S) if G_N_S is not None else None
+    fit: FitResult | None = None
+    if regime != "tunnelling":
+        fit = _fit_contact(V, g, smearing, peaks0)
+        # The better contact model's barrier decides (plain BTK alone would call a two-gap
+        # contact "tunnelling": it explains the E_g edge with a high barrier).
+        regime = classify_regime(G_N_S=G_N_S, Z=fit.params["Z"])
     if regime == "tunnelling":
         fit = _fit_dynes(V, g, smearing)
-        E_g, E_g_err = fit.params["E_g_eV"], fit.errors["E_g_eV"]
-    else:
-        seeds = sorted({_gap_seed(V, g), *(p for p in peaks0.pairs_eV[:2])})
-        if btk is None:
-            btk = _fit_btk(V, g, smearing, seeds)
-        fit = btk
-        if peaks0.pairs_eV:
-            two_gap = _fit_two_gap(V, g, smearing, btk, peaks0.pairs_eV)
-        if two_gap is not None and (
-            two_gap.chi2_red < TWO_GAP_GAIN * btk.chi2_red
-            and two_gap.params["delta_c_eV"] < INNER_FRACTION * two_gap.params["E_g_eV"]
-        ):
-            fit = two_gap
-        key = "E_g_eV" if fit.model == "two_gap" else "delta_eV"
-        E_g, E_g_err = fit.params[key], fit.errors[key]
+    assert fit is not None
+    key = {"dynes": "E_g_eV", "btk": "delta_eV", "two_gap": "E_g_eV"}[fit.model]
+    E_g, E_g_err = fit.params[key], fit.errors[key]
 
     peaks = find_andreev_peaks(V, g, E_g_eV=E_g, source=spec.source)
     delta_c = delta_c_err = None

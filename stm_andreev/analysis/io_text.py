@@ -1,0 +1,254 @@
+"""Plain-text and Nanonis bias-spectroscopy (.dat) spectra: readers and writers.
+
+Plain text: ``#`` comments, an optional header row of column names, then rows of numbers
+separated by commas, tabs or spaces. Nanonis ``.dat``: ``key<TAB>value`` header lines, a
+``[DATA]`` line, a tab-separated row of column names such as ``Bias calc (V)`` and
+``LI Demod 1 X (A)``, then tab-separated numbers.
+Every problem raises AnalysisInputError naming the file and what was expected.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .errors import AnalysisInputError
+from .inputs import GUnit, SpectrumInput
+
+_SPLIT = re.compile(r"\s*,\s*|\t|\s+")
+_BIAS_NAMES = re.compile(r"bias|^v\b|^v[ _(]|voltage", re.IGNORECASE)
+_G_NAMES = re.compile(r"di/dv|didv|^g\b|^g[ _(]|conduct|demod|lock-?in|li\b", re.IGNORECASE)
+DATA_MARKER = "[DATA]"
+
+
+@dataclass(frozen=True)
+class Table:
+    """Numeric columns read from a file: ``names`` (may be generated "col0"...), ``data``
+    (rows x columns float64) and ``header`` (Nanonis key/value lines; empty for text)."""
+
+    path: str
+    names: tuple[str, ...]
+    data: np.ndarray
+    header: dict[str, str]
+
+    def column(self, key: str | int | None, role: str) -> int:
+        """Index of a column chosen by name (exact, then case-insensitive substring) or
+        index (negative counts from the end)."""
+        n = len(self.names)
+        if isinstance(key, int) or (isinstance(key, str) and re.fullmatch(r"-?\d+", key)):
+            i = int(key)
+            if not -n <= i < n:
+                raise AnalysisInputError(f"{self.path}: {role} column {i} does not exist "
+                                         f"(the file has {n} columns: {', '.join(self.names)})")
+            return i % n
+        assert isinstance(key, str)
+        if key in self.names:
+            return self.names.index(key)
+        hits = [i for i, name in enumerate(self.names) if key.lower() in name.lower()]
+        if len(hits) == 1:
+            return hits[0]
+        what = "matches several columns" if hits else "matches no column"
+        raise AnalysisInputError(f"{self.path}: {role} column {key!r} {what}; columns are: "
+                                 f"{', '.join(self.names)}")
+
+
+def _numbers(fields: list[str]) -> list[float] | None:
+    try:
+        return [float(f) for f in fields]
+    except ValueError:
+        return None
+
+
+def _fields(line: str) -> list[str]:
+    return [f for f in _SPLIT.split(line.strip()) if f != ""]
+
+
+def _table(path: str, names: list[str] | None, rows: list[list[float]], header) -> Table:
+    if not rows:
+        raise AnalysisInputError(f"{path}: no data rows; expected rows of numbers "
+                                 "(bias in V, conductance)")
+    width = len(rows[0])
+    for k, row in enumerate(rows):
+        if len(row) != width:
+            raise AnalysisInputError(f"{path}: data row {k + 1} has {len(row)} values, the "
+                                     f"first has {width} (truncated or ragged file?)")
+    if width < 2:
+        raise AnalysisInputError(f"{path}: a single column; expected at least two (bias in V "
+                                 "and conductance)")
+    if names is None or len(names) != width:
+        names = [f"col{i}" for i in range(width)]
+    data = np.array(rows, dtype=float)
+    return Table(path, tuple(names), data, dict(header))
+
+
+def read_text_table(path: str | Path) -> Table:
+    """Read a plain-text table (comma, tab or space separated; ``#`` comments; optional
+    header row of names, which may itself start with ``#`` as in numpy.savetxt)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8", errors="strict")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AnalysisInputError(f"{p}: cannot be read as a text spectrum: {exc}") from exc
+    names: list[str] | None = None
+    last_comment: str | None = None
+    rows: list[list[float]] = []
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            last_comment = line.lstrip("#").strip()
+            continue
+        values = _numbers(_fields(line))
+        if values is None:
+            if rows or names is not None:
+                raise AnalysisInputError(f"{p}: line {lineno} is not numeric: {raw[:60]!r}; "
+                                         "expected numbers separated by commas, tabs or spaces")
+            names = _split_names(line)
+            continue
+        if names is None and last_comment is not None and not rows:
+            names = _split_names(last_comment)
+        rows.append(values)
+    return _table(str(p), names, rows, {})
+
+
+def _split_names(line: str) -> list[str]:
+    # Names may contain spaces ("Bias calc (V)"): prefer tabs or commas when present.
+    for sep in ("\t", ","):
+        if sep in line:
+            return [n.strip() for n in line.split(sep) if n.strip() != ""]
+    return line.split()
+
+
+def read_nanonis_dat(path: str | Path) -> Table:
+    """Read a Nanonis bias-spectroscopy .dat file: header dict and named columns."""
+    p = Path(path)
+    try:
+        lines = p.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        raise AnalysisInputError(f"{p}: cannot be read: {exc}") from exc
+    try:
+        start = next(i for i, line in enumerate(lines) if line.strip() == DATA_MARKER)
+    except StopIteration:
+        raise AnalysisInputError(f"{p}: no {DATA_MARKER} line; expected a Nanonis .dat file "
+                                 "(key/value header, [DATA], column names, numbers)") from None
+    header = {}
+    for line in lines[:start]:
+        if line.strip():
+            key, _, value = line.partition("\t")
+            header[key.strip()] = value.strip().rstrip("\t").strip()
+    body = [line for line in lines[start + 1 :] if line.strip()]
+    if not body:
+        raise AnalysisInputError(f"{p}: nothing after {DATA_MARKER}; expected a row of column "
+                                 "names and data rows")
+    names = [n.strip() for n in body[0].split("\t") if n.strip()]
+    rows = []
+    for k, line in enumerate(body[1:], 1):
+        values = _numbers([f for f in line.strip().split("\t") if f.strip() != ""])
+        if values is None:
+            raise AnalysisInputError(f"{p}: data row {k} is not numeric: {line[:60]!r}")
+        rows.append(values)
+    table = _table(str(p), names, rows, header)
+    if len(names) != table.data.shape[1]:
+        raise AnalysisInputError(f"{p}: {len(names)} column names but {table.data.shape[1]} "
+                                 "values per row")
+    return table
+
+
+def write_text_spectrum(path: str | Path, columns: Mapping[str, ArrayLike], *,
+                        comments: Sequence[str] = (), delimiter: str = "\t") -> Path:
+    """Write named columns (equal length) as text: ``# comments``, a header row, rows."""
+    p = Path(path)
+    names = list(columns)
+    data = np.column_stack([np.asarray(columns[n], dtype=float) for n in names])
+    lines = [f"# {c}" for c in comments] + [delimiter.join(names)]
+    lines += [delimiter.join(f"{x:.10g}" for x in row) for row in data]
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return p
+
+
+def write_nanonis_dat(path: str | Path, columns: Mapping[str, ArrayLike], *,
+                      header: Mapping[str, object] | None = None) -> Path:
+    """Write a Nanonis-style bias-spectroscopy .dat: ``key\\tvalue\\t`` lines, a blank line,
+    ``[DATA]``, the tab-separated column names, rows in %.6E as Nanonis writes them."""
+    p = Path(path)
+    names = list(columns)
+    data = np.column_stack([np.asarray(columns[n], dtype=float) for n in names])
+    head = {"Experiment": "bias spectroscopy", **(header or {})}
+    lines = [f"{k}\t{v}\t" for k, v in head.items()] + ["", DATA_MARKER, "\t".join(names)]
+    lines += ["\t".join(f"{x:.6E}" for x in row) for row in data]
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return p
+
+
+def _unit_from_name(name: str) -> GUnit | None:
+    n = name.replace(" ", "").lower()
+    if "(s)" in n or n.endswith("_s") or "siemens" in n:
+        return "S"
+    if "g0" in n or "2e^2/h" in n or "2e2/h" in n:
+        return "G0"
+    if "g_n" in n or "g/gn" in n or "norm" in n:
+        return "GN"
+    if "(a)" in n or "(v)" in n or "arb" in n:
+        return "arb"
+    return None
+
+
+def _pick(table: Table, key, role: str, pattern: re.Pattern, exclude: int | None) -> int:
+    if key is not None:
+        return table.column(key, role)
+    named = [i for i, n in enumerate(table.names) if pattern.search(n) and i != exclude]
+    if len(named) >= 1 and not table.names[0].startswith("col"):
+        return named[0]
+    if table.data.shape[1] == 2:
+        return 0 if role == "bias" else 1
+    raise AnalysisInputError(
+        f"{table.path}: {table.data.shape[1]} columns ({', '.join(table.names)}) and no "
+        f"{role} column recognisable by name; choose it with --{'bias' if role == 'bias' else 'g'}-col"
+    )
+
+
+def spectrum_from_table(table: Table, *, bias_col=None, g_col=None,
+                        g_unit: str = "auto") -> SpectrumInput:
+    """Pick the bias and conductance columns of a table and build a SpectrumInput.
+
+    ``g_unit``: "S", "G0", "GN", "arb" or "auto" (from the column name, else S when every
+    |G| < 1e-2, which no normalised spectrum satisfies, else GN)."""
+    ib = _pick(table, bias_col, "bias", _BIAS_NAMES, None)
+    ig = _pick(table, g_col, "conductance", _G_NAMES, ib)
+    if ib == ig:
+        raise AnalysisInputError(f"{table.path}: bias and conductance are the same column "
+                                 f"({table.names[ib]!r})")
+    V, G = table.data[:, ib], table.data[:, ig]
+    if not np.any(np.isfinite(G)):
+        raise AnalysisInputError(f"{table.path}: conductance column {table.names[ig]!r} is "
+                                 "all NaN")
+    if g_unit == "auto":
+        unit = _unit_from_name(table.names[ig])
+        if unit is None:
+            finite = np.abs(G[np.isfinite(G)])
+            unit = "S" if finite.size and finite.max() < 1e-2 else "GN"
+    else:
+        unit = g_unit
+    T = _header_float(table.header, ("Temperature (K)", "T (K)", "Temperature"))
+    vmod = _header_float(table.header, ("Lock-in>Amplitude", "Modulation (V rms)"))
+    return SpectrumInput(V, G, unit, table.path, 0, T_K=T, Vmod_rms_V=vmod,
+                         label=Path(table.path).name, meta=dict(table.header))
+
+
+def _header_float(header: Mapping[str, str], keys: Sequence[str]) -> float | None:
+    for key in keys:
+        if key in header:
+            try:
+                value = float(header[key])
+            except ValueError:
+                continue
+            if math.isfinite(value):
+                return value
+    return None
