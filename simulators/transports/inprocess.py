@@ -13,7 +13,11 @@ nothing to read raises pyvisa's timeout error (``VisaIOError`` with ``VI_ERROR_T
 :class:`socket.timeout`, after moving the clock on by the timeout as a real wait would; a reply
 that an emulator (or an injected delay) produced later than the client's timeout is treated as
 late: the read times out and the reply stays queued, as a stale reply does on a real link; a
-dropped connection raises pyvisa's connection-lost error or reads EOF on the socket.
+dropped connection raises pyvisa's connection-lost error (``VI_ERROR_CONN_LOST``, as NI-VISA
+reports it) or reads EOF on the socket. Note that pyvisa-py over TCP reports a connection the
+peer closed as a timeout (``VI_ERROR_TMO``, after spinning for the whole timeout) and lets later
+writes pass silently; drivers should treat any ``VisaIOError`` of an exchange as a failed
+exchange, which covers both.
 """
 
 from __future__ import annotations
