@@ -167,3 +167,28 @@ def test_unknown_sample_and_inprocess_station_exit_1(capsys):
     inprocess = REPO / "configs" / "simulated.yaml"
     assert simulate.serve(parser.parse_args([str(inprocess)]), stop) == 1
     assert "simulation.transport is inprocess" in capsys.readouterr().err
+
+
+def test_vendor_nanonis_client_sees_injected_faults_and_stays_in_step():
+    nanonis_spm = pytest.importorskip("nanonis_spm")
+    from stm_andreev.simulators.faults import FaultPlan
+    from stm_andreev.simulators.transports.station import ServedInstrument
+
+    plan = FaultPlan.from_config([
+        {"kind": "error_status", "instrument": "stm", "after_commands": 1},
+        {"kind": "garble", "instrument": "stm", "after_commands": 2},
+    ])
+    served = [ServedInstrument("stm", "nanonis", (0,))]
+    with SimulatedStationServers.build(instruments=served, faults=plan) as station:
+        with connect(("127.0.0.1", station.servers["stm"].ports[0])) as sock:
+            client = nanonis_spm.Nanonis(sock)
+            error, _, (bias,) = client.Bias_Get()
+            assert error == "" and bias == pytest.approx(station.lab.bias_V, rel=1e-6)
+            error, _, _ = client.Bias_Get()
+            assert error == "Injected fault: error status"
+            # the vendor client decodes the corrupted name echo and fails (not with a clear
+            # error of its own: a UnicodeDecodeError or a name mismatch)
+            with pytest.raises(Exception):  # noqa: B017
+                client.Bias_Get()
+            error, _, _ = client.Bias_Get()  # framing kept: the next exchange is clean
+            assert error == ""
