@@ -171,6 +171,20 @@ class FaultSpec(BaseModel):
     def is_lab_fault(self) -> bool:
         return self.kind in LAB_KINDS
 
+    def summary(self) -> str:
+        """One line for people: what, where, when, e.g. ``garble lockin p=0.01``."""
+        parts = [self.kind, self.instrument]
+        if self.after_commands is not None:
+            parts.append(f"after {self.after_commands} commands")
+        if self.at_time_s is not None:
+            parts.append(f"at t={self.at_time_s:g} s")
+        if self.probability is not None:
+            parts.append(f"p={self.probability:g}")
+        extras = {"count": self.count if self.count != 1 else None, "delay_s": self.delay_s,
+                  "bits": self.bits, "delta_K": self.delta_K, "duration_s": self.duration_s}
+        parts += [f"{key}={value:g}" for key, value in extras.items() if value is not None]
+        return " ".join(parts)
+
 
 class FaultPlan(BaseModel):
     """A seeded list of faults: build with :meth:`from_config`, apply with a FaultInjector."""

@@ -266,6 +266,9 @@ class SimulatedStationServers:
     # lifecycle
     def start(self) -> SimulatedStationServers:
         """Start every server (all or none: a failure closes the ones already started)."""
+        if not self.host.startswith("127.") and self.host != "localhost":
+            log.warning("binding %s: the simulated instruments are reachable from the network",
+                        self.host)
         try:
             for server in self.servers.values():
                 server.start()
@@ -304,10 +307,12 @@ class SimulatedStationServers:
     def describe(self) -> str:
         """One line per instrument: name, driver, address (what ``simulate`` prints)."""
         width = max(len(name) for name in self.servers)
-        return "\n".join(
+        lines = [
             f"{inst.name:<{width}}  {inst.driver:<12}  {self.address_of(inst.name)}"
             for inst in self.instruments
-        )
+        ]
+        lines += [f"fault: {spec.summary()}" for spec in self.faults.faults]
+        return "\n".join(lines)
 
 
 def sample_for_lab(sample: Any) -> Any:

@@ -118,6 +118,8 @@ def test_faults_reach_the_served_instruments(doubles):
     ])
     with SimulatedStationServers(lab, default_instruments(ephemeral=True),
                                  faults=plan) as station:
+        assert station.describe().splitlines()[-2:] == [
+            "fault: garble lockin after 0 commands", "fault: tip_change lab after 1 commands"]
         with connect(station.servers["lockin"].address) as sock:
             sock.sendall(b"VAL?\n")
             assert recv_until(sock, b"\n") != b"0\n"
