@@ -116,6 +116,17 @@ class Station:
             raise
         return station
 
+    @staticmethod
+    def connections(config: StationConfig) -> list[Connection]:
+        """What :meth:`from_config` would open, for every non-in-process instrument, without
+        opening anything (for ``check-config`` and for checking a real lab's file offline)."""
+        sim = config.simulation
+        return [
+            connection_for(name, inst)
+            for name, inst in config.instruments.items()
+            if not (inst.simulated and sim is not None and sim.transport == "inprocess")
+        ]
+
     @classmethod
     def load(cls, path: str) -> Station:
         """Load, validate and connect the station file at ``path`` (or a name in configs/)."""
@@ -164,7 +175,34 @@ class Station:
     def mixing_chamber_K(self) -> float:
         """Temperature of the control thermometer (K): the channel the heater loop regulates on
         (the Lake Shore control input "A" reads continuously, with no scanner wait)."""
-        return float(self.temperature.temperature(self.control_channel))
+        from stm_andreev.drivers.lakeshore372_types import LakeShoreReadingError
+
+        try:
+            return float(self.temperature.temperature(self.control_channel))
+        except LakeShoreReadingError:
+            # A scanner channel reads valid only while the scanner sits on it: move it back
+            # (something else, e.g. a cooldown log, may have cycled it) and wait its settle.
+            scan = getattr(self.temperature, "scan", None)
+            if scan is None:
+                raise
+            self.clock.sleep(scan(self.control_channel))
+            return float(self.temperature.temperature(self.control_channel))
+
+    def film_resistance_ohm(self) -> float:
+        """Four-terminal film resistance (ohm) through the transport bridge.
+
+        On a Lake Shore scanner channel the scanner is moved there and its settle waited on the
+        station clock; the control thermometer is re-scanned when next read.
+        """
+        if self.bridge is None:
+            raise StationError(
+                "no transport_bridge role (or transport_channel) in the station file"
+            )
+        scan = getattr(self.temperature, "scan", None)
+        channel = getattr(self.bridge, "channel", None)
+        if scan is not None and channel is not None:
+            self.clock.sleep(scan(channel))
+        return float(self.bridge.resistance())
 
     def snapshot(self) -> dict[str, Any]:
         """Every instrument setting the station can read, as plain data (for the run file)."""
@@ -272,42 +310,68 @@ def _make_emulators(config: StationConfig, names: list[str], lab, clock: Clock) 
     return emulators
 
 
-def _connect(name: str, inst, emulator, clock: Clock):
-    """The driver of one instrument, on its emulator (in-process) or its address."""
-    try:
-        if inst.driver in ("sr830", "sr860"):
-            from stm_andreev.drivers.lockin import LOCKIN_CLASSES
+@dataclass(frozen=True)
+class Connection:
+    """How one instrument will be reached: driver class, target and keyword arguments."""
 
-            return LOCKIN_CLASSES[inst.driver](
-                _visa_target(inst, emulator, clock), **_visa_kwargs(inst, emulator)
-            )
-        if inst.driver == "lakeshore372":
-            from stm_andreev.drivers.lakeshore372 import LakeShore372
+    name: str
+    driver: str
+    factory: Callable[..., Any]
+    target: Any  # VISA resource string, in-process adapter, or None for the Nanonis
+    kwargs: dict[str, Any]
 
-            return LakeShore372(_visa_target(inst, emulator, clock), **_visa_kwargs(inst, emulator))
-        if inst.driver == "nanonis":
-            from stm_andreev.drivers.nanonis.client import NanonisController
+    def describe(self) -> str:
+        where = self.kwargs.get("host") and f"{self.kwargs['host']}:{self.kwargs['port']}"
+        where = where or (self.target if isinstance(self.target, str) else "in-process emulator")
+        return f"{self.name}: {getattr(self.factory, '__name__', self.factory)} at {where}"
 
-            if emulator is not None:
-                from stm_andreev.simulators.transports.inprocess import EmulatorSocket
+    def open(self):
+        try:
+            if self.target is None:
+                return self.factory(**self.kwargs)
+            return self.factory(self.target, **self.kwargs)
+        except Exception as exc:
+            raise StationError(
+                f"instruments.{self.name}: cannot connect the {self.driver} "
+                f"({self.describe()}): {exc}"
+            ) from exc
 
-                return NanonisController(
-                    socket_factory=EmulatorSocket.factory(emulator, clock=clock)
-                )
+
+def connection_for(name: str, inst, emulator=None, clock: Clock | None = None) -> Connection:
+    """The :class:`Connection` of one instrument, on its emulator or its address; connects nothing."""
+    if inst.driver in ("sr830", "sr860"):
+        from stm_andreev.drivers.lockin import LOCKIN_CLASSES
+
+        factory = LOCKIN_CLASSES[inst.driver]
+    elif inst.driver == "lakeshore372":
+        from stm_andreev.drivers.lakeshore372 import LakeShore372 as factory
+    elif inst.driver == "sr570":
+        from pymeasure.instruments.srs import SR570 as factory
+    elif inst.driver == "nanonis":
+        from stm_andreev.drivers.nanonis.client import NanonisController as factory
+
+        if emulator is not None:
+            from stm_andreev.simulators.transports.inprocess import EmulatorSocket
+
+            kwargs = {"socket_factory": EmulatorSocket.factory(emulator, clock=clock)}
+        else:
             addr = inst.parsed_address
-            return NanonisController(host=addr.host, port=addr.port)
-        if inst.driver == "sr570":
-            from pymeasure.instruments.srs import SR570
+            kwargs = {"host": addr.host, "port": addr.port, "timeout_s": inst.options.timeout_s}
+        return Connection(name, inst.driver, factory, None, kwargs)
+    else:
+        raise StationError(f"instruments.{name}: unknown driver {inst.driver!r}")
+    return Connection(
+        name,
+        inst.driver,
+        factory,
+        _visa_target(inst, emulator, clock),
+        _visa_kwargs(inst, emulator),
+    )
 
-            return SR570(inst.address, **_visa_kwargs(inst, None))
-    except StationError:
-        raise
-    except Exception as exc:
-        where = "its emulator" if emulator is not None else inst.address
-        raise StationError(
-            f"instruments.{name}: cannot connect the {inst.driver} at {where}: {exc}"
-        ) from exc
-    raise StationError(f"instruments.{name}: unknown driver {inst.driver!r}")
+
+def _connect(name: str, inst, emulator, clock: Clock):
+    """The driver of one instrument, connected."""
+    return connection_for(name, inst, emulator, clock).open()
 
 
 def _visa_target(inst, emulator, clock: Clock):
