@@ -24,12 +24,12 @@ import time
 from collections.abc import Callable
 
 from pymeasure.instruments.srs import SR830
+
+from stm_andreev.clock import VirtualClock
 from stm_andreev.simulators.emulators.srs import SR830Emulator
 from stm_andreev.simulators.lab import VirtualLab
 from stm_andreev.simulators.transports.inprocess import EmulatorAdapter
 from stm_andreev.simulators.transports.tcp import LineServer
-
-from stm_andreev.clock import VirtualClock
 
 QUERY = "SNAP? 1,2"
 

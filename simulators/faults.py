@@ -61,10 +61,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from stm_andreev.simulators.emulator import NANONIS_HEADER_BYTES, FrameEmulator, LineEmulator
-from stm_andreev.simulators.transports.errors import ConnectionDropped
 
 from stm_andreev.clock import Clock
+from stm_andreev.simulators.emulator import NANONIS_HEADER_BYTES, FrameEmulator, LineEmulator
+from stm_andreev.simulators.transports.errors import ConnectionDropped
 
 log = logging.getLogger(__name__)
 

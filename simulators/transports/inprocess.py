@@ -32,14 +32,14 @@ from collections.abc import Callable
 import pyvisa.errors
 from pymeasure.adapters import Adapter
 from pyvisa.constants import StatusCode
+
+from stm_andreev.clock import Clock
 from stm_andreev.simulators.emulator import NANONIS_HEADER_BYTES, FrameEmulator, LineEmulator
 from stm_andreev.simulators.transports.errors import (
     ConnectionDropped,
     FrameError,
     TransportClosedError,
 )
-
-from stm_andreev.clock import Clock
 
 # Line-oriented input ends in LF, CR or CRLF; a CR at the end of a chunk is taken as complete
 # (the LF that may follow produces an empty line, which is dropped like every blank line).

@@ -22,11 +22,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from stm_andreev.clock import Clock, ScaledClock
 from stm_andreev.simulators.faults import FaultInjector, FaultPlan
 from stm_andreev.simulators.transports.errors import ServerError
 from stm_andreev.simulators.transports.tcp import DEFAULT_HOST, FrameServer, LineServer
-
-from stm_andreev.clock import Clock, ScaledClock
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,9 @@ import struct
 import threading
 
 import pytest
+
+from stm_andreev.clock import ScaledClock
+from stm_andreev.commands import simulate
 from stm_andreev.simulators.faults import FaultConfigError, FaultPlan
 from stm_andreev.simulators.transports import station as station_module
 from stm_andreev.simulators.transports.errors import ServerError
@@ -21,9 +24,6 @@ from stm_andreev.simulators.transports.station import (
     StationServerError,
     default_instruments,
 )
-
-from stm_andreev.clock import ScaledClock
-from stm_andreev.commands import simulate
 from tests.simulators.test_transport_doubles import (
     EchoFrameEmulator,
     EchoLineEmulator,

@@ -17,12 +17,12 @@ import pytest
 import pyvisa
 import yaml
 from pymeasure.instruments.srs import SR830
+
+from stm_andreev.config import load_station, station_from_dict
 from stm_andreev.simulators.transports.station import (
     SimulatedStationServers,
     default_instruments,
 )
-
-from stm_andreev.config import load_station, station_from_dict
 from tests.simulators.test_transport_doubles import parse_reply, request_frame
 from tests.simulators.test_transport_tcp import connect, recv_frame
 

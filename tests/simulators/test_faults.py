@@ -9,6 +9,8 @@ import struct
 import pytest
 from pyvisa.constants import StatusCode
 from pyvisa.errors import VisaIOError
+
+from stm_andreev.clock import VirtualClock
 from stm_andreev.simulators.faults import (
     FaultConfigError,
     FaultInjector,
@@ -21,8 +23,6 @@ from stm_andreev.simulators.faults import (
 )
 from stm_andreev.simulators.transports.inprocess import EmulatorAdapter, EmulatorSocket
 from stm_andreev.simulators.transports.tcp import FrameServer, LineServer
-
-from stm_andreev.clock import VirtualClock
 from tests.simulators.test_transport_doubles import (
     EchoFrameEmulator,
     EchoLineEmulator,

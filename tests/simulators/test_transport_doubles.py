@@ -10,9 +10,8 @@ from __future__ import annotations
 import struct
 import threading
 
-from stm_andreev.simulators.emulator import NANONIS_HEADER_BYTES
-
 from stm_andreev.clock import Clock
+from stm_andreev.simulators.emulator import NANONIS_HEADER_BYTES
 
 
 class EchoLineEmulator:

@@ -14,6 +14,8 @@ import pyvisa
 from pymeasure.instruments.srs import SR830
 from pyvisa.constants import StatusCode
 from pyvisa.errors import VisaIOError
+
+from stm_andreev.clock import VirtualClock
 from stm_andreev.drivers.lockin import LockInReplyError, SR830LockIn
 from stm_andreev.simulators.emulators.lakeshore372 import LakeShore372Emulator
 from stm_andreev.simulators.emulators.srs import SR830Emulator
@@ -21,8 +23,6 @@ from stm_andreev.simulators.faults import FaultInjector, FaultPlan
 from stm_andreev.simulators.lab import VirtualLab
 from stm_andreev.simulators.transports.inprocess import EmulatorAdapter
 from stm_andreev.simulators.transports.tcp import LineServer
-
-from stm_andreev.clock import VirtualClock
 
 
 class LockInStandIn:

@@ -9,14 +9,14 @@ import pytest
 from pymeasure.instruments import Instrument
 from pyvisa.constants import StatusCode
 from pyvisa.errors import VisaIOError
+
+from stm_andreev.clock import VirtualClock
 from stm_andreev.simulators.transports.errors import FrameError, TransportClosedError
 from stm_andreev.simulators.transports.inprocess import (
     EmulatorAdapter,
     EmulatorSocket,
     split_lines,
 )
-
-from stm_andreev.clock import VirtualClock
 from tests.simulators.test_transport_doubles import (
     EchoFrameEmulator,
     EchoLineEmulator,

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 import pyvisa
+
 from stm_andreev.simulators.transports.errors import ServerError
 from stm_andreev.simulators.transports.tcp import FrameServer, LineServer
-
 from tests.simulators.test_transport_doubles import (
     EchoFrameEmulator,
     EchoLineEmulator,
