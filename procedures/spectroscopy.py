@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from stm_andreev.drivers.preamp import (
     DEFAULT_GAINS_V_PER_A,
     gain_for_current,
@@ -51,20 +52,6 @@ class SpectrumSettings:
     integration_s: float
     feedback_settle_s: float
     settle_z_timeout_s: float
-
-    @classmethod
-    def from_step(cls, step) -> SpectrumSettings:
-        return cls(
-            V_sp_V=step.V_sp_V,
-            bias_V=step.bias_V(),
-            acquisition=step.acquisition,
-            modulation_Vrms=step.modulation_Vrms,
-            modulation_frequency_Hz=step.modulation_frequency_Hz,
-            settle_s=step.settle_s,
-            integration_s=step.integration_s,
-            feedback_settle_s=step.feedback_settle_s,
-            settle_z_timeout_s=step.settle_z_timeout_s,
-        )
 
 
 @dataclass
