@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -95,6 +96,12 @@ def emulator_class(driver: str) -> type:
                                  f"available: {exc}") from exc
 
 
+def emulator_seed(station_seed: int, instrument: str) -> int:
+    """The noise seed of one instrument's emulator: stable for a (station seed, name) pair,
+    different between instruments, independent of the order they are listed in."""
+    return (station_seed * 1_000_003 + zlib.crc32(instrument.encode())) % 2**32
+
+
 def make_emulator(driver: str, lab: Any, *, seed: int) -> Any:
     """An emulator for ``driver`` on ``lab``; ``seed`` goes to those that draw their own noise
     (the lock-ins take theirs from the lab)."""
@@ -148,7 +155,7 @@ class SimulatedStationServers:
         instruments: what to serve (see :func:`default_instruments`).
         host: interface to bind (loopback by default; anything else exposes the simulator).
         faults: fault plan; its instruments must be among ``instruments``.
-        seed: seeds the emulators' own noise.
+        seed: seeds the emulators' own noise (through :func:`emulator_seed`).
     """
 
     def __init__(
@@ -174,8 +181,8 @@ class SimulatedStationServers:
         )
         self.emulators: dict[str, Any] = {}
         self.servers: dict[str, LineServer | FrameServer] = {}
-        for index, inst in enumerate(self.instruments):
-            emulator = make_emulator(inst.driver, lab, seed=seed + index)
+        for inst in self.instruments:
+            emulator = make_emulator(inst.driver, lab, seed=emulator_seed(seed, inst.name))
             self.emulators[inst.name] = emulator
             served = self.injector.wrap(emulator, inst.name) if self.injector else emulator
             if inst.driver == "nanonis":
