@@ -206,8 +206,10 @@ def _pick(table: Table, key, role: str, pattern: re.Pattern, exclude: int | None
     named = [i for i, n in enumerate(table.names) if pattern.search(n) and i != exclude]
     if len(named) >= 1 and not table.names[0].startswith("col"):
         return named[0]
+    if role == "bias" and not named:
+        return 0  # the first column is the bias by convention
     if table.data.shape[1] == 2:
-        return 0 if role == "bias" else 1
+        return 1 - (exclude or 0)
     raise AnalysisInputError(
         f"{table.path}: {table.data.shape[1]} columns ({', '.join(table.names)}) and no "
         f"{role} column recognisable by name; choose it with --{'bias' if role == 'bias' else 'g'}-col"

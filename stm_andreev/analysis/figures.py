@@ -1,0 +1,195 @@
+"""The paper's figures from analysed spectra (matplotlib, Agg canvas, no global backend).
+
+Each function takes :class:`~stm_andreev.analysis.pipeline.Analysis` objects and returns a
+matplotlib Figure (or None when there is nothing to draw); :func:`save` writes PNGs. Figures
+never switch matplotlib's global backend, so they are safe inside the Qt GUI process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from stm_andreev.physics import G0_S
+
+from .pipeline import Analysis
+
+MV = 1e3  # V -> mV on plot axes
+UEV = 1e6  # eV -> ueV on plot axes
+
+
+def _figure(width: float = 5.0, height: float = 6.0) -> Figure:
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _absolute(a: Analysis) -> np.ndarray | None:
+    """G in units of 2e^2/h, or None when the input has no absolute scale."""
+    G_S = a.spectrum.G_S
+    if G_S is None:
+        return None
+    V = np.asarray(a.spectrum.bias_V, dtype=float)
+    order = np.argsort(V)
+    return np.asarray(G_S)[order] / G0_S
+
+
+def _offset_step(curves: Sequence[np.ndarray]) -> float:
+    spans = [float(np.nanmax(c) - np.nanmin(c)) for c in curves]
+    return 0.6 * (float(np.median(spans)) if spans else 1.0)
+
+
+def fig1_setpoint_series(analyses: Sequence[Analysis]) -> Figure | None:
+    """Fig. 1: G(V) in 2e^2/h for increasing setpoint conductance, offset for clarity."""
+    items = sorted((a for a in analyses if _absolute(a) is not None),
+                   key=lambda a: a.result.G_N_S or 0.0)
+    absolute = bool(items)
+    if not absolute:
+        items = sorted(analyses, key=lambda a: a.result.Z or 0.0, reverse=True)
+    if not items:
+        return None
+    curves = [_absolute(a) if absolute else a.g for a in items]
+    step = 0.25 * float(np.median([np.nanmax(c) for c in curves]))
+    fig = _figure()
+    ax = fig.add_subplot()
+    for k, (a, c) in enumerate(zip(items, curves, strict=True)):
+        label = (f"G_N = {a.result.G_N_G0:.3g} G0" if a.result.G_N_G0 is not None
+                 else f"Z = {a.result.Z:.2g}" if a.result.Z is not None else a.result.label)
+        ax.plot(a.bias_V * MV, c + k * step, lw=1, label=label)
+    ax.set_xlabel("bias V (mV)")
+    ax.set_ylabel("G (2e²/h, offset)" if absolute else "G / G_N (offset)")
+    ax.set_title("Fig. 1: tunnelling to Andreev spectroscopy")
+    ax.legend(fontsize=7, loc="upper right")
+    return fig
+
+
+def _T_axis(analyses: Sequence[Analysis], Tc_K: float | None) -> tuple[np.ndarray, str]:
+    T = np.array([a.result.T_K for a in analyses])
+    if Tc_K:
+        return T / Tc_K, "T / Tc"
+    return T, "T (K)"
+
+
+def fig2a_temperature_series(analyses: Sequence[Analysis], Tc_K: float | None = None):
+    """Fig. 2a: G(V) of one contact at several temperatures, offset; Tc dashed if known."""
+    if len(analyses) < 2:
+        return None
+    items = sorted(analyses, key=lambda a: a.result.T_K)
+    absolute = all(_absolute(a) is not None for a in items)
+    curves = [_absolute(a) if absolute else a.g for a in items]
+    step = _offset_step(curves) * 0.5
+    fig = _figure()
+    ax = fig.add_subplot()
+    closest = int(np.argmin([abs(a.result.T_K - Tc_K) for a in items])) if Tc_K else -1
+    for k, (a, c) in enumerate(zip(items, curves, strict=True)):
+        style = dict(color="k", ls="--") if k == closest else {}
+        ax.plot(a.bias_V * MV, c + k * step, lw=1, label=f"{a.result.T_K:.3g} K", **style)
+    ax.set_xlabel("bias V (mV)")
+    ax.set_ylabel("G (2e²/h, offset)" if absolute else "G / G_N (offset)")
+    ax.set_title("Fig. 2a: temperature dependence")
+    ax.legend(fontsize=6, loc="upper right", ncol=2)
+    return fig
+
+
+def fig2b_d2G_map(analyses: Sequence[Analysis], Tc_K: float | None = None):
+    """Fig. 2b: colour map of -d2G/dV2 (arb. units) versus bias and T/Tc, with a colour bar."""
+    if len(analyses) < 2:
+        return None
+    items = sorted(analyses, key=lambda a: a.result.T_K)
+    lo = max(float(a.peaks.derivative.bias_V[0]) for a in items)
+    hi = min(float(a.peaks.derivative.bias_V[-1]) for a in items)
+    n = max(len(a.peaks.derivative.bias_V) for a in items)
+    grid = np.linspace(lo, hi, n)
+    rows = []
+    for a in items:
+        d = a.peaks.derivative
+        row = np.interp(grid, d.bias_V, d.minus_d2G)
+        rows.append(row / (np.nanmax(np.abs(row)) or 1.0))
+    T, label = _T_axis(items, Tc_K)
+    fig = _figure(6.0, 4.5)
+    ax = fig.add_subplot()
+    mesh = ax.pcolormesh(grid * MV, T, np.array(rows), shading="nearest", cmap="RdBu_r",
+                         vmin=-1, vmax=1)
+    cbar = fig.colorbar(mesh, ax=ax)
+    cbar.set_label("-d²G/dV² (arb. units)")
+    ax.set_xlabel("bias V (mV)")
+    ax.set_ylabel(label)
+    ax.set_title("Fig. 2b: -d²G/dV² versus bias and temperature")
+    return fig
+
+
+def fig3_delta_c_vs_E_g(analyses: Sequence[Analysis]) -> Figure | None:
+    """Fig. 3: Delta_c versus E_g (ueV) with error bars, one point per spectrum with peaks,
+    grouped by sample/source; the dashed line is the mean Delta_c."""
+    pts = [a for a in analyses if a.result.delta_c_eV is not None and a.result.E_g_eV]
+    if not pts:
+        return None
+    fig = _figure(5.0, 4.0)
+    ax = fig.add_subplot()
+    groups: dict[str, list[Analysis]] = {}
+    for a in pts:
+        groups.setdefault(a.spectrum.meta.get("run", {}).get("sample") or
+                          Path(a.result.source).name, []).append(a)
+    for name, group in groups.items():
+        ax.errorbar([a.result.E_g_eV * UEV for a in group],
+                    [a.result.delta_c_eV * UEV for a in group],
+                    xerr=[(a.result.E_g_err_eV or 0) * UEV for a in group],
+                    yerr=[(a.result.delta_c_err_eV or 0) * UEV for a in group],
+                    fmt="o", ms=4, capsize=2, label=name)
+    mean = float(np.mean([a.result.delta_c_eV for a in pts])) * UEV
+    ax.axhline(mean, ls="--", color="gray", lw=1, label=f"mean Δc = {mean:.0f} µeV")
+    ax.set_xlabel("single-particle gap E_g (µeV)")
+    ax.set_ylabel("collective gap Δ_c (µeV)")
+    ax.set_ylim(0, None)
+    ax.set_xlim(0, None)
+    ax.set_title("Fig. 3: collective gap versus spectral gap")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def figS2_dynes_fit(analysis: Analysis) -> Figure:
+    """Fig. S2: a tunnelling spectrum (G/G_N, points) with its Dynes fit (line)."""
+    a = analysis
+    fig = _figure(5.0, 4.0)
+    ax = fig.add_subplot()
+    ax.plot(a.bias_V * MV, a.g, ".", ms=3, color="k", label="data")
+    r = a.result
+    if a.fit is not None:
+        ax.plot(a.bias_V * MV, a.fit.curve(a.bias_V), "r-", lw=1.2,
+                label=f"Dynes fit: E_g = {r.E_g_eV * UEV:.0f} µeV, Γ = {r.gamma_eV * UEV:.0f} µeV")
+    ax.set_xlabel("bias V (mV)")
+    ax.set_ylabel("G / G_N")
+    ax.set_title("Fig. S2: tunnelling density of states")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def figS5_btk_fits(analyses: Sequence[Analysis]) -> Figure | None:
+    """Fig. S5: contact spectra without Andreev peaks (InO-4 type) with plain-BTK fits."""
+    items = sorted((a for a in analyses if a.fit is not None and a.fit.model == "btk"),
+                   key=lambda a: a.result.Z or 0.0, reverse=True)
+    if not items:
+        return None
+    step = _offset_step([a.g for a in items]) * 0.6
+    fig = _figure()
+    ax = fig.add_subplot()
+    for k, a in enumerate(items):
+        ax.plot(a.bias_V * MV, a.g + k * step, ".", ms=2, color="k")
+        ax.plot(a.bias_V * MV, a.fit.curve(a.bias_V) + k * step, "r-", lw=1,
+                label=f"BTK Z = {a.result.Z:.2f}" if a.result.Z is not None else None)
+    ax.set_xlabel("bias V (mV)")
+    ax.set_ylabel("G / G_N (offset)")
+    ax.set_title("Fig. S5: plain BTK fits")
+    ax.legend(fontsize=7, loc="upper right")
+    return fig
+
+
+def save(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
+    """Write a figure as PNG and return its path."""
+    path = Path(path)
+    fig.savefig(path, dpi=dpi)
+    return path

@@ -1,0 +1,176 @@
+"""Analyse a set of spectra and write the paper's figures and a Markdown report.
+
+Spectra are sorted into the paper's views: the base-temperature set (Fig. 1: versus setpoint
+conductance), the largest group taken at one setpoint over several temperatures (Fig. 2), all
+spectra with Andreev peaks (Fig. 3), the lowest-conductance tunnelling spectrum (Fig. S2) and
+the contact spectra fitted by plain BTK (Fig. S5).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .errors import AnalysisInputError
+from .figures import (
+    fig1_setpoint_series,
+    fig2a_temperature_series,
+    fig2b_d2G_map,
+    fig3_delta_c_vs_E_g,
+    figS2_dynes_fit,
+    figS5_btk_fits,
+    save,
+)
+from .inputs import SpectrumInput
+from .pipeline import Analysis, analyze_spectrum
+from .series import tc_from_resistance, temperature_series
+from .sources import load_spectra
+
+log = logging.getLogger(__name__)
+
+BASE_T_FACTOR = 1.2  # spectra within 20 % of the lowest temperature count as "base"
+REPORT_NAME = "report.md"
+
+
+def analyze_items(
+    items: Iterable[str | Path | SpectrumInput | Analysis], *, T_K: float | None = None,
+    Vmod_rms_V: float | None = None, **load_kwargs,
+) -> list[Analysis]:
+    """Analyse run files / text files (paths), SpectrumInputs, or pass Analyses through."""
+    out: list[Analysis] = []
+    for item in items:
+        if isinstance(item, Analysis):
+            out.append(item)
+            continue
+        specs = [item] if isinstance(item, SpectrumInput) else load_spectra(item, **load_kwargs)
+        out.extend(analyze_spectrum(s, T_K=T_K, Vmod_rms_V=Vmod_rms_V) for s in specs)
+    return out
+
+
+def _setpoint_key(a: Analysis) -> float | None:
+    value = a.result.setpoint_G_S or a.result.G_N_S
+    return float(f"{value:.2g}") if value else None
+
+
+def base_temperature_set(analyses: Sequence[Analysis]) -> list[Analysis]:
+    """Spectra taken within 20 % of the lowest temperature."""
+    if not analyses:
+        return []
+    T0 = min(a.result.T_K for a in analyses)
+    return [a for a in analyses if a.result.T_K <= BASE_T_FACTOR * T0]
+
+
+def temperature_group(analyses: Sequence[Analysis]) -> list[Analysis]:
+    """The largest set of spectra at one setpoint spanning at least three temperatures."""
+    groups: dict[float | None, list[Analysis]] = {}
+    for a in analyses:
+        groups.setdefault(_setpoint_key(a), []).append(a)
+    best: list[Analysis] = []
+    for group in groups.values():
+        if len({round(a.result.T_K, 4) for a in group}) >= 3 and len(group) > len(best):
+            best = group
+    return sorted(best, key=lambda a: a.result.T_K)
+
+
+def _tc(analyses: Sequence[Analysis], Tc_K: float | None, R_T) -> tuple[float | None, str]:
+    if Tc_K:
+        return float(Tc_K), "given"
+    if R_T is not None:
+        return tc_from_resistance(*R_T).Tc_K, "R(T) extrapolated to R = 0"
+    for a in analyses:
+        run = a.spectrum.meta.get("run", {})
+        if run.get("Tc_K"):
+            return float(run["Tc_K"]), "run metadata"
+        sample = run.get("sample")
+        if sample:
+            from stm_andreev.physics import PRESETS
+
+            if sample in PRESETS:
+                return PRESETS[sample].Tc_K, f"preset {sample}"
+    return None, "unknown"
+
+
+def _fmt(x: float | None, scale: float = 1e6, digits: int = 1) -> str:
+    return "–" if x is None else f"{x * scale:.{digits}f}"
+
+
+def write_report(
+    run_paths_or_spectra: Iterable[str | Path | SpectrumInput | Analysis],
+    out_dir: str | Path,
+    *,
+    T_K: float | None = None,
+    Vmod_rms_V: float | None = None,
+    Tc_K: float | None = None,
+    R_T: tuple[ArrayLike, ArrayLike] | None = None,
+    **load_kwargs,
+) -> Path:
+    """Analyse the inputs and write PNG figures plus ``report.md`` into ``out_dir``.
+
+    Inputs: run-file or text paths, SpectrumInput objects, or already computed Analyses.
+    ``T_K``/``Vmod_rms_V`` override recorded values; ``Tc_K`` (or ``R_T`` = (T_K, R_ohm)
+    arrays) gives T/Tc for Fig. 2, else the run's sample preset is used. Returns the path of
+    the Markdown report. Raises AnalysisInputError if there is nothing to analyse.
+    """
+    analyses = analyze_items(run_paths_or_spectra, T_K=T_K, Vmod_rms_V=Vmod_rms_V,
+                             **load_kwargs)
+    if not analyses:
+        raise AnalysisInputError("write_report: no spectra to analyse")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    Tc, tc_source = _tc(analyses, Tc_K, R_T)
+    base = base_temperature_set(analyses)
+    tgroup = temperature_group(analyses)
+    tunnelling = sorted((a for a in base or analyses if a.result.model == "dynes"),
+                        key=lambda a: a.result.G_N_S or 0.0)
+    figures = {
+        "fig1_setpoint_series.png": fig1_setpoint_series(base),
+        "fig2a_temperature_series.png": fig2a_temperature_series(tgroup, Tc),
+        "fig2b_d2G_map.png": fig2b_d2G_map(tgroup, Tc),
+        "fig3_delta_c_vs_E_g.png": fig3_delta_c_vs_E_g(analyses),
+        "figS2_dynes_fit.png": figS2_dynes_fit(tunnelling[0]) if tunnelling else None,
+        "figS5_btk_fits.png": figS5_btk_fits(analyses),
+    }
+    written = {name: save(fig, out / name) for name, fig in figures.items() if fig is not None}
+    lines = ["# Spectroscopy report", "",
+             f"{len(analyses)} spectra from {len({a.result.source for a in analyses})} "
+             f"source(s). Tc: {'unknown' if Tc is None else f'{Tc:.3f} K'} ({tc_source}).", ""]
+    with_peaks = [a.result.delta_c_eV for a in analyses if a.result.delta_c_eV is not None]
+    if with_peaks:
+        lines.append(f"Andreev peaks in {len(with_peaks)} spectra: Δc = "
+                     f"{np.mean(with_peaks) * 1e6:.1f} ± {np.std(with_peaks) * 1e6:.1f} µeV "
+                     f"(mean ± spread); Δc/k_B = {np.mean(with_peaks) / 8.617333262e-5:.2f} K.")
+    else:
+        lines.append("No Andreev peaks in any spectrum.")
+    if tgroup:
+        series = temperature_series([a.result for a in tgroup], Tc_K=Tc)
+        if series.T_vanish_K is not None:
+            ratio = (f" = {series.T_vanish_over_Tc:.2f} Tc" if series.T_vanish_over_Tc
+                     else "")
+            lines.append(f"Temperature series ({len(tgroup)} spectra): the Andreev peaks "
+                         f"vanish between {series.T_last_peaks_K:.3g} K and "
+                         f"{series.T_first_without_K:.3g} K (≈ {series.T_vanish_K:.3g} K"
+                         f"{ratio}).")
+        else:
+            lines.append(f"Temperature series ({len(tgroup)} spectra): the Andreev peaks do "
+                         "not vanish within the series (or never appear).")
+    lines += ["", "## Figures", ""]
+    lines += [f"![{name}]({name})" for name in written] or ["(none: too few spectra)"]
+    lines += ["", "## Spectra", "",
+              "| source | # | T (K) | regime | model | G_N (2e²/h) | Δc (µeV) | E_g (µeV) "
+              "| Γ (µeV) | Z |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for a in analyses:
+        r = a.result
+        dc = ("none" if r.delta_c_eV is None
+              else f"{_fmt(r.delta_c_eV)} ± {_fmt(r.delta_c_err_eV)}")
+        lines.append(
+            f"| {Path(r.source).name} | {r.index} | {r.T_K:.3g} | {r.regime} | {r.model} | "
+            f"{_fmt(r.G_N_G0, 1, 3)} | {dc} | {_fmt(r.E_g_eV)} ± {_fmt(r.E_g_err_eV)} | "
+            f"{_fmt(r.gamma_eV)} | {_fmt(r.Z, 1, 2)} |")
+    report = out / REPORT_NAME
+    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    log.info("report written to %s (%d figures)", report, len(written))
+    return report

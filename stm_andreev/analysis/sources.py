@@ -1,0 +1,98 @@
+"""Load spectra from any supported file: run files (HDF5, through the storage reader),
+Nanonis bias-spectroscopy .dat files, and plain text."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import AnalysisInputError
+from .inputs import SpectrumInput
+from .io_text import read_nanonis_dat, read_text_table, spectrum_from_table
+
+log = logging.getLogger(__name__)
+
+HDF5_SUFFIXES = (".h5", ".hdf5", ".nxs", ".hdf")
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _is_hdf5(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(8) == _HDF5_SIGNATURE
+    except OSError:
+        return False
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _run_temperature(record: dict[str, Any]) -> float | None:
+    temps = [_finite(record.get(k)) for k in ("temperature_before_K", "temperature_after_K")]
+    temps = [t for t in temps if t is not None and t > 0]
+    return float(np.mean(temps)) if temps else None
+
+
+def load_run_file(path: str | Path) -> list[SpectrumInput]:
+    """Every confirmed spectrum of a run file, with its temperature, modulation, setpoint
+    conductance and tip position from the per-spectrum table."""
+    from stm_andreev.storage import RunReader, StorageError
+
+    p = Path(path)
+    try:
+        with RunReader(p) as reader:
+            meta = reader.metadata
+            spectra = [reader.spectrum(i) for i in range(reader.n_spectra)]
+    except StorageError as exc:
+        raise AnalysisInputError(f"{p}: cannot be read as a run file: {exc}") from exc
+    if not spectra:
+        raise AnalysisInputError(f"{p}: the run file holds no confirmed spectra")
+    out = []
+    for s in spectra:
+        rec = s.record
+        sample = meta.get("sample", "")
+        out.append(SpectrumInput(
+            bias_V=np.asarray(s.bias_V, dtype=float), G=np.asarray(s.G_S, dtype=float),
+            G_unit="S", source=str(p), index=s.row, T_K=_run_temperature(rec),
+            Vmod_rms_V=_finite(rec.get("modulation_Vrms")),
+            setpoint_G_S=_finite(rec.get("G_sp_S")), tip_x_m=_finite(rec.get("tip_x_m")),
+            tip_y_m=_finite(rec.get("tip_y_m")),
+            label=f"{sample} point {s.point_index}".strip(),
+            meta={"run": meta, "record": rec, "point_index": s.point_index},
+        ))
+    return out
+
+
+def load_spectra(path: str | Path, *, bias_col: str | int | None = None,
+                 g_col: str | int | None = None, g_unit: str = "auto") -> list[SpectrumInput]:
+    """Spectra from one file, whatever its kind (run file, Nanonis .dat, text).
+
+    ``bias_col``/``g_col`` (name or index) and ``g_unit`` ("auto", "S", "G0", "GN", "arb")
+    apply to text and .dat files. Raises AnalysisInputError naming the file and the problem.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise AnalysisInputError(f"{p}: no such file")
+    if not p.is_file():
+        raise AnalysisInputError(f"{p}: not a file")
+    if p.stat().st_size == 0:
+        raise AnalysisInputError(f"{p}: empty file; expected a run file, a Nanonis .dat or a "
+                                 "text spectrum")
+    if _is_hdf5(p) or p.suffix.lower() in HDF5_SUFFIXES:
+        return load_run_file(p)
+    head = p.read_bytes()[:4096]
+    if b"\x00" in head:
+        raise AnalysisInputError(f"{p}: binary file that is not HDF5; expected a run file, a "
+                                 "Nanonis .dat or a text spectrum")
+    is_dat = "[DATA]" in p.read_text(encoding="utf-8", errors="replace")
+    table = read_nanonis_dat(p) if is_dat else read_text_table(p)
+    return [spectrum_from_table(table, bias_col=bias_col, g_col=g_col, g_unit=g_unit)]

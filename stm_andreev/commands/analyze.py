@@ -1,0 +1,90 @@
+"""``stm-andreev analyze FILE...``: Delta_c, E_g, Gamma, Z and the regime of every spectrum.
+
+Files: run files (HDF5), Nanonis bias-spectroscopy .dat files, plain-text spectra. With
+``--json`` one JSON object per spectrum is printed per line (schema in docs/analysis.md);
+otherwise a table. ``--report DIR`` also writes the paper's figures and a Markdown report.
+Exit status 0 when every file was analysed, 1 when any file could not be read (the others
+are still analysed), 2 for bad options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from stm_andreev.analysis.errors import AnalysisError
+from stm_andreev.analysis.inputs import G_UNITS
+from stm_andreev.analysis.pipeline import Analysis
+from stm_andreev.analysis.report import analyze_items, write_report
+
+HELP = "analyse spectra (run files, text, Nanonis .dat): Delta_c, E_g, Gamma, Z; figures"
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE", help="spectra to analyse")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object per spectrum per line")
+    parser.add_argument("--report", metavar="DIR", help="write figures and report.md here")
+    parser.add_argument("--T-K", dest="T_K", type=_positive, default=None,
+                        help="temperature in K (overrides the file; default: recorded, else "
+                             "0.065)")
+    parser.add_argument("--vmod-rms-V", dest="vmod_rms_V", type=_non_negative, default=None,
+                        help="lock-in modulation in V rms (overrides the file; default: "
+                             "recorded, else 0)")
+    parser.add_argument("--bias-col", default=None,
+                        help="bias column of text/.dat files, by name or 0-based index")
+    parser.add_argument("--g-col", default=None,
+                        help="conductance column of text/.dat files, by name or index")
+    parser.add_argument("--g-unit", default="auto", choices=("auto", *G_UNITS),
+                        help="unit of the conductance column: S, G0 (2e^2/h), GN (already "
+                             "normalised), arb (lock-in output); auto guesses")
+    parser.add_argument("--Tc-K", dest="Tc_K", type=_positive, default=None,
+                        help="critical temperature for T/Tc in the report")
+
+
+def _table_line(a: Analysis) -> str:
+    r = a.result
+    dc = "none" if r.delta_c_eV is None else f"{r.delta_c_eV * 1e6:.1f}±{r.delta_c_err_eV * 1e6:.1f}"
+    Z = "-" if r.Z is None else f"{r.Z:.2f}"
+    gn = "-" if r.G_N_G0 is None else f"{r.G_N_G0:.3g}"
+    return (f"{r.source}[{r.index}]  {r.regime:<10} {r.model:<7} G_N/G0={gn:<7} "
+            f"Delta_c={dc:<12} E_g={r.E_g_eV * 1e6:.1f}±{r.E_g_err_eV * 1e6:.1f} ueV  "
+            f"Gamma={r.gamma_eV * 1e6:.1f} ueV  Z={Z}  T={r.T_K:.3g} K")
+
+
+def run(args: argparse.Namespace) -> int:
+    load = dict(bias_col=args.bias_col, g_col=args.g_col, g_unit=args.g_unit)
+    analyses: list[Analysis] = []
+    failed = 0
+    for path in args.files:
+        try:
+            found = analyze_items([path], T_K=args.T_K, Vmod_rms_V=args.vmod_rms_V, **load)
+        except AnalysisError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        for a in found:
+            if args.json:
+                print(json.dumps(a.result.to_json_dict()), flush=True)
+            else:
+                print(_table_line(a), flush=True)
+        analyses.extend(found)
+    if args.report and analyses:
+        report = write_report(analyses, args.report, Tc_K=args.Tc_K)
+        print(f"report: {report}", file=sys.stderr)
+    return 1 if failed else 0

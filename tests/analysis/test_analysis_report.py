@@ -1,0 +1,79 @@
+"""Run file -> analysis -> the paper's figures and the Markdown report."""
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from stm_andreev.analysis.figures import fig2b_d2G_map, fig3_delta_c_vs_E_g
+from stm_andreev.analysis.report import analyze_items, temperature_group, write_report
+from stm_andreev.analysis.series import tc_from_resistance, temperature_series
+from stm_andreev.analysis.sources import load_spectra
+from stm_andreev.physics import PRESETS, get_sample
+
+from .simulated import T_BASE_K, UEV, VMOD_V, write_paper_run
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory):
+    path, points = write_paper_run(tmp_path_factory.mktemp("run") / "inO2.h5")
+    return path, points, analyze_items([path])
+
+
+def test_run_file_spectra_carry_temperature_modulation_and_setpoint(analysed):
+    path, points, _ = analysed
+    specs = load_spectra(path)
+    assert [s.T_K for s in specs] == pytest.approx([T for _, T in points])
+    assert all(s.Vmod_rms_V == VMOD_V and s.G_unit == "S" for s in specs)
+    assert specs[0].meta["run"]["sample"] == "InO-2"
+
+
+def test_setpoint_series_goes_from_tunnelling_to_andreev_peaks(analysed):
+    _, _, analyses = analysed
+    base = [a.result for a in analyses if a.result.T_K == T_BASE_K]
+    assert [r.regime for r in base] == ["tunnelling", "contact", "contact"]
+    assert base[0].E_g_eV == pytest.approx(650 * UEV, rel=0.05)
+    assert base[0].delta_c_eV is None
+    for r in base[1:]:
+        assert r.delta_c_eV == pytest.approx(150 * UEV, abs=10 * UEV)
+
+
+def test_temperature_series_peaks_vanish_near_Tc(analysed):
+    _, _, analyses = analysed
+    group = temperature_group(analyses)
+    assert len(group) == 4
+    series = temperature_series([a.result for a in group], Tc_K=1.5)
+    # In the model, thermal smearing (3.5 k_B T = 300 ueV at 1 K) merges the +-Delta_c pair
+    # well below Tc; the series must see them at 0.5 K and not at 1.0 K.
+    assert series.T_last_peaks_K == pytest.approx(0.5)
+    assert series.T_first_without_K == pytest.approx(1.0)
+    assert series.T_vanish_over_Tc == pytest.approx(0.5, abs=0.01)
+    assert np.all(np.diff(series.delta_c_eV[:3]) < 0)  # Delta_c(T) shrinks on warming
+
+
+def test_report_files_exist_and_axes_are_labelled_with_units(analysed, tmp_path):
+    path, _, analyses = analysed
+    report = write_report(analyses, tmp_path / "rep")
+    text = report.read_text()
+    names = ["fig1_setpoint_series.png", "fig2a_temperature_series.png", "fig2b_d2G_map.png",
+             "fig3_delta_c_vs_E_g.png", "figS2_dynes_fit.png"]
+    for name in names:
+        png = tmp_path / "rep" / name
+        assert png.stat().st_size > 5000, name
+        assert matplotlib.image.imread(png).shape[2] in (3, 4)
+        assert f"]({name})" in text
+    assert "Tc: 1.500 K (preset InO-2)" in text
+    assert "vanish between 0.5 K and 1 K" in text
+    fig = fig2b_d2G_map(temperature_group(analyses), 1.5)
+    ax, cbar_ax = fig.axes
+    assert ax.get_xlabel() == "bias V (mV)" and ax.get_ylabel() == "T / Tc"
+    assert "-d²G/dV²" in cbar_ax.get_ylabel()
+    ax3 = fig3_delta_c_vs_E_g(analyses).axes[0]
+    assert "(µeV)" in ax3.get_xlabel() and "(µeV)" in ax3.get_ylabel()
+
+
+def test_tc_from_resistance_of_every_preset():
+    for name in PRESETS:
+        s = get_sample(name)
+        T = np.linspace(0.3 * s.Tc_K, 3 * s.Tc_K, 400)
+        assert tc_from_resistance(T, s.sheet_resistance_ohm(T)).Tc_K == pytest.approx(
+            s.Tc_K, abs=2e-3)
