@@ -58,6 +58,9 @@ class RunSummary:
     status: str = "running"
     wall_s: float = 0.0
     station_time_s: float = 0.0
+    # The last spectrum stored (point_index, setpoint_A, temperature_K, G_sp_S, time_s), for
+    # notifications and progress displays; empty before the first one.
+    last_spectrum: dict = field(default_factory=dict)
 
 
 class RunEngine:
@@ -276,6 +279,13 @@ class RunEngine:
             record=record,
         )
         self.summary.measured += 1
+        self.summary.last_spectrum = {
+            "point_index": point.index,
+            "setpoint_A": point.setpoint_A,
+            "temperature_K": record.get("temperature_after_K", math.nan),
+            "G_sp_S": record.get("G_sp_S", math.nan),
+            "time_s": record["time_s"],
+        }
         if self.on_spectrum is not None:
             self.on_spectrum(point, spectrum)
 
