@@ -257,55 +257,34 @@ def _make_clock(config: StationConfig) -> Clock:
 
 
 def _make_lab(config: StationConfig, clock: Clock):
-    from stm_andreev.physics import SampleParameters
-    from stm_andreev.simulators.lab import VirtualLab
+    # The same construction as `stm-andreev simulate`, so a station file gives the same lab
+    # (and the same noise) in-process and over TCP.
+    from stm_andreev.simulators.transports.station import make_lab, sample_for_lab
 
     sim = config.simulation
-    sample = sim.sample
-    if not isinstance(sample, str):
-        sample = SampleParameters(
-            name=sample.name,
-            Tc_K=sample.Tc_K,
-            R_max_ohm_sq=sample.R_max_ohm or 5000.0,
-            thickness_m=sample.thickness_m or 3e-8,
-            Eg0_eV=sample.E_g_eV,
-            Eg_map_range_eV=None,
-            Delta_c0_eV=sample.Delta_c_eV,
-            Delta_p_eV=sample.E_g_eV - sample.Delta_c_eV,
-            gamma_eV=sample.Gamma_eV,
-            plain_btk=sample.Delta_c_eV == sample.E_g_eV,
-        )
-    return VirtualLab(
-        sample,
+    return make_lab(
+        sample_for_lab(sim.sample),
         clock=clock,
         seed=sim.seed,
         tip_xy_m=tuple(sim.tip_xy_m),
-        # The station file gives the divider as sine-out / junction; the lab wants the factor.
-        modulation_divider=1.0 / sim.modulation_divider,
+        modulation_divider=sim.modulation_divider,
     )
 
 
 def _make_emulators(config: StationConfig, names: list[str], lab, clock: Clock) -> dict[str, Any]:
-    import importlib
-
     from stm_andreev.simulators.faults import FaultInjector, FaultPlan
-    from stm_andreev.simulators.transports.station import EMULATORS
+    from stm_andreev.simulators.transports.station import emulator_seed, make_emulator
 
     sim = config.simulation
-    plan = FaultPlan.from_config(
-        [f.model_dump(mode="python", exclude_none=True) for f in sim.faults], seed=sim.seed
-    )
-    injector = FaultInjector(plan, clock=clock, lab=lab) if sim.faults else None
+    injector = None
+    if sim.faults:
+        plan = FaultPlan.from_config(list(sim.faults), seed=sim.seed)
+        injector = FaultInjector(plan, clock=clock, lab=lab)
     emulators = {}
     for name in names:
-        driver = config.instruments[name].driver
-        if driver not in EMULATORS:
-            raise StationError(f"instruments.{name}: no emulator for driver {driver!r}")
-        module, _, cls_name = EMULATORS[driver][0].partition(":")
-        cls = getattr(
-            importlib.import_module(f"stm_andreev.simulators.emulators.{module}"), cls_name
+        emulator = make_emulator(
+            config.instruments[name].driver, lab, seed=emulator_seed(sim.seed, name)
         )
-        emulator = cls(lab)
         emulators[name] = injector.wrap(emulator, name) if injector is not None else emulator
     return emulators
 
