@@ -93,10 +93,17 @@ CONFIG_DIR_ENV = "STM_ANDREEV_CONFIG_DIR"
 def config_dir() -> Path:
     """The folder holding station files and ``plans/``.
 
-    ``$STM_ANDREEV_CONFIG_DIR`` if set, else the repository's ``configs/`` next to the package.
+    ``$STM_ANDREEV_CONFIG_DIR`` if set, else the repository's ``configs/`` next to the package
+    (editable installs and source checkouts), else ``./configs``.
     """
     env = os.environ.get(CONFIG_DIR_ENV)
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "configs"
+    if env:
+        return Path(env)
+    beside_package = Path(__file__).resolve().parent.parent / "configs"
+    if beside_package.is_dir():
+        return beside_package
+    # A wheel install has no configs/ beside the package: use the working directory's.
+    return Path.cwd() / "configs"
 
 
 def resolve_config_path(name_or_path: str | os.PathLike[str], subdir: str = "") -> Path:
