@@ -45,7 +45,9 @@ _P = {
     "E_g_eV": _Param("E_g_eV", UEV, 20 * UEV, 5e-3),
     "delta_eV": _Param("delta_eV", UEV, 20 * UEV, 5e-3),
     "delta_c_eV": _Param("delta_c_eV", UEV, 20 * UEV, 5e-3),
-    "gamma_eV": _Param("gamma_eV", UEV, 1.0 * UEV, 1e-3),
+    # Broadenings below 2 ueV are unresolvable behind 65 mK smearing (20 ueV) and would
+    # force conductance() onto a needlessly fine energy grid.
+    "gamma_eV": _Param("gamma_eV", UEV, 2.0 * UEV, 1e-3),
     "gamma_c_eV": _Param("gamma_c_eV", UEV, 2.0 * UEV, 1e-3),
     "Z": _Param("Z", 1.0, 0.0, 30.0),
     "scale": _Param("scale", 1.0, 0.3, 3.0),

@@ -1,8 +1,8 @@
 """One spectrum in, one :class:`SpectrumResult` out: normalise, classify, fit, find peaks.
 
-Tunnelling spectra get a Dynes fit (E_g, Gamma). Contact spectra get a plain BTK fit and, when
--d2G/dV2 shows a symmetric pair of maxima, a two-gap fit seeded by it; the two-gap model is
-kept only if it fits clearly better (chi-square below ``TWO_GAP_GAIN`` of the BTK one) with
+Tunnelling spectra get a Dynes fit (E_g, Gamma). Contact spectra get a plain BTK fit and a
+two-gap fit (seeded by the symmetric pair of -d2G/dV2 maxima when there is one); the two-gap
+model is kept only if it fits clearly better (chi-square below ``TWO_GAP_GAIN`` of the BTK one) with
 Delta_c inside E_g. The Andreev peaks are then searched inside the fitted E_g. Delta_c is
 reported from the two-gap fit (the -d2G/dV2 maxima sit 2-15 ueV below Delta_c, more at high
 transparency and modulation, because the smearing acts on an asymmetric peak), with an
@@ -87,16 +87,19 @@ def _btk_barrier_seed(g0: float) -> float:
 def _fit_btk(V, g, smearing, gap_seeds: list[float]) -> FitResult:
     Z0 = _btk_barrier_seed(_zero_bias(V, g))
     starts = [{"Z": Z, "delta_eV": gap, "gamma_eV": 0.05 * gap}
-              for gap in gap_seeds[:2] for Z in {Z0, 1.5 * Z0 + 0.3}]
+              for gap, Z in zip(gap_seeds[:2], (Z0, 1.5 * Z0 + 0.3), strict=False)]
     return best_fit("btk", V, g, starts=starts, **smearing)
 
 
 def _fit_two_gap(V, g, smearing, btk: FitResult, pairs: tuple[float, ...]) -> FitResult | None:
-    dc = pairs[0]
+    gap = _gap_seed(V, g)
+    # Without a visible pair (merged peaks near Tc, or a pseudogap above it) Delta_c is
+    # seeded well inside the gap.
+    dc = pairs[0] if pairs else 0.25 * max(gap, btk.params["delta_eV"])
     # The BTK fit of a two-gap spectrum may have wandered off (to its Z bound, or a gap at
     # the Andreev pair); seed from the data unless its values look sane.
     Z = btk.params["Z"] if 0.1 < btk.params["Z"] < 5 else _btk_barrier_seed(_zero_bias(V, g))
-    Eg_seeds = [e for e in (_gap_seed(V, g), btk.params["delta_eV"], *pairs[1:2])
+    Eg_seeds = [e for e in (gap, btk.params["delta_eV"], *pairs[1:2])
                 if e > dc / INNER_FRACTION] or [2.5 * dc]
     starts = [{"Z": Z, "delta_c_eV": dc, "E_g_eV": Eg, "gamma_eV": 40 * UEV,
                "gamma_c_eV": 8 * UEV} for Eg in Eg_seeds[:2]]
@@ -108,11 +111,9 @@ def _fit_two_gap(V, g, smearing, btk: FitResult, pairs: tuple[float, ...]) -> Fi
 
 
 def _fit_contact(V, g, smearing, peaks0: AndreevPeaks) -> FitResult:
-    """Plain BTK, and the two-gap model when -d2G/dV2 has a symmetric pair; the two-gap fit
-    wins only if clearly better and with Delta_c inside E_g."""
+    """Plain BTK and the two-gap model (seeded by the -d2G/dV2 pair if there is one); the
+    two-gap fit wins only if clearly better and with Delta_c inside E_g."""
     btk = _fit_btk(V, g, smearing, [_gap_seed(V, g), *peaks0.pairs_eV[:1]])
-    if not peaks0.pairs_eV:
-        return btk
     two_gap = _fit_two_gap(V, g, smearing, btk, peaks0.pairs_eV)
     if two_gap is not None and (
         two_gap.chi2_red < TWO_GAP_GAIN * btk.chi2_red
@@ -175,6 +176,8 @@ def analyze_spectrum(
         delta_c_eV=delta_c,
         delta_c_err_eV=delta_c_err,
         delta_c_peak_eV=peaks.delta_c_eV,
+        delta_c_fit_eV=fit.params.get("delta_c_eV"),
+        delta_c_fit_err_eV=fit.errors.get("delta_c_eV"),
         E_g_eV=E_g,
         E_g_err_eV=E_g_err,
         gamma_eV=fit.params["gamma_eV"],
