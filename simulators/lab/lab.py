@@ -163,7 +163,9 @@ class VirtualLab:
         return SpectrumKey.make(T, eg, dc, Z, gamma, gamma_c)
 
     def _spectrum(self, key: SpectrumKey) -> Spectrum:
-        return self._spectra.get(key, lambda: Spectrum(key, self._count))
+        return self._spectra.get(
+            key, lambda: Spectrum(key, self._count, self.lockin.modulation_Vrms)
+        )
 
     def _count(self) -> None:
         self.model_evaluations += 1

@@ -90,11 +90,30 @@ def _interp_extrapolated(V: np.ndarray, values: np.ndarray, slope_edges: tuple[f
 class Spectrum:
     """Model tables of one :class:`SpectrumKey` (normalised to G_N)."""
 
-    def __init__(self, key: SpectrumKey, count: Callable[[], None]) -> None:
+    def __init__(
+        self, key: SpectrumKey, count: Callable[[], None], vmod_rms_V: float = 0.0
+    ) -> None:
         self.key = key
         self._count = count
         self._lockin: dict[float, np.ndarray] = {}
-        self.g0 = self._evaluate(0.0)
+        vmod = round(vmod_rms_V, 9)
+        if vmod > 0.0 and not key.gapless:
+            # The unsmeared table (for the DC current) and the one at the present modulation
+            # come from one batched model call: a new state costs one evaluation, not two.
+            self._count()
+            both = conductance(
+                BIAS_GRID_V,
+                Eg_eV=key.Eg_eV,
+                Dc_eV=key.Dc_eV,
+                Z=key.Z,
+                gamma_eV=key.gamma_eV,
+                T_K=key.T_K,
+                Vmod_rms_V=np.array([[0.0], [vmod]]),
+                gamma_c_eV=key.gamma_c_eV,
+            )
+            self.g0, self._lockin[vmod] = both[0], both[1]
+        else:
+            self.g0 = self._evaluate(0.0)
         current = cumulative_simpson(self.g0, x=BIAS_GRID_V, initial=0.0)
         self.current_norm = current - current[_ZERO_INDEX]
 
