@@ -9,7 +9,8 @@ from stm_andreev.drivers.lockin import SR830LockIn, SR860LockIn
 
 PROTOCOL_TESTS = (pathlib.Path(__file__).parent / "test_lockin_protocol.py").read_text()
 VERBS = ("Control", "Measure", "Get", "Set")
-UNIT = re.compile(r"\b(V|Hz|s|dB|degrees|deg|rms|index|ms|V/A|ohm|string)\b|\d")  # text: "string"
+# a unit, a number (range), a choice list ('Off' or 'On'), or "string" for text
+UNIT = re.compile(r"\b(V|Hz|s|dB|degrees|deg|rms|index|ms|V/A|ohm|string)\b|\d|'\w+' or '")
 
 
 def own_properties(cls):
