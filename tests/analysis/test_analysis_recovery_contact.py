@@ -57,3 +57,23 @@ def test_btk_fit_recovers_Z_at_both_ends_of_the_range(Z):
     assert fit.params["Z"] == pytest.approx(Z, rel=0.10)
     assert fit.params["delta_eV"] == pytest.approx(670 * UEV, rel=0.05)
     assert 0 < fit.errors["Z"] < 0.1 * Z
+
+
+def test_normalised_input_has_no_G_N_and_is_classified_by_Z():
+    g = spectrum(V, Eg=500 * UEV, Dc=150 * UEV, Z=0.8, gamma=40 * UEV, gamma_c=8 * UEV,
+                 noise=0.005, seed=21)
+    r = analyze_spectrum(SpectrumInput(V[::-1], g[::-1], "GN", "norm.txt"), T_K=T_BASE_K,
+                         Vmod_rms_V=VMOD_V).result  # a sweep from + to - bias
+    assert r.G_N_S is None and r.G_N_G0 is None
+    assert r.regime == "contact" and r.andreev_peaks
+    assert r.delta_c_eV == pytest.approx(150 * UEV, abs=10 * UEV)
+
+
+@pytest.mark.parametrize("seed", [31, 32])
+def test_lockin_units_InO4_near_base_temperature_has_no_andreev_peaks(seed):
+    g = spectrum(V, Eg=670 * UEV, Dc=670 * UEV, Z=0.5, gamma=15 * UEV, noise=0.01, seed=seed,
+                 T_K=0.3)
+    r = analyze_spectrum(SpectrumInput(V, 3e-9 * g, "arb", "li.dat"), T_K=0.3,
+                         Vmod_rms_V=VMOD_V).result
+    assert r.regime == "contact" and r.model == "btk" and not r.andreev_peaks
+    assert r.Z == pytest.approx(0.5, rel=0.1)
