@@ -1,0 +1,110 @@
+"""The run queue: plans waiting to run, the one running and those done, kept in a JSON file.
+
+The file survives a GUI restart (and a GUI crash: it is rewritten atomically after every
+change), so a reopened GUI finds its queue and reattaches to the run that is still going.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DEFAULT_QUEUE_PATH = Path.home() / ".stm-andreev" / "queue.json"
+QUEUE_FORMAT = 1
+#: Item states. "running" means a run process was started for it (it may have ended since).
+STATES = ("queued", "running", "finished", "aborted", "failed")
+
+
+class QueueFileError(Exception):
+    """The queue file cannot be read or written (message names the file and why)."""
+
+
+@dataclass
+class QueueItem:
+    """One queued run: the plan YAML to run, the station, where its run file goes."""
+
+    plan_name: str
+    plan_text: str
+    station: str
+    out_dir: str
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    state: str = "queued"
+    run_path: str = ""
+    message: str = ""
+
+    def plan_file(self) -> Path:
+        """Where the plan YAML is written for the run process (inside ``out_dir``)."""
+        return Path(self.out_dir) / f"{self.plan_name}.plan.yaml"
+
+
+class RunQueue:
+    """An ordered list of :class:`QueueItem` persisted to ``path`` (JSON) on every change."""
+
+    def __init__(self, path: str | os.PathLike[str] = DEFAULT_QUEUE_PATH) -> None:
+        self.path = Path(path)
+        self.items: list[QueueItem] = []
+        if self.path.exists():
+            self.load()
+
+    def load(self) -> None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            if data.get("format") != QUEUE_FORMAT:
+                raise ValueError(f"format {data.get('format')!r}, expected {QUEUE_FORMAT}")
+            self.items = [QueueItem(**item) for item in data["items"]]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise QueueFileError(f"queue file {self.path} is unreadable: {exc}") from exc
+        for item in self.items:
+            if item.state not in STATES:
+                raise QueueFileError(f"queue file {self.path}: item {item.id} has unknown state "
+                                     f"{item.state!r}")
+
+    def save(self) -> None:
+        data = {"format": QUEUE_FORMAT, "items": [asdict(i) for i in self.items]}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".queue-", suffix=".json")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(data, f, indent=2)
+            os.replace(tmp, self.path)  # atomic: a crash leaves the old or the new queue
+        except OSError as exc:
+            raise QueueFileError(f"cannot write queue file {self.path}: {exc}") from exc
+
+    # ------------------------------------------------------------------ edits
+    def add(self, item: QueueItem) -> QueueItem:
+        self.items.append(item)
+        self.save()
+        return item
+
+    def remove(self, item_id: str) -> None:
+        item = self.get(item_id)
+        if item.state == "running":
+            raise ValueError(f"queue item {item_id} is running; abort it first")
+        self.items.remove(item)
+        self.save()
+
+    def get(self, item_id: str) -> QueueItem:
+        for item in self.items:
+            if item.id == item_id:
+                return item
+        raise KeyError(f"no queue item {item_id!r}")
+
+    def update(self, item: QueueItem, **changes: str) -> None:
+        for key, value in changes.items():
+            if key == "state" and value not in STATES:
+                raise ValueError(f"unknown queue state {value!r}")
+            setattr(item, key, value)
+        self.save()
+
+    def next_queued(self) -> QueueItem | None:
+        return next((i for i in self.items if i.state == "queued"), None)
+
+    def running(self) -> QueueItem | None:
+        return next((i for i in self.items if i.state == "running"), None)
