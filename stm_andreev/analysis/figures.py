@@ -96,7 +96,8 @@ def fig2a_temperature_series(analyses: Sequence[Analysis], Tc_K: float | None = 
 
 
 def fig2b_d2G_map(analyses: Sequence[Analysis], Tc_K: float | None = None):
-    """Fig. 2b: colour map of -d2G/dV2 (arb. units) versus bias and T/Tc, with a colour bar."""
+    """Fig. 2b: colour map of -d2G/dV2 (arb. units, one scale for all rows) versus bias and
+    T/Tc, with a colour bar."""
     if len(analyses) < 2:
         return None
     items = sorted(analyses, key=lambda a: a.result.T_K)
@@ -107,12 +108,16 @@ def fig2b_d2G_map(analyses: Sequence[Analysis], Tc_K: float | None = None):
     rows = []
     for a in items:
         d = a.peaks.derivative
-        row = np.interp(grid, d.bias_V, d.minus_d2G)
-        rows.append(row / (np.nanmax(np.abs(row)) or 1.0))
+        # Each spectrum in units of its own G_N, so that rows are comparable.
+        rows.append(np.interp(grid, d.bias_V, d.minus_d2G))
+    image = np.array(rows)
+    # One colour scale for the whole map (as in the paper): weak structure at high T stays
+    # weak instead of being blown up to full scale with its noise.
+    image /= float(np.nanpercentile(np.abs(image), 99.5)) or 1.0
     T, label = _T_axis(items, Tc_K)
     fig = _figure(6.0, 4.5)
     ax = fig.add_subplot()
-    mesh = ax.pcolormesh(grid * MV, T, np.array(rows), shading="nearest", cmap="RdBu_r",
+    mesh = ax.pcolormesh(grid * MV, T, np.clip(image, -1, 1), shading="nearest", cmap="RdBu_r",
                          vmin=-1, vmax=1)
     cbar = fig.colorbar(mesh, ax=ax)
     cbar.set_label("-d²G/dV² (arb. units)")
@@ -144,8 +149,9 @@ def fig3_delta_c_vs_E_g(analyses: Sequence[Analysis]) -> Figure | None:
     ax.axhline(mean, ls="--", color="gray", lw=1, label=f"mean Δc = {mean:.0f} µeV")
     ax.set_xlabel("single-particle gap E_g (µeV)")
     ax.set_ylabel("collective gap Δ_c (µeV)")
-    ax.set_ylim(0, None)
-    ax.set_xlim(0, None)
+    # Both axes from zero, as in the paper, with room for the largest point and its bar.
+    ax.set_xlim(0, 1.15 * max(a.result.E_g_eV for a in pts) * UEV)
+    ax.set_ylim(0, 1.4 * max(a.result.delta_c_eV for a in pts) * UEV)
     ax.set_title("Fig. 3: collective gap versus spectral gap")
     ax.legend(fontsize=7)
     return fig
