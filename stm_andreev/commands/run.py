@@ -66,7 +66,7 @@ def _run(args) -> int:
     )
     from stm_andreev.engine import RunControl, RunEngine
     from stm_andreev.engine.runner import POINT_KEYS
-    from stm_andreev.procedures import plan_points
+    from stm_andreev.procedures.cooldown import CooldownOrderError, split_plan
     from stm_andreev.station import Station
     from stm_andreev.storage import RunWriter
 
@@ -83,9 +83,16 @@ def _run(args) -> int:
         plan_text = plan.source_text
     # Every limit is checked before any instrument is contacted.
     require_plan_fits_station(plan, station_cfg)
-    points = plan_points(plan)
+    # Cooldown steps take no spectra: they log into their own file before the run file exists.
+    try:
+        cooldown_steps, points = split_plan(plan)
+    except CooldownOrderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.resume:
+        cooldown_steps = []  # done before the run file was created
     n_bias = {p.settings.bias_V.size for p in points}
-    if len(n_bias) != 1:
+    if points and len(n_bias) != 1:
         print(
             f"error: every spectrum of a run must have the same n_bias; plan has {sorted(n_bias)}",
             file=sys.stderr,
@@ -98,6 +105,17 @@ def _run(args) -> int:
             out_dir = Path(args.out) if args.out else Path(station_cfg.output_dir)
             out_dir.mkdir(parents=True, exist_ok=True)
             stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        if cooldown_steps:
+            from stm_andreev.commands.cooldown import print_summary, run_for_plan
+
+            cooled = run_for_plan(
+                station, plan, cooldown_steps, out_dir, station_text=station_text,
+                notifier=_notifier(station_cfg), quiet=args.quiet, stamp=stamp,
+            )
+            print_summary(cooled)
+            if cooled.status != "finished" or not points:
+                return 0 if cooled.status == "finished" else 3
+        if not args.resume:
             path = out_dir / f"{stamp}_{plan.name}.h5"
             writer = RunWriter.create(
                 path,
