@@ -160,12 +160,15 @@ def fig3_delta_c_vs_E_g(analyses: Sequence[Analysis]) -> Figure | None:
 def figS2_dynes_fit(analysis: Analysis) -> Figure:
     """Fig. S2: a tunnelling spectrum (G/G_N, points) with its Dynes fit (line)."""
     a = analysis
+    # Divide by the fitted scale: the axis is then G over the fitted G_N, not over the
+    # high-bias estimate (which the coherence-peak tails lift).
+    scale = a.fit.params["scale"] if a.fit is not None else 1.0
     fig = _figure(5.0, 4.0)
     ax = fig.add_subplot()
-    ax.plot(a.bias_V * MV, a.g, ".", ms=3, color="k", label="data")
+    ax.plot(a.bias_V * MV, a.g / scale, ".", ms=3, color="k", label="data")
     r = a.result
     if a.fit is not None:
-        ax.plot(a.bias_V * MV, a.fit.curve(a.bias_V), "r-", lw=1.2,
+        ax.plot(a.bias_V * MV, a.fit.curve(a.bias_V) / scale, "r-", lw=1.2,
                 label=f"Dynes fit: E_g = {r.E_g_eV * UEV:.0f} µeV, Γ = {r.gamma_eV * UEV:.0f} µeV")
     ax.set_xlabel("bias V (mV)")
     ax.set_ylabel("G / G_N")
@@ -184,8 +187,9 @@ def figS5_btk_fits(analyses: Sequence[Analysis]) -> Figure | None:
     fig = _figure()
     ax = fig.add_subplot()
     for k, a in enumerate(items):
-        ax.plot(a.bias_V * MV, a.g + k * step, ".", ms=2, color="k")
-        ax.plot(a.bias_V * MV, a.fit.curve(a.bias_V) + k * step, "r-", lw=1,
+        scale = a.fit.params["scale"]
+        ax.plot(a.bias_V * MV, a.g / scale + k * step, ".", ms=2, color="k")
+        ax.plot(a.bias_V * MV, a.fit.curve(a.bias_V) / scale + k * step, "-", lw=1,
                 label=f"BTK Z = {a.result.Z:.2f}" if a.result.Z is not None else None)
     ax.set_xlabel("bias V (mV)")
     ax.set_ylabel("G / G_N (offset)")
