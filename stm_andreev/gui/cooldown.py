@@ -288,3 +288,49 @@ class CooldownHistory:
         if not k < 0:
             return math.nan
         return float(math.log(T[-1] / self.base_K) / -k)
+
+
+@dataclass
+class FridgeConnection:
+    """Only the Lake Shore of a station: what the dashboard reads, without taking the lock-in
+    or the STM controller away from a run (the Nanonis serves one client per port).
+
+    Has the attributes :class:`StationSampler` uses: ``config``, ``clock``, ``temperature``,
+    ``bridge``, ``lab`` (None).
+    """
+
+    config: object
+    clock: object
+    temperature: object
+    bridge: object
+    driver: object
+    lab: None = None
+
+    @classmethod
+    def from_config(cls, config) -> FridgeConnection:
+        """Connect the station's temperature-role instrument (raises StationError)."""
+        # The station module's own builders, so addresses and VISA options are read one way.
+        from stm_andreev.clock import WallClock
+        from stm_andreev.station import (
+            StationError,
+            _connect,
+            _temperature_controller,
+            _transport_bridge,
+        )
+
+        name = config.roles.temperature
+        inst = config.instruments[name]
+        if inst.simulated and config.simulation is not None and \
+                config.simulation.transport == "inprocess":
+            raise StationError(f"instruments.{name}: in-process simulated; build the Station")
+        clock = WallClock()
+        driver = _connect(name, inst, None, clock)
+        drivers = {name: driver}
+        bridge = _transport_bridge(config, drivers) if config.roles.transport_bridge == name \
+            else None
+        return cls(config, clock, _temperature_controller(config, drivers), bridge, driver)
+
+    def close(self) -> None:
+        adapter = getattr(self.driver, "adapter", None)
+        if adapter is not None:
+            adapter.close()

@@ -1,0 +1,99 @@
+"""Browse past run files in a directory and open one in the live views."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from PyQt5 import QtCore, QtWidgets
+
+from stm_andreev.storage import RunReader, StorageError
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("run file", "plan", "status", "spectra", "started")
+
+
+def describe_run(path: Path) -> tuple[str, str, str, str, str]:
+    """(name, plan, status, "done/planned", start time) of a run file; errors say why."""
+    try:
+        with RunReader(path) as reader:
+            meta = reader.metadata
+            return (
+                str(path.name),
+                str(meta.get("plan", "")),
+                reader.status,
+                f"{reader.n_spectra}/{meta.get('n_planned', '?')}",
+                str(meta.get("start_time", ""))[:19],
+            )
+    except (StorageError, OSError, KeyError, ValueError) as exc:
+        return (str(path.name), "", f"unreadable: {exc}"[:80], "", "")
+
+
+class BrowseWidget(QtWidgets.QWidget):
+    """A table of the run files (``*.h5``, searched recursively) under a directory.
+
+    :param directory: where to look (changeable in the widget).
+
+    Emits :attr:`open_requested` with a run file's path on double-click or "Open".
+    """
+
+    open_requested = QtCore.pyqtSignal(str)
+
+    def __init__(
+        self, directory: str | os.PathLike[str] = "runs", parent: QtWidgets.QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.paths: list[Path] = []
+        layout = QtWidgets.QVBoxLayout(self)
+        row = QtWidgets.QHBoxLayout()
+        self.dir_edit = QtWidgets.QLineEdit(str(directory))
+        row.addWidget(QtWidgets.QLabel("Directory"))
+        row.addWidget(self.dir_edit, stretch=1)
+        choose = QtWidgets.QPushButton("Choose...")
+        choose.clicked.connect(self._choose)
+        row.addWidget(choose)
+        refresh = QtWidgets.QPushButton("Refresh")
+        refresh.clicked.connect(self.refresh)
+        row.addWidget(refresh)
+        layout.addLayout(row)
+        self.table = QtWidgets.QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectRows)
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
+        self.table.cellDoubleClicked.connect(lambda r, _c: self.open_row(r))
+        layout.addWidget(self.table, stretch=1)
+        open_button = QtWidgets.QPushButton("Open in the live views")
+        open_button.clicked.connect(self._open_selected)
+        layout.addWidget(open_button)
+        self.refresh()
+
+    def _choose(self) -> None:
+        chosen = QtWidgets.QFileDialog.getExistingDirectory(self, "Run directory",
+                                                            self.dir_edit.text())
+        if chosen:
+            self.dir_edit.setText(chosen)
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Re-scan the directory, newest run first."""
+        folder = Path(self.dir_edit.text())
+        found = list(folder.rglob("*.h5")) if folder.is_dir() else []
+        self.paths = sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+        self.table.setRowCount(len(self.paths))
+        for row, path in enumerate(self.paths):
+            for col, text in enumerate(describe_run(path)):
+                item = QtWidgets.QTableWidgetItem(text)
+                item.setToolTip(str(path))
+                self.table.setItem(row, col, item)
+        self.table.resizeColumnsToContents()
+
+    def _open_selected(self) -> None:
+        rows = sorted({i.row() for i in self.table.selectedIndexes()})
+        if rows:
+            self.open_row(rows[0])
+
+    def open_row(self, row: int) -> None:
+        self.open_requested.emit(str(self.paths[row]))

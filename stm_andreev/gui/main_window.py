@@ -1,0 +1,87 @@
+"""The main window: run control, live spectra, cooldown dashboard and the run browser in tabs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PyQt5 import QtCore, QtWidgets
+
+from . import theme
+from .browse import BrowseWidget
+from .dashboard import CooldownDashboard
+from .run_control import RunControlWidget
+from .spectra_view import LiveSpectraWidget
+
+log = logging.getLogger(__name__)
+
+TAB_NAMES = ("Run control", "Live spectra", "Cooldown", "Browse runs")
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    """Holds the four views (built by the caller) and wires them together.
+
+    A run file picked in the browser or started/attached in run control opens in the live
+    spectra tab. Closing the window stops the timers and closes the readers only: runs go on.
+
+    :param dashboard: the cooldown dashboard, or a widget explaining why there is none.
+    """
+
+    def __init__(
+        self,
+        run_control: RunControlWidget,
+        spectra: LiveSpectraWidget,
+        dashboard: QtWidgets.QWidget,
+        browse: BrowseWidget,
+        *,
+        title: str = "stm-andreev",
+    ) -> None:
+        super().__init__()
+        theme.configure()
+        self.setWindowTitle(title)
+        self.setFont(theme.app_font())
+        self.run_control = run_control
+        self.spectra = spectra
+        self.dashboard = dashboard
+        self.browse = browse
+        self.tabs = QtWidgets.QTabWidget()
+        for name, widget in zip(TAB_NAMES, (run_control, spectra, dashboard, browse), strict=True):
+            self.tabs.addTab(widget, name)
+        self.setCentralWidget(self.tabs)
+        run_control.run_file_changed.connect(self.open_run)
+        browse.open_requested.connect(self.open_run)
+        self.resize(1600, 950)
+
+    @QtCore.pyqtSlot(str)
+    def open_run(self, path: str) -> None:
+        """Show ``path`` in the live spectra tab."""
+        self.spectra.follow(path)
+        self.tabs.setCurrentWidget(self.spectra)
+
+    def attach(self, run_path: str | Path) -> None:
+        """Reattach to a run (e.g. after a GUI restart): progress, events, spectra."""
+        self.run_control.attach(run_path)
+
+    def show_tab(self, name: str) -> None:
+        self.tabs.setCurrentIndex(TAB_NAMES.index(name))
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop timers and close readers; never touches the runs themselves."""
+        self.run_control.timer.stop()
+        if self.run_control.follower is not None:
+            self.run_control.follower.close()
+        self.spectra.close_run()
+        if isinstance(self.dashboard, CooldownDashboard):
+            self.dashboard.stop()
+
+
+def dashboard_placeholder(reason: str) -> QtWidgets.QWidget:
+    """What the Cooldown tab shows when the fridge cannot be read."""
+    label = QtWidgets.QLabel(f"Cooldown dashboard unavailable:\n{reason}")
+    label.setWordWrap(True)
+    label.setAlignment(QtCore.Qt.AlignCenter)
+    return label

@@ -1,0 +1,278 @@
+"""Live spectra: the current G(V), the setpoint waterfall (Fig. 1), the -d2G/dV2 map versus bias
+and temperature (Fig. 2b), z and G_sp versus setpoint, and Delta_c / E_g in line.
+
+Plot items are created once; a QTimer (10 Hz) polls the run file and updates them with
+``setData``/``setImage``, whatever the data rate.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt5 import QtCore, QtWidgets
+
+from stm_andreev.storage import G0_S
+
+from . import theme
+from .runfile import RunFollower, RunFollowError
+from .spectra_model import SpectraModel
+
+log = logging.getLogger(__name__)
+
+FollowerFactory = Callable[[Path], RunFollower]
+#: Rows read per poll when attaching to a long run (the rest follow on the next polls).
+ROWS_PER_POLL = 2000
+#: Time allowed per redraw for the in-line analysis of rows not yet analysed (s).
+ANALYSIS_BUDGET_S = 0.015
+#: Waterfall curves labelled with their setpoint (every n-th).
+LABEL_EVERY = 5
+
+
+def _si(value: float | None, unit: str) -> str:
+    if value is None or not math.isfinite(value):
+        return "--"
+    return pg.siFormat(value, suffix=unit, precision=3)
+
+
+class LiveSpectraWidget(QtWidgets.QWidget):
+    """The live views of one run file.
+
+    :param follower_factory: opens a :class:`~.runfile.RunFollower` on a path (tests and the
+        browser pass their own; default: a live SWMR reader).
+    :param interval_ms: redraw period (ms), 50-200 for 5-20 Hz.
+    """
+
+    def __init__(
+        self,
+        follower_factory: FollowerFactory = RunFollower,
+        *,
+        interval_ms: int = 100,
+        parent: QtWidgets.QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        theme.configure()
+        self.follower_factory = follower_factory
+        self.follower: RunFollower | None = None
+        self.model = SpectraModel()
+        self.redraw_times_s: list[float] = []
+        self._build()
+        self.timer = QtCore.QTimer(self)
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self.update_views)
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        layout = QtWidgets.QVBoxLayout(self)
+        self.title = QtWidgets.QLabel("no run file")
+        self.title.setStyleSheet("font-weight:bold;")
+        layout.addWidget(self.title)
+        self.gap_text = QtWidgets.QLabel("")
+        self.gap_text.setTextFormat(QtCore.Qt.RichText)
+        layout.addWidget(self.gap_text)
+        g = pg.GraphicsLayoutWidget()
+        self.graphics = g
+        layout.addWidget(g, stretch=1)
+
+        self.current_plot = theme.style_plot(
+            g.addPlot(row=0, col=0), "Current spectrum",
+            left=("G", "2e²/h"), bottom=("Bias", "V"))
+        self.current_plot.getAxis("left").enableAutoSIPrefix(False)
+        self.current_curve = self.current_plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2))
+        self.gap_lines: dict[str, list[pg.InfiniteLine]] = {}
+        for key, colour in (("delta_c", "#c62828"), ("E_g", "#555555")):
+            style = QtCore.Qt.DashLine if key == "delta_c" else QtCore.Qt.DotLine
+            lines = [pg.InfiniteLine(angle=90, pen=pg.mkPen(colour, width=1.5, style=style))
+                     for _ in range(2)]
+            for line in lines:
+                line.hide()
+                self.current_plot.addItem(line)
+            self.gap_lines[key] = lines
+
+        self.waterfall_plot = theme.style_plot(
+            g.addPlot(row=0, col=1), "Setpoint sweep (Fig. 1)",
+            left=("G / G(|V|max) + offset", None), bottom=("Bias", "V"))
+        self.waterfall_curves: list[pg.PlotDataItem] = []
+        self.waterfall_labels: list[pg.TextItem] = []
+
+        self.map_plot = theme.style_plot(
+            g.addPlot(row=0, col=2), "-d²G/dV² vs bias and temperature (Fig. 2b)",
+            left=("Temperature", "K"), bottom=("Bias", "V"))
+        self.map_image = pg.ImageItem()
+        self.map_plot.addItem(self.map_image)
+        self.map_bar = pg.ColorBarItem(
+            values=(-1, 1), colorMap=pg.colormap.get("CET-D1"), width=14,
+            label="-d²G/dV², normalised per temperature", interactive=False)
+        self.map_bar.setImageItem(self.map_image, insert_in=self.map_plot)
+        self.map_points = pg.ScatterPlotItem(size=5, brush=pg.mkBrush("k"), pen=None,
+                                             symbol="t1")
+
+        self.z_plot = theme.style_plot(
+            g.addPlot(row=1, col=0), "Tip height vs setpoint",
+            left=("z", "m"), bottom=("Setpoint current", "A"))
+        self.z_plot.setLogMode(x=True, y=False)
+        self.z_points = self.z_plot.plot([], [], pen=None, symbol="o", symbolSize=6,
+                                         symbolBrush="#2ca02c", symbolPen=None)
+        self.gsp_plot = theme.style_plot(
+            g.addPlot(row=1, col=1), "Setpoint conductance vs setpoint",
+            left=("G_sp = I_sp/V_sp", "2e²/h"), bottom=("Setpoint current", "A"))
+        self.gsp_plot.setLogMode(x=True, y=True)
+        self.gsp_plot.getAxis("left").enableAutoSIPrefix(False)
+        self.gsp_points = self.gsp_plot.plot([], [], pen=None, symbol="s", symbolSize=6,
+                                             symbolBrush="#9467bd", symbolPen=None)
+        self.gaps_plot = theme.style_plot(
+            g.addPlot(row=1, col=2), "Gaps vs temperature (in line)",
+            left=("Energy", "eV"), bottom=("Temperature", "K"))
+        legend = self.gaps_plot.addLegend(offset=(-10, -10), labelTextSize="9pt")
+        legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        self.delta_points = self.gaps_plot.plot(
+            [], [], pen=None, symbol="o", symbolBrush="#c62828", symbolPen=None, symbolSize=7,
+            name="Δc (-d²G/dV² maxima)")
+        self.eg_points = self.gaps_plot.plot(
+            [], [], pen=None, symbol="s", symbolBrush="#555555", symbolPen=None, symbolSize=7,
+            name="E_g (gap edge)")
+        g.ci.layout.setRowStretchFactor(0, 3)
+        g.ci.layout.setRowStretchFactor(1, 2)
+        self.status = QtWidgets.QLabel("")
+        layout.addWidget(self.status)
+
+    # ------------------------------------------------------------------ following
+    def follow(self, path: str | os.PathLike[str]) -> None:
+        """Show run file ``path`` (still being written or finished) and start the timer."""
+        if self.follower is not None:
+            self.follower.close()
+        self.model.clear()
+        for curve in self.waterfall_curves:
+            curve.setData([], [])
+        for label in self.waterfall_labels:
+            label.setText("")
+        self.follower = self.follower_factory(Path(path))
+        self.title.setText(str(path))
+        self.update_views()
+        self.timer.start()
+
+    def close_run(self) -> None:
+        self.timer.stop()
+        if self.follower is not None:
+            self.follower.close()
+            self.follower = None
+
+    def update_views(self) -> None:
+        """Timer: read new spectra (if any) and redraw."""
+        if self.follower is None:
+            return
+        start = time.perf_counter()
+        try:
+            block = self.follower.poll(max_rows=ROWS_PER_POLL)
+        except RunFollowError as exc:
+            self.status.setText(str(exc))
+            return
+        if block is not None:
+            self.model.add(block)
+            self._redraw()
+            self.redraw_times_s.append(time.perf_counter() - start)
+        elif self.model.n and not self._analysis_done():
+            self._redraw()  # keep filling the map/gaps with the lazy analysis
+        f = self.follower
+        self.status.setText(
+            f"{f.status or 'waiting for the file'}: {self.model.n} spectra"
+            + (f" of {f.metadata.get('n_planned')}" if f.metadata else "")
+        )
+
+    def _analysis_done(self) -> bool:
+        rows = self.model.temperature_rows()
+        return all(self.model.has_result(int(r)) for r in rows)
+
+    # ------------------------------------------------------------------ drawing
+    def _redraw(self) -> None:
+        m = self.model
+        if m.n == 0:
+            return
+        last = m.n - 1
+        self.current_curve.setData(m.bias_V[last], m.G_G0[last])
+        result = m.result(last)
+        self._show_gaps(result, last)
+        self._draw_waterfall()
+        self._draw_map()
+        I_sp, z, G_sp = m.setpoint_dependence()
+        ok = np.isfinite(I_sp) & (I_sp > 0)
+        self.z_points.setData(I_sp[ok & np.isfinite(z)], z[ok & np.isfinite(z)])
+        ok_g = ok & np.isfinite(G_sp) & (G_sp > 0)
+        self.gsp_points.setData(I_sp[ok_g], G_sp[ok_g])
+        T, dc, eg = m.gaps_vs_temperature()
+        self.delta_points.setData(T[np.isfinite(dc)], dc[np.isfinite(dc)])
+        self.eg_points.setData(T[np.isfinite(eg)], eg[np.isfinite(eg)])
+
+    def _show_gaps(self, result, row: int) -> None:
+        for key, value in (("delta_c", result.delta_c_eV), ("E_g", result.E_g_eV)):
+            for sign, line in zip((-1, 1), self.gap_lines[key], strict=True):
+                if value is None:
+                    line.hide()
+                else:
+                    line.setValue(sign * value)
+                    line.show()
+        m = self.model
+        T = m.temperatures_K()[row]
+        I_sp = m.column("setpoint_A")[row]
+        G_sp = m.column("G_sp_S")[row] / G0_S
+        self.gap_text.setText(
+            f"Current spectrum: <b>row {row}</b>, I<sub>sp</sub> = {_si(I_sp, 'A')}, "
+            f"G<sub>sp</sub> = {G_sp:.3g} × 2e²/h, T = {_si(T, 'K')} &nbsp;|&nbsp; "
+            f"<b style='color:#c62828'>Δ<sub>c</sub> = {_si(result.delta_c_eV, 'eV')}</b>"
+            f" &nbsp; <b>E<sub>g</sub> = {_si(result.E_g_eV, 'eV')}</b> &nbsp; "
+            f"<small>({result.method}; dashed red: ±Δ<sub>c</sub>, dotted grey: ±E<sub>g</sub>)"
+            "</small>"
+        )
+
+    def _draw_waterfall(self) -> None:
+        curves = self.model.waterfall()
+        while len(self.waterfall_curves) < len(curves):
+            self.waterfall_curves.append(self.waterfall_plot.plot([], []))
+            label = pg.TextItem("", anchor=(0, 0.5), color="#202020")
+            self.waterfall_plot.addItem(label)
+            self.waterfall_labels.append(label)
+        colours = theme.colours_for(np.array([c[2] for c in curves]), log=True)
+        for k, curve_item in enumerate(self.waterfall_curves):
+            label = self.waterfall_labels[k]
+            if k >= len(curves):
+                curve_item.setData([], [])
+                label.setText("")
+                continue
+            V, g, I_sp = curves[k]
+            curve_item.setData(V, g, pen=pg.mkPen(colours[k], width=1.5))
+            if k % LABEL_EVERY == 0 or k == len(curves) - 1:
+                label.setText(_si(I_sp, "A"))
+                label.setColor(colours[k])
+                label.setPos(float(np.nanmax(V)), float(g[np.nanargmax(V)]))
+            else:
+                label.setText("")
+        if curves:
+            V = curves[0][0]
+            lo, hi = float(np.nanmin(V)), float(np.nanmax(V))
+            # room on the right for the setpoint labels
+            self.waterfall_plot.setXRange(lo, hi + 0.22 * (hi - lo), padding=0.02)
+
+    def _draw_map(self) -> None:
+        image = self.model.map_image(budget_s=ANALYSIS_BUDGET_S)
+        if image is None:
+            return
+        # Each temperature scaled to its own largest |value|: the peaks shrink by orders of
+        # magnitude towards Tc and would vanish on a common scale.
+        data = image.image
+        with np.errstate(invalid="ignore", divide="ignore"):
+            peak = np.nanmax(np.abs(data), axis=1, keepdims=True)
+            data = np.where(peak > 0, data / peak, 0.0)
+        span = 1.0
+        self.map_image.setImage(data, autoLevels=False)
+        V, T = image.bias_V, image.T_K
+        dV = (V[-1] - V[0]) / max(V.size - 1, 1)
+        dT = (T[-1] - T[0]) / max(T.size - 1, 1)
+        self.map_image.setRect(QtCore.QRectF(V[0] - dV / 2, T[0] - dT / 2,
+                                             V[-1] - V[0] + dV, T[-1] - T[0] + dT))
+        self.map_bar.setLevels((-span, span))
