@@ -8,6 +8,7 @@ the contact spectra fitted by plain BTK (Fig. S5).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 BASE_T_FACTOR = 1.2  # spectra within 20 % of the lowest temperature count as "base"
 REPORT_NAME = "report.md"
+SUMMARY_NAME = "summary.json"  # the run command prints it after a run
 
 
 def analyze_items(
@@ -108,7 +110,8 @@ def write_report(
     R_T: tuple[ArrayLike, ArrayLike] | None = None,
     **load_kwargs,
 ) -> Path:
-    """Analyse the inputs and write PNG figures plus ``report.md`` into ``out_dir``.
+    """Analyse the inputs and write PNG figures, ``report.md`` and ``summary.json`` (counts,
+    Tc, mean Delta_c, where the peaks vanish, figure names) into ``out_dir``.
 
     Inputs: run-file or text paths, SpectrumInput objects, or already computed Analyses.
     ``T_K``/``Vmod_rms_V`` override recorded values; ``Tc_K`` (or ``R_T`` = (T_K, R_ohm)
@@ -139,6 +142,16 @@ def write_report(
              f"{len(analyses)} spectra from {len({a.result.source for a in analyses})} "
              f"source(s). Tc: {'unknown' if Tc is None else f'{Tc:.3f} K'} ({tc_source}).", ""]
     with_peaks = [a.result.delta_c_eV for a in analyses if a.result.delta_c_eV is not None]
+    summary: dict[str, object] = {
+        "n_spectra": len(analyses),
+        "regimes": {k: sum(a.result.regime == k for a in analyses)
+                    for k in ("tunnelling", "contact")},
+        "Tc_K": Tc, "Tc_source": tc_source,
+        "n_with_andreev_peaks": len(with_peaks),
+        "delta_c_mean_eV": float(np.mean(with_peaks)) if with_peaks else None,
+        "delta_c_spread_eV": float(np.std(with_peaks)) if with_peaks else None,
+        "T_vanish_K": None, "T_vanish_over_Tc": None,
+    }
     if with_peaks:
         lines.append(f"Andreev peaks in {len(with_peaks)} spectra: Δc = "
                      f"{np.mean(with_peaks) * 1e6:.1f} ± {np.std(with_peaks) * 1e6:.1f} µeV "
@@ -147,6 +160,7 @@ def write_report(
         lines.append("No Andreev peaks in any spectrum.")
     if tgroup:
         series = temperature_series([a.result for a in tgroup], Tc_K=Tc)
+        summary.update(T_vanish_K=series.T_vanish_K, T_vanish_over_Tc=series.T_vanish_over_Tc)
         if series.T_vanish_K is not None:
             ratio = (f" = {series.T_vanish_over_Tc:.2f} Tc" if series.T_vanish_over_Tc
                      else "")
@@ -157,6 +171,7 @@ def write_report(
         else:
             lines.append(f"Temperature series ({len(tgroup)} spectra): the Andreev peaks do "
                          "not vanish within the series (or never appear).")
+    summary["figures"] = sorted(written)
     lines += ["", "## Figures", ""]
     lines += [f"![{name}]({name})" for name in written] or ["(none: too few spectra)"]
     lines += ["", "## Spectra", "",
@@ -172,5 +187,6 @@ def write_report(
             f"{_fmt(r.gamma_eV)} | {_fmt(r.Z, 1, 2)} |")
     report = out / REPORT_NAME
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (out / SUMMARY_NAME).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     log.info("report written to %s (%d figures)", report, len(written))
     return report

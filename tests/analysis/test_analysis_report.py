@@ -1,5 +1,7 @@
 """Run file -> analysis -> the paper's figures and the Markdown report."""
 
+import json
+
 import matplotlib.image
 import numpy as np
 import pytest
@@ -63,6 +65,12 @@ def test_report_files_exist_and_axes_are_labelled_with_units(analysed, tmp_path)
         assert f"]({name})" in text
     assert "Tc: 1.500 K (preset InO-2)" in text
     assert "vanish between 0.5 K and 1 K" in text
+    summary = json.loads((tmp_path / "rep" / "summary.json").read_text())
+    assert summary["n_spectra"] == 6 and summary["Tc_K"] == 1.5
+    assert summary["regimes"] == {"tunnelling": 1, "contact": 5}
+    assert summary["delta_c_mean_eV"] == pytest.approx(150e-6, abs=5e-6)
+    assert summary["T_vanish_over_Tc"] == pytest.approx(0.5, abs=0.01)
+    assert set(names) <= set(summary["figures"])
     fig = fig2b_d2G_map(temperature_group(analyses), 1.5)
     ax, cbar_ax = fig.axes
     assert ax.get_xlabel() == "bias V (mV)" and ax.get_ylabel() == "T / Tc"
@@ -76,4 +84,22 @@ def test_tc_from_resistance_of_every_preset():
         s = get_sample(name)
         T = np.linspace(0.3 * s.Tc_K, 3 * s.Tc_K, 400)
         assert tc_from_resistance(T, s.sheet_resistance_ohm(T)).Tc_K == pytest.approx(
-            s.Tc_K, abs=2e-3)
+            s.Tc_K, rel=2e-3)
+
+
+@pytest.mark.parametrize(("n", "noise"), [(150, 0.01), (200, 0.002), (1000, 0.01)])
+def test_tc_from_noisy_resistance_is_robust(n, noise):
+    s = get_sample("InO-2")
+    rng = np.random.default_rng(n)
+    T = np.sort(rng.uniform(0.3, 3.0, n))
+    R = s.sheet_resistance_ohm(T) * (1 + noise * rng.standard_normal(n))
+    R += 50 * noise * rng.standard_normal(n)  # offset noise: R scatters around 0 below Tc
+    assert tc_from_resistance(T, R).Tc_K == pytest.approx(1.5, abs=0.015)
+
+
+def test_tc_needs_a_drop():
+    from stm_andreev.analysis.errors import AnalysisInputError
+
+    T = np.linspace(1, 3, 50)
+    with pytest.raises(AnalysisInputError, match="no resistive drop"):
+        tc_from_resistance(T, 1000 / T)
