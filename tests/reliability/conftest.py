@@ -93,10 +93,13 @@ class ScriptedControl(RunControl):
     the engine left the instruments in before the run goes on.
     """
 
-    def __init__(self, on_pause: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, on_pause: Callable[[], None] | None = None, answer: str = "resume"
+    ) -> None:
         super().__init__(None)
         self.pauses = 0
         self.hook = on_pause
+        self.answer = answer
 
     def wait_while_paused(self, on_pause=None) -> None:
         if self.paused:
@@ -105,7 +108,7 @@ class ScriptedControl(RunControl):
                 on_pause()
             if self.hook is not None:
                 self.hook()
-            self.request("resume")
+            self.request(self.answer)
         self.check_abort()
 
 
@@ -198,16 +201,18 @@ def dry_run(
     prepare: Callable[[Station, RunWriter], None] | None = None,
     name: str = "run.h5",
     outcome: Outcome | None = None,
+    answer: str = "resume",
 ) -> FaultRun:
     """Run RELIABILITY_PLAN with ``faults`` on virtual time; read back what was stored.
 
+    The scripted operator answers every pause with ``answer`` ("resume" or "abort").
     An exception out of the engine is kept in ``FaultRun.error`` (the test decides whether it
     is acceptable); the station is closed either way.
     """
     station, points, writer = build_run(tmp_path, faults, name)
     if prepare is not None:
         prepare(station, writer)
-    control = ScriptedControl(on_pause)
+    control = ScriptedControl(on_pause, answer)
     engine = RunEngine(station, points, writer, control=control, on_spectrum=on_spectrum)
     result = FaultRun(tmp_path / name, station, None, {}, control)
     try:

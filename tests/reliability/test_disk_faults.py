@@ -1,0 +1,113 @@
+"""The output disk: unwritable before the run, full during it."""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from stm_andreev.storage import RunReader, RunWriter
+
+from .conftest import N_POINTS, assert_complete_and_plausible, dry_run
+
+pytestmark = pytest.mark.faults
+
+CLI_TIMEOUT_S = 120
+
+
+@pytest.mark.parametrize(
+    "where", ["file-in-the-way", "read-only-filesystem"], ids=["not-a-directory", "read-only"]
+)
+def test_unwritable_output_is_refused_before_start(tmp_path, outcome, where):
+    """``stm-andreev run --out DIR`` with DIR unusable: a one-line error, exit 2, no traceback,
+    and no instrument contacted (the station is built after the output is checked)."""
+    if where == "file-in-the-way":
+        blocker = tmp_path / "runs"
+        blocker.write_text("not a directory")
+        out = blocker / "today"
+    else:
+        out = "/proc/stm-andreev-unwritable"  # procfs refuses mkdir even for root
+    outcome.fault, outcome.instrument = f"output directory unwritable ({where})", "disk"
+    outcome.spectra_planned = 0
+    proc = subprocess.run(
+        [sys.executable, "-m", "stm_andreev.cli", "run", "quick", "--out", str(out),
+         "--no-report", "--quiet"],
+        capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
+    )
+    outcome.injections = 1
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert str(out) in proc.stderr and "error:" in proc.stderr
+    outcome.happened = f"refused before start: {proc.stderr.strip().splitlines()[-1]}"
+
+
+@pytest.fixture
+def full_disk_at(monkeypatch):
+    """Make the run file's disk 'fill up' when the spectrum of a given point is written."""
+
+    def arm(point_index: int, stage: str = "row_written") -> dict:
+        state = {"hits": 0}
+
+        def hook(at_stage: str, index: int) -> None:
+            if at_stage == stage and index == point_index and state["hits"] == 0:
+                state["hits"] += 1
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(RunWriter, "fault_hook", staticmethod(hook))
+        return state
+
+    return arm
+
+
+def test_disk_full_during_run_pauses_safely_and_keeps_data(
+    tmp_path, reference, outcome, full_disk_at
+):
+    state = full_disk_at(2)
+    seen: list[dict] = []
+    holder: dict = {}
+
+    def while_paused() -> None:
+        lab = holder["station"].lab
+        seen.append({"feedback": lab.feedback_on, "bias_V": lab.bias_V})
+        # what was written before the failure is on disk and readable while paused
+        with RunReader(holder["path"]) as stored:
+            seen[-1]["ledger"] = sorted(int(p) for p in stored.ledger)
+
+    run = dry_run(tmp_path, [], outcome=outcome, on_pause=while_paused,
+                  prepare=lambda s, w: holder.update(station=s, path=w.path))
+    outcome.fault, outcome.instrument = "disk full (ENOSPC) while writing a spectrum", "disk"
+    outcome.injections = state["hits"]
+    assert state["hits"] == 1
+    assert run.error is None, run.error
+    assert seen and seen[0]["feedback"] is True and seen[0]["bias_V"] == pytest.approx(-3e-3)
+    assert seen[0]["ledger"] == [0, 1]
+    assert run.status == "finished"
+    kinds = run.event_kinds
+    assert "storage_error" in kinds and "pause" in kinds, run.events
+    assert_complete_and_plausible(run, reference)
+    assert len(run.ledger) == N_POINTS and np.all(np.isfinite(run.spectra["G_S"]))
+    outcome.happened = ("storage error logged, instruments to the safe state, run paused with "
+                        "spectra 0-1 on disk; on resume the file was re-opened and the held "
+                        "spectrum stored")
+
+
+def test_abort_while_paused_for_a_full_disk_closes_the_file_aborted(
+    tmp_path, outcome, full_disk_at
+):
+    """The operator gives up instead of freeing space: the file is re-opened just to record
+    "aborted", keeps the confirmed spectra, and resumes later to finish the plan."""
+    state = full_disk_at(1)
+    run = dry_run(tmp_path, [], outcome=outcome, answer="abort")
+    outcome.fault, outcome.instrument = "disk full, operator aborts while paused", "disk"
+    assert state["hits"] == 1
+    assert run.status == "aborted", run.events
+    assert run.ledger == [0]
+    resumed = RunWriter.resume(run.path)
+    assert resumed.finished_points == {0} and resumed.rows_discarded == 0
+    resumed.close("aborted")
+    outcome.injections = state["hits"]
+    outcome.spectra_planned = 1  # only point 0 was measured before the abort
+    outcome.happened = "paused on the storage error; abort closed the file 'aborted', resumable"
