@@ -36,6 +36,8 @@ from stm_andreev.procedures import (
 )
 from stm_andreev.procedures.spectroscopy import PreampSaturation
 from stm_andreev.procedures.temperature import set_temperature, wait_for_temperature
+from stm_andreev.storage import RunWriter
+from stm_andreev.storage.errors import InsufficientDiskSpaceError, RunFileWriteError
 
 from .control import AbortRequested, RunControl
 from .links import LINK_ERRORS, is_command_error
@@ -189,7 +191,7 @@ class RunEngine:
                     self.station.reconnect()
                 continue
             spectrum.record["retake_count"] = retakes
-            self._store(point, spectrum)
+            self._store_or_pause(point, spectrum)
             return
 
     def _prepare(self, point: Point) -> None:
@@ -259,6 +261,41 @@ class RunEngine:
                 raise TemperatureExcursion("instrument settings lost")
         if not np.all(np.isfinite(spectrum.G_S)):
             raise TemperatureExcursion("spectrum holds non-finite values")
+
+    def _store_or_pause(self, point: Point, spectrum) -> None:
+        """Store the spectrum; if the run file cannot take it (disk full, I/O error), pause in
+        the safe state holding the spectrum in memory, and on resume re-open the file (which
+        drops the half-written row) and store it again."""
+        while True:
+            try:
+                self._store(point, spectrum)
+                return
+            except (InsufficientDiskSpaceError, RunFileWriteError) as exc:
+                self._pause_for_storage(point, exc)
+
+    def _pause_for_storage(self, point: Point, exc: Exception) -> None:
+        # The failed writer takes nothing more, so these events reach the file only after it
+        # is re-opened; they keep the time they happened.
+        failed_at = self.station.clock.now()
+        pending = [
+            ("storage_error", f"{type(exc).__name__}: {exc}"),
+            ("pause", "paused: run file not writable; free space, then resume"),
+        ]
+        for kind, message in pending:
+            log.error("%s: %s", kind, message)
+            self.summary.events.append((kind, message))
+        self.safe_state(heater_safe=False)
+        path = self.writer.path
+        self.writer.close("paused")  # best effort after the failure; releases the file
+        self.control.request("pause")
+        try:
+            self.control.wait_while_paused()
+        finally:
+            # Re-opened on resume and on abort alike, so the file ends "aborted", not "paused".
+            self.writer = RunWriter.resume(path)
+            for kind, message in pending:
+                self.writer.log_event(kind, message, time_s=failed_at, point_index=point.index)
+        self.event("resume", "resumed by the operator; run file re-opened", point)
 
     def _store(self, point: Point, spectrum) -> None:
         record = dict(spectrum.record)
