@@ -99,11 +99,17 @@ def _run(args) -> int:
         )
         return 2
 
+    if not args.resume:
+        # Checked before the station is built: no instrument is touched for a run that
+        # could not store anything.
+        out_dir = Path(args.out) if args.out else Path(station_cfg.output_dir)
+        problem = _output_dir_problem(out_dir)
+        if problem:
+            print(f"error: cannot write run files to {out_dir}: {problem}", file=sys.stderr)
+            return 2
     station = Station.from_config(station_cfg, source_text=station_text)
     try:
         if not args.resume:
-            out_dir = Path(args.out) if args.out else Path(station_cfg.output_dir)
-            out_dir.mkdir(parents=True, exist_ok=True)
             stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         if cooldown_steps:
             from stm_andreev.commands.cooldown import print_summary, run_for_plan
@@ -155,6 +161,20 @@ def _run(args) -> int:
     if summary.status == "finished" and not args.no_report:
         _report(Path(summary.path))
     return 0 if summary.status == "finished" else 3
+
+
+def _output_dir_problem(out_dir: Path) -> str:
+    """Why run files cannot be written in ``out_dir`` (created if missing), or ""."""
+    import tempfile
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        # A real write: permission bits say nothing for root or on a read-only mount.
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return ""
 
 
 def _stored_texts(path: str) -> dict[str, str]:
