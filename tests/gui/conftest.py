@@ -1,0 +1,58 @@
+"""GUI tests run offscreen; shared run files (physics-made and engine-made)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+from .physics_runs import write_physics_run  # noqa: E402
+
+SETPOINT_ONLY_PLAN = """
+name: gui-setpoints
+steps:
+  - kind: setpoint_sweep
+    label: setpoints
+    I_start_A: 1.0e-9
+    I_stop_A: 1.0e-6
+    n_setpoints: 4
+    n_bias: 41
+    settle_s: 0.01
+    integration_s: 0.01
+    feedback_settle_s: 0.1
+"""
+
+
+@pytest.fixture(scope="session")
+def physics_run(tmp_path_factory):
+    """A finished run file: 12 setpoints at 65 mK, then 7 temperatures (physics spectra)."""
+    path = tmp_path_factory.mktemp("physics") / "physics.h5"
+    write_physics_run(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def engine_run(tmp_path_factory):
+    """A finished run file made by the real engine on the in-process simulated station."""
+    from stm_andreev.config import load_plan_text, load_station
+    from stm_andreev.engine import RunControl, RunEngine
+    from stm_andreev.engine.runner import POINT_KEYS
+    from stm_andreev.procedures import plan_points
+    from stm_andreev.station import Station
+    from stm_andreev.storage import RunWriter
+
+    plan = load_plan_text(SETPOINT_ONLY_PLAN, "gui-setpoints.yaml")
+    config = load_station("simulated")
+    points = plan_points(plan)
+    path = tmp_path_factory.mktemp("engine") / "engine.h5"
+    with Station.from_config(config, source_text=config.source_text) as station:
+        writer = RunWriter.create(
+            path, n_bias=points[0].settings.bias_V.size, n_planned=len(points),
+            metadata={"plan": plan.name}, station_text=config.source_text,
+            plan_text=SETPOINT_ONLY_PLAN, snapshot=station.snapshot(), point_keys=POINT_KEYS,
+        )
+        summary = RunEngine(station, points, writer, control=RunControl(path)).run()
+    assert summary.status == "finished"
+    return path

@@ -1,0 +1,155 @@
+"""Run queue persistence, plan <-> Procedure round trip, the Procedure form and run control."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stm_andreev.config import ConfigError, load_plan, load_plan_text
+from stm_andreev.gui.launcher import RunHandle, find_run_file, run_command
+from stm_andreev.gui.plan_form import ParameterInputError, ProcedureForm
+from stm_andreev.gui.plans import load_editable, plan_names, plan_text_from_procedures
+from stm_andreev.gui.queue import QueueFileError, QueueItem, RunQueue
+from stm_andreev.gui.run_control import RunControlWidget
+from stm_andreev.procedures import plan_points
+
+
+def test_queue_survives_a_restart(tmp_path):
+    path = tmp_path / "q" / "queue.json"
+    queue = RunQueue(path)
+    a = queue.add(QueueItem("quick", "name: quick", "simulated", str(tmp_path / "a")))
+    b = queue.add(QueueItem("paper", "name: paper", "simulated", str(tmp_path / "b")))
+    queue.update(a, state="running", run_path="/x/run.h5")
+    reopened = RunQueue(path)
+    assert [i.id for i in reopened.items] == [a.id, b.id]
+    assert reopened.running().run_path == "/x/run.h5"
+    assert reopened.next_queued().id == b.id
+    with pytest.raises(ValueError, match="running"):
+        reopened.remove(a.id)
+    reopened.remove(b.id)
+    assert [i.id for i in RunQueue(path).items] == [a.id]
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("{not json", "unreadable"),
+        (json.dumps({"format": 99, "items": []}), "format 99"),
+        (json.dumps({"format": 1, "items": [{"plan_name": "x"}]}), "unreadable"),
+        (json.dumps({"format": 1, "items": [{"plan_name": "p", "plan_text": "", "station": "s",
+                                              "out_dir": "o", "state": "lost"}]}), "lost"),
+    ],
+)
+def test_bad_queue_file_is_refused_with_its_name(tmp_path, text, match):
+    path = tmp_path / "queue.json"
+    path.write_text(text)
+    with pytest.raises(QueueFileError, match=match) as info:
+        RunQueue(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("name", [n for n in plan_names() if n != "cooldown"])
+def test_every_shipped_plan_round_trips_through_its_procedures(name):
+    plan, steps = load_editable(name)
+    edited = load_plan_text(plan_text_from_procedures(plan, steps))
+    before = [(p.setpoint_A, p.temperature_K, p.position_m, p.settings.bias_V.size)
+              for p in plan_points(plan)]
+    after = [(p.setpoint_A, p.temperature_K, p.position_m, p.settings.bias_V.size)
+             for p in plan_points(edited)]
+    assert after == before
+
+
+def test_edited_procedure_values_reach_the_plan():
+    plan, steps = load_editable("quick")
+    steps[0].procedure.n_setpoints = 7
+    steps[0].procedure.log_spacing = False
+    steps[1].procedure.temperatures_K = "0.1, 0.5, 0.9"
+    edited = load_plan_text(plan_text_from_procedures(plan, steps))
+    assert edited.steps[0].n_setpoints == 7 and edited.steps[0].spacing == "linear"
+    assert edited.steps[1].temperature_sequence_K().tolist() == [0.1, 0.5, 0.9]
+    assert edited.n_spectra == 10
+
+
+def test_invalid_edit_is_refused_naming_the_key():
+    plan, steps = load_editable("quick")
+    steps[0].procedure.bias_stop_V = steps[0].procedure.bias_start_V
+    with pytest.raises(ConfigError, match="bias_stop_V"):
+        plan_text_from_procedures(plan, steps)
+
+
+def test_form_is_generated_from_the_procedure_parameters(qtbot):
+    plan, steps = load_editable("setpoint-sweep")
+    proc = steps[0].procedure
+    form = ProcedureForm(proc)
+    qtbot.addWidget(form)
+    assert set(form.fields) == set(proc.parameter_objects())
+    assert form.values()["n_setpoints"] == 31
+    form.set_value("n_setpoints", 9)
+    form.set_value("I_stop_A", "2e-7")
+    form.set_value("log_spacing", False)
+    form.apply()
+    assert (proc.n_setpoints, proc.I_stop_A, proc.log_spacing) == (9, 2e-7, False)
+    form.set_value("I_stop_A", "lots")
+    with pytest.raises(ParameterInputError, match="Stop setpoint"):
+        form.apply()
+    form.set_value("I_stop_A", "5e-2")  # above the Parameter's maximum (1e-3 A)
+    with pytest.raises(ParameterInputError, match="maximum"):
+        form.apply()
+
+
+class RecordingLauncher:
+    """Launcher stand-in that records what would have been started (no process)."""
+
+    def __init__(self) -> None:
+        self.started: list[QueueItem] = []
+
+    def start(self, item):
+        self.started.append(item)
+        return RunHandle(tmp_out(item), None)
+
+    @staticmethod
+    def attach(item):
+        return RunHandle(tmp_out(item), None)
+
+
+def tmp_out(item):
+    from pathlib import Path
+
+    return Path(item.out_dir)
+
+
+def test_run_control_queues_the_edited_plan(qtbot, tmp_path):
+    queue = RunQueue(tmp_path / "queue.json")
+    widget = RunControlWidget(queue, RecordingLauncher(), runs_dir=tmp_path / "runs")
+    qtbot.addWidget(widget)
+    widget.plan_combo.setCurrentText("quick")
+    assert widget.steps_tabs.count() == 2
+    widget.forms[0].set_value("n_setpoints", 6)
+    item = widget.add_to_queue()
+    assert item is not None and widget.queue_table.rowCount() == 1
+    assert load_plan_text(item.plan_text).n_spectra == 8
+    assert item.out_dir.startswith(str((tmp_path / "runs").resolve()))
+    widget.forms[0].set_value("bias_stop_V", "-1.5e-3")  # equal to the start: invalid
+    assert widget.add_to_queue() is None
+    assert "bias_stop_V" in widget.form_error.text()
+    widget.start_next()
+    assert queue.items[0].state == "running"
+    assert RunQueue(tmp_path / "queue.json").items[0].state == "running"
+
+
+def test_cooldown_plan_is_shown_but_not_editable(qtbot, tmp_path):
+    widget = RunControlWidget(RunQueue(tmp_path / "q.json"), RecordingLauncher(),
+                              runs_dir=tmp_path)
+    qtbot.addWidget(widget)
+    widget.plan_combo.setCurrentText("cooldown")
+    assert widget.forms == [] and widget.steps_tabs.count() == 1
+
+
+def test_run_command_and_run_file_discovery(tmp_path):
+    cmd = run_command(tmp_path / "p.yaml", "simulated", tmp_path)
+    assert cmd[1:4] == ["-m", "stm_andreev.cli", "run"] and "--quiet" in cmd
+    assert find_run_file(tmp_path) is None
+    (tmp_path / "20260101-000000_quick.h5").write_bytes(b"")
+    assert find_run_file(tmp_path).name == "20260101-000000_quick.h5"
+    assert load_plan("quick").name == "quick"
