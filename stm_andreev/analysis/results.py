@@ -19,7 +19,7 @@ class SpectrumResult:
     ``delta_c_eV``/``delta_c_err_eV`` are None when no Andreev peaks were found (a valid
     answer). ``delta_c_peak_eV`` is the raw -d2G/dV2 pair; ``delta_c_fit_eV`` the two-gap
     fit's Delta_c whenever that model was chosen (also when the peaks are too smeared to be
-    resolved, e.g. near Tc). ``Z`` is None in the tunnelling regime (a Dynes fit has no barrier). ``G_N_S`` is
+    resolved, e.g. near Tc). ``Z`` is None when the Dynes model was used (tunnelling; it has no barrier). ``G_N_S`` is
     None when the input had no absolute conductance scale (normalised or arbitrary units).
     """
 

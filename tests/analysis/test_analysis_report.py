@@ -49,7 +49,13 @@ def test_temperature_series_peaks_vanish_near_Tc(analysed):
     assert series.T_last_peaks_K == pytest.approx(0.5)
     assert series.T_first_without_K == pytest.approx(1.0)
     assert series.T_vanish_over_Tc == pytest.approx(0.5, abs=0.01)
-    assert np.all(np.diff(series.delta_c_eV[:3]) < 0)  # Delta_c(T) shrinks on warming
+    # The raw -d2G/dV2 pair is pulled in by thermal smearing (by ~30 ueV at 0.5 K); the
+    # reported Delta_c(T) follows the sample's BCS-like Delta_c(T).
+    sample = get_sample("InO-2")
+    for T, dc, a in zip(series.T_K[:3], series.delta_c_eV[:3], group[:3], strict=True):
+        assert dc == pytest.approx(sample.delta_c_eV(T), abs=10 * UEV)
+        assert a.result.delta_c_peak_eV < dc
+    assert group[2].result.delta_c_peak_eV < sample.delta_c_eV(0.5) - 15 * UEV
 
 
 def test_report_files_exist_and_axes_are_labelled_with_units(analysed, tmp_path):
