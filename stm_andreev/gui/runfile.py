@@ -155,6 +155,7 @@ class RunFollower:
         self._last_change: tuple[float, int] | None = None
         self.events: list[Event] = []
         self.status = ""
+        self.last_spectrum_time_s = math.nan  # run-clock time of the newest spectrum
         self.metadata: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ life
@@ -204,6 +205,9 @@ class RunFollower:
         stop = n if max_rows is None else min(n, first + max_rows)
         block = self._read_rows(reader, first, stop)
         self._rows_seen = stop
+        times = block.table.get("time_s")
+        if times is not None and len(times):
+            self.last_spectrum_time_s = float(times[-1])
         return block
 
     def poll_status(self) -> int | None:
@@ -219,6 +223,8 @@ class RunFollower:
             self.metadata["end_time"] = reader.end_time
         except (OSError, KeyError, StorageError) as exc:
             raise RunFollowError(f"{self.path}: cannot refresh the run file: {exc}") from exc
+        if n != self._rows_seen and n > 0:
+            self.last_spectrum_time_s = float(reader.spectrum(n - 1).record.get("time_s", math.nan))
         self._note_count(n)
         self._rows_seen = n
         return n
@@ -284,14 +290,17 @@ class RunFollower:
 
     def banner(self) -> Banner:
         """The interlock/pause banner from the status and the event log."""
-        return banner_for(self.status, self.events)
+        return banner_for(self.status, self.events, self.last_spectrum_time_s)
 
 
-def banner_for(status: str, events: list[Event]) -> Banner:
+def banner_for(status: str, events: list[Event], last_spectrum_time_s: float = math.nan
+               ) -> Banner:
     """Banner text for a run: the last interlock since the last resume, or an operator pause.
 
     An interlock shows even if the status was already set back to "running" (the engine
-    logs the interlock, then pauses): what matters is that no resume followed it.
+    logs the interlock, then pauses): what matters is that no resume followed it. An operator
+    pause is over once a spectrum newer than it arrived (``last_spectrum_time_s``, run clock):
+    the engine logs no event and leaves the status at "paused" when it resumes from one.
     """
     last_interlock: Event | None = None
     last_pause: Event | None = None
@@ -311,6 +320,8 @@ def banner_for(status: str, events: list[Event]) -> Banner:
             f"INTERLOCK {last_interlock.kind}{where}: {last_interlock.message} - "
             "instruments in the safe state; the run is paused until resumed",
         )
+    if last_pause is not None and last_spectrum_time_s > last_pause.time_s:
+        return Banner("", "")
     if status == "paused" or last_pause is not None:
         why = last_pause.message if last_pause is not None else "paused"
         return Banner("pause", f"Run paused: {why}")

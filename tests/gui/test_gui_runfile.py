@@ -123,3 +123,9 @@ def test_format_duration():
     assert format_duration(math.nan) == "--"
     assert format_duration(75) == "1m15s"
     assert format_duration(3725) == "1h02m05s"
+
+
+def test_operator_pause_banner_clears_once_a_newer_spectrum_arrived():
+    events = [Event(10.0, -1, "start", ""), Event(50.0, 3, "pause", "operator pause")]
+    assert banner_for("paused", events, last_spectrum_time_s=40.0).level == "pause"
+    assert banner_for("paused", events, last_spectrum_time_s=70.0).level == ""
