@@ -58,11 +58,22 @@ def _sorted(spec: SpectrumInput) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _gap_seed(V: np.ndarray, g: np.ndarray) -> float:
-    """Coherence-peak position: the largest G on each side, averaged (V)."""
-    pos, neg = V > 0, V < 0
-    if not pos.any() or not neg.any():
-        return 400 * UEV
-    return float((V[pos][np.argmax(g[pos])] - V[neg][np.argmax(g[neg])]) / 2.0)
+    """Coherence-peak position: the largest G on each side, averaged (V).
+
+    Searched inside 85 % of the sweep; a maximum on that boundary means no peak (a gap
+    smeared near Tc, or G rising to the sweep's end), and 40 % of the sweep is used instead.
+    """
+    reach = float(np.max(np.abs(V)))
+    edges = []
+    for side in (V > 0, V < 0):
+        inner = side & (np.abs(V) < 0.85 * reach)
+        if not inner.any():
+            return 0.4 * reach
+        k = int(np.argmax(g[inner]))
+        if k in (0, int(inner.sum()) - 1):
+            return 0.4 * reach
+        edges.append(abs(float(V[inner][k])))
+    return float(np.mean(edges))
 
 
 def _zero_bias(V: np.ndarray, g: np.ndarray) -> float:
