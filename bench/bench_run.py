@@ -1,0 +1,425 @@
+"""Benchmark whole runs; prints ratios (medians of repeats), asserts nothing.
+
+    python bench/bench_run.py [--parts a b c] [--repeats 3] [--profile]
+
+(a) Dry-run overhead: wall time of the full stack (procedures, engine, real drivers, in-process
+    emulators, virtual lab, HDF5) for the default plan (paper-inO2, 46 spectra x 301 points)
+    divided by the time of computing the same 46 spectra with ``stm_andreev.physics`` alone,
+    one ``conductance`` call per spectrum with the parameters the lab had at that point
+    (``lab.junction_state()`` and the modulation, captured as the run goes). Target <= 3.
+    ``--profile`` adds where the full-stack time goes.
+(b) Real-time efficiency on a ScaledClock at speed-up 1 (waits are real): measured sweep time /
+    (points x required wait per point). Point by point through the lock-in at a 1 ms time
+    constant (required wait = the filter's settle time to 1e-3, as the procedure waits;
+    target <= 1.10) and the controller-run sweep (required = the Nanonis timing: initial and
+    end settling + points x (settling + integration); target <= 1.03).
+(c) The way labs do it today side by side with this framework, both over the same TCP
+    simulator (``SimulatedStationServers``, speed-up 100): a setpoint sweep written as a plain
+    pymeasure Procedure with CSV ``Results``, pymeasure's own SR830 driver and the project's
+    Nanonis driver for the setpoint, versus ``RunEngine`` + drivers + HDF5. Prints both wall
+    times, the waits both had to make, and the file sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import cProfile
+import io
+import logging
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from stm_andreev.config import load_plan, load_plan_text, load_station, station_from_dict
+from stm_andreev.config_yaml import parse_yaml
+from stm_andreev.engine import RunControl, RunEngine
+from stm_andreev.engine.runner import POINT_KEYS
+from stm_andreev.physics import conductance
+from stm_andreev.procedures import plan_points
+from stm_andreev.station import Station
+from stm_andreev.storage import RunWriter
+
+log = logging.getLogger("bench_run")
+
+
+def station_config(name: str = "simulated", **simulation):
+    base = load_station(name)
+    data = copy.deepcopy(parse_yaml(base.source_text, f"{name}.yaml").data)
+    data["simulation"].update(simulation)
+    return station_from_dict(data, f"bench-{name}"), data
+
+
+def new_writer(path: Path, station, points, plan_text: str = "") -> RunWriter:
+    return RunWriter.create(
+        path,
+        n_bias=points[0].settings.bias_V.size,
+        n_planned=len(points),
+        metadata={"plan": "bench"},
+        station_text="bench",
+        plan_text=plan_text,
+        snapshot=station.snapshot(),
+        point_keys=POINT_KEYS,
+    )
+
+
+# ------------------------------------------------------------------------------ (a)
+def full_stack_run(tmp: Path, plan, capture: list | None) -> tuple[float, int]:
+    """Wall time of one whole dry run (station build excluded) and the lab's model count."""
+    config, _ = station_config()
+    station = Station.from_config(config, source_text="bench")
+    points = plan_points(plan)
+    writer = new_writer(tmp / f"run-{time.perf_counter_ns()}.h5", station, points)
+    lab = station.lab
+
+    def on_spectrum(point, spectrum) -> None:
+        if capture is not None:
+            capture.append((spectrum.bias_V, lab.junction_state(),
+                            spectrum.record["modulation_Vrms"]))
+
+    engine = RunEngine(station, points, writer, control=RunControl(None), on_spectrum=on_spectrum)
+    start = time.perf_counter()
+    summary = engine.run()
+    wall = time.perf_counter() - start
+    station.close()
+    if summary.status != "finished":
+        raise RuntimeError(f"bench run ended {summary.status}: {summary.events[-3:]}")
+    return wall, lab.model_evaluations
+
+
+def physics_only(states: list) -> float:
+    """Time to compute every captured spectrum with stm_andreev.physics alone (s)."""
+    start = time.perf_counter()
+    for bias_V, s, vmod in states:
+        conductance(bias_V, Eg_eV=s["Eg_eV"], Dc_eV=s["Dc_eV"], Z=s["Z"],
+                    gamma_eV=s["gamma_eV"], T_K=s["T_K"], Vmod_rms_V=vmod,
+                    gamma_c_eV=s["gamma_c_eV"]) * s["G_N_S"]
+    return time.perf_counter() - start
+
+
+AREAS = [  # (label, file substring, function name) of the profiled entry points
+    ("lab model evaluations", "simulators/lab/spectra.py", "__init__"),
+    ("lab advance (fridge + feedback)", "simulators/lab/lab.py", "advance"),
+    ("bias sweeps (sweep_with_lockin)", "procedures/spectroscopy.py", "sweep_with_lockin"),
+    ("tip settle (settle_tip_height)", "procedures/spectroscopy.py", "settle_tip_height"),
+    ("setpoint ramps (ramp_setpoint)", "procedures/spectroscopy.py", "ramp_setpoint"),
+    ("temperature waits (wait_for_temperature)", "procedures/temperature.py",
+     "wait_for_temperature"),
+    ("SR830 emulator (handle_line)", "simulators/emulators/srs.py", "handle_line"),
+    ("Nanonis emulator (handle_frame)", "simulators/emulators/nanonis.py", "handle_frame"),
+    ("Lake Shore emulator (handle_line)", "simulators/emulators/lakeshore372.py", "handle_line"),
+    ("HDF5 writer (append_spectrum)", "storage/writer.py", "append_spectrum"),
+]
+
+
+def profile_breakdown(tmp: Path, plan) -> float:
+    """Print where one run's time goes; return the share spent in lab model evaluations."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    wall, _ = full_stack_run(tmp, plan, None)
+    profiler.disable()
+    stats = pstats.Stats(profiler, stream=io.StringIO())
+    rows = stats.stats  # type: ignore[attr-defined]
+    print(f"    profile of one full-stack run ({wall:.1f} s under cProfile; areas nest, so "
+          "the shares overlap):")
+    shares = {}
+    commands = 0
+    for label, path, function in AREAS:
+        # The largest cumulative time among matching functions: the outermost entry point.
+        hits = [(ct, nc) for (f, _, fn), (_, nc, _, ct, _) in rows.items()
+                if fn == function and path in f.replace("\\", "/")]
+        cum, calls = max(hits, default=(0.0, 0))
+        if "emulator" in label:
+            commands += calls
+        shares[label] = cum / wall
+        print(f"      {label:42s} {cum:7.2f} s cumulative ({100 * cum / wall:4.0f} %), "
+              f"{calls} calls")
+    print(f"    {commands} instrument commands in the run: {wall / max(commands, 1) * 1e3:.2f} ms "
+          "of profiled wall time per command on average")
+    return shares[AREAS[0][0]]
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(8)
+    top = [line for line in out.getvalue().splitlines() if line.strip()][-9:]
+    print("    top functions by own time:")
+    for line in top:
+        print("      " + line.strip()[:150])
+
+
+def bench_dry_run(repeats: int, profile: bool, plan_name: str = "paper-inO2") -> None:
+    plan = load_plan(plan_name)
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        walls, physics, models = [], [], []
+        for _ in range(repeats):
+            states: list = []
+            wall, n_models = full_stack_run(tmp, plan, states)
+            walls.append(wall)
+            models.append(n_models)
+            physics.append(physics_only(states))
+        wall, phys = statistics.median(walls), statistics.median(physics)
+        print(f"(a) dry run {plan_name} ({len(states)} spectra x {states[0][0].size} points): "
+              f"full stack {wall:6.2f} s, physics alone {phys:6.3f} s, ratio {wall / phys:6.1f}"
+              f"  (target <= 3)")
+        print(f"    lab full-spectrum model evaluations per run: {statistics.median(models):.0f} "
+              f"(the physics-alone baseline makes {len(states)})")
+        if profile:
+            model_share = profile_breakdown(tmp, plan)
+            rest = wall * (1 - model_share)
+            print(f"    without the lab's model evaluations the full stack would take ~{rest:.1f} s: "
+                  f"ratio ~{rest / phys:.0f}")
+
+
+# ------------------------------------------------------------------------------ (b)
+def bench_realtime(repeats: int, n_points: int) -> None:
+    from stm_andreev.procedures.spectroscopy import (
+        SpectrumSettings,
+        configure_for_setpoint,
+        sweep_with_lockin,
+    )
+
+    config, _ = station_config(clock="scaled", speedup=1.0)
+    station = Station.from_config(config, source_text="bench")
+    fb, lockin = station.feedback, station.lockin
+    settings = SpectrumSettings(
+        V_sp_V=-3e-3, bias_V=np.linspace(-1.5e-3, 1.5e-3, n_points), acquisition="lockin",
+        modulation_Vrms=20e-6, modulation_frequency_Hz=5000.0, settle_s=0.0,
+        integration_s=0.0, feedback_settle_s=0.0, settle_z_timeout_s=30.0,
+    )
+    try:
+        gain = configure_for_setpoint(station, 1e-8, settings)["preamp_gain_V_per_A"]
+        lockin.time_constant = 1e-3
+        wait = lockin.settle_time(1e-3)
+        ratios = []
+        for _ in range(repeats):
+            fb.set_feedback(False)
+            start = time.perf_counter()
+            sweep_with_lockin(station, settings, gain)
+            ratios.append((time.perf_counter() - start) / (n_points * wait))
+            fb.set_bias(settings.V_sp_V)
+            fb.set_feedback(True)
+        r = statistics.median(ratios)
+        print(f"(b) point by point, lock-in tau 1 ms ({wait * 1e3:.2f} ms wait x {n_points}): "
+              f"measured / required {r:5.3f}  (target <= 1.10); "
+              f"overhead {(r - 1) * wait * 1e3:.3f} ms per point")
+        # Where the overhead comes from: the two commands of a point, and the clock's sleep
+        # overshooting its request (the OS scheduler; large on a loaded machine).
+        fb.set_feedback(False)
+        io_s, over_s = [], []
+        for bias in settings.bias_V:
+            start = time.perf_counter()
+            fb.set_bias(float(bias))
+            lockin.snap_xy()
+            io_s.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            station.clock.sleep(wait)
+            over_s.append(time.perf_counter() - start - wait)
+        fb.set_bias(settings.V_sp_V)
+        fb.set_feedback(True)
+        print(f"    per point: set_bias + snap_xy {statistics.median(io_s) * 1e3:.3f} ms, "
+              f"sleep overshoot {statistics.median(over_s) * 1e3:.3f} ms (median)")
+        settle_s, integration_s = 5e-3, 5e-3
+        ratios = []
+        for _ in range(repeats):
+            fb.set_feedback(False)
+            start = time.perf_counter()
+            fb.bias_spectroscopy(-1.5e-3, 1.5e-3, n_points, settle_s, integration_s)
+            elapsed = time.perf_counter() - start
+            timing = fb.get_spectroscopy_timing()
+            required = (timing["initial_settling_s"] + timing["end_settling_s"]
+                        + n_points * (timing["settling_s"] + timing["integration_s"]))
+            ratios.append(elapsed / required)
+            fb.set_bias(settings.V_sp_V)
+            fb.set_feedback(True)
+        print(f"    controller-run sweep ({n_points} x {(settle_s + integration_s) * 1e3:.0f} ms "
+              f"+ settling {timing['initial_settling_s'] + timing['end_settling_s']:.3f} s): "
+              f"measured / required {statistics.median(ratios):5.3f}  (target <= 1.03)")
+    finally:
+        station.close()
+
+
+# ------------------------------------------------------------------------------ (c)
+SWEEP_PLAN = """
+name: tcp-sweep
+kind: setpoint_sweep
+I_start_A: 1.0e-9
+I_stop_A: 1.0e-6
+n_setpoints: {n_setpoints}
+n_bias: {n_bias}
+settle_s: 0.1
+integration_s: 0.1
+feedback_settle_s: 1.0
+"""
+
+
+def tcp_station(servers, data: dict):
+    """The simulated-tcp station file pointed at the servers' (ephemeral) ports."""
+    data = copy.deepcopy(data)
+    inst = data["instruments"]
+    inst["lockin"]["address"] = f"TCPIP::127.0.0.1::{servers.servers['lockin'].port}::SOCKET"
+    inst["fridge"]["address"] = f"TCPIP::127.0.0.1::{servers.servers['fridge'].port}::SOCKET"
+    stm_ports = list(servers.servers["stm"].ports)
+    inst["stm"]["address"] = f"127.0.0.1:{stm_ports[0]}"
+    inst["stm"]["options"]["ports"] = stm_ports
+    return station_from_dict(data, "bench-tcp")
+
+
+def ours_over_tcp(servers, data: dict, plan, out: Path) -> tuple[float, int, float]:
+    config = tcp_station(servers, data)
+    station = Station.from_config(config, source_text="bench")
+    try:
+        points = plan_points(plan)
+        writer = new_writer(out, station, points, plan.source_text)
+        waits: list[float] = []
+        lockin = station.lockin
+
+        def on_spectrum(point, spectrum) -> None:
+            waits.append(point.settings.feedback_settle_s + point.settings.bias_V.size
+                         * max(point.settings.settle_s, lockin.settle_time(1e-3)))
+
+        start = time.perf_counter()
+        summary = RunEngine(station, points, writer, control=RunControl(None),
+                            on_spectrum=on_spectrum).run()
+        wall = time.perf_counter() - start
+    finally:
+        station.close()
+    if summary.status != "finished":
+        raise RuntimeError(f"TCP run ended {summary.status}: {summary.events[-3:]}")
+    return wall, out.stat().st_size, sum(waits) / station.clock.speedup
+
+
+def plain_pymeasure_over_tcp(servers, plan, out: Path) -> tuple[float, int, float]:
+    """The same setpoint sweep as a lab writes it today: a pymeasure Procedure, CSV Results."""
+    from pymeasure.experiment import (
+        FloatParameter,
+        IntegerParameter,
+        Procedure,
+        Results,
+        Worker,
+    )
+    from pymeasure.instruments.srs import SR830
+
+    from stm_andreev.drivers.nanonis.client import NanonisController
+
+    lockin_address = f"TCPIP::127.0.0.1::{servers.servers['lockin'].port}::SOCKET"
+    stm_port = servers.servers["stm"].ports[0]
+    speedup = servers.clock.speedup
+    step = plan.steps[0]
+    waited = [0.0]
+
+    class PlainSetpointSweep(Procedure):
+        I_start = FloatParameter("Start setpoint", units="A", default=step.I_start_A)
+        I_stop = FloatParameter("Stop setpoint", units="A", default=step.I_stop_A)
+        n_setpoints = IntegerParameter("Setpoints", default=step.n_setpoints)
+        n_bias = IntegerParameter("Bias points", default=step.n_bias)
+        V_sp = FloatParameter("Setpoint bias", units="V", default=step.V_sp_V)
+        settle = FloatParameter("Settle", units="s", default=step.settle_s)
+        feedback_settle = FloatParameter("Feedback settle", units="s",
+                                         default=step.feedback_settle_s)
+        DATA_COLUMNS = ["Setpoint (A)", "Bias (V)", "X (V)", "Y (V)", "G (S)"]
+
+        def startup(self) -> None:
+            self.lockin = SR830(lockin_address, visa_library="@py", read_termination="\n",
+                                timeout=5000)
+            self.stm = NanonisController(host="127.0.0.1", port=stm_port)
+            self.lockin.sine_voltage = 0.02  # 20 uV at the junction through the 1/1000 divider
+            self.lockin.time_constant = 0.03
+            self.lockin.sensitivity = 0.1
+
+        def sleep(self, s: float) -> None:
+            # The simulator's clock runs `speedup` times faster than the wall clock.
+            waited[0] += s / speedup
+            time.sleep(s / speedup)
+
+        def execute(self) -> None:
+            gains = {1e-9: 1e9, 1e-8: 1e9, 1e-7: 1e8, 1e-6: 1e6}
+            setpoints = np.geomspace(self.I_start, self.I_stop, self.n_setpoints)
+            biases = np.linspace(step.bias_start_V, step.bias_stop_V, self.n_bias)
+            # A 30 ms, 12 dB/oct filter settles to 1e-3 in ~9.2 tau: the usual "wait 10 tau".
+            wait = max(self.settle, 10 * 0.03)
+            for I_sp in setpoints:
+                gain = next(g for limit, g in sorted(gains.items()) if I_sp <= limit * 1.01)
+                self.stm.set_current_gain(gain)
+                self.stm.set_bias(self.V_sp)
+                self.stm.set_setpoint(float(I_sp))
+                self.stm.set_feedback(True)
+                self.sleep(self.feedback_settle)
+                self.stm.set_feedback(False)
+                for V in biases:
+                    self.stm.set_bias(float(V))
+                    self.sleep(wait)
+                    x, y = self.lockin.xy
+                    self.emit("results", {"Setpoint (A)": I_sp, "Bias (V)": V, "X (V)": x,
+                                          "Y (V)": y, "G (S)": x / (gain * 20e-6)})
+                self.stm.set_bias(self.V_sp)
+                self.stm.set_feedback(True)
+                if self.should_stop():
+                    return
+
+        def shutdown(self) -> None:
+            self.lockin.adapter.close()
+            self.stm.close()
+
+    procedure = PlainSetpointSweep()
+    results = Results(procedure, str(out))
+    worker = Worker(results, log_level=logging.ERROR)
+    start = time.perf_counter()
+    worker.start()
+    worker.join(timeout=600)
+    wall = time.perf_counter() - start
+    return wall, out.stat().st_size, waited[0]
+
+
+def bench_side_by_side(repeats: int, n_setpoints: int, n_bias: int) -> None:
+    from stm_andreev.simulators.transports.station import SimulatedStationServers
+
+    config, data = station_config("simulated-tcp")
+    plan = load_plan_text(SWEEP_PLAN.format(n_setpoints=n_setpoints, n_bias=n_bias), "tcp.yaml")
+    ours, plain = [], []
+    with tempfile.TemporaryDirectory() as d:
+        for k in range(repeats):
+            with SimulatedStationServers.from_station(config, free_ports=True) as servers:
+                plain.append(plain_pymeasure_over_tcp(servers, plan, Path(d) / f"plain{k}.csv"))
+            with SimulatedStationServers.from_station(config, free_ports=True) as servers:
+                ours.append(ours_over_tcp(servers, data, plan, Path(d) / f"ours{k}.h5"))
+    speedup = config.simulation.speedup
+    for label, rows in (("plain pymeasure + CSV", plain), ("stm-andreev engine + HDF5", ours)):
+        wall = statistics.median(r[0] for r in rows)
+        size = statistics.median(r[1] for r in rows)
+        waits = statistics.median(r[2] for r in rows)
+        print(f"(c) {label:26s} {wall:6.2f} s wall ({waits:5.2f} s of it required waits, "
+              f"{wall - waits:5.2f} s the rest), file {size / 1024:7.1f} KiB")
+    print(f"    {n_setpoints} setpoints x {n_bias} points over TCP, simulator speed-up "
+          f"{speedup:g}; the engine also ramps the setpoint at the station's rate, waits for "
+          f"the tip height to settle and checks interlocks, which the plain procedure skips")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", nargs="+", default=["a", "b", "c"], choices=["a", "b", "c"])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="(a): where the time goes")
+    parser.add_argument("--points", type=int, default=200, help="(b): bias points per sweep")
+    parser.add_argument("--plans", nargs="+", default=["paper-inO2", "setpoint-sweep"],
+                        help="(a): plans to dry-run (the default one, and one without a "
+                        "temperature sweep)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR)
+    logging.getLogger("pymeasure").setLevel(logging.ERROR)
+    if "a" in args.parts:
+        for plan_name in args.plans:
+            bench_dry_run(args.repeats, args.profile, plan_name)
+    if "b" in args.parts:
+        bench_realtime(args.repeats, args.points)
+    if "c" in args.parts:
+        bench_side_by_side(args.repeats, n_setpoints=5, n_bias=101)
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
