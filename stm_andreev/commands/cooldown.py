@@ -353,8 +353,9 @@ def run_cooldown_steps(
         summary.station_time_s = clock.now() - start_clock
         summary.wall_s = time.perf_counter() - start_wall
         writer.close(status)
-    kind = {"finished": "finish", "aborted": "abort"}.get(status, "pause")
-    _notify(notifier, kind, f"cooldown {status}: {summary.final_K:.4g} K, "
+    # Not reaching the target is worth waking someone for: the plan's spectra will not start.
+    kind = {"finished": "finish", "aborted": "abort"}.get(status, "failure")
+    _notify(notifier, kind, f"cooldown {status.replace('_', ' ')}: {summary.final_K:.4g} K, "
             f"{summary.readings} readings", summary)
     return summary
 

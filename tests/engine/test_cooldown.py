@@ -184,6 +184,25 @@ def test_dropped_link_is_reconnected(tmp_path):
     assert "link_error" in [e[1] for e in log["events"]]
 
 
+def test_cooldown_end_is_notified(tmp_path):
+    from stm_andreev.engine.notify import Notifier
+
+    from .local_servers import webhook_server
+    from .test_notify import notifications
+
+    with webhook_server() as (url, hooks):
+        notifier = Notifier(notifications(webhook_url=url))
+        cool(tmp_path, cooldown_plan(), notifier=notifier, from_K=None)  # at base already
+        second = tmp_path / "second"
+        second.mkdir()
+        cool(second, cooldown_plan(target_K=0.01, interval_s=60, max_duration_s=120),
+             notifier=notifier, from_K=None)
+    assert [p["event"] for p in hooks.posts] == ["finish", "failure"]
+    assert hooks.posts[0]["run"] == str(tmp_path / "cool.h5")
+    assert hooks.posts[0]["message"].startswith("cooldown finished: 0.049")
+    assert "cooldown target not reached" in hooks.posts[1]["message"]
+
+
 def test_writer_never_overwrites_and_reader_names_bad_files(tmp_path):
     path = tmp_path / "c.h5"
     CooldownWriter.create(path, ["mc"]).close("finished")
