@@ -43,8 +43,20 @@ def _offset_step(curves: Sequence[np.ndarray]) -> float:
     return 0.6 * (float(np.median(spans)) if spans else 1.0)
 
 
+MAX_CURVES = 10
+
+
+def _spread(items: list[Analysis], n: int) -> list[Analysis]:
+    """At most n items evenly spread over the (sorted) list, always keeping both ends."""
+    if len(items) <= n:
+        return items
+    keep = np.unique(np.round(np.linspace(0, len(items) - 1, n)).astype(int))
+    return [items[k] for k in keep]
+
+
 def fig1_setpoint_series(analyses: Sequence[Analysis]) -> Figure | None:
-    """Fig. 1: G(V) in 2e^2/h for increasing setpoint conductance, offset for clarity."""
+    """Fig. 1: G(V) in 2e^2/h for increasing setpoint conductance, offset for clarity (at most
+    10 spectra, spread evenly over the conductance range)."""
     items = sorted((a for a in analyses if _absolute(a) is not None),
                    key=lambda a: a.result.G_N_S or 0.0)
     absolute = bool(items)
@@ -52,9 +64,10 @@ def fig1_setpoint_series(analyses: Sequence[Analysis]) -> Figure | None:
         items = sorted(analyses, key=lambda a: a.result.Z or 0.0, reverse=True)
     if not items:
         return None
+    items = _spread(items, MAX_CURVES)
     curves = [_absolute(a) if absolute else a.g for a in items]
-    step = 0.25 * float(np.median([np.nanmax(c) for c in curves]))
-    fig = _figure()
+    step = 0.15 * float(np.max([np.nanmax(c) for c in curves]))
+    fig = _figure(6.5, 6.0)
     ax = fig.add_subplot()
     for k, (a, c) in enumerate(zip(items, curves, strict=True)):
         label = (f"G_N = {a.result.G_N_G0:.3g} G0" if a.result.G_N_G0 is not None
@@ -63,7 +76,7 @@ def fig1_setpoint_series(analyses: Sequence[Analysis]) -> Figure | None:
     ax.set_xlabel("bias V (mV)")
     ax.set_ylabel("G (2e²/h, offset)" if absolute else "G / G_N (offset)")
     ax.set_title("Fig. 1: tunnelling to Andreev spectroscopy")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
@@ -82,7 +95,7 @@ def fig2a_temperature_series(analyses: Sequence[Analysis], Tc_K: float | None = 
     absolute = all(_absolute(a) is not None for a in items)
     curves = [_absolute(a) if absolute else a.g for a in items]
     step = _offset_step(curves) * 0.5
-    fig = _figure()
+    fig = _figure(6.5, 6.0)
     ax = fig.add_subplot()
     closest = int(np.argmin([abs(a.result.T_K - Tc_K) for a in items])) if Tc_K else -1
     for k, (a, c) in enumerate(zip(items, curves, strict=True)):
@@ -91,7 +104,7 @@ def fig2a_temperature_series(analyses: Sequence[Analysis], Tc_K: float | None = 
     ax.set_xlabel("bias V (mV)")
     ax.set_ylabel("G (2e²/h, offset)" if absolute else "G / G_N (offset)")
     ax.set_title("Fig. 2a: temperature dependence")
-    ax.legend(fontsize=6, loc="upper right", ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
