@@ -32,6 +32,9 @@ class Sampler(Protocol):
     def tick(self) -> list[Sample]: ...
 
 
+_UNITS = {"film": "Ω", "heater": "%"}
+
+
 def _pretty(name: str) -> str:
     return name.replace("_", " ")
 
@@ -113,7 +116,9 @@ class CooldownDashboard(QtWidgets.QWidget):
                     y = math.log10(value) if plot is not self.heater_plot else value
                     line = pg.InfiniteLine(
                         pos=y, angle=0, pen=pg.mkPen("#c62828", width=1, style=QtCore.Qt.DashLine),
-                        label=f"{_pretty(name)} band edge", labelOpts={"position": 0.75, "color": "#c62828", "anchors": [(0.5, 1), (0.5, 1)]})
+                        label=f"{_pretty(name)} limit {value:g} {_UNITS.get(name, 'K')}",
+                        labelOpts={"position": 0.45, "color": "#c62828",
+                                   "anchors": [(0.5, 1), (0.5, 1)]})
                     plot.addItem(line)
                     self._band_lines.append(line)
         layout.addWidget(plots, stretch=4)
@@ -125,8 +130,9 @@ class CooldownDashboard(QtWidgets.QWidget):
         for name in [*names, "film", "heater", "rate", "to base", "station time"]:
             label = QtWidgets.QLabel("--")
             label.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+            label.setWordWrap(True)
             self.value_labels[name] = label
-            title = {"film": "film R", "rate": "cooling rate", "to base": "time to base (est.)",
+            title = {"film": "film R", "rate": "cooling rate", "to base": "to base (est.)",
                      "heater": "heater"}.get(name, _pretty(name))
             form.addRow(f"{title}:", label)
         side.addWidget(box)
@@ -137,7 +143,7 @@ class CooldownDashboard(QtWidgets.QWidget):
         side.addStretch(1)
         holder = QtWidgets.QWidget()
         holder.setLayout(side)
-        holder.setMinimumWidth(340)
+        holder.setMinimumWidth(420)
         layout.addWidget(holder, stretch=1)
 
     # ------------------------------------------------------------------ running
@@ -192,7 +198,7 @@ class CooldownDashboard(QtWidgets.QWidget):
             return h.errors.get(name, "--")[:40]
         if name == "film":
             if abs(value) < SUPERCONDUCTING_OHM:
-                return "≈ 0 Ω (superconducting)"
+                return "≈ 0 Ω: superconducting"
             return pg.siFormat(value, suffix="Ω", precision=4)
         if name == "heater":
             return f"{value:.1f} %"

@@ -71,7 +71,7 @@ class LiveSpectraWidget(QtWidgets.QWidget):
     def _build(self) -> None:
         layout = QtWidgets.QVBoxLayout(self)
         self.title = QtWidgets.QLabel("no run file")
-        self.title.setStyleSheet("font-weight:bold;")
+        self.title.setTextFormat(QtCore.Qt.RichText)
         layout.addWidget(self.title)
         self.gap_text = QtWidgets.QLabel("")
         self.gap_text.setTextFormat(QtCore.Qt.RichText)
@@ -107,9 +107,12 @@ class LiveSpectraWidget(QtWidgets.QWidget):
         self.map_image = pg.ImageItem()
         self.map_plot.addItem(self.map_image)
         self.map_bar = pg.ColorBarItem(
-            values=(-1, 1), colorMap=pg.colormap.get("CET-D1"), width=14,
-            label="-d²G/dV², normalised per temperature", interactive=False)
+            values=(-1, 1), colorMap=pg.colormap.get("CET-D1"), width=14, interactive=False)
         self.map_bar.setImageItem(self.map_image, insert_in=self.map_plot)
+        bar_axis = self.map_bar.getAxis("right")
+        bar_axis.setTickFont(self.map_plot.getAxis("left").style["tickFont"])
+        bar_axis.setLabel("-d²G/dV², normalised per temperature",
+                          **{"font-size": f"{theme.FONT_PT}pt"})
         self.map_points = pg.ScatterPlotItem(size=5, brush=pg.mkBrush("k"), pen=None,
                                              symbol="t1")
 
@@ -153,7 +156,8 @@ class LiveSpectraWidget(QtWidgets.QWidget):
         for label in self.waterfall_labels:
             label.setText("")
         self.follower = self.follower_factory(Path(path))
-        self.title.setText(str(path))
+        path = Path(path)
+        self.title.setText(f"<b>{path.name}</b> <span style='color:#666'>in {path.parent}</span>")
         self.update_views()
         self.timer.start()
 
