@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .errors import AnalysisInputError
+from .errors import AnalysisInputError, FitError
 from .figures import (
     fig1_setpoint_series,
     fig2a_temperature_series,
@@ -40,16 +40,29 @@ SUMMARY_NAME = "summary.json"  # the run command prints it after a run
 
 def analyze_items(
     items: Iterable[str | Path | SpectrumInput | Analysis], *, T_K: float | None = None,
-    Vmod_rms_V: float | None = None, **load_kwargs,
+    Vmod_rms_V: float | None = None, errors: list[str] | None = None, **load_kwargs,
 ) -> list[Analysis]:
-    """Analyse run files / text files (paths), SpectrumInputs, or pass Analyses through."""
+    """Analyse run files / text files (paths), SpectrumInputs, or pass Analyses through.
+
+    A file that cannot be read raises AnalysisInputError. A single spectrum whose fits fail
+    (FitError) is skipped so the rest of a run is still analysed; the message (naming source
+    and index) is appended to ``errors`` if given, else logged as a warning.
+    """
     out: list[Analysis] = []
     for item in items:
         if isinstance(item, Analysis):
             out.append(item)
             continue
         specs = [item] if isinstance(item, SpectrumInput) else load_spectra(item, **load_kwargs)
-        out.extend(analyze_spectrum(s, T_K=T_K, Vmod_rms_V=Vmod_rms_V) for s in specs)
+        for spec in specs:
+            try:
+                out.append(analyze_spectrum(spec, T_K=T_K, Vmod_rms_V=Vmod_rms_V))
+            except FitError as exc:
+                message = f"{spec.source}[{spec.index}]: not analysed: {exc}"
+                if errors is None:
+                    log.warning("%s", message)
+                else:
+                    errors.append(message)
     return out
 
 

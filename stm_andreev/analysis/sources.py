@@ -44,7 +44,8 @@ def _run_temperature(record: dict[str, Any]) -> float | None:
 
 def load_run_file(path: str | Path) -> list[SpectrumInput]:
     """Every confirmed spectrum of a run file, with its temperature, modulation, setpoint
-    conductance and tip position from the per-spectrum table."""
+    conductance and tip position from the per-spectrum table. Spectra without usable
+    conductance (failed acquisitions stored as NaN) are skipped with a warning."""
     from stm_andreev.storage import RunReader, StorageError
 
     p = Path(path)
@@ -60,6 +61,12 @@ def load_run_file(path: str | Path) -> list[SpectrumInput]:
     for s in spectra:
         rec = s.record
         sample = meta.get("sample", "")
+        if np.count_nonzero(np.isfinite(s.G_S)) < 7:
+            # A failed acquisition is stored as NaN with its status; the run's other spectra
+            # are still worth analysing.
+            log.warning("%s: spectrum %d skipped: no usable conductance (status %s: %s)",
+                        p, s.row, rec.get("status_code"), rec.get("status_text"))
+            continue
         out.append(SpectrumInput(
             bias_V=np.asarray(s.bias_V, dtype=float), G=np.asarray(s.G_S, dtype=float),
             G_unit="S", source=str(p), index=s.row, T_K=_run_temperature(rec),
@@ -69,6 +76,9 @@ def load_run_file(path: str | Path) -> list[SpectrumInput]:
             label=f"{sample} point {s.point_index}".strip(),
             meta={"run": meta, "record": rec, "point_index": s.point_index},
         ))
+    if not out:
+        raise AnalysisInputError(f"{p}: none of its {len(spectra)} spectra has usable "
+                                 "conductance values")
     return out
 
 

@@ -3,8 +3,8 @@
 Files: run files (HDF5), Nanonis bias-spectroscopy .dat files, plain-text spectra. With
 ``--json`` one JSON object per spectrum is printed per line (schema in docs/analysis.md);
 otherwise a table. ``--report DIR`` also writes the paper's figures and a Markdown report.
-Exit status 0 when every file was analysed, 1 when any file could not be read (the others
-are still analysed), 2 for bad options.
+Exit status 0 when every spectrum was analysed, 1 when a file could not be read or a spectrum
+could not be fitted (the others are still analysed), 2 for bad options.
 """
 
 from __future__ import annotations
@@ -72,12 +72,17 @@ def run(args: argparse.Namespace) -> int:
     analyses: list[Analysis] = []
     failed = 0
     for path in args.files:
+        errors: list[str] = []
         try:
-            found = analyze_items([path], T_K=args.T_K, Vmod_rms_V=args.vmod_rms_V, **load)
+            found = analyze_items([path], T_K=args.T_K, Vmod_rms_V=args.vmod_rms_V,
+                                  errors=errors, **load)
         except AnalysisError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failed += 1
             continue
+        for message in errors:
+            print(f"error: {message}", file=sys.stderr)
+        failed += bool(errors)
         for a in found:
             if args.json:
                 print(json.dumps(a.result.to_json_dict()), flush=True)

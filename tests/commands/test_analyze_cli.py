@@ -82,3 +82,50 @@ def test_bad_options_exit_2(capsys, files):
     with pytest.raises(SystemExit) as info:
         main(["analyze", str(files["tunnel"]), "--T-K", "-1"])
     assert info.value.code == 2
+
+
+def _tunnelling_run(path, n=3, nan_rows=()):
+    from stm_andreev.storage import RunWriter
+
+    w = RunWriter.create(path, n_bias=V.size, n_planned=n, metadata={"sample": "InO-2"},
+                         station_text="", plan_text="", snapshot={})
+    for k in range(n):
+        G = spectrum(V, Eg=(300 + 100 * k) * UEV, Dc=145 * UEV, Z=30, gamma=40 * UEV,
+                     noise=0.005, seed=k, G_N_S=0.005 * G0_S)
+        if k in nan_rows:
+            G = np.full_like(G, np.nan)
+        w.append_spectrum(k, bias_V=V, G_S=G, X_V=G, Y_V=0 * G, record={
+            "temperature_before_K": 0.065, "modulation_Vrms": 15e-6,
+            "status_code": 2 if k in nan_rows else 0})
+    w.close("finished")
+    return path
+
+
+def test_run_file_with_a_failed_acquisition_analyses_the_rest(capsys, tmp_path, caplog):
+    path = _tunnelling_run(tmp_path / "r.h5", nan_rows=(1,))
+    code, out, err = run(capsys, path, "--json")
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["index"] for r in records] == [0, 2]
+    assert [round(r["E_g_eV"] * 1e6, -1) for r in records] == [300, 500]
+    assert "spectrum 1 skipped" in caplog.text
+
+
+def test_a_spectrum_whose_fit_fails_is_reported_and_the_others_kept(capsys, tmp_path,
+                                                                     monkeypatch):
+    import stm_andreev.analysis.report as report
+    from stm_andreev.analysis.errors import FitError
+
+    real = report.analyze_spectrum
+
+    def flaky(spec, **kwargs):
+        if spec.index == 1:
+            raise FitError("every start of the dynes fit failed")
+        return real(spec, **kwargs)
+
+    monkeypatch.setattr(report, "analyze_spectrum", flaky)
+    path = _tunnelling_run(tmp_path / "r.h5")
+    code, out, err = run(capsys, path, "--json")
+    assert code == 1
+    assert "r.h5[1]: not analysed: every start of the dynes fit failed" in err
+    assert [json.loads(line)["index"] for line in out.splitlines()] == [0, 2]
