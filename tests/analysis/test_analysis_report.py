@@ -109,3 +109,27 @@ def test_tc_needs_a_drop():
     T = np.linspace(1, 3, 50)
     with pytest.raises(AnalysisInputError, match="no resistive drop"):
         tc_from_resistance(T, 1000 / T)
+
+
+def test_every_figure_has_axis_labels_with_units(analysed):
+    from stm_andreev.analysis import figures as F
+    from stm_andreev.analysis.report import base_temperature_set
+
+    _, _, analyses = analysed
+    group = temperature_group(analyses)
+    tunnelling = [a for a in analyses if a.result.model == "dynes"]
+    figs = {
+        "1": F.fig1_setpoint_series(base_temperature_set(analyses)),
+        "2a": F.fig2a_temperature_series(group, 1.5),
+        "2b": F.fig2b_d2G_map(group, 1.5),
+        "3": F.fig3_delta_c_vs_E_g(analyses),
+        "S2": F.figS2_dynes_fit(tunnelling[0]),
+    }
+    for name, fig in figs.items():
+        ax = fig.axes[0]
+        assert ax.get_title().startswith(f"Fig. {name}")
+        # Bias in mV, energies in ueV; conductances in 2e^2/h or normalised to G_N; T/Tc.
+        assert ax.get_xlabel().endswith(("(mV)", "(µeV)")), (name, ax.get_xlabel())
+        assert any(u in ax.get_ylabel() for u in ("2e²/h", "G / G_N", "(µeV)", "T / Tc")), \
+            (name, ax.get_ylabel())
+        assert ax.lines or ax.collections
