@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from stm_andreev.physics import G0_S
 
 from .pipeline import Analysis
+from .positions import PositionPoint, position_points
 
 MV = 1e3  # V -> mV on plot axes
 UEV = 1e6  # eV -> ueV on plot axes
@@ -141,30 +142,29 @@ def fig2b_d2G_map(analyses: Sequence[Analysis], Tc_K: float | None = None):
 
 
 def fig3_delta_c_vs_E_g(analyses: Sequence[Analysis]) -> Figure | None:
-    """Fig. 3: Delta_c versus E_g (ueV) with error bars, one point per spectrum with peaks,
-    grouped by sample/source; the dashed line is the mean Delta_c."""
-    pts = [a for a in analyses if a.result.delta_c_eV is not None and a.result.E_g_eV]
+    """Fig. 3: Delta_c versus E_g (ueV) with error bars, one point per tip position (E_g from
+    the tunnelling spectra there, Delta_c from the contact spectra), one colour per sample;
+    the dashed line is the mean Delta_c."""
+    pts = position_points(analyses)
     if not pts:
         return None
     fig = _figure(5.0, 4.0)
     ax = fig.add_subplot()
-    groups: dict[str, list[Analysis]] = {}
-    for a in pts:
-        groups.setdefault(a.spectrum.meta.get("run", {}).get("sample") or
-                          Path(a.result.source).name, []).append(a)
+    groups: dict[str, list[PositionPoint]] = {}
+    for p in pts:
+        groups.setdefault(p.sample or Path(p.source).name, []).append(p)
     for name, group in groups.items():
-        ax.errorbar([a.result.E_g_eV * UEV for a in group],
-                    [a.result.delta_c_eV * UEV for a in group],
-                    xerr=[(a.result.E_g_err_eV or 0) * UEV for a in group],
-                    yerr=[(a.result.delta_c_err_eV or 0) * UEV for a in group],
+        ax.errorbar([p.E_g_eV * UEV for p in group], [p.delta_c_eV * UEV for p in group],
+                    xerr=[p.E_g_err_eV * UEV for p in group],
+                    yerr=[p.delta_c_err_eV * UEV for p in group],
                     fmt="o", ms=4, capsize=2, label=name)
-    mean = float(np.mean([a.result.delta_c_eV for a in pts])) * UEV
+    mean = float(np.mean([p.delta_c_eV for p in pts])) * UEV
     ax.axhline(mean, ls="--", color="gray", lw=1, label=f"mean Δc = {mean:.0f} µeV")
     ax.set_xlabel("single-particle gap E_g (µeV)")
     ax.set_ylabel("collective gap Δ_c (µeV)")
     # Both axes from zero, as in the paper, with room for the largest point and its bar.
-    ax.set_xlim(0, 1.15 * max(a.result.E_g_eV for a in pts) * UEV)
-    ax.set_ylim(0, 1.4 * max(a.result.delta_c_eV for a in pts) * UEV)
+    ax.set_xlim(0, 1.15 * max(p.E_g_eV + p.E_g_err_eV for p in pts) * UEV)
+    ax.set_ylim(0, 1.4 * max(p.delta_c_eV + p.delta_c_err_eV for p in pts) * UEV)
     ax.set_title("Fig. 3: collective gap versus spectral gap")
     ax.legend(fontsize=7)
     return fig

@@ -109,12 +109,18 @@ def _fit_two_gap(V, g, smearing, btk: FitResult, pairs: tuple[float, ...]) -> Fi
     # pairs well inside it seed Delta_c. Without one (merged peaks near Tc, or a pseudogap
     # above it) Delta_c is seeded well inside the gap.
     top = max(_gap_seed(V, g), *pairs) if pairs else _gap_seed(V, g)
-    dc_seeds = [p for p in pairs if p < INNER_FRACTION * top][:2] or [0.25 * top]
+    seeds = [(dc, top) for dc in pairs if dc < INNER_FRACTION * top][:2]
+    if pairs:
+        # In good contact the coherence peaks can be too weak to show (the strongest pair
+        # and the largest G are then the Andreev peaks): also try E_g well outside it.
+        seeds.append((pairs[0], 3.0 * pairs[0]))
+    else:
+        seeds.append((0.25 * top, top))
     # The BTK fit of a two-gap spectrum may have wandered off (to its Z bound, or to a high
     # barrier that mimics the E_g edge); seed from the data unless its values look sane.
     Z = btk.params["Z"] if 0.1 < btk.params["Z"] < 3 else _btk_barrier_seed(_zero_bias(V, g))
-    starts = [{"Z": Z, "delta_c_eV": dc, "E_g_eV": top, "gamma_eV": 40 * UEV,
-               "gamma_c_eV": 8 * UEV} for dc in dc_seeds]
+    starts = [{"Z": Z, "delta_c_eV": dc, "E_g_eV": Eg, "gamma_eV": 40 * UEV,
+               "gamma_c_eV": 8 * UEV} for dc, Eg in dict.fromkeys(seeds)]
     try:
         return best_fit("two_gap", V, g, starts=starts, **smearing)
     except FitError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from .figures import (
 )
 from .inputs import SpectrumInput
 from .pipeline import Analysis, analyze_spectrum
+from .positions import position_points
 from .series import tc_from_resistance, temperature_series
 from .sources import load_spectra
 
@@ -184,6 +186,12 @@ def write_report(
         else:
             lines.append(f"Temperature series ({len(tgroup)} spectra): the Andreev peaks do "
                          "not vanish within the series (or never appear).")
+    points = position_points(analyses)
+    summary["fig3_points"] = [asdict(p) for p in points]
+    if points:
+        from_tunnelling = sum(p.E_g_from == "tunnelling" for p in points)
+        lines.append(f"Fig. 3: {len(points)} position(s) with Andreev peaks; E_g from tunnelling "
+                     f"spectra at {from_tunnelling} of them, from two-gap fits elsewhere.")
     summary["figures"] = sorted(written)
     lines += ["", "## Figures", ""]
     lines += [f"![{name}]({name})" for name in written] or ["(none: too few spectra)"]
