@@ -36,7 +36,7 @@ import dataclasses
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from stm_andreev.drivers.lakeshore372_types import LakeShoreReadingError
@@ -98,7 +98,6 @@ class CooldownResult:
     final_K: float
     cycle_s: float = math.nan
     invalid_readings: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------ the plan
@@ -152,9 +151,9 @@ def _film_scanner(station) -> Callable[[], float] | None:
     if callable(own):
         return own
     channel = getattr(bridge, "channel", None)
-    shared = getattr(bridge, "ls", None) is not None and getattr(
-        bridge, "ls", None
-    ) is getattr(station.temperature, "ls", object())
+    instrument = getattr(bridge, "ls", None)
+    # Only a bridge input on the temperature controller's own Lake Shore shares its scanner.
+    shared = instrument is not None and instrument is getattr(station.temperature, "ls", None)
     if channel is None or channel == "A" or not shared:
         return None
     return lambda: station.temperature.scan(channel)
