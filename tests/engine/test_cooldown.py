@@ -95,14 +95,15 @@ def test_whole_cooldown_from_room_temperature_reaches_base(tmp_path):
     # ~7 h from 300 K to base on the simulated fridge (pulse tube, condensation, dilution).
     assert 5 * 3600 < r["time_s"][-1] < 10 * 3600
     assert r["control_K"][0] > 250 and r["control_K"][-1] <= 0.06
-    assert log["thermometers"] == ["mixing_chamber", "still", "cold_plate",
-                                   "mixing_chamber_scanner"]
+    options = load_station("simulated").instruments["fridge"].options
+    assert log["thermometers"] == [n for n in options.channels if n != options.transport_channel]
     # Every thermometer cooled; the scanned mixing-chamber chip (read 26 s before the control
     # input, while the MC still falls fast) agrees with it.
     for name in log["thermometers"]:
         T = r[f"{name}_K"]
-        assert np.all(np.isfinite(T)) and T[0] > 250 and T[-1] < 1.0
-    assert r["mixing_chamber_scanner_K"][-1] == pytest.approx(r["control_K"][-1], abs=0.01)
+        assert np.all(np.isfinite(T)) and T[0] > 250 and T[-1] < 0.2 * T[0]
+    if "mixing_chamber_scanner" in log["thermometers"]:
+        assert r["mixing_chamber_scanner_K"][-1] == pytest.approx(r["control_K"][-1], abs=0.01)
     kinds = [e[1] for e in log["events"]]
     assert kinds[:3] == ["simulated_cooldown", "cooldown_prepare", "cooldown_start"]
     assert kinds[-1] == "cooldown_end"
@@ -121,14 +122,18 @@ def test_whole_cooldown_from_room_temperature_reaches_base(tmp_path):
 def test_scanner_settle_is_waited_and_film_pairs_with_the_control_input(tmp_path):
     _, log = cool(tmp_path, cooldown_plan(target_K=0.01, max_duration_s=3600), from_K=None)
     r = log["readings"]
-    scanned = ["still", "cold_plate", "mixing_chamber_scanner"]  # channels 3, 5, 6
+    options = load_station("simulated").instruments["fridge"].options
+    scanned = [n for n, ch in options.channels.items()
+               if ch != "A" and n != options.transport_channel]  # in the station file's order
+    assert scanned  # the simulated station has scanner thermometers
     times = np.stack([r[f"{name}_time_s"] for name in scanned] + [r["film_time_s"]])
     # Each scanned input (and the film after them) is read one full pause + dwell after the
     # previous one: the scanner moved and settled before every reading.
     np.testing.assert_allclose(np.diff(times, axis=0), SCAN_WAIT_S, atol=1e-6)
     # The control input A needs no scanner: read right after the film, no wait.
-    np.testing.assert_allclose(r["mixing_chamber_time_s"], r["film_time_s"], atol=1e-6)
-    # Cycles start every interval (300 s); a cycle takes 4 x 13 s.
+    for name in (n for n, ch in options.channels.items() if ch == "A"):
+        np.testing.assert_allclose(r[f"{name}_time_s"], r["film_time_s"], atol=1e-6)
+    # Cycles start every interval (300 s); a cycle takes (scanned + film) x 13 s.
     np.testing.assert_allclose(np.diff(r["time_s"]), 300.0, atol=1e-6)
 
 
