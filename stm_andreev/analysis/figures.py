@@ -18,6 +18,7 @@ from stm_andreev.physics import G0_S
 
 from .pipeline import Analysis
 from .positions import PositionPoint, position_points
+from .series import TemperatureSeries
 
 MV = 1e3  # V -> mV on plot axes
 UEV = 1e6  # eV -> ueV on plot axes
@@ -138,6 +139,32 @@ def fig2b_d2G_map(analyses: Sequence[Analysis], Tc_K: float | None = None):
     ax.set_xlabel("bias V (mV)")
     ax.set_ylabel(label)
     ax.set_title("Fig. 2b: -d²G/dV² versus bias and temperature")
+    return fig
+
+
+def fig2c_delta_c_vs_T(series: TemperatureSeries) -> Figure | None:
+    """Delta_c(T) of a temperature series (ueV versus T/Tc or T): from the Andreev peaks
+    (filled, with error bars) and from the two-gap fit (open), Tc and the temperature where
+    the peaks vanish marked."""
+    if series.T_K.size < 2 or not np.any(np.isfinite(series.delta_c_fit_eV)
+                                         | np.isfinite(series.delta_c_eV)):
+        return None
+    x = series.T_K / series.Tc_K if series.Tc_K else series.T_K
+    fig = _figure(5.0, 4.0)
+    ax = fig.add_subplot()
+    ax.plot(x, series.delta_c_fit_eV * UEV, "o", mfc="none", label="two-gap fit")
+    ax.errorbar(x, series.delta_c_eV * UEV, yerr=series.delta_c_err_eV * UEV, fmt="o", ms=4,
+                capsize=2, label="Andreev peaks")
+    if series.Tc_K:
+        ax.axvline(1.0, color="k", lw=1, label="Tc")
+    if series.T_vanish_K is not None:
+        xv = series.T_vanish_K / series.Tc_K if series.Tc_K else series.T_vanish_K
+        ax.axvline(xv, color="gray", ls="--", lw=1, label="peaks vanish")
+    ax.set_xlabel("T / Tc" if series.Tc_K else "T (K)")
+    ax.set_ylabel("collective gap Δ_c (µeV)")
+    ax.set_ylim(0, None)
+    ax.set_title("Fig. 2c: Δc versus temperature")
+    ax.legend(fontsize=7)
     return fig
 
 

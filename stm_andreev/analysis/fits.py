@@ -186,7 +186,7 @@ def fit_spectrum(
     errors = _errors(res.jac, chi2) * units
     params = dict(zip(names, (res.x * units).tolist(), strict=True))
     at_bound = tuple(n for n, x, a, b in zip(names, res.x, lo, hi, strict=True)
-                     if np.isclose(x, a, rtol=1e-6, atol=1e-9) or np.isclose(x, b, rtol=1e-6))
+                     if min(x - a, b - x) <= 1e-4 * (b - a))
     return FitResult(model=model, params=params,
                      errors=dict(zip(names, errors.tolist(), strict=True)), chi2_red=chi2,
                      rms=float(np.sqrt(np.mean(res.fun**2))), nfev=problem.nfev, T_K=T_K,

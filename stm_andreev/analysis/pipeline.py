@@ -206,6 +206,9 @@ def analyze_spectrum(
             delta_c, delta_c_err = peaks.delta_c_eV, peaks.delta_c_err_eV
             notes.append(f"Andreev pair found but the {fit.model} model was kept: Delta_c is "
                          "the raw -d2G/dV2 pair")
+    dc_fit_at_bound = "delta_c_eV" in fit.at_bound
+    if dc_fit_at_bound:
+        notes.append("two-gap fit: Delta_c at its lower bound (no Andreev channel left)")
     scale = fit.params["scale"]
     result = SpectrumResult(
         source=spec.source,
@@ -216,8 +219,8 @@ def analyze_spectrum(
         delta_c_eV=delta_c,
         delta_c_err_eV=delta_c_err,
         delta_c_peak_eV=peaks.delta_c_eV,
-        delta_c_fit_eV=fit.params.get("delta_c_eV"),
-        delta_c_fit_err_eV=fit.errors.get("delta_c_eV"),
+        delta_c_fit_eV=None if dc_fit_at_bound else fit.params.get("delta_c_eV"),
+        delta_c_fit_err_eV=None if dc_fit_at_bound else fit.errors.get("delta_c_eV"),
         E_g_eV=E_g,
         E_g_err_eV=E_g_err,
         gamma_eV=fit.params["gamma_eV"],

@@ -22,6 +22,7 @@ from .figures import (
     fig1_setpoint_series,
     fig2a_temperature_series,
     fig2b_d2G_map,
+    fig2c_delta_c_vs_T,
     fig3_delta_c_vs_E_g,
     figS2_dynes_fit,
     figS5_btk_fits,
@@ -144,10 +145,12 @@ def write_report(
     tgroup = temperature_group(analyses)
     tunnelling = sorted((a for a in base or analyses if a.result.model == "dynes"),
                         key=lambda a: a.result.G_N_S or 0.0)
+    series = temperature_series([a.result for a in tgroup], Tc_K=Tc) if tgroup else None
     figures = {
         "fig1_setpoint_series.png": fig1_setpoint_series(base),
         "fig2a_temperature_series.png": fig2a_temperature_series(tgroup, Tc),
         "fig2b_d2G_map.png": fig2b_d2G_map(tgroup, Tc),
+        "fig2c_delta_c_vs_T.png": fig2c_delta_c_vs_T(series) if series else None,
         "fig3_delta_c_vs_E_g.png": fig3_delta_c_vs_E_g(analyses),
         "figS2_dynes_fit.png": figS2_dynes_fit(tunnelling[0]) if tunnelling else None,
         "figS5_btk_fits.png": figS5_btk_fits(analyses),
@@ -173,8 +176,7 @@ def write_report(
                      f"(mean ± spread); Δc/k_B = {np.mean(with_peaks) / 8.617333262e-5:.2f} K.")
     else:
         lines.append("No Andreev peaks in any spectrum.")
-    if tgroup:
-        series = temperature_series([a.result for a in tgroup], Tc_K=Tc)
+    if series is not None:
         summary.update(T_vanish_K=series.T_vanish_K, T_vanish_over_Tc=series.T_vanish_over_Tc)
         if series.T_vanish_K is not None:
             ratio = (f" = {series.T_vanish_over_Tc:.2f} Tc" if series.T_vanish_over_Tc

@@ -104,6 +104,7 @@ class TemperatureSeries:
     T_K: np.ndarray
     delta_c_eV: np.ndarray  # NaN where no peaks
     delta_c_err_eV: np.ndarray
+    delta_c_fit_eV: np.ndarray  # two-gap fit's Delta_c, NaN where that model was not used
     T_last_peaks_K: float | None
     T_first_without_K: float | None
     T_vanish_K: float | None
@@ -122,6 +123,8 @@ def temperature_series(results: Sequence[SpectrumResult], *,
                    for i in order])
     err = np.array([np.nan if results[i].delta_c_err_eV is None else results[i].delta_c_err_eV
                     for i in order])
+    fit = np.array([np.nan if results[i].delta_c_fit_eV is None else results[i].delta_c_fit_eV
+                    for i in order])
     found = np.isfinite(dc)
     last = first_without = vanish = None
     if found.any():
@@ -131,4 +134,4 @@ def temperature_series(results: Sequence[SpectrumResult], *,
             first_without = float(T[k + 1])
             vanish = 0.5 * (last + first_without)
     ratio = vanish / Tc_K if (vanish is not None and Tc_K) else None
-    return TemperatureSeries(T, dc, err, last, first_without, vanish, Tc_K, ratio)
+    return TemperatureSeries(T, dc, err, fit, last, first_without, vanish, Tc_K, ratio)

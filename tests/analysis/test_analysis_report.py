@@ -133,3 +133,15 @@ def test_every_figure_has_axis_labels_with_units(analysed):
         assert any(u in ax.get_ylabel() for u in ("2e²/h", "G / G_N", "(µeV)", "T / Tc")), \
             (name, ax.get_ylabel())
         assert ax.lines or ax.collections
+
+
+def test_delta_c_of_T_figure_and_fit_values_follow_the_sample(analysed):
+    from stm_andreev.analysis.figures import fig2c_delta_c_vs_T
+
+    _, _, analyses = analysed
+    series = temperature_series([a.result for a in temperature_group(analyses)], Tc_K=1.5)
+    sample = get_sample("InO-2")
+    # At 1 K the peaks are merged, but the two-gap fit still measures Delta_c(T).
+    assert series.delta_c_fit_eV[-1] == pytest.approx(sample.delta_c_eV(1.0), abs=10 * UEV)
+    ax = fig2c_delta_c_vs_T(series).axes[0]
+    assert ax.get_xlabel() == "T / Tc" and "(µeV)" in ax.get_ylabel()
