@@ -125,16 +125,25 @@ class Notifier:
         return [name for name in ("smtp", "webhook") if getattr(self, name) is not None]
 
     # ----------------------------------------------------------------- public
-    def send(self, kind: str, message: str, summary: Any = None) -> bool:
+    def send(
+        self,
+        kind: str,
+        message: str,
+        summary: Any = None,
+        *,
+        last_spectrum: Mapping[str, Any] | None = None,
+    ) -> bool:
         """Send one event on every configured channel; True if all of them delivered.
 
         :param kind: the event kind (``finish``, ``pause``, ``safe_tip``...).
         :param message: the event text as written to the run's event log.
         :param summary: the engine's RunSummary (run path, status, counts, last spectrum);
             None sends the event alone.
+        :param last_spectrum: the last spectrum's summary (``setpoint_A``, ``temperature_K``,
+            ``G_sp_S``...) when the caller has it and ``summary`` does not carry it.
         """
         try:
-            payload = self.payload(kind, message, summary)
+            payload = self.payload(kind, message, summary, last_spectrum=last_spectrum)
         except Exception as exc:  # a malformed summary must not cost the message
             log.exception("notification: could not summarise the run")
             payload = {"event": kind, "message": message, "text": f"{kind}: {message}",
@@ -155,7 +164,14 @@ class Notifier:
                 self.delivered.append((channel, kind))
         return ok
 
-    def payload(self, kind: str, message: str, summary: Any = None) -> dict[str, Any]:
+    def payload(
+        self,
+        kind: str,
+        message: str,
+        summary: Any = None,
+        *,
+        last_spectrum: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """The JSON-ready content of one notification (see the module docstring)."""
         run = getattr(summary, "path", None)
         body: dict[str, Any] = {
@@ -169,6 +185,8 @@ class Notifier:
             body["status"] = getattr(summary, "status", None)
             body["spectra_measured"] = _count(summary)
             body["spectra_planned"] = getattr(summary, "planned", None)
+        if last_spectrum is not None:
+            summary = _WithLast(last_spectrum)
         body["last_spectrum"] = last_spectrum_of(summary)
         body["text"] = self._one_line(body)
         return body
@@ -261,6 +279,13 @@ class Notifier:
             raise NotificationError(f"webhook {url} unreachable: {exc.reason}") from exc
         if not 200 <= status < 300:
             raise NotificationError(f"webhook {url} answered HTTP {status}")
+
+
+class _WithLast:
+    """A stand-in summary carrying only a last spectrum given to :meth:`Notifier.send`."""
+
+    def __init__(self, last: Mapping[str, Any]) -> None:
+        self.last_spectrum = last
 
 
 def _count(summary: Any) -> int | None:

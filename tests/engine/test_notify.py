@@ -107,6 +107,17 @@ def test_both_channels_and_no_summary():
     assert "Last spectrum: none yet" in mails.mails[0].message.get_content()
 
 
+def test_last_spectrum_passed_in_wins_over_the_summary():
+    with webhook_server() as (url, state):
+        notifier = Notifier(notifications(webhook_url=url))
+        assert notifier.send("pause", "paused", summary(),
+                             last_spectrum={"setpoint_A": 5e-9, "G_sp_S": 0.0215 * G0_S})
+    post = state.posts[0]
+    assert post["last_spectrum"]["setpoint_A"] == 5e-9
+    assert post["last_spectrum"]["G_sp_G0"] == pytest.approx(0.0215)
+    assert post["run"] == RUN and post["spectra_planned"] == 46
+
+
 def test_nan_values_are_sent_as_null_not_invalid_json():
     s = summary(last_spectrum={"setpoint_A": 1e-9, "temperature_K": float("nan"),
                                "G_sp_S": float("nan")})
