@@ -1,15 +1,17 @@
 """One spectrum in, one :class:`SpectrumResult` out: normalise, classify, fit, find peaks.
 
-Tunnelling spectra get a Dynes fit (E_g, Gamma), unless a two-gap fit (done when G_N alone
-did not settle the regime) describes them clearly better. Contact spectra get a plain BTK fit and a
-two-gap fit (seeded by the symmetric pair of -d2G/dV2 maxima when there is one); the two-gap
-model is kept only if it fits clearly better (chi-square below ``TWO_GAP_GAIN`` of the BTK one) with
-Delta_c inside E_g. The Andreev peaks are then searched inside the fitted E_g. Delta_c is
-reported from the two-gap fit: the -d2G/dV2 maxima sit below Delta_c (2-15 ueV at 65 mK, more
-at high transparency and modulation, 30-40 ueV at 0.4-0.6 K) because thermal and lock-in
-smearing act on an asymmetric peak. The fitted curve's own maxima measure that shift; the
-measured pair corrected by it cross-checks the fit, and the disagreement enters the
-uncertainty. The raw pair is kept as ``delta_c_peak_eV``.
+Contact models are fitted unless G_N < 0.1 G0: plain BTK, and the two-gap model seeded by the
+symmetric pair of -d2G/dV2 maxima when there is one. The two-gap model is kept only if it fits
+clearly better (chi-square below ``TWO_GAP_GAIN`` of BTK's) with Delta_c inside E_g. If G_N or
+the kept model's Z says "tunnelling", the Dynes fit is used instead, unless the two-gap fit
+describes the spectrum clearly better (Andreev peaks just above Z = 3).
+
+The Andreev peaks are then searched inside the fitted E_g. Delta_c is reported from the
+two-gap fit: the -d2G/dV2 maxima sit below Delta_c (2-15 ueV at 65 mK, more at high
+transparency and modulation, 30-40 ueV at 0.4-0.6 K) because thermal and lock-in smearing act
+on an asymmetric peak. The fitted curve's own maxima measure that shift; the measured pair
+corrected by it cross-checks the fit, and the disagreement enters the uncertainty. The raw
+pair is kept as ``delta_c_peak_eV``.
 """
 
 from __future__ import annotations
