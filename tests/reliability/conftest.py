@@ -274,14 +274,17 @@ class Outcome:
     happened: str = ""
     spectra_planned: int = N_POINTS
     spectra_stored: int = 0
-    spectra_lost: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def spectra_lost(self) -> int:
+        """Planned spectra (of the part of the plan the test meant to run) not stored."""
+        return max(self.spectra_planned - self.spectra_stored, 0)
 
     def observe(self, run: FaultRun) -> None:
         """Take injections and spectra counts from ``run`` (the test then sets ``happened``)."""
         self.injections = run.total_injections
         self.spectra_stored = len(set(run.ledger))
-        self.spectra_lost = self.spectra_planned - self.spectra_stored
 
 
 _OUTCOME_KEY = pytest.StashKey[Outcome]()

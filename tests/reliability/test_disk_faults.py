@@ -110,4 +110,5 @@ def test_abort_while_paused_for_a_full_disk_closes_the_file_aborted(
     resumed.close("aborted")
     outcome.injections = state["hits"]
     outcome.spectra_planned = 1  # only point 0 was measured before the abort
+    outcome.spectra_stored = len(run.ledger)
     outcome.happened = "paused on the storage error; abort closed the file 'aborted', resumable"
