@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 DEFAULT_T_K = 0.065
 TWO_GAP_GAIN = 0.8
 INNER_FRACTION = 0.85
+COARSE_STEP_V = 30e-6  # beyond this the -d2G/dV2 window is wider than an Andreev peak
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,11 @@ def analyze_spectrum(
             delta_c, delta_c_err = peaks.delta_c_eV, peaks.delta_c_err_eV
             notes.append(f"Andreev pair found but the {fit.model} model was kept: Delta_c is "
                          "the raw -d2G/dV2 pair")
+    step = peaks.derivative.step_V
+    if not peaks.found and step > COARSE_STEP_V:
+        notes.append(f"bias step {step * 1e6:.0f} uV is too coarse to resolve Andreev peaks "
+                     "by -d2G/dV2 (a 5-point window spans "
+                     f"{4 * step * 1e6:.0f} uV); see delta_c_fit_eV")
     dc_fit_at_bound = "delta_c_eV" in fit.at_bound
     if dc_fit_at_bound:
         notes.append("two-gap fit: Delta_c at its lower bound (no Andreev channel left)")
