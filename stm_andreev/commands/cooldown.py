@@ -279,7 +279,8 @@ def run_cooldown_steps(
 ) -> CooldownSummary:
     """Run every cooldown step on ``station`` into one cooldown file at ``path``.
 
-    ``control`` is a RunControl (pause, abort); ``from_K`` warms a simulated fridge
+    ``control`` is a RunControl: ``abort`` ends the cooldown cleanly, ``pause`` stops the
+    readings (not the fridge) until ``resume``. ``from_K`` warms a simulated fridge
     (``station.lab``) to that temperature and starts its cooldown first (None: leave it).
     The file's status becomes ``finished`` (target reached), ``target_not_reached``,
     ``aborted`` or ``failed``.
@@ -288,6 +289,8 @@ def run_cooldown_steps(
     from stm_andreev.engine.links import COMMAND_ERRORS, LINK_ERRORS
     from stm_andreev.procedures.cooldown import CooldownMonitor
 
+    if not steps:
+        raise ValueError("no cooldown steps to run")
     clock = station.clock
     writer: CooldownWriter | None = None
     summary = CooldownSummary(str(path), "running")
