@@ -263,3 +263,22 @@ steps:
     assert code == 2
     assert "put cooldown steps first" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_cooldown_command_module(tmp_path, capsys):
+    """The module's own command (``stm-andreev cooldown`` once cli.py lists it)."""
+    import argparse
+
+    from stm_andreev.commands import cooldown
+
+    parser = argparse.ArgumentParser()
+    cooldown.add_arguments(parser)
+    args = parser.parse_args(["--out", str(tmp_path), "--interval-s", "600", "--quiet"])
+    assert cooldown.run(args) == 0
+    (path,) = tmp_path.glob("*_cooldown.h5")
+    log = read_cooldown(path)
+    assert log["status"] == "finished" and log["readings"]["control_K"][0] > 250
+    assert "status:        finished (target_reached)" in capsys.readouterr().out
+    bad = parser.parse_args(["--out", str(tmp_path), "--interval-s", "-1"])
+    assert cooldown.run(bad) == 2
+    assert "interval_s" in capsys.readouterr().err
