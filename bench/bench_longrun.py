@@ -76,7 +76,7 @@ def main() -> int:
     points = plan_points(plan)
     station_cfg = load_station("simulated")
     out = args.out or Path(tempfile.mkdtemp(prefix="bench-longrun-"))
-    path = out / "longrun.h5"
+    path = out / f"longrun-{time.strftime('%Y%m%d-%H%M%S')}.h5"  # never overwritten
 
     wall0 = time.perf_counter()
     station = Station.from_config(station_cfg, source_text=station_cfg.source_text)
