@@ -182,11 +182,13 @@ class RunFollower:
         return self._reader
 
     # ------------------------------------------------------------------ polling
-    def poll(self, max_rows: int | None = None) -> SpectraBlock | None:
+    def poll(self, max_rows: int | None = None, *, read_events: bool = True
+             ) -> SpectraBlock | None:
         """Refresh the file; return the spectra confirmed since the last poll (or None).
 
         ``max_rows`` caps how many rows one poll hands out (the rest come on later polls),
         so a first look at a long run does not freeze the GUI for one big read.
+        ``read_events``: also re-read the event log (views that do not show it skip it).
         """
         reader = self._open()
         if reader is None:
@@ -194,7 +196,8 @@ class RunFollower:
         try:
             n = reader.refresh()
             self.status = reader.status
-            self.events = reader.events()
+            if read_events:
+                self.events = reader.events()
             self.metadata["end_time"] = reader.end_time
         except (OSError, KeyError, StorageError) as exc:
             raise RunFollowError(f"{self.path}: cannot refresh the run file: {exc}") from exc

@@ -33,6 +33,10 @@ ROWS_PER_POLL = 2000
 ANALYSIS_BUDGET_S = 0.015
 #: Waterfall curves labelled with their setpoint (every n-th).
 LABEL_EVERY = 5
+#: The summary views (waterfall, map, setpoint and gap plots) are redrawn at most this often
+#: (s, wall); the current spectrum follows every new spectrum. A dry run delivers several
+#: spectra a second and the GUI must not take the CPU from the acquisition.
+SUMMARY_REDRAW_S = 2.0
 
 
 def _si(value: float | None, unit: str) -> str:
@@ -46,14 +50,14 @@ class LiveSpectraWidget(QtWidgets.QWidget):
 
     :param follower_factory: opens a :class:`~.runfile.RunFollower` on a path (tests and the
         browser pass their own; default: a live SWMR reader).
-    :param interval_ms: redraw period (ms), 50-200 for 5-20 Hz.
+    :param interval_ms: poll and redraw period (ms), 50-200 for 5-20 Hz.
     """
 
     def __init__(
         self,
         follower_factory: FollowerFactory = RunFollower,
         *,
-        interval_ms: int = 100,
+        interval_ms: int = 200,
         parent: QtWidgets.QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -62,6 +66,10 @@ class LiveSpectraWidget(QtWidgets.QWidget):
         self.follower: RunFollower | None = None
         self.model = SpectraModel()
         self.redraw_times_s: list[float] = []
+        self._summary_due = 0.0
+        self._summary_pending = False
+        self._waterfall_key: tuple = ()
+        self._map_key: tuple = ()
         self._build()
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(interval_ms)
@@ -151,6 +159,8 @@ class LiveSpectraWidget(QtWidgets.QWidget):
         if self.follower is not None:
             self.follower.close()
         self.model.clear()
+        self._waterfall_key = self._map_key = ()
+        self._summary_due = 0.0
         for curve in self.waterfall_curves:
             curve.setData([], [])
         for label in self.waterfall_labels:
@@ -173,16 +183,22 @@ class LiveSpectraWidget(QtWidgets.QWidget):
             return
         start = time.perf_counter()
         try:
-            block = self.follower.poll(max_rows=ROWS_PER_POLL)
+            block = self.follower.poll(max_rows=ROWS_PER_POLL, read_events=False)
         except RunFollowError as exc:
             self.status.setText(str(exc))
             return
         if block is not None:
             self.model.add(block)
-            self._redraw()
+            self._summary_pending = True
+            self._redraw_current()
+        if self.model.n and not self._analysis_done():
+            # the lazy in-line analysis of a long run goes on between spectra, bounded per tick
+            self.model.analyse_pending(self.model.temperature_rows(), ANALYSIS_BUDGET_S)
+            self._summary_pending = True
+        if self._summary_pending and time.perf_counter() >= self._summary_due:
+            self._redraw_summary()
+        if block is not None:
             self.redraw_times_s.append(time.perf_counter() - start)
-        elif self.model.n and not self._analysis_done():
-            self._redraw()  # keep filling the map/gaps with the lazy analysis
         f = self.follower
         self.status.setText(
             f"{f.status or 'waiting for the file'}: {self.model.n} spectra"
@@ -195,13 +211,24 @@ class LiveSpectraWidget(QtWidgets.QWidget):
 
     # ------------------------------------------------------------------ drawing
     def _redraw(self) -> None:
+        """Redraw everything now (used after attaching and for screenshots)."""
+        self._redraw_current()
+        self._redraw_summary()
+
+    def _redraw_current(self) -> None:
         m = self.model
         if m.n == 0:
             return
         last = m.n - 1
         self.current_curve.setData(m.bias_V[last], m.G_G0[last])
-        result = m.result(last)
-        self._show_gaps(result, last)
+        self._show_gaps(m.result(last), last)
+
+    def _redraw_summary(self) -> None:
+        m = self.model
+        self._summary_pending = False
+        self._summary_due = time.perf_counter() + SUMMARY_REDRAW_S
+        if m.n == 0:
+            return
         self._draw_waterfall()
         self._draw_map()
         I_sp, z, G_sp = m.setpoint_dependence()
@@ -235,9 +262,15 @@ class LiveSpectraWidget(QtWidgets.QWidget):
         )
 
     def _draw_waterfall(self) -> None:
+        rows = self.model.setpoint_rows()
+        key = (rows.size, int(rows[0]), int(rows[-1])) if rows.size else (0,)
+        if key == self._waterfall_key:
+            return  # no new setpoint-sweep spectrum: leave the curves alone
+        self._waterfall_key = key
         curves = self.model.waterfall()
         while len(self.waterfall_curves) < len(curves):
-            self.waterfall_curves.append(self.waterfall_plot.plot([], []))
+            # up to 40 thin curves: antialiasing would double the paint time for no visible gain
+            self.waterfall_curves.append(self.waterfall_plot.plot([], [], antialias=False))
             label = pg.TextItem("", anchor=(0, 0.5), color="#202020")
             self.waterfall_plot.addItem(label)
             self.waterfall_labels.append(label)
@@ -266,6 +299,10 @@ class LiveSpectraWidget(QtWidgets.QWidget):
         image = self.model.map_image(budget_s=ANALYSIS_BUDGET_S)
         if image is None:
             return
+        key = (image.measured_T_K.size, float(image.measured_T_K[-1]), image.bias_V.size)
+        if key == self._map_key:
+            return
+        self._map_key = key
         # Each temperature scaled to its own largest |value|: the peaks shrink by orders of
         # magnitude towards Tc and would vanish on a common scale.
         data = image.image
