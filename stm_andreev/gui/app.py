@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 #: Fridge time per dashboard tick with the simulated station (s).
 SIMULATED_SECONDS_PER_TICK = 60.0
+#: Dashboard tick period (ms): the simulated cooldown at 5 Hz, a real fridge every second (a
+#: scanner channel settles in >= 4 s, so reading faster gains nothing).
+SIMULATED_INTERVAL_MS = 200
+REAL_INTERVAL_MS = 1000
 #: In --screenshot mode the simulated cooldown runs this far before the picture (s).
 SCREENSHOT_FRIDGE_S = 9 * 3600.0
 SCREENSHOT_SECONDS_PER_TICK = 600.0
@@ -62,7 +66,7 @@ class Gui:
 
 
 def build_dashboard(config, *, seconds_per_tick: float = SIMULATED_SECONDS_PER_TICK,
-                    interval_ms: int = 200) -> tuple[QtWidgets.QWidget, object | None]:
+                    interval_ms: int | None = None) -> tuple[QtWidgets.QWidget, object | None]:
     """The Cooldown tab for a station config: a simulated cooldown for the in-process
     simulated station, live Lake Shore readings otherwise, or a placeholder saying why not."""
     from stm_andreev.station import Station
@@ -76,15 +80,19 @@ def build_dashboard(config, *, seconds_per_tick: float = SIMULATED_SECONDS_PER_T
             station = Station.from_config(config)
             source = SimulatedCooldown(station, seconds_per_tick=seconds_per_tick)
             owner = station
+            simulated = True
         else:
             fridge = FridgeConnection.from_config(config)
             source = StationSampler(fridge)
             owner = fridge
+            simulated = False
     except Exception as exc:  # no fridge is no reason to refuse the rest of the GUI
         log.warning("cooldown dashboard unavailable: %s", exc)
         return dashboard_placeholder(f"{type(exc).__name__}: {exc}"), None
+    if interval_ms is None:
+        interval_ms = SIMULATED_INTERVAL_MS if simulated else REAL_INTERVAL_MS
     dashboard = CooldownDashboard(source, control_name=control, bands=bands,
-                                  interval_ms=interval_ms)
+                                  interval_ms=interval_ms, run_when_hidden=not simulated)
     return dashboard, owner
 
 
@@ -98,7 +106,7 @@ def build_gui(options: GuiOptions) -> Gui:
     dashboard, owner = build_dashboard(
         config,
         seconds_per_tick=SCREENSHOT_SECONDS_PER_TICK if screenshot else SIMULATED_SECONDS_PER_TICK,
-        interval_ms=0 if screenshot else 200,
+        interval_ms=0 if screenshot else None,
     )
     from .run_control import RunControlWidget
 

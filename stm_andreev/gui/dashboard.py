@@ -50,6 +50,9 @@ class CooldownDashboard(QtWidgets.QWidget):
     :param base_K: base temperature aimed at (K).
     :param bands: alarm bands by series name (thermometer names, ``film``, ``heater``).
     :param interval_ms: tick period of the timer (ms); :meth:`start` starts it.
+    :param run_when_hidden: keep sampling while the widget is not on screen (a real fridge's
+        history must not have holes); False for a simulated cooldown, which is a
+        demonstration and costs CPU that a dry run in another process could use.
     """
 
     def __init__(
@@ -60,11 +63,13 @@ class CooldownDashboard(QtWidgets.QWidget):
         base_K: float = 0.06,
         bands: Mapping[str, AlarmBand] | None = None,
         interval_ms: int = 200,
+        run_when_hidden: bool = True,
         parent: QtWidgets.QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         theme.configure()
         self.sampler = sampler
+        self.run_when_hidden = run_when_hidden
         names = list(sampler.thermometer_names)
         self.control_name = control_name or (names[0] if names else "")
         self.history = CooldownHistory(self.control_name, base_K=base_K, bands=bands)
@@ -72,7 +77,7 @@ class CooldownDashboard(QtWidgets.QWidget):
         self._build(names)
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(interval_ms)
-        self.timer.timeout.connect(self.tick_once)
+        self.timer.timeout.connect(self._on_timer)
 
     # ------------------------------------------------------------------ layout
     def _build(self, names: list[str]) -> None:
@@ -152,6 +157,10 @@ class CooldownDashboard(QtWidgets.QWidget):
 
     def stop(self) -> None:
         self.timer.stop()
+
+    def _on_timer(self) -> None:
+        if self.run_when_hidden or self.isVisible():
+            self.tick_once()
 
     def tick_once(self) -> None:
         """Read the sampler once and redraw (the timer calls this)."""

@@ -38,6 +38,9 @@ INTERLOCK_KINDS = frozenset(
         "instrument_error",
     }
 )
+#: Event kinds after which the engine re-takes the point (no pause): shown as a warning while
+#: they are the latest news.
+RETAKE_KINDS = frozenset({"retake", "settings_lost", "link_error"})
 #: Run statuses after which the file no longer changes.
 FINAL_STATUSES = frozenset({"finished", "aborted", "failed"})
 # Up to this many new rows are read one by one; more (attaching to a long run) in bulk.
@@ -72,7 +75,8 @@ class Progress:
 
 @dataclass
 class Banner:
-    """What the interlock banner shows: ``level`` is "" (hidden), "pause" or "interlock"."""
+    """What the interlock banner shows: ``level`` is "" (hidden), "warning" (a point is being
+    re-taken, e.g. the temperature left its band), "pause" or "interlock"."""
 
     level: str
     text: str
@@ -328,6 +332,10 @@ def banner_for(status: str, events: list[Event], last_spectrum_time_s: float = m
     if status == "paused" or last_pause is not None:
         why = last_pause.message if last_pause is not None else "paused"
         return Banner("pause", f"Run paused: {why}")
+    last = events[-1] if events else None
+    if last is not None and last.kind in RETAKE_KINDS and not (
+            last_spectrum_time_s > last.time_s):
+        return Banner("warning", f"Re-taking point {last.point_index}: {last.message}")
     return Banner("", "")
 
 

@@ -14,6 +14,7 @@ LINE_COLOURS = (
 BANNER_STYLES = {
     "interlock": "background:#c62828;color:white;font-weight:bold;padding:6px;",
     "pause": "background:#f9a825;color:black;font-weight:bold;padding:6px;",
+    "warning": "background:#fff3e0;color:#e65100;font-weight:bold;padding:6px;",
     "alarm": "background:#c62828;color:white;font-weight:bold;padding:4px;",
     "ok": "background:#e8f5e9;color:#1b5e20;padding:4px;",
 }

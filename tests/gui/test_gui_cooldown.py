@@ -173,3 +173,15 @@ def test_dashboard_on_the_simulated_station_timer(qtbot, station):
     assert board.value_labels["mixing_chamber"].text().endswith("K")
     assert "mK/min" in board.value_labels["rate"].text() or "K/min" in \
         board.value_labels["rate"].text()
+
+
+def test_simulated_cooldown_pauses_while_its_tab_is_hidden(qtbot):
+    script = [Sample(float(i), {"mc": 4.0}) for i in range(3)]
+    board = CooldownDashboard(ScriptedSampler(script), run_when_hidden=False)
+    qtbot.addWidget(board)
+    board._on_timer()
+    assert board.history.latest("mc") is None  # not on screen: no fridge time spent
+    board.show()
+    qtbot.waitExposed(board)
+    board._on_timer()
+    assert board.history.latest("mc") == 4.0

@@ -105,6 +105,7 @@ def _ev(kind: str, message: str = "m", point: int = -1) -> Event:
         ("running", [_ev("link_lost"), _ev("pause"), _ev("resume")], ""),
         ("running", [_ev("temperature_ceiling", "2.1 K > 2 K")], "interlock"),
         ("aborted", [_ev("saturation"), _ev("pause"), _ev("abort")], ""),
+        ("running", [_ev("start"), _ev("retake", "temperature left its band")], "warning"),
     ],
 )
 def test_banner_shows_interlocks_until_resumed(status, events, level):
@@ -129,3 +130,9 @@ def test_operator_pause_banner_clears_once_a_newer_spectrum_arrived():
     events = [Event(10.0, -1, "start", ""), Event(50.0, 3, "pause", "operator pause")]
     assert banner_for("paused", events, last_spectrum_time_s=40.0).level == "pause"
     assert banner_for("paused", events, last_spectrum_time_s=70.0).level == ""
+
+
+def test_retake_warning_clears_once_the_point_is_taken():
+    events = [Event(10.0, -1, "start", ""), Event(50.0, 3, "retake", "temperature left its band")]
+    assert "temperature left its band" in banner_for("running", events, 40.0).text
+    assert banner_for("running", events, 60.0).level == ""
