@@ -196,13 +196,14 @@ def _conductance_rows(flat_V, Eg, Dc, Zr, gamma, gamma_c, T, Vmod) -> np.ndarray
         start = flat_V[0]
         n_left = int(np.ceil((start - lo) / h))
         n_total = n_left + (flat_V.size - 1) * m + int(np.ceil((hi - flat_V[-1]) / h)) + 1
+        n_total = sp_fft.next_fast_len(n_total, real=True)  # extra points only widen the margin
         _check_grid(n_total)
         E = start + h * (np.arange(n_total) - n_left)
         spectrum, n = _smeared_on_grid(E, Eg, Dc, Zr, gamma, gamma_c, kT, a)
         G = sp_fft.irfft(spectrum, n=n, axis=-1, workers=-1) + 1.0
         return G[:, n_left : n_left + (flat_V.size - 1) * m + 1 : m]
 
-    n_total = int(np.ceil((hi - lo) / h)) + 1
+    n_total = sp_fft.next_fast_len(int(np.ceil((hi - lo) / h)) + 1, real=True)
     _check_grid(n_total)
     E = lo + h * np.arange(n_total)
     spectrum, n = _smeared_on_grid(E, Eg, Dc, Zr, gamma, gamma_c, kT, a)
