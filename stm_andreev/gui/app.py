@@ -92,7 +92,8 @@ def build_dashboard(config, *, seconds_per_tick: float = SIMULATED_SECONDS_PER_T
     if interval_ms is None:
         interval_ms = SIMULATED_INTERVAL_MS if simulated else REAL_INTERVAL_MS
     dashboard = CooldownDashboard(source, control_name=control, bands=bands,
-                                  interval_ms=interval_ms, run_when_hidden=not simulated)
+                                  interval_ms=interval_ms, run_when_hidden=not simulated,
+                                  threaded=True)
     return dashboard, owner
 
 

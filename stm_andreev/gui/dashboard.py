@@ -22,6 +22,8 @@ FILM_FLOOR_OHM = 1e-2
 SECONDS_PER_HOUR = 3600.0
 #: |R| below this (ohm) is the bridge's noise floor: the film is superconducting.
 SUPERCONDUCTING_OHM = 0.05
+#: Longest wait for the sampler thread to finish its current tick when stopping (ms).
+WORKER_STOP_MS = 5000
 
 
 class Sampler(Protocol):
@@ -39,8 +41,27 @@ def _pretty(name: str) -> str:
     return name.replace("_", " ")
 
 
+class _SamplerWorker(QtCore.QObject):
+    """Calls ``sampler.tick()`` in a worker thread; hands the samples back by a signal."""
+
+    done = QtCore.pyqtSignal(list, str)
+
+    def __init__(self, sampler: Sampler) -> None:
+        super().__init__()
+        self.sampler = sampler
+
+    @QtCore.pyqtSlot()
+    def tick(self) -> None:
+        try:
+            self.done.emit(list(self.sampler.tick()), "")
+        except Exception as exc:  # shown on the dashboard, never lost in the thread
+            self.done.emit([], f"{type(exc).__name__}: {exc}")
+
+
 class CooldownDashboard(QtWidgets.QWidget):
     """Live fridge view.
+
+    Emits nothing; its timer asks the sampler for new readings (``tick()``) and redraws.
 
     :param sampler: gives new :class:`~.cooldown.Sample` s at each tick (a
         :class:`~.cooldown.StationSampler` on hardware, a :class:`~.cooldown.SimulatedCooldown`
@@ -50,10 +71,14 @@ class CooldownDashboard(QtWidgets.QWidget):
     :param base_K: base temperature aimed at (K).
     :param bands: alarm bands by series name (thermometer names, ``film``, ``heater``).
     :param interval_ms: tick period of the timer (ms); :meth:`start` starts it.
+    :param threaded: call the sampler in a worker thread (a slow or hung instrument, or the
+        fridge simulation, then never freezes the window); False: in the GUI thread.
     :param run_when_hidden: keep sampling while the widget is not on screen (a real fridge's
         history must not have holes); False for a simulated cooldown, which is a
         demonstration and costs CPU that a dry run in another process could use.
     """
+
+    _request_tick = QtCore.pyqtSignal()
 
     def __init__(
         self,
@@ -63,13 +88,18 @@ class CooldownDashboard(QtWidgets.QWidget):
         base_K: float = 0.06,
         bands: Mapping[str, AlarmBand] | None = None,
         interval_ms: int = 200,
+        threaded: bool = False,
         run_when_hidden: bool = True,
         parent: QtWidgets.QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         theme.configure()
         self.sampler = sampler
+        self.threaded = threaded
         self.run_when_hidden = run_when_hidden
+        self._worker_thread: QtCore.QThread | None = None
+        self._worker: _SamplerWorker | None = None
+        self._in_flight = False
         names = list(sampler.thermometer_names)
         self.control_name = control_name or (names[0] if names else "")
         self.history = CooldownHistory(self.control_name, base_K=base_K, bands=bands)
@@ -156,20 +186,52 @@ class CooldownDashboard(QtWidgets.QWidget):
         self.timer.start()
 
     def stop(self) -> None:
+        """Stop sampling (and the worker thread, if threaded)."""
         self.timer.stop()
+        if self._worker_thread is not None:
+            self._worker_thread.quit()
+            self._worker_thread.wait(WORKER_STOP_MS)
+            self._worker_thread = None
 
     def _on_timer(self) -> None:
-        if self.run_when_hidden or self.isVisible():
+        if not (self.run_when_hidden or self.isVisible()):
+            return
+        if not self.threaded:
             self.tick_once()
+        elif not self._in_flight:
+            self._ensure_worker()
+            self._in_flight = True
+            self._request_tick.emit()
+
+    def _ensure_worker(self) -> None:
+        if self._worker_thread is not None:
+            return
+        self._worker_thread = QtCore.QThread(self)
+        self._worker = _SamplerWorker(self.sampler)
+        self._worker.moveToThread(self._worker_thread)
+        self._request_tick.connect(self._worker.tick)
+        self._worker.done.connect(self._on_samples)
+        self._worker_thread.finished.connect(self._worker.deleteLater)
+        self._worker_thread.start()
+
+    def _on_samples(self, samples: list, error: str) -> None:
+        self._in_flight = False
+        self._take(samples, error)
 
     def tick_once(self) -> None:
-        """Read the sampler once and redraw (the timer calls this)."""
+        """Read the sampler once, in this thread, and redraw."""
         try:
-            samples = self.sampler.tick()
+            samples, error = self.sampler.tick(), ""
         except Exception as exc:  # an unreachable fridge is shown, not fatal
-            log.warning("dashboard sampler failed: %s", exc)
-            self.history.errors["sampler"] = f"{type(exc).__name__}: {exc}"
-            samples = []
+            samples, error = [], f"{type(exc).__name__}: {exc}"
+        self._take(samples, error)
+
+    def _take(self, samples: list[Sample], error: str) -> None:
+        if error:
+            log.warning("dashboard sampler failed: %s", error)
+            self.history.errors["sampler"] = error
+        else:
+            self.history.errors.pop("sampler", None)
         for sample in samples:
             if self._t0 is None:
                 self._t0 = sample.time_s

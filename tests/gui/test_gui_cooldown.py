@@ -185,3 +185,43 @@ def test_simulated_cooldown_pauses_while_its_tab_is_hidden(qtbot):
     qtbot.waitExposed(board)
     board._on_timer()
     assert board.history.latest("mc") == 4.0
+
+
+def test_threaded_dashboard_samples_the_simulated_station_off_the_gui_thread(qtbot, station):
+    import threading
+
+    threads = set()
+    cooldown = SimulatedCooldown(station, seconds_per_tick=60.0)
+    tick = cooldown.tick
+
+    def recording_tick():
+        threads.add(threading.current_thread().name)
+        return tick()
+
+    cooldown.tick = recording_tick
+    board = CooldownDashboard(cooldown, control_name="mixing_chamber", interval_ms=10,
+                              threaded=True)
+    qtbot.addWidget(board)
+    board.start()
+    try:
+        qtbot.waitUntil(lambda: len(board.history.arrays("still")[0]) >= 2, timeout=20_000)
+    finally:
+        board.stop()
+    assert threading.current_thread().name not in threads
+    assert board.history.latest("mixing_chamber") > 200
+
+
+def test_threaded_dashboard_reports_a_failing_sampler(qtbot):
+    class Broken:
+        thermometer_names = ["mc"]
+
+        def tick(self):
+            raise TimeoutError("VI_ERROR_TMO: Lake Shore did not answer")
+
+    board = CooldownDashboard(Broken(), interval_ms=10, threaded=True)
+    qtbot.addWidget(board)
+    board.start()
+    try:
+        qtbot.waitUntil(lambda: "VI_ERROR_TMO" in board.alarm_label.text(), timeout=5_000)
+    finally:
+        board.stop()
