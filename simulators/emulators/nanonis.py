@@ -529,13 +529,18 @@ class NanonisEmulator:
         Stop arrived, the forward point count measured (-1: stopped in the backward part)."""
         lab, clock = self.lab, self.lab.clock
         rows = [np.zeros((len(channels), len(biases))) for biases in directions]
+        period = timing["settling_s"] + timing["integration_s"]
+        start = clock.now()
         for d, biases in enumerate(directions):
             for k, bias in enumerate(biases):
                 if self._stop.is_set():
                     return rows, (k if d == 0 else -1)
                 with lab.lock:
                     lab.bias_V = float(bias)
-                clock.sleep(timing["settling_s"] + timing["integration_s"])
+                # Sleep to the point's deadline, not for a fixed time after the previous
+                # point's work: the controller's own timing does not drift with its overhead.
+                deadline = start + (d * len(directions[0]) + k + 1) * period
+                clock.sleep(max(deadline - clock.now(), 0.0))
                 with lab.lock:
                     rows[d][:, k] = self._read_point(channels, timing["integration_s"])
         return rows, None

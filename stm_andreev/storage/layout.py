@@ -60,8 +60,10 @@ EVENT_KIND_BYTES = 32
 EVENT_MESSAGE_BYTES = 1024
 TRUNCATION_MARK = "\u2026"
 SPECTRUM_CHUNK_ROWS = 1  # one spectrum per chunk: a crash touches at most the row in flight
-TABLE_CHUNK_ROWS = 1024
-EVENT_CHUNK_ROWS = 256
+# Small chunks: a fixed-width text column (256-1024 B a row) would otherwise cost its whole
+# first chunk (up to 1 MiB) in every run file, however short the run.
+TABLE_CHUNK_ROWS = 64
+EVENT_CHUNK_ROWS = 64
 
 ColumnKind = Literal["float", "int", "text"]
 
