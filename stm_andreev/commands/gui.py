@@ -35,10 +35,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from stm_andreev.config import ConfigError
     from stm_andreev.gui.app import GuiOptions, run_gui
     from stm_andreev.gui.queue import QueueFileError
 
+    if args.attach and not Path(args.attach).is_file():
+        print(f"error: --attach {args.attach}: no such run file", file=sys.stderr)
+        return 2
     try:
         return run_gui(GuiOptions(
             station=args.station, attach=args.attach, screenshot=args.screenshot,

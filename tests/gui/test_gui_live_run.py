@@ -170,3 +170,15 @@ def test_attach_to_a_run_started_on_the_command_line(qtbot, tmp_path):
     with RunReader(run_file) as reader:
         assert reader.status == "finished"
         assert sorted(reader.ledger.tolist()) == list(range(6))
+
+
+def test_a_run_that_cannot_start_is_marked_failed_with_its_error(qtbot, tmp_path):
+    control = _control(tmp_path)
+    qtbot.addWidget(control)
+    control.plan_combo.setCurrentText("quick")
+    control.station_edit.setText("no-such-station")
+    item = control.add_to_queue()
+    control.start_next()
+    qtbot.waitUntil(lambda: item.state != "running", timeout=RUN_TIMEOUT_MS)
+    assert item.state == "failed"
+    assert "no-such-station" in item.message

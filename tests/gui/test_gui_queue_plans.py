@@ -153,3 +153,22 @@ def test_run_command_and_run_file_discovery(tmp_path):
     (tmp_path / "20260101-000000_quick.h5").write_bytes(b"")
     assert find_run_file(tmp_path).name == "20260101-000000_quick.h5"
     assert load_plan("quick").name == "quick"
+
+
+def test_remove_selected_queue_rows(qtbot, tmp_path):
+    queue = RunQueue(tmp_path / "queue.json")
+    widget = RunControlWidget(queue, RecordingLauncher(), runs_dir=tmp_path / "runs")
+    qtbot.addWidget(widget)
+    first = widget.add_to_queue()
+    second = widget.add_to_queue()
+    widget.queue_table.selectRow(0)
+    widget.remove_selected()
+    assert [i.id for i in RunQueue(tmp_path / "queue.json").items] == [second.id]
+    assert first.id not in {i.id for i in queue.items}
+
+
+def test_gui_command_refuses_a_missing_run_file(tmp_path, capsys):
+    from stm_andreev.cli import main
+
+    assert main(["gui", "--attach", str(tmp_path / "nope.h5")]) == 2
+    assert "no such run file" in capsys.readouterr().err
