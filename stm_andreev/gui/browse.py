@@ -13,10 +13,15 @@ from stm_andreev.storage import RunReader, StorageError
 log = logging.getLogger(__name__)
 
 COLUMNS = ("run file", "plan", "status", "spectra", "started")
+#: ``stm_andreev_format`` of the cooldown logs of ``stm-andreev cooldown``.
+COOLDOWN_FORMAT = "stm_andreev.cooldown"
 
 
 def describe_run(path: Path) -> tuple[str, str, str, str, str]:
-    """(name, plan, status, "done/planned", start time) of a run file; errors say why."""
+    """(name, plan, status, "done/planned", start time) of a run file (or of a cooldown log:
+    "N readings"); errors say why."""
+    if is_cooldown_file(path):
+        return _describe_cooldown(path)
     try:
         with RunReader(path) as reader:
             meta = reader.metadata
@@ -31,15 +36,40 @@ def describe_run(path: Path) -> tuple[str, str, str, str, str]:
         return (str(path.name), "", f"unreadable: {exc}"[:80], "", "")
 
 
+def is_cooldown_file(path: Path) -> bool:
+    """Whether ``path`` is a cooldown log (``stm-andreev cooldown``) rather than a run file."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r", libver="latest", swmr=True) as f:
+            return f.attrs.get("stm_andreev_format") == COOLDOWN_FORMAT
+    except (OSError, ValueError):
+        return False
+
+
+def _describe_cooldown(path: Path) -> tuple[str, str, str, str, str]:
+    from stm_andreev.commands.cooldown import read_cooldown
+
+    try:
+        data = read_cooldown(path)
+    except Exception as exc:  # shown in the table, never fatal for the listing
+        return (str(path.name), "cooldown", f"unreadable: {exc}"[:80], "", "")
+    n = len(data["readings"].get("time_s", ()))
+    return (str(path.name), str(data["metadata"].get("plan", "cooldown")), data["status"],
+            f"{n} readings", "")
+
+
 class BrowseWidget(QtWidgets.QWidget):
     """A table of the run files (``*.h5``, searched recursively) under a directory.
 
     :param directory: where to look (changeable in the widget).
 
-    Emits :attr:`open_requested` with a run file's path on double-click or "Open".
+    Emits :attr:`open_requested` with a run file's path on double-click or "Open", or
+    :attr:`open_cooldown_requested` for a cooldown log.
     """
 
     open_requested = QtCore.pyqtSignal(str)
+    open_cooldown_requested = QtCore.pyqtSignal(str)
 
     def __init__(
         self, directory: str | os.PathLike[str] = "runs", parent: QtWidgets.QWidget | None = None
@@ -65,7 +95,8 @@ class BrowseWidget(QtWidgets.QWidget):
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
         self.table.cellDoubleClicked.connect(lambda r, _c: self.open_row(r))
         layout.addWidget(self.table, stretch=1)
-        open_button = QtWidgets.QPushButton("Open in the live views")
+        open_button = QtWidgets.QPushButton("Open (run files: live spectra; cooldown logs: "
+                                            "cooldown view)")
         open_button.clicked.connect(self._open_selected)
         layout.addWidget(open_button)
         self.refresh()
@@ -96,4 +127,8 @@ class BrowseWidget(QtWidgets.QWidget):
             self.open_row(rows[0])
 
     def open_row(self, row: int) -> None:
-        self.open_requested.emit(str(self.paths[row]))
+        path = self.paths[row]
+        if is_cooldown_file(path):
+            self.open_cooldown_requested.emit(str(path))
+        else:
+            self.open_requested.emit(str(path))

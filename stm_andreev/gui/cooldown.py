@@ -334,3 +334,52 @@ class FridgeConnection:
         adapter = getattr(self.driver, "adapter", None)
         if adapter is not None:
             adapter.close()
+
+
+class CooldownFileSampler:
+    """Replays (and follows, while it grows) a cooldown log written by ``stm-andreev cooldown``
+    or a ``kind: cooldown`` plan step, as dashboard samples.
+
+    :param path: the cooldown file (HDF5, format ``stm_andreev.cooldown``).
+    :param reader: reads the whole file into plain arrays (default:
+        ``stm_andreev.commands.cooldown.read_cooldown``).
+    """
+
+    def __init__(self, path, reader=None) -> None:
+        from pathlib import Path
+
+        if reader is None:
+            from stm_andreev.commands.cooldown import read_cooldown as reader
+        self.path = Path(path)
+        self._reader = reader
+        self._seen = 0
+        self.status = ""
+        try:
+            first = reader(self.path)
+        except Exception as exc:
+            raise SamplerError(f"{self.path}: not a readable cooldown file: {exc}") from exc
+        self.thermometer_names: list[str] = list(first["thermometers"])
+        self.events: list[tuple[float, str, str]] = []
+
+    def tick(self) -> list[Sample]:
+        """Samples for the readings confirmed since the last call (one per value, each with
+        the time it was read)."""
+        data = self._reader(self.path)
+        self.status = data["status"]
+        self.events = data["events"]
+        cols = data["readings"]
+        n = len(cols.get("time_s", ()))
+        samples: list[Sample] = []
+        for i in range(self._seen, n):
+            for name in self.thermometer_names:
+                T = float(cols.get(f"{name}_K", [math.nan] * n)[i])
+                if math.isfinite(T):
+                    t = float(cols.get(f"{name}_time_s", cols["time_s"])[i])
+                    samples.append(Sample(t, {name: T}))
+            R = float(cols.get("film_R_ohm", [math.nan] * n)[i])
+            if math.isfinite(R):
+                t = float(cols.get("film_time_s", cols["time_s"])[i])
+                samples.append(Sample(t, film_ohm=R))
+        self._seen = n
+        samples.sort(key=lambda s: s.time_s)
+        return samples

@@ -9,6 +9,7 @@ from PyQt5 import QtCore, QtWidgets
 
 from . import theme
 from .browse import BrowseWidget
+from .cooldown import CooldownFileSampler, SamplerError
 from .dashboard import CooldownDashboard
 from .run_control import RunControlWidget
 from .spectra_view import LiveSpectraWidget
@@ -44,12 +45,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.spectra = spectra
         self.dashboard = dashboard
         self.browse = browse
+        self.cooldown_logs: list[CooldownDashboard] = []
         self.tabs = QtWidgets.QTabWidget()
         for name, widget in zip(TAB_NAMES, (run_control, spectra, dashboard, browse), strict=True):
             self.tabs.addTab(widget, name)
         self.setCentralWidget(self.tabs)
         run_control.run_file_changed.connect(self.open_run)
         browse.open_requested.connect(self.open_run)
+        browse.open_cooldown_requested.connect(self.open_cooldown)
         self.resize(1600, 950)
 
     @QtCore.pyqtSlot(str)
@@ -57,6 +60,21 @@ class MainWindow(QtWidgets.QMainWindow):
         """Show ``path`` in the live spectra tab."""
         self.spectra.follow(path)
         self.tabs.setCurrentWidget(self.spectra)
+
+    @QtCore.pyqtSlot(str)
+    def open_cooldown(self, path: str) -> None:
+        """Show a cooldown log (finished or still growing) in a Cooldown tab of its own."""
+        try:
+            sampler = CooldownFileSampler(path)
+        except SamplerError as exc:
+            QtWidgets.QMessageBox.warning(self, "Cooldown log", str(exc))
+            return
+        board = CooldownDashboard(sampler, interval_ms=1000)
+        board.tick_once()
+        board.start()
+        self.cooldown_logs.append(board)
+        index = self.tabs.addTab(board, f"Cooldown log: {Path(path).name}")
+        self.tabs.setCurrentIndex(index)
 
     def attach(self, run_path: str | Path) -> None:
         """Reattach to a run (e.g. after a GUI restart): progress, events, spectra."""
@@ -75,8 +93,9 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.run_control.follower is not None:
             self.run_control.follower.close()
         self.spectra.close_run()
-        if isinstance(self.dashboard, CooldownDashboard):
-            self.dashboard.stop()
+        for board in [self.dashboard, *self.cooldown_logs]:
+            if isinstance(board, CooldownDashboard):
+                board.stop()
 
 
 def dashboard_placeholder(reason: str) -> QtWidgets.QWidget:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from stm_andreev.gui.cooldown import (
@@ -225,3 +226,67 @@ def test_threaded_dashboard_reports_a_failing_sampler(qtbot):
         qtbot.waitUntil(lambda: "VI_ERROR_TMO" in board.alarm_label.text(), timeout=5_000)
     finally:
         board.stop()
+
+
+@pytest.fixture(scope="module")
+def cooldown_log(tmp_path_factory):
+    """A cooldown log written by ``stm-andreev cooldown`` (simulated fridge from 10 K)."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("cooldown")
+    result = subprocess.run(
+        [sys.executable, "-m", "stm_andreev.cli", "cooldown", "--from-K", "10",
+         "--interval-s", "120", "--max-duration-s", "14400", "--out", str(out), "--quiet"],
+        capture_output=True, text=True, timeout=300,
+    )
+    if result.returncode != 0 and "invalid choice" in result.stderr:
+        pytest.skip("stm-andreev cooldown is not available")
+    assert result.returncode in (0, 3), result.stderr
+    (path,) = out.glob("*.h5")
+    return path
+
+
+def test_cooldown_log_replays_into_the_dashboard(qtbot, cooldown_log):
+    from stm_andreev.gui.cooldown import CooldownFileSampler
+
+    sampler = CooldownFileSampler(cooldown_log)
+    assert "mixing_chamber" in sampler.thermometer_names
+    board = CooldownDashboard(sampler, control_name="mixing_chamber")
+    qtbot.addWidget(board)
+    board.tick_once()
+    t, T = board.history.arrays("mixing_chamber")
+    assert T[0] == pytest.approx(10.0, rel=0.2) and T[-1] < 1.0  # cooled from 10 K
+    assert np.all(np.diff(t) >= 0)
+    _, R = board.history.arrays("film")
+    assert R.size and R.max() > 1000  # normal state before the superconducting drop
+    board.tick_once()  # nothing new in a finished log
+    assert board.history.arrays("mixing_chamber")[0].size == t.size
+    assert sampler.status == "finished"
+
+
+def test_browser_opens_a_cooldown_log_in_its_own_tab(qtbot, cooldown_log, tmp_path):
+    from stm_andreev.gui.browse import BrowseWidget, describe_run
+
+    name, plan, status, count, _ = describe_run(cooldown_log)
+    assert (plan, status) == ("cooldown", "finished") and count.endswith("readings")
+    browser = BrowseWidget(cooldown_log.parent)
+    qtbot.addWidget(browser)
+    with qtbot.waitSignal(browser.open_cooldown_requested) as signal:
+        browser.open_row(0)
+    assert signal.args == [str(cooldown_log)]
+
+
+def test_main_window_shows_a_cooldown_log_from_the_browser(qtbot, cooldown_log, tmp_path):
+    from stm_andreev.gui.app import GuiOptions, build_gui
+
+    gui = build_gui(GuiOptions(queue=str(tmp_path / "q.json"), runs=str(cooldown_log.parent)))
+    window = gui.window
+    qtbot.addWidget(window)
+    try:
+        window.browse.open_row(0)
+        board = window.tabs.currentWidget()
+        assert window.tabs.tabText(window.tabs.currentIndex()).startswith("Cooldown log")
+        assert board.history.latest("mixing_chamber") < 1.0
+    finally:
+        gui.close()
