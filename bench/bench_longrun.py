@@ -60,16 +60,30 @@ def rss_mb() -> float:
     raise RuntimeError("no VmRSS in /proc/self/status (not Linux?)")
 
 
+class _Counter(logging.Handler):
+    """Counts warnings that mean a stored spectrum may be suspect (lock-in overloads)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overload during the sweep" in record.getMessage():
+            self.count += 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=4, help="repeats per setpoint (4: 336)")
     parser.add_argument("--n-bias", type=int, default=101, help="bias points per spectrum")
-    parser.add_argument("--settle-s", type=float, default=0.95,
+    parser.add_argument("--settle-s", type=float, default=1.2,
                         help="settle and integration per bias point, s of station time "
-                        "(0.95: about 12 h for the default plan)")
+                        "(1.2: about 12 h for the default plan)")
     parser.add_argument("--out", type=Path, default=None, help="directory for the run file")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.ERROR)
+    overloads = _Counter()
+    logging.getLogger("stm_andreev").addHandler(overloads)
 
     plan_text = PLAN.format(repeats=args.repeats, n_bias=args.n_bias, settle_s=args.settle_s)
     plan = load_plan_text(plan_text, "longrun.yaml")
@@ -121,6 +135,7 @@ def main() -> int:
     print(f"run file:         {path} ({path.stat().st_size / 1e6:.1f} MB), status {summary.status}")
     print(f"file valid:       {valid} (opens, finished, every spectrum exactly once, finite)")
     print(f"spectra present:  {len(set(ledger))} of {len(points)}")
+    print(f"lock-in overloads during a sweep (stored, only logged): {overloads.count}")
     return 0
 
 

@@ -306,7 +306,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if result.when != "call" or record is None or not record.fault:
         return
     happened = record.happened
-    if not result.passed:
+    if hasattr(result, "wasxfail"):
+        happened = f"KNOWN DEFECT (xfail): {result.wasxfail}"
+    elif not result.passed:
         crash = getattr(result.longrepr, "reprcrash", None)
         reason = crash.message if crash is not None else str(result.longrepr)
         happened = f"TEST FAILED: {reason.splitlines()[0][:200]}"
@@ -319,7 +321,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         "spectra_planned": record.spectra_planned,
         "spectra_stored": record.spectra_stored,
         "spectra_lost": record.spectra_lost,
-        "passed": result.passed,
+        "passed": result.passed or hasattr(result, "wasxfail"),
+        "known_defect": hasattr(result, "wasxfail"),
         "recorded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         **record.extra,
     }

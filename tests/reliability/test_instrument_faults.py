@@ -97,3 +97,20 @@ def test_nanonis_error_block_pauses_safely_naming_the_command(tmp_path, referenc
     assert_complete_and_plausible(run, reference)
     outcome.happened = (f"surfaced as '{errors[0][2]}'; run paused with feedback on, bias at "
                         "V_sp; point re-taken after resume")
+
+
+
+def test_lockin_overload_during_a_sweep_is_retaken(tmp_path, reference, outcome):
+    """The lock-in latches an overload (LIAS? bit 0) in the middle of spectrum 1: the clipped
+    readings are not stored; the spectrum is re-taken."""
+    fault = {"kind": "error_status", "instrument": "lockin", "after_commands": MID_SWEEP["lockin"]}
+    run = dry_run(tmp_path, [fault], outcome=outcome)
+    outcome.fault, outcome.instrument = "overload status (error_status on LIAS?)", "lockin"
+    assert run.error is None and run.status == "finished", run.error
+    assert run.injected["lockin"] == 1
+    retakes = [e for e in run.events if e[0] == "retake"]
+    assert [p for _, p, _ in retakes] == [1] and "overload" in retakes[0][2], run.events
+    assert run.table["retake_count"][run.rows_of()[1]] == 1
+    assert_complete_and_plausible(run, reference)
+    outcome.happened = ("overload latched during the sweep; spectrum discarded and re-taken "
+                        "(was: stored as ok, only logged)")
