@@ -2,8 +2,10 @@
 
 from .errors import (
     InterlockError,
+    LockInOverload,
     MeasurementError,
     PreampSaturation,
+    RetakeNeeded,
     SafeTipEvent,
     SettleTimeout,
     TemperatureCeilingError,
@@ -24,11 +26,13 @@ from .sweeps import (
 __all__ = [
     "PROCEDURES",
     "InterlockError",
+    "LockInOverload",
     "MeasurementError",
     "OvernightGrid",
     "Point",
     "PositionSurvey",
     "PreampSaturation",
+    "RetakeNeeded",
     "SafeTipEvent",
     "SetpointSweep",
     "SettleTimeout",

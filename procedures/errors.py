@@ -40,7 +40,19 @@ class SettleTimeout(MeasurementError):
     kind = "settle_timeout"
 
 
-class TemperatureExcursion(MeasurementError):
+class RetakeNeeded(MeasurementError):
+    """The spectrum just measured cannot be trusted, but nothing needs protecting: re-take it."""
+
+    kind = "retake"
+
+
+class LockInOverload(RetakeNeeded):
+    """The lock-in latched an overload while the sweep was read: readings may be clipped."""
+
+    kind = "retake"
+
+
+class TemperatureExcursion(RetakeNeeded):
     """The temperature left its band while a spectrum was measured: re-take it."""
 
     kind = "retake"

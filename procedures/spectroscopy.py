@@ -25,7 +25,7 @@ from stm_andreev.drivers.preamp import (
     lockin_settings_for,
 )
 
-from .errors import PreampSaturation, SafeTipEvent, TemperatureCeilingError
+from .errors import LockInOverload, PreampSaturation, SafeTipEvent, TemperatureCeilingError
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +203,8 @@ def sweep_with_lockin(station, settings: SpectrumSettings, gain: float, check=No
         if check is not None and i % 32 == 31:
             check()
     if lockin.overloaded():
-        log.warning("lock-in overload during the sweep at gain %.0e V/A", gain)
+        # Clipped readings look like a plausible spectrum: never store them as one.
+        raise LockInOverload(f"lock-in overload during the sweep at gain {gain:.0e} V/A")
     return X, Y
 
 

@@ -28,6 +28,7 @@ import numpy as np
 from stm_andreev.procedures import (
     InterlockError,
     Point,
+    RetakeNeeded,
     SafeTipEvent,
     SettleTimeout,
     TemperatureCeilingError,
@@ -153,7 +154,7 @@ class RunEngine:
                 self._prepare(point)
                 spectrum = self._take(point)
                 self._verify(point, spectrum)
-            except TemperatureExcursion as exc:
+            except RetakeNeeded as exc:  # temperature excursion, lock-in overload, ...
                 retakes += 1
                 self.event("retake", f"{exc}; re-taking (attempt {retakes + 1})", point)
                 if retakes > MAX_RETAKES:
