@@ -19,12 +19,12 @@ CLI_TIMEOUT_S = 120
 
 
 @pytest.mark.parametrize(
-    "where", ["file-in-the-way", "read-only-filesystem"], ids=["not-a-directory", "read-only"]
+    "where", ["a file in the way", "under /proc"], ids=["not-a-directory", "proc"]
 )
 def test_unwritable_output_is_refused_before_start(tmp_path, outcome, where):
     """``stm-andreev run --out DIR`` with DIR unusable: a one-line error, exit 2, no traceback,
     and no instrument contacted (the station is built after the output is checked)."""
-    if where == "file-in-the-way":
+    if where == "a file in the way":
         blocker = tmp_path / "runs"
         blocker.write_text("not a directory")
         out = blocker / "today"
@@ -41,7 +41,8 @@ def test_unwritable_output_is_refused_before_start(tmp_path, outcome, where):
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     assert str(out) in proc.stderr and "error:" in proc.stderr
-    outcome.happened = f"refused before start: {proc.stderr.strip().splitlines()[-1]}"
+    reason = proc.stderr.strip().splitlines()[-1].replace(str(out), "DIR")
+    outcome.happened = f"refused before any instrument, exit 2: '{reason}'"
 
 
 @pytest.fixture
