@@ -49,6 +49,7 @@ from .junction import Junction
 from .spectra import BIAS_GRID_V, BarrierKey, BarrierTable, LRUCache, Spectrum, SpectrumKey
 
 log = logging.getLogger(__name__)
+_BARRIER_T_STEP = 0.02  # relative temperature step of the feedback table cache
 
 MAX_BIAS_V = 10.0
 MAX_TIP_OFFSET_M = 1e-4
@@ -105,6 +106,7 @@ class VirtualLab:
         self._spectra: LRUCache[SpectrumKey, Spectrum] = LRUCache(64)
         self._barriers: LRUCache[BarrierKey, BarrierTable] = LRUCache(32)
         self._gaps_cache: tuple[tuple, tuple[float, float, float, float]] | None = None
+        self._barrier_gaps: tuple | None = None
         self.fridge = Fridge(
             clock,
             film_resistance_ohm=self._film_resistance_ohm,
@@ -193,14 +195,25 @@ class VirtualLab:
         return self._normal_conductance_S() * float(spec.current_norm_at(np.array(self._bias_V)))
 
     def _barrier_table(self) -> BarrierTable:
-        T, eg, dc, gamma, gamma_c = self._gaps()
-        # The feedback's I(Z) table barely moves with a 0.5 % change of T; keying it on three
-        # significant digits of T (instead of 0.1 mK) spares a model evaluation at every
-        # thermometer poll while the fridge settles.
-        key = BarrierKey(
-            float(f"{T:.3g}"), round(eg, 8), round(dc, 8), round(gamma, 8), round(gamma_c, 8),
-            self._bias_V,
+        # The feedback's I(Z) table barely moves with a 2 % change of T (the tip height it
+        # implies shifts by well under a picometre): it is built at T on a 2 % grid, with the
+        # gaps of that T, so thermometer polls while the fridge moves do not each cost a model
+        # evaluation.
+        T = self.fridge.stage_temperature_K("film")
+        T_key = round(
+            math.exp(round(math.log(max(T, 1e-6)) / _BARRIER_T_STEP) * _BARRIER_T_STEP), 6
         )
+        spot = (T_key, self._tip_xy)
+        if self._barrier_gaps is None or self._barrier_gaps[0] != spot:
+            eg, dc = self._local.at_temperature(self.sample, T_key)
+            params = (
+                round(eg, 8),
+                round(dc, 8),
+                round(self.sample.gamma_at_eV(T_key), 8),
+                round(_andreev_broadening(self.sample, T_key), 8),
+            )
+            self._barrier_gaps = (spot, params)
+        key = BarrierKey(T_key, *self._barrier_gaps[1], self._bias_V)
         return self._barriers.get(key, lambda: BarrierTable(key, self._count))
 
     def _log_error_fn(self):
@@ -371,9 +384,7 @@ class VirtualLab:
     def _check_xy(x_m: float, y_m: float) -> tuple[float, float]:
         x_m, y_m = float(x_m), float(y_m)
         if not (abs(x_m) <= MAX_TIP_OFFSET_M and abs(y_m) <= MAX_TIP_OFFSET_M):
-            raise LabValueError(
-                f"tip position ({x_m}, {y_m}) m is outside +-{MAX_TIP_OFFSET_M} m"
-            )
+            raise LabValueError(f"tip position ({x_m}, {y_m}) m is outside +-{MAX_TIP_OFFSET_M} m")
         return x_m, y_m
 
     def move_tip(self, x_m: float, y_m: float) -> None:
