@@ -51,6 +51,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.tabs.addTab(widget, name)
         self.setCentralWidget(self.tabs)
         run_control.run_file_changed.connect(self.open_run)
+        run_control.cooldown_file_changed.connect(self.open_cooldown)
         browse.open_requested.connect(self.open_run)
         browse.open_cooldown_requested.connect(self.open_cooldown)
         self.resize(1600, 950)

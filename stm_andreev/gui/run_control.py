@@ -18,6 +18,7 @@ from stm_andreev.config import ConfigError
 from stm_andreev.engine import send_command
 
 from . import theme
+from .browse import is_cooldown_file
 from .launcher import LaunchError, RunHandle, RunLauncher
 from .plan_form import ParameterInputError, ProcedureForm
 from .plans import EditableStep, load_editable, plan_names, plan_text_from_procedures
@@ -42,10 +43,12 @@ class RunControlWidget(QtWidgets.QWidget):
         :func:`stm_andreev.engine.send_command`).
     :param interval_ms: how often the run file is polled (ms).
 
-    Emits :attr:`run_file_changed` with the path of the run it now follows.
+    Emits :attr:`run_file_changed` with the path of the run it now follows, or
+    :attr:`cooldown_file_changed` when a started plan turned out to log a cooldown.
     """
 
     run_file_changed = QtCore.pyqtSignal(str)
+    cooldown_file_changed = QtCore.pyqtSignal(str)
 
     def __init__(
         self,
@@ -239,7 +242,9 @@ class RunControlWidget(QtWidgets.QWidget):
     def _follow(self, item: QueueItem, handle: RunHandle) -> None:
         self.item, self.handle = item, handle
         self.follower = None
-        if item.run_path:
+        if item.run_path and is_cooldown_file(Path(item.run_path)):
+            self.cooldown_file_changed.emit(item.run_path)
+        elif item.run_path:
             self._set_follower(Path(item.run_path))
         self._refresh_queue_table()
         self.timer.start()
@@ -267,11 +272,17 @@ class RunControlWidget(QtWidgets.QWidget):
 
     def poll(self) -> None:
         """Timer: find the run file, refresh progress, banner and events, end of run."""
-        if self.follower is None and self.handle is not None:
+        if self.follower is None and self.handle is not None and self.item is not None \
+                and not self.item.run_path:
             path = self.handle.run_file()
-            if path is not None and self.item is not None:
+            if path is not None:
                 self.queue.update(self.item, run_path=str(path))
-                self._set_follower(path)
+                if is_cooldown_file(path):
+                    # a cooldown plan logs temperatures, not spectra: the dashboard shows it
+                    self.progress_label.setText(f"{path.name}: cooldown log")
+                    self.cooldown_file_changed.emit(str(path))
+                else:
+                    self._set_follower(path)
                 self._refresh_queue_table()
         if self.follower is not None:
             try:
@@ -316,6 +327,10 @@ class RunControlWidget(QtWidgets.QWidget):
             return
         code = handle.returncode()
         status = self.follower.status if self.follower is not None else ""
+        if not status and item.run_path and is_cooldown_file(Path(item.run_path)):
+            status = _cooldown_status(Path(item.run_path))
+            if code is None and handle.process is None and status not in FINAL_STATUSES:
+                return  # a cooldown log from before a GUI restart, still being written
         if code is None:
             if handle.process is not None:
                 return
@@ -324,6 +339,8 @@ class RunControlWidget(QtWidgets.QWidget):
                 return
         if status in FINAL_STATUSES:
             state, message = status, f"exit code {code}" if code is not None else "ended"
+        elif code == 0:  # e.g. a cooldown log, which this widget does not follow
+            state, message = "finished", "exit code 0"
         else:
             state = "failed"
             tail = handle.log_tail(400).strip().splitlines()
@@ -344,3 +361,13 @@ class RunControlWidget(QtWidgets.QWidget):
             ):
                 table.setItem(row, col, QtWidgets.QTableWidgetItem(text))
         table.resizeColumnsToContents()
+
+
+def _cooldown_status(path: Path) -> str:
+    from stm_andreev.commands.cooldown import read_cooldown
+
+    try:
+        return str(read_cooldown(path)["status"])
+    except Exception as exc:  # a log being laid out or damaged: no status yet
+        log.debug("cooldown log %s unreadable: %s", path, exc)
+        return ""

@@ -182,3 +182,30 @@ def test_a_run_that_cannot_start_is_marked_failed_with_its_error(qtbot, tmp_path
     qtbot.waitUntil(lambda: item.state != "running", timeout=RUN_TIMEOUT_MS)
     assert item.state == "failed"
     assert "no-such-station" in item.message
+
+
+def test_a_queued_cooldown_plan_opens_its_log_in_the_dashboard(qtbot, tmp_path):
+    from stm_andreev.gui.app import GuiOptions, build_gui
+
+    gui = build_gui(GuiOptions(queue=str(tmp_path / "q.json"), runs=str(tmp_path / "runs")))
+    window = gui.window
+    qtbot.addWidget(window)
+    control = window.run_control
+    control.runs_dir = tmp_path / "runs"
+    control.timer.setInterval(50)
+    control.plan_combo.setCurrentText("cooldown")
+    item = control.add_to_queue()
+    control.start_next()
+    try:
+        qtbot.waitUntil(lambda: item.state != "running", timeout=RUN_TIMEOUT_MS)
+        assert item.state == "finished", item.message
+        assert window.cooldown_logs, "the cooldown log was not opened"
+        board = window.cooldown_logs[0]
+        board.tick_once()
+        assert board.history.latest("mixing_chamber") < 0.1  # logged down to base
+    finally:
+        process = control.handle.process
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(10)
+        gui.close()
