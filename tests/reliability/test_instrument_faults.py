@@ -114,3 +114,35 @@ def test_lockin_overload_during_a_sweep_is_retaken(tmp_path, reference, outcome)
     assert_complete_and_plausible(run, reference)
     outcome.happened = ("overload latched during the sweep; spectrum discarded and re-taken "
                         "(was: stored as ok, only logged)")
+
+
+def test_invalid_thermometer_reading_is_never_used(tmp_path, reference, outcome):
+    """The Lake Shore flags a reading T.UNDER (RDGST? bit 7) mid-spectrum: the number that
+    came with it is refused (LakeShoreReadingError), read again, and never stored."""
+    from stm_andreev.drivers.lakeshore372_types import LakeShoreReadingError
+
+    refused: list[str] = []
+
+    def spy(station, writer) -> None:
+        read = station.temperature.temperature
+
+        def temperature(channel):
+            try:
+                return read(channel)
+            except LakeShoreReadingError as exc:
+                refused.append(str(exc))
+                raise
+
+        station.temperature.temperature = temperature
+
+    fault = {"kind": "error_status", "instrument": "fridge", "after_commands": MID_SWEEP["fridge"],
+             "bits": 128}
+    run = dry_run(tmp_path, [fault], outcome=outcome, prepare=spy)
+    outcome.fault, outcome.instrument = "reading flagged invalid (RDGST? T.UNDER)", "fridge"
+    assert run.error is None and run.status == "finished", run.error
+    assert run.injected["fridge"] == 1
+    assert len(refused) == 1, refused
+    for key in ("temperature_before_K", "temperature_after_K"):
+        np.testing.assert_allclose(run.table[key], reference.table[key], atol=0.002)
+    assert_complete_and_plausible(run, reference)
+    outcome.happened = "flagged reading refused by the driver and read again; stored values valid"

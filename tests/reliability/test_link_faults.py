@@ -120,3 +120,21 @@ def test_garbled_reply_is_retried_not_stored(tmp_path, reference, outcome, instr
     assert_complete_and_plausible(run, reference)
     outcome.happened = ("reply failed to parse, link error logged, point re-taken; "
                           "nothing garbled stored")
+
+
+@pytest.mark.parametrize("instrument", INSTRUMENTS)
+def test_late_reply_is_not_taken_for_the_next_answer(tmp_path, reference, outcome, instrument):
+    """The reply comes 30 s late (after the read timed out) and is still queued on the link:
+    the engine's reconnect must flush it, or every later reading would be off by one."""
+    fault = {"kind": "delay", "instrument": instrument, "after_commands": MID_SWEEP[instrument],
+             "delay_s": 30.0}
+    run = dry_run(tmp_path, [fault], outcome=outcome)
+    outcome.fault, outcome.instrument = "late reply (30 s, after the timeout)", instrument
+    assert run.error is None, run.error
+    assert run.injected.get(instrument) == 1
+    assert run.status == "finished"
+    link_errors = [e for e in run.events if e[0] == "link_error"]
+    assert len(link_errors) == 1 and link_errors[0][1] == 1, run.events
+    assert_complete_and_plausible(run, reference)
+    outcome.happened = ("read timed out, link error logged, link reset (stale reply dropped), "
+                        "point re-taken; later readings in step")
