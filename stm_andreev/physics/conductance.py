@@ -94,7 +94,10 @@ def _smeared_on_grid(E, Eg, Dc, Z, gamma, gamma_c, kT, a):
     batch that varies Z and T over common gaps costs little more than its FFTs.
     """
     single = _unique_factor_rows(E, Eg, gamma)
-    collective = _unique_factor_rows(E, Dc, gamma_c)
+    if np.array_equal(Eg, Dc) and np.array_equal(gamma, gamma_c):
+        collective = single  # plain BTK / Dynes: one set of gap factors serves both channels
+    else:
+        collective = _unique_factor_rows(E, Dc, gamma_c)
     sigma = two_gap_sigma_from_factors(collective, single, Z) - 1.0  # -> 0 at large |E|
     n = E.size
     h = E[1] - E[0]
