@@ -202,6 +202,7 @@ def dry_run(
     name: str = "run.h5",
     outcome: Outcome | None = None,
     answer: str = "resume",
+    notifier: Any = None,
 ) -> FaultRun:
     """Run RELIABILITY_PLAN with ``faults`` on virtual time; read back what was stored.
 
@@ -213,7 +214,8 @@ def dry_run(
     if prepare is not None:
         prepare(station, writer)
     control = ScriptedControl(on_pause, answer)
-    engine = RunEngine(station, points, writer, control=control, on_spectrum=on_spectrum)
+    engine = RunEngine(station, points, writer, control=control, on_spectrum=on_spectrum,
+                       notifier=notifier)
     result = FaultRun(tmp_path / name, station, None, {}, control)
     try:
         result.summary = engine.run()

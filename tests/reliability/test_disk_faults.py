@@ -45,6 +45,18 @@ def test_unwritable_output_is_refused_before_start(tmp_path, outcome, where):
     outcome.happened = f"refused before any instrument, exit 2: '{reason}'"
 
 
+class RecordingNotifier:
+    """Stands in for stm_andreev.engine.notify.Notifier: keeps what would have been sent."""
+
+    kinds = {"storage_error", "pause", "finish"}
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def send(self, kind: str, message: str, summary) -> None:
+        self.sent.append((kind, message))
+
+
 @pytest.fixture
 def full_disk_at(monkeypatch):
     """Make the run file's disk 'fill up' when the spectrum of a given point is written."""
@@ -77,7 +89,8 @@ def test_disk_full_during_run_pauses_safely_and_keeps_data(
         with RunReader(holder["path"]) as stored:
             seen[-1]["ledger"] = sorted(int(p) for p in stored.ledger)
 
-    run = dry_run(tmp_path, [], outcome=outcome, on_pause=while_paused,
+    notifier = RecordingNotifier()
+    run = dry_run(tmp_path, [], outcome=outcome, on_pause=while_paused, notifier=notifier,
                   prepare=lambda s, w: holder.update(station=s, path=w.path))
     outcome.fault, outcome.instrument = "disk full (ENOSPC) while writing a spectrum", "disk"
     outcome.injections = state["hits"]
@@ -88,6 +101,9 @@ def test_disk_full_during_run_pauses_safely_and_keeps_data(
     assert run.status == "finished"
     kinds = run.event_kinds
     assert "storage_error" in kinds and "pause" in kinds, run.events
+    # the operator is told at once (the file cannot carry the news until it is re-opened)
+    assert [k for k, _ in notifier.sent][:2] == ["storage_error", "pause"]
+    assert "disk full" in notifier.sent[0][1]
     assert_complete_and_plausible(run, reference)
     assert len(run.ledger) == N_POINTS and np.all(np.isfinite(run.spectra["G_S"]))
     outcome.happened = ("storage error logged, instruments to the safe state, run paused with "
