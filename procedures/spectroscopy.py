@@ -203,6 +203,8 @@ def sweep_with_lockin(station, settings: SpectrumSettings, gain: float, check=No
         if check is not None and i % 32 == 31:
             check()
     if lockin.overloaded():
+        if check is not None:
+            check()  # a saturated preamp or a tip crash explains an overload: its interlock wins
         # Clipped readings look like a plausible spectrum: never store them as one.
         raise LockInOverload(f"lock-in overload during the sweep at gain {gain:.0e} V/A")
     return X, Y

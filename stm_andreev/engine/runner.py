@@ -285,6 +285,9 @@ class RunEngine:
         for kind, message in pending:
             log.error("%s: %s", kind, message)
             self.summary.events.append((kind, message))
+            # The operator must hear of it tonight: nobody frees the disk otherwise.
+            if self.notifier is not None and kind in self.notifier.kinds:
+                self.notifier.send(kind, message, self.summary)
         self.safe_state(heater_safe=False)
         path = self.writer.path
         self.writer.close("paused")  # best effort after the failure; releases the file
