@@ -36,15 +36,24 @@ def describe_run(path: Path) -> tuple[str, str, str, str, str]:
         return (str(path.name), "", f"unreadable: {exc}"[:80], "", "")
 
 
-def is_cooldown_file(path: Path) -> bool:
-    """Whether ``path`` is a cooldown log (``stm-andreev cooldown``) rather than a run file."""
+def file_format(path: Path) -> str | None:
+    """The ``stm_andreev_format`` of an HDF5 file (``stm_andreev.run``,
+    ``stm_andreev.cooldown``), or None while it cannot be read (e.g. still being laid out)."""
     import h5py
 
     try:
         with h5py.File(path, "r", libver="latest", swmr=True) as f:
-            return f.attrs.get("stm_andreev_format") == COOLDOWN_FORMAT
+            value = f.attrs.get("stm_andreev_format")
     except (OSError, ValueError):
-        return False
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    return None if value is None else str(value)
+
+
+def is_cooldown_file(path: Path) -> bool:
+    """Whether ``path`` is a cooldown log (``stm-andreev cooldown``) rather than a run file."""
+    return file_format(path) == COOLDOWN_FORMAT
 
 
 def _describe_cooldown(path: Path) -> tuple[str, str, str, str, str]:

@@ -18,7 +18,7 @@ from stm_andreev.config import ConfigError
 from stm_andreev.engine import send_command
 
 from . import theme
-from .browse import is_cooldown_file
+from .browse import COOLDOWN_FORMAT, file_format, is_cooldown_file
 from .launcher import LaunchError, RunHandle, RunLauncher
 from .plan_form import ParameterInputError, ProcedureForm
 from .plans import EditableStep, load_editable, plan_names, plan_text_from_procedures
@@ -272,18 +272,7 @@ class RunControlWidget(QtWidgets.QWidget):
 
     def poll(self) -> None:
         """Timer: find the run file, refresh progress, banner and events, end of run."""
-        if self.follower is None and self.handle is not None and self.item is not None \
-                and not self.item.run_path:
-            path = self.handle.run_file()
-            if path is not None:
-                self.queue.update(self.item, run_path=str(path))
-                if is_cooldown_file(path):
-                    # a cooldown plan logs temperatures, not spectra: the dashboard shows it
-                    self.progress_label.setText(f"{path.name}: cooldown log")
-                    self.cooldown_file_changed.emit(str(path))
-                else:
-                    self._set_follower(path)
-                self._refresh_queue_table()
+        self._discover_run_file()
         if self.follower is not None:
             try:
                 self.follower.poll_status()
@@ -291,6 +280,25 @@ class RunControlWidget(QtWidgets.QWidget):
                 self.progress_label.setText(str(exc))
             self._show_run_state()
         self._check_finished()
+
+    def _discover_run_file(self) -> None:
+        """Find the file the started run writes, once it is laid out enough to tell a run
+        file from a cooldown log."""
+        if self.follower is not None or self.handle is None or self.item is None \
+                or self.item.run_path:
+            return
+        path = self.handle.run_file()
+        kind = None if path is None else file_format(path)
+        if kind is None:
+            return  # not created yet, or still being laid out
+        self.queue.update(self.item, run_path=str(path))
+        if kind == COOLDOWN_FORMAT:
+            # a cooldown plan logs temperatures, not spectra: the dashboard shows it
+            self.progress_label.setText(f"{path.name}: cooldown log")
+            self.cooldown_file_changed.emit(str(path))
+        else:
+            self._set_follower(path)
+        self._refresh_queue_table()
 
     def _show_run_state(self) -> None:
         f = self.follower
@@ -326,6 +334,13 @@ class RunControlWidget(QtWidgets.QWidget):
         if item is None or handle is None or item.state != "running":
             return
         code = handle.returncode()
+        if code is not None:
+            self._discover_run_file()  # a short run may have ended between two polls
+            if self.follower is not None:
+                try:
+                    self.follower.poll_status()
+                except RunFollowError as exc:
+                    log.warning("%s", exc)
         status = self.follower.status if self.follower is not None else ""
         if not status and item.run_path and is_cooldown_file(Path(item.run_path)):
             status = _cooldown_status(Path(item.run_path))

@@ -64,7 +64,7 @@ def test_start_pause_resume_abort_from_the_gui(qtbot, tmp_path):
     qtbot.addWidget(spectra)
     control.run_file_changed.connect(spectra.follow)
     control.plan_combo.setCurrentText("quick")
-    control.forms[0].set_value("n_setpoints", 12)  # long enough to pause before it ends
+    control.forms[0].set_value("n_setpoints", 40)  # long enough to pause before it ends
     item = control.add_to_queue()
     control.start_next()
     assert item.state == "running"
