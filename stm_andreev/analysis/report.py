@@ -177,14 +177,21 @@ def write_report(
     else:
         lines.append("No Andreev peaks in any spectrum.")
     if series is not None:
-        summary.update(T_vanish_K=series.T_vanish_K, T_vanish_over_Tc=series.T_vanish_over_Tc)
+        summary.update(T_vanish_K=series.T_vanish_K, T_vanish_over_Tc=series.T_vanish_over_Tc,
+                       T_fit_vanish_K=series.T_fit_vanish_K,
+                       T_fit_vanish_over_Tc=series.T_fit_vanish_over_Tc)
         if series.T_vanish_K is not None:
             ratio = (f" = {series.T_vanish_over_Tc:.2f} Tc" if series.T_vanish_over_Tc
                      else "")
-            lines.append(f"Temperature series ({len(tgroup)} spectra): the Andreev peaks "
-                         f"vanish between {series.T_last_peaks_K:.3g} K and "
+            lines.append(f"Temperature series ({len(tgroup)} spectra): the resolved ±Δc peak "
+                         f"pair is last seen at {series.T_last_peaks_K:.3g} K and gone at "
                          f"{series.T_first_without_K:.3g} K (≈ {series.T_vanish_K:.3g} K"
-                         f"{ratio}).")
+                         f"{ratio}; thermal smearing merges it into a zero-bias maximum).")
+        if series.T_fit_vanish_K is not None:
+            ratio = (f" = {series.T_fit_vanish_over_Tc:.2f} Tc"
+                     if series.T_fit_vanish_over_Tc else "")
+            lines.append(f"The two-gap fit's Δc(T) closes at ≈ {series.T_fit_vanish_K:.3g} K"
+                         f"{ratio}: the Andreev signal vanishes there.")
         else:
             lines.append(f"Temperature series ({len(tgroup)} spectra): the Andreev peaks do "
                          "not vanish within the series (or never appear).")

@@ -110,6 +110,10 @@ class TemperatureSeries:
     T_vanish_K: float | None
     Tc_K: float | None
     T_vanish_over_Tc: float | None
+    # Where the two-gap fit's Delta_c closes (the Andreev signal itself, peaks merged or not):
+    # midway between the last temperature with a fitted Delta_c > 0 and the next one.
+    T_fit_vanish_K: float | None = None
+    T_fit_vanish_over_Tc: float | None = None
 
 
 def temperature_series(results: Sequence[SpectrumResult], *,
@@ -134,4 +138,12 @@ def temperature_series(results: Sequence[SpectrumResult], *,
             first_without = float(T[k + 1])
             vanish = 0.5 * (last + first_without)
     ratio = vanish / Tc_K if (vanish is not None and Tc_K) else None
-    return TemperatureSeries(T, dc, err, fit, last, first_without, vanish, Tc_K, ratio)
+    fit_vanish = None
+    fitted = np.isfinite(fit) & (np.nan_to_num(fit) > 0)
+    if fitted.any():
+        k = int(np.flatnonzero(fitted)[-1])
+        if k + 1 < T.size:
+            fit_vanish = 0.5 * (float(T[k]) + float(T[k + 1]))
+    fit_ratio = fit_vanish / Tc_K if (fit_vanish is not None and Tc_K) else None
+    return TemperatureSeries(T, dc, err, fit, last, first_without, vanish, Tc_K, ratio,
+                             fit_vanish, fit_ratio)

@@ -70,7 +70,7 @@ def test_report_files_exist_and_axes_are_labelled_with_units(analysed, tmp_path)
         assert matplotlib.image.imread(png).shape[2] in (3, 4)
         assert f"]({name})" in text
     assert "Tc: 1.500 K (preset InO-2)" in text
-    assert "vanish between 0.5 K and 1 K" in text
+    assert "last seen at 0.5 K and gone at 1 K" in text
     summary = json.loads((tmp_path / "rep" / "summary.json").read_text())
     assert summary["n_spectra"] == 6 and summary["Tc_K"] == 1.5
     assert summary["regimes"] == {"tunnelling": 1, "contact": 5}
@@ -145,3 +145,25 @@ def test_delta_c_of_T_figure_and_fit_values_follow_the_sample(analysed):
     assert series.delta_c_fit_eV[-1] == pytest.approx(sample.delta_c_eV(1.0), abs=10 * UEV)
     ax = fig2c_delta_c_vs_T(series).axes[0]
     assert ax.get_xlabel() == "T / Tc" and "(µeV)" in ax.get_ylabel()
+
+
+def test_fitted_collective_gap_closing_is_found_between_the_right_temperatures():
+    from stm_andreev.analysis.results import SpectrumResult
+    from stm_andreev.analysis.series import temperature_series
+
+    def result(T, peaks, fit):
+        r = SpectrumResult.__new__(SpectrumResult)
+        object.__setattr__(r, "T_K", T)
+        object.__setattr__(r, "delta_c_eV", peaks)
+        object.__setattr__(r, "delta_c_err_eV", None if peaks is None else 2e-6)
+        object.__setattr__(r, "delta_c_fit_eV", fit)
+        return r
+
+    series = temperature_series(
+        [result(0.1, 150e-6, 150e-6), result(0.8, None, 140e-6), result(1.5, None, 50e-6),
+         result(1.6, None, None)],
+        Tc_K=1.5,
+    )
+    assert series.T_vanish_K == pytest.approx(0.45)  # the resolved pair: merged by 0.8 K
+    assert series.T_fit_vanish_K == pytest.approx(1.55)  # the fitted gap: closes near Tc
+    assert series.T_fit_vanish_over_Tc == pytest.approx(1.55 / 1.5)
