@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import logging
 import sys
 import time
@@ -217,10 +216,12 @@ def _report(path: Path) -> None:
     out = out.parent / f"{out.name}_report"
     try:
         report = write_report([path], out)
-        print(f"report:        {report}")
-        summary = out / "summary.json"
-        if summary.exists():
-            print(json.dumps(json.loads(summary.read_text()), indent=2))
+        print(f"report:        {report} (figures and summary.json beside it)")
+        # The report's opening paragraph is the physics summary: gaps, Tc, where Delta_c closes.
+        text = Path(report).read_text(encoding="utf-8").split("## ", 1)[0]
+        for line in text.splitlines()[1:]:
+            if line.strip():
+                print(f"  {line.strip()}")
     except Exception as exc:  # the data are safe in the run file whatever the report does
         log.exception("report failed")
         print(f"report failed: {exc}", file=sys.stderr)
