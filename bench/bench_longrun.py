@@ -60,18 +60,6 @@ def rss_mb() -> float:
     raise RuntimeError("no VmRSS in /proc/self/status (not Linux?)")
 
 
-class _Counter(logging.Handler):
-    """Counts warnings that mean a stored spectrum may be suspect (lock-in overloads)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "overload during the sweep" in record.getMessage():
-            self.count += 1
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=4, help="repeats per setpoint (4: 336)")
@@ -82,8 +70,6 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None, help="directory for the run file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    overloads = _Counter()
-    logging.getLogger("stm_andreev").addHandler(overloads)
 
     plan_text = PLAN.format(repeats=args.repeats, n_bias=args.n_bias, settle_s=args.settle_s)
     plan = load_plan_text(plan_text, "longrun.yaml")
@@ -135,7 +121,9 @@ def main() -> int:
     print(f"run file:         {path} ({path.stat().st_size / 1e6:.1f} MB), status {summary.status}")
     print(f"file valid:       {valid} (opens, finished, every spectrum exactly once, finite)")
     print(f"spectra present:  {len(set(ledger))} of {len(points)}")
-    print(f"lock-in overloads during a sweep (stored, only logged): {overloads.count}")
+    kinds = [kind for kind, _ in summary.events]
+    print(f"events:           {kinds.count('retake')} re-takes, {kinds.count('link_error')} link "
+          f"errors, {kinds.count('pause')} pauses (a fault-free night should have none)")
     return 0
 
 
