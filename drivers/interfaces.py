@@ -31,6 +31,10 @@ class LockIn(Protocol):
         """Measure X and Y (V rms) at one instant."""
         ...
 
+    def status_bits(self) -> int:
+        """Get the latched status register (reading clears it), e.g. before a sweep."""
+        ...
+
     def overloaded(self) -> bool:
         """Get whether any input or output overload bit latched since the last call."""
         ...

@@ -192,7 +192,7 @@ def sweep_with_lockin(station, settings: SpectrumSettings, gain: float, check=No
     # Reading before the filter settles gives the previous point's value filtered: wait the
     # settle time of the actual filter (time constant and slope), at least the plan's settle_s.
     wait = max(settings.settle_s, lockin.settle_time(LOCKIN_SETTLE_FRACTION))
-    lockin.overloaded()  # clear latched status before the sweep
+    lockin.status_bits()  # clear what latched before the sweep (e.g. during the ramp)
     n = settings.bias_V.size
     X = np.empty(n)
     Y = np.empty(n)
