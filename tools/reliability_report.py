@@ -95,7 +95,7 @@ def render(rows: list[dict], source: str) -> str:
         "",
         f"{len(rows)} kinds of fault, {tried} tests, {injections} faults injected, "
         f"**{lost} spectra lost**, {failed} tests failing, {defects} known defects "
-        "(expected failures, listed below).",
+        "(expected failures, marked in the table).",
         "",
         "| fault | instrument | tried | injections | what happened | data lost | result |",
         "| --- | --- | ---: | ---: | --- | ---: | --- |",
