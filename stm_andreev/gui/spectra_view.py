@@ -37,6 +37,8 @@ LABEL_EVERY = 5
 #: (s, wall); the current spectrum follows every new spectrum. A dry run delivers several
 #: spectra a second and the GUI must not take the CPU from the acquisition.
 SUMMARY_REDRAW_S = 2.0
+#: The current spectrum is redrawn at most this often (s, wall): the newest one is shown.
+CURRENT_REDRAW_S = 0.5
 
 
 def _si(value: float | None, unit: str) -> str:
@@ -68,6 +70,8 @@ class LiveSpectraWidget(QtWidgets.QWidget):
         self.redraw_times_s: list[float] = []
         self._summary_due = 0.0
         self._summary_pending = False
+        self._current_due = 0.0
+        self._current_pending = False
         self._waterfall_key: tuple = ()
         self._map_key: tuple = ()
         self._build()
@@ -160,7 +164,7 @@ class LiveSpectraWidget(QtWidgets.QWidget):
             self.follower.close()
         self.model.clear()
         self._waterfall_key = self._map_key = ()
-        self._summary_due = 0.0
+        self._summary_due = self._current_due = 0.0
         for curve in self.waterfall_curves:
             curve.setData([], [])
         for label in self.waterfall_labels:
@@ -189,7 +193,8 @@ class LiveSpectraWidget(QtWidgets.QWidget):
             return
         if block is not None:
             self.model.add(block)
-            self._summary_pending = True
+            self._summary_pending = self._current_pending = True
+        if self._current_pending and time.perf_counter() >= self._current_due:
             self._redraw_current()
         if self.model.n and not self._analysis_done():
             # the lazy in-line analysis of a long run goes on between spectra, bounded per tick
@@ -217,6 +222,8 @@ class LiveSpectraWidget(QtWidgets.QWidget):
 
     def _redraw_current(self) -> None:
         m = self.model
+        self._current_pending = False
+        self._current_due = time.perf_counter() + CURRENT_REDRAW_S
         if m.n == 0:
             return
         last = m.n - 1

@@ -75,7 +75,8 @@ def test_widget_shows_a_finished_run(qtbot, physics_run):
     view.close_run()
 
 
-def test_widget_follows_a_growing_run(qtbot, tmp_path):
+def test_widget_follows_a_growing_run(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setattr("stm_andreev.gui.spectra_view.CURRENT_REDRAW_S", 0.0)
     rows = plan_rows(n_setpoints=5, temperatures_K=(0.065, 1.0, 1.4))
     bias = np.linspace(-1.5e-3, 1.5e-3, 101)
     writer = create_run(tmp_path / "live.h5", len(rows), n_bias=101)
@@ -120,3 +121,26 @@ def test_browser_lists_runs_and_opens_one(qtbot, physics_run, engine_run, tmp_pa
     with qtbot.waitSignal(browser.open_requested) as signal:
         browser.open_row(row)
     assert signal.args == [str(tmp_path / "sub" / "engine.h5")]
+
+
+def test_fast_arrivals_are_drawn_at_a_bounded_rate(qtbot, tmp_path, monkeypatch):
+    """Several spectra within the redraw period: the view shows the newest, once."""
+    monkeypatch.setattr("stm_andreev.gui.spectra_view.CURRENT_REDRAW_S", 3600.0)
+    rows = plan_rows(n_setpoints=4, temperatures_K=())
+    bias = np.linspace(-1.5e-3, 1.5e-3, 41)
+    writer = create_run(tmp_path / "fast.h5", len(rows), n_bias=41)
+    view = LiveSpectraWidget()
+    qtbot.addWidget(view)
+    append(writer, 0, rows[0], bias)
+    view.follow(tmp_path / "fast.h5")  # first spectrum drawn at once
+    assert view.current_curve.getData()[1] == pytest.approx(view.model.G_G0[0])
+    for i in (1, 2, 3):
+        append(writer, i, rows[i], bias)
+        view.update_views()
+    assert view.model.n == 4
+    assert view.current_curve.getData()[1] == pytest.approx(view.model.G_G0[0])  # throttled
+    view._current_due = 0.0  # the period is over
+    view.update_views()
+    assert view.current_curve.getData()[1] == pytest.approx(view.model.G_G0[3])
+    writer.close("finished")
+    view.close_run()
