@@ -230,7 +230,10 @@ class RunFollower:
             self.metadata["end_time"] = reader.end_time
         except (OSError, KeyError, StorageError) as exc:
             raise RunFollowError(f"{self.path}: cannot refresh the run file: {exc}") from exc
-        if n != self._rows_seen and n > 0:
+        if n != self._rows_seen and n > 0 and any(
+                e.kind == "pause" or e.kind in RETAKE_KINDS for e in self.events[-3:]):
+            # Only a pause or re-take banner needs it (is the news older than the spectrum?),
+            # and a whole row is ~20 dataset reads.
             self.last_spectrum_time_s = float(reader.spectrum(n - 1).record.get("time_s", math.nan))
         self._note_count(n)
         self._rows_seen = n
