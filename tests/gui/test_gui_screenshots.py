@@ -1,8 +1,14 @@
-"""Renders the views to docs/screenshots/*.png (looked at by a person, committed with the code)
-and checks the pictures are real renderings; also ``stm-andreev gui --screenshot``."""
+"""Renders the views to PNG and checks the pictures are real renderings; also
+``stm-andreev gui --screenshot``.
+
+With ``STM_ANDREEV_WRITE_SCREENSHOTS=1`` the pictures go to docs/screenshots/ (looked at by a
+person and committed with the code); otherwise to a temporary folder, so running the suite
+never changes tracked files.
+"""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +27,15 @@ from stm_andreev.station import Station
 
 from .physics_runs import write_physics_run
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    if os.environ.get("STM_ANDREEV_WRITE_SCREENSHOTS") == "1":
+        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+        return DOCS_SHOTS
+    return tmp_path_factory.mktemp("screenshots")
 PAPER_TEMPERATURES_K = (0.065, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.45, 1.5,
                         1.55, 1.6)
 
@@ -45,8 +59,7 @@ def paper_run(tmp_path_factory):
     return path
 
 
-def test_screenshot_live_spectra_and_colour_map(qtbot, paper_run):
-    SHOTS.mkdir(parents=True, exist_ok=True)
+def test_screenshot_live_spectra_and_colour_map(qtbot, paper_run, shots):
     view = LiveSpectraWidget()
     qtbot.addWidget(view)
     view.resize(1600, 900)
@@ -56,18 +69,18 @@ def test_screenshot_live_spectra_and_colour_map(qtbot, paper_run):
     view.update_views()
     view._redraw()
     qtbot.wait(50)
-    view.grab().save(str(SHOTS / "live_spectra.png"))
-    _check_png(SHOTS / "live_spectra.png")
+    view.grab().save(str(shots / "live_spectra.png"))
+    _check_png(shots / "live_spectra.png")
     graphics = view.graphics
     rect = graphics.mapFromScene(view.map_plot.sceneBoundingRect()).boundingRect()
     rect = rect.united(graphics.mapFromScene(view.map_bar.sceneBoundingRect()).boundingRect())
-    graphics.grab(rect.adjusted(-4, -4, 4, 4)).save(str(SHOTS / "colour_map.png"))
-    _check_png(SHOTS / "colour_map.png")
+    graphics.grab(rect.adjusted(-4, -4, 4, 4)).save(str(shots / "colour_map.png"))
+    _check_png(shots / "colour_map.png")
     view.close_run()
 
 
 @pytest.mark.slow
-def test_screenshot_cooldown_dashboard(qtbot):
+def test_screenshot_cooldown_dashboard(qtbot, shots):
     with Station.load("simulated") as station:
         board = CooldownDashboard(
             SimulatedCooldown(station, seconds_per_tick=600.0),
@@ -80,8 +93,8 @@ def test_screenshot_cooldown_dashboard(qtbot):
         while station.clock.now() < 9 * 3600:  # from 300 K to base: ~8 h of fridge time
             board.tick_once()
         qtbot.wait(50)
-        board.grab().save(str(SHOTS / "cooldown_dashboard.png"))
-    _check_png(SHOTS / "cooldown_dashboard.png")
+        board.grab().save(str(shots / "cooldown_dashboard.png"))
+    _check_png(shots / "cooldown_dashboard.png")
     assert board.history.latest("mixing_chamber") < 0.06
     assert "superconducting" in board.value_labels["film"].text()
 
@@ -95,7 +108,7 @@ class NoLaunch:
         return RunHandle(Path(item.out_dir), None)
 
 
-def test_screenshot_run_control_with_an_interlock(qtbot, tmp_path):
+def test_screenshot_run_control_with_an_interlock(qtbot, tmp_path, shots):
     run = tmp_path / "interlocked.h5"
     writer = write_physics_run(run, n_written=9, close=False)
     writer.log_event("temperature", "going to 0.065 K", time_s=500.0, point_index=9)
@@ -119,8 +132,8 @@ def test_screenshot_run_control_with_an_interlock(qtbot, tmp_path):
     assert control.banner.text().startswith("INTERLOCK safe_tip at point 9")
     assert "9/19 spectra" in control.progress_label.text()
     assert "[safe_tip] #9" in control.event_log.toPlainText()
-    control.grab().save(str(SHOTS / "run_control.png"))
-    _check_png(SHOTS / "run_control.png", min_colours=10)
+    control.grab().save(str(shots / "run_control.png"))
+    _check_png(shots / "run_control.png", min_colours=10)
     writer.close("aborted")
 
 
@@ -131,7 +144,7 @@ def test_gui_command_screenshot_of_an_attached_run(tmp_path, physics_run):
          "--screenshot", str(png), "--queue", str(tmp_path / "q.json"), "--runs",
          str(tmp_path), "--timeout", "60"],
         capture_output=True, text=True, timeout=120,
-        env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"},
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
     )
     assert result.returncode == 0, result.stderr
     _check_png(png)
