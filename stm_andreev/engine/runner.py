@@ -148,7 +148,7 @@ class RunEngine:
         link_failures = 0
         retakes = 0
         while True:
-            self.control.wait_while_paused(on_pause=lambda: self._paused("operator pause", point))
+            self._honour_operator_pause(point)
             self.control.check_abort()
             try:
                 self._prepare(point)
@@ -259,9 +259,9 @@ class RunEngine:
                     "(instrument restart?); settings restored, re-taking",
                     point,
                 )
-                raise TemperatureExcursion("instrument settings lost")
+                raise RetakeNeeded("instrument settings lost")
         if not np.all(np.isfinite(spectrum.G_S)):
-            raise TemperatureExcursion("spectrum holds non-finite values")
+            raise RetakeNeeded("spectrum holds non-finite values")
 
     def _store_or_pause(self, point: Point, spectrum) -> None:
         """Store the spectrum; if the run file cannot take it (disk full, I/O error), pause in
@@ -348,6 +348,19 @@ class RunEngine:
         self.control.wait_while_paused()
         self.event("resume", "resumed by the operator", point)
         self.writer.set_status("running")
+
+    def _honour_operator_pause(self, point: Point) -> None:
+        """Wait out an operator pause; on resume, log it and mark the file running again."""
+        paused = []
+
+        def on_pause() -> None:
+            paused.append(True)
+            self._paused("operator pause", point)
+
+        self.control.wait_while_paused(on_pause=on_pause)
+        if paused:
+            self.event("resume", "resumed by the operator", point)
+            self.writer.set_status("running")
 
     def _paused(self, message: str, point: Point | None) -> None:
         self.writer.set_status("paused")

@@ -101,7 +101,10 @@ def test_operator_pause_and_resume(tmp_path, tiny_plan):
     )
     assert control.pauses == 1 and summary.status == "finished"
     kinds = [k for k, _ in summary.events]
-    assert "pause" in kinds
+    assert kinds.index("pause") < kinds.index("resume")  # both logged, in order
+    with RunReader(tmp_path / "run.h5") as run:
+        assert run.status == "finished"
+        assert [e.kind for e in run.events()].count("resume") == 1
 
 
 def test_temperature_spike_during_spectrum_is_retaken(tmp_path, tiny_plan):
