@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 
 import pytest
-from stm_andreev.procedures import plan_points
 
 from stm_andreev.config import load_plan_text, load_station, station_from_dict
 from stm_andreev.config_yaml import parse_yaml
 from stm_andreev.engine.runner import POINT_KEYS
+from stm_andreev.procedures import plan_points
 from stm_andreev.station import Station
 from stm_andreev.storage import RunWriter
 
