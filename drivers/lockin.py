@@ -28,6 +28,7 @@ from typing import Any
 from pymeasure.instruments import Instrument
 from pymeasure.instruments.srs import SR830, SR860
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
+
 from stm_andreev.drivers.lockin_filter import settle_time_s
 from stm_andreev.drivers.srs_tables import (
     FILTER_SLOPES_DB,

@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 from scipy.special import gammainc, gammainccinv
+
 from stm_andreev.drivers.srs_tables import FILTER_SLOPES_DB
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from pymeasure.instruments.srs import SR570
+
 from stm_andreev.drivers.interfaces import FeedbackController
 from stm_andreev.drivers.lockin import choose_sensitivity
 from stm_andreev.drivers.lockin_filter import enbw_Hz

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
 from stm_andreev.drivers.lakeshore372_types import (
     HeaterRange,
     OutputMode,

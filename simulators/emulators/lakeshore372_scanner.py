@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
 from stm_andreev.drivers.lakeshore372_types import ReadingStatus, TempCoefficient
 
 log = logging.getLogger(__name__)

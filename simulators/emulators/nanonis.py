@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from stm_andreev.drivers.nanonis.codec import (
     HEADER_BYTES,
     NAME_BYTES,

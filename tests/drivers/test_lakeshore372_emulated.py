@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from pyvisa.errors import VisaIOError
+
+from stm_andreev.clock import VirtualClock
 from stm_andreev.drivers.interfaces import TemperatureController, TransportBridge
 from stm_andreev.drivers.lakeshore372 import (
     PID,
@@ -26,8 +28,6 @@ from stm_andreev.drivers.lakeshore372 import (
 from stm_andreev.simulators.emulators.lakeshore372 import LakeShore372Emulator
 from stm_andreev.simulators.lab import VirtualLab
 from stm_andreev.simulators.transports.inprocess import EmulatorAdapter
-
-from stm_andreev.clock import VirtualClock
 
 SETTLE_S = 13.0
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 from pyvisa.errors import VisaIOError
+
+from stm_andreev.clock import VirtualClock
 from stm_andreev.drivers.lakeshore372 import (
     LakeShore372,
     LakeShoreCommandError,
@@ -18,8 +20,6 @@ from stm_andreev.simulators.emulators.lakeshore372 import LakeShore372Emulator
 from stm_andreev.simulators.faults import FaultSpec, FaultyEmulator
 from stm_andreev.simulators.lab import VirtualLab
 from stm_andreev.simulators.transports.inprocess import EmulatorAdapter
-
-from stm_andreev.clock import VirtualClock
 
 pytestmark = pytest.mark.faults
 

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pymeasure.adapters import Adapter
+
 from stm_andreev.drivers.lakeshore372 import (
     AuxHeaterOutput,
     InputChannel,

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import pytest
 from pymeasure.test import expected_protocol
+
 from stm_andreev.drivers import lakeshore372 as driver
 from stm_andreev.drivers.lakeshore372 import (
     PID,

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 from scipy.integrate import quad
+
 from stm_andreev.drivers.lockin_filter import enbw_Hz, settle_time_s, step_response
 
 

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pymeasure.adapters import Adapter
+
 from stm_andreev.drivers.lockin import LockInReplyError, SR830LockIn, SR860LockIn
 
 

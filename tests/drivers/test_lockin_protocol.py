@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pymeasure.instruments.srs import SR830, SR860
 from pymeasure.test import expected_protocol
+
 from stm_andreev.drivers.interfaces import LockIn
 from stm_andreev.drivers.lockin import (
     AutoRangeError,

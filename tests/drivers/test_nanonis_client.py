@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from stm_andreev.drivers.interfaces import FeedbackController
 from stm_andreev.drivers.nanonis import (
     NanonisCommandError,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 
 import pytest
+
+from stm_andreev.clock import VirtualClock
 from stm_andreev.drivers.nanonis import (
     NanonisCommandError,
     NanonisConnectionError,
@@ -17,8 +19,6 @@ from stm_andreev.simulators.emulators.nanonis import NanonisEmulator
 from stm_andreev.simulators.faults import FaultSpec, FaultyEmulator
 from stm_andreev.simulators.lab import VirtualLab
 from stm_andreev.simulators.transports.inprocess import EmulatorSocket
-
-from stm_andreev.clock import VirtualClock
 
 pytestmark = pytest.mark.faults
 

@@ -7,6 +7,7 @@ import math
 import pytest
 from pymeasure.instruments.srs import SR570
 from pymeasure.test import expected_protocol
+
 from stm_andreev.drivers.lockin import SensitivityRangeError
 from stm_andreev.drivers.lockin_filter import enbw_Hz
 from stm_andreev.drivers.preamp import (

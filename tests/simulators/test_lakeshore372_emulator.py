@@ -10,11 +10,11 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from stm_andreev.clock import VirtualClock
 from stm_andreev.simulators.emulator import LineEmulator
 from stm_andreev.simulators.emulators.lakeshore372 import LakeShore372Emulator
 from stm_andreev.simulators.lab import VirtualLab
-
-from stm_andreev.clock import VirtualClock
 
 NUMBER = re.compile(r"[+-]\d\.\d{5}E[+-]\d{2}")
 SETTLE_S = 13.0  # default pause 3 s + dwell 10 s

@@ -14,12 +14,12 @@ from collections.abc import Iterator
 import pytest
 from lakeshore import Model372, Model372HeaterOutputSettings
 from lakeshore.generic_instrument import InstrumentException
+
+from stm_andreev.clock import VirtualClock
 from stm_andreev.drivers.lakeshore372 import LakeShore372, Scanner
 from stm_andreev.simulators.emulators.lakeshore372 import LakeShore372Emulator
 from stm_andreev.simulators.lab import VirtualLab
 from stm_andreev.simulators.transports.tcp import LineServer
-
-from stm_andreev.clock import VirtualClock
 
 pytestmark = pytest.mark.tcp
 

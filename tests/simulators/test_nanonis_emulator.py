@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from stm_andreev.clock import VirtualClock
 from stm_andreev.drivers.nanonis import (
     COMMANDS,
     NanonisCommandError,
@@ -22,8 +24,6 @@ from stm_andreev.drivers.preamp import CurrentPreamp
 from stm_andreev.simulators.emulators.nanonis import NanonisEmulator
 from stm_andreev.simulators.lab import VirtualLab
 from stm_andreev.simulators.transports.inprocess import EmulatorSocket
-
-from stm_andreev.clock import VirtualClock
 
 OK = bytes(8)
 

@@ -8,12 +8,12 @@ import threading
 
 import numpy as np
 import pytest
+
+from stm_andreev.clock import VirtualClock
 from stm_andreev.drivers.nanonis import NanonisController
 from stm_andreev.simulators.emulators.nanonis import NanonisEmulator
 from stm_andreev.simulators.lab import VirtualLab
 from stm_andreev.simulators.transports.tcp import FrameServer
-
-from stm_andreev.clock import VirtualClock
 
 from .test_nanonis_emulator import GatedClock
 

@@ -13,6 +13,8 @@ import math
 
 import pytest
 from pymeasure.instruments.srs import SR830, SR860
+
+from stm_andreev.clock import VirtualClock
 from stm_andreev.drivers.lockin import SR830LockIn, SR860LockIn
 from stm_andreev.drivers.lockin_filter import enbw_Hz, step_response
 from stm_andreev.drivers.preamp import (
@@ -23,8 +25,6 @@ from stm_andreev.drivers.preamp import (
 from stm_andreev.simulators.emulators.srs import SR830Emulator, SR860Emulator
 from stm_andreev.simulators.lab import VirtualLab
 from stm_andreev.simulators.transports.inprocess import EmulatorAdapter
-
-from stm_andreev.clock import VirtualClock
 
 V_SP_V = -3e-3
 MODULATION_VRMS = 10e-6

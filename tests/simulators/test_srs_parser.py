@@ -11,6 +11,7 @@ import threading
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from stm_andreev.simulators.emulator import LineEmulator
 from stm_andreev.simulators.emulators.srs import (
     ESR_COMMAND_ERROR,

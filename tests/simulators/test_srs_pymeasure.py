@@ -11,11 +11,11 @@ import warnings
 
 import pytest
 from pymeasure.instruments.srs import SR830, SR860
+
 from stm_andreev.drivers.interfaces import LockIn
 from stm_andreev.drivers.lockin import SR830LockIn, SR860LockIn
 from stm_andreev.simulators.emulators.srs import SR830Emulator, SR860Emulator
 from stm_andreev.simulators.transports.inprocess import EmulatorAdapter
-
 from tests.simulators.test_srs_parser import ScriptedLab
 
 # Properties that cannot be read from the emulator, and why.

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from pymeasure.instruments.srs import SR830
+
 from stm_andreev.drivers.lockin import SR830LockIn, SR860LockIn
 from stm_andreev.simulators.emulators.srs import SR830Emulator, SR860Emulator
 from stm_andreev.simulators.transports.tcp import LineServer
-
 from tests.simulators.test_srs_parser import ScriptedLab
 
 pytestmark = pytest.mark.tcp

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from stm_andreev.simulators.lab import VirtualLab
 
 from stm_andreev.clock import VirtualClock
+from stm_andreev.simulators.lab import VirtualLab
 
 V_SP = -3e-3
 

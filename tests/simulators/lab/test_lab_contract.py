@@ -6,10 +6,10 @@ import threading
 
 import numpy as np
 import pytest
-from stm_andreev.simulators.lab import LabError, VirtualLab
 
 from stm_andreev.clock import ScaledClock, VirtualClock
 from stm_andreev.physics import get_sample
+from stm_andreev.simulators.lab import LabError, VirtualLab
 
 CONTRACT_KEYS = {"Eg_eV", "Dc_eV", "Z", "gamma_eV", "G_N_S", "T_K", "tau", "z_m"}
 

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
+
 from stm_andreev.simulators.lab.electronics import (
     ENBW_PER_TAU,
     RCCascade,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+
+from stm_andreev.clock import VirtualClock
 from stm_andreev.simulators.lab import (
     RECOMMENDED_HEATER_SETTINGS,
     LabError,
@@ -18,8 +20,6 @@ from stm_andreev.simulators.lab.fridge import (
     MixingChamberModel,
 )
 from stm_andreev.simulators.lab.thermometry import RUOX_CURVES
-
-from stm_andreev.clock import VirtualClock
 
 MC = "mixing chamber"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from stm_andreev.simulators.lab.gapmap import GapMap
 
 from stm_andreev.physics import get_sample
+from stm_andreev.simulators.lab.gapmap import GapMap
 
 UEV = 1e-6
 GRID = np.linspace(-400e-9, 400e-9, 41)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from stm_andreev.simulators.lab import FeedbackError, LabError, VirtualLab
 
 from stm_andreev.clock import VirtualClock
 from stm_andreev.physics import G0_S, current_A
+from stm_andreev.simulators.lab import FeedbackError, LabError, VirtualLab
 
 from .conftest import V_SP, settle
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from stm_andreev.simulators.lab import LabError
 
 from .conftest import settle

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+
+from stm_andreev.physics import G0_S, current_A
 from stm_andreev.simulators.lab import VirtualLab
 from stm_andreev.simulators.lab.spectra import (
     BIAS_GRID_V,
@@ -14,8 +16,6 @@ from stm_andreev.simulators.lab.spectra import (
     Spectrum,
     SpectrumKey,
 )
-
-from stm_andreev.physics import G0_S, current_A
 
 from .conftest import settle
 
