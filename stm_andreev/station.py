@@ -96,15 +96,15 @@ class Station:
         closers: list[Callable[[], None]] = []
         try:
             for name, inst in config.instruments.items():
-                drivers[name] = _connect(name, inst, emulators.get(name), clock)
+                drivers[name] = connect_instrument(name, inst, emulators.get(name), clock)
                 closers.append(_closer_for(drivers[name]))
             station = cls(
                 config=config,
                 clock=clock,
                 lockin=drivers[config.roles.lockin],
                 feedback=drivers[config.roles.feedback],
-                temperature=_temperature_controller(config, drivers),
-                bridge=_transport_bridge(config, drivers),
+                temperature=temperature_controller(config, drivers),
+                bridge=transport_bridge(config, drivers),
                 drivers=drivers,
                 lab=lab,
                 source_text=source_text,
@@ -348,7 +348,7 @@ def connection_for(name: str, inst, emulator=None, clock: Clock | None = None) -
     )
 
 
-def _connect(name: str, inst, emulator, clock: Clock):
+def connect_instrument(name: str, inst, emulator=None, clock: Clock | None = None):
     """The driver of one instrument, connected."""
     return connection_for(name, inst, emulator, clock).open()
 
@@ -376,7 +376,7 @@ def _closer_for(driver) -> Callable[[], None]:
     return adapter.close if adapter is not None else (lambda: None)
 
 
-def _temperature_controller(
+def temperature_controller(
     config: StationConfig, drivers: dict[str, Any]
 ) -> TemperatureController:
     from stm_andreev.drivers.lakeshore372_adapters import LakeShoreTemperatureControl
@@ -389,7 +389,7 @@ def _temperature_controller(
     )
 
 
-def _transport_bridge(config: StationConfig, drivers: dict[str, Any]) -> TransportBridge | None:
+def transport_bridge(config: StationConfig, drivers: dict[str, Any]) -> TransportBridge | None:
     from stm_andreev.drivers.lakeshore372_adapters import LakeShoreTransportBridge
 
     role = config.roles.transport_bridge

@@ -313,9 +313,9 @@ class FridgeConnection:
         from stm_andreev.clock import WallClock
         from stm_andreev.station import (
             StationError,
-            _connect,
-            _temperature_controller,
-            _transport_bridge,
+            connect_instrument,
+            temperature_controller,
+            transport_bridge,
         )
 
         name = config.roles.temperature
@@ -324,11 +324,11 @@ class FridgeConnection:
                 config.simulation.transport == "inprocess":
             raise StationError(f"instruments.{name}: in-process simulated; build the Station")
         clock = WallClock()
-        driver = _connect(name, inst, None, clock)
+        driver = connect_instrument(name, inst, None, clock)
         drivers = {name: driver}
-        bridge = _transport_bridge(config, drivers) if config.roles.transport_bridge == name \
+        bridge = transport_bridge(config, drivers) if config.roles.transport_bridge == name \
             else None
-        return cls(config, clock, _temperature_controller(config, drivers), bridge, driver)
+        return cls(config, clock, temperature_controller(config, drivers), bridge, driver)
 
     def close(self) -> None:
         adapter = getattr(self.driver, "adapter", None)
