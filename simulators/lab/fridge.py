@@ -278,12 +278,16 @@ class Fridge:
         """Integrate the thermal state up to absolute time ``t_s`` (no-op if in the past)."""
         while self._t < t_s:
             boundary = self._next_boundary()
-            dt = min(t_s - self._t, self._max_step(), boundary - self._t)
+            full_step = self._max_step()
+            dt = min(t_s - self._t, full_step, boundary - self._t)
             dt = max(dt, 1e-9)
             before = (self._T_mc, self._T_film, self._output_pct)
             self._step(dt)
             self._t += dt
-            if self._stationary(before):
+            # Only a full-length step can show that nothing moves any more: a step cut short
+            # by a boundary (a spike's end) changes too little to judge, and jumping to t_s
+            # from there would freeze the mixing chamber at the spike temperature.
+            if dt >= full_step and self._stationary(before):
                 self._t = t_s
                 break
 

@@ -265,3 +265,13 @@ def test_unknown_sensor(fridge: Fridge) -> None:
         fridge.temperature_K(4)
     with pytest.raises(UnknownSensorError, match="unknown sensor"):
         fridge.temperature_K("magnet")
+
+
+def test_one_long_advance_after_a_spike_recovers_to_base(fridge: Fridge, clock: VirtualClock) -> None:
+    clock.advance(600.0)
+    fridge.advance_to(clock.now())
+    base = fridge.temperature_K("mixing chamber")
+    fridge.spike(0.2, 60.0)
+    clock.advance(3600.0)  # nobody reads the fridge for an hour
+    fridge.advance_to(clock.now())
+    assert fridge.temperature_K("mixing chamber") == pytest.approx(base, abs=1e-4)
