@@ -37,6 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stm_andreev.physics import DEFAULT_CHANNELS
+
 from .errors import FeedbackError, LabValueError
 
 log = logging.getLogger(__name__)
@@ -64,7 +66,7 @@ class Tip:
     """The tip's shape as the junction sees it: contact height z0 (m) and channel count."""
 
     z0_m: float = 0.0
-    n_channels: int = 6
+    n_channels: int = DEFAULT_CHANNELS
 
 
 class Junction:
@@ -74,7 +76,7 @@ class Junction:
         self,
         rng: np.random.Generator,
         *,
-        n_channels: int = 6,
+        n_channels: int = DEFAULT_CHANNELS,
         kappa_per_m: float = KAPPA_PER_M,
     ) -> None:
         if int(n_channels) != n_channels or not 1 <= n_channels <= 100:

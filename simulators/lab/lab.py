@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stm_andreev.clock import Clock
-from stm_andreev.physics import G0_S, SampleParameters, get_sample
+from stm_andreev.physics import DEFAULT_CHANNELS, G0_S, SampleParameters, get_sample
 
 from .electronics import (
     LOCKIN_INPUT_NOISE_V_PER_RTHZ,
@@ -84,7 +84,7 @@ class VirtualLab:
         clock: Clock,
         seed: int = 0,
         tip_xy_m: tuple[float, float] = (0.0, 0.0),
-        n_channels: int = 6,
+        n_channels: int = DEFAULT_CHANNELS,
         modulation_divider: float = 1e-3,
     ) -> None:
         self.sample = get_sample(sample) if isinstance(sample, str) else sample
