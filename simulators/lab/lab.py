@@ -107,6 +107,7 @@ class VirtualLab:
         self._barriers: LRUCache[BarrierKey, BarrierTable] = LRUCache(32)
         self._gaps_cache: tuple[tuple, tuple[float, float, float, float]] | None = None
         self._barrier_gaps: tuple | None = None
+        self._lockin_inputs: LRUCache[tuple, LockInInput] = LRUCache(64)
         self.fridge = Fridge(
             clock,
             film_resistance_ohm=self._film_resistance_ohm,
@@ -460,6 +461,13 @@ class VirtualLab:
     def _lockin_input(self, snap: Hashable, harmonic: int) -> LockInInput:
         if not isinstance(snap, _LockInSnapshot):
             raise TypeError(f"not a lock-in snapshot of this lab: {snap!r}")
+        # One lock-in query replays the same few input states several times (X/Y, overload
+        # bits, filter segments): compute each state's input once.
+        return self._lockin_inputs.get(
+            (snap, harmonic), lambda: self._compute_lockin_input(snap, harmonic)
+        )
+
+    def _compute_lockin_input(self, snap: _LockInSnapshot, harmonic: int) -> LockInInput:
         spec = self._spectrum(snap.key)
         V = np.array(snap.bias_V)
         I = snap.G_N_S * float(spec.current_norm_at(V))
