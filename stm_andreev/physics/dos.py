@@ -15,7 +15,7 @@ def retarded_sqrt_ratio(E_eV: ArrayLike, gap_eV: ArrayLike, gamma_eV: ArrayLike)
     """
     z = np.abs(np.asarray(E_eV, dtype=float)) + 1j * np.asarray(gamma_eV, dtype=float)
     gap = np.asarray(gap_eV, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         w = np.sqrt(z - gap) * np.sqrt(z + gap) / z
     # z = 0 only when E = 0 and Gamma = 0: inside a hard gap, w -> i * infinity; the limits of
     # A, B and N there are finite and handled by callers through |w| -> inf.
