@@ -25,6 +25,8 @@ from pymeasure.experiment import (
     Procedure,
 )
 
+from stm_andreev.config_plan import values_of
+
 from .spectroscopy import SpectrumSettings
 
 
@@ -171,7 +173,7 @@ class OvernightGrid(SpectrumProcedure):
         proc = super().from_step(step)
         proc._temperatures = [float(t) for t in step.temperature_sequence_K()]
         proc._positions = [tuple(p) for p in step.position_sequence_m()]
-        proc._setpoints = [float(i) for i in np.ravel(_values(step.setpoints_A))]
+        proc._setpoints = [float(i) for i in np.ravel(values_of(step.setpoints_A))]
         return proc
 
     def grid(self):
@@ -239,12 +241,6 @@ def plan_points(plan) -> list[Point]:
         proc = PROCEDURES[step.kind].from_step(step)
         points.extend(proc.points(step_index, len(points)))
     return points
-
-
-def _values(spec):
-    from stm_andreev.config_plan import _values as config_values
-
-    return config_values(spec)
 
 
 def _plain(value):

@@ -18,7 +18,6 @@ COMMANDS: dict[str, str] = {
     "check-config": "check_config",
     "analyze": "analyze",
     "gui": "gui",
-    "spectrum": "spectrum",
     "cooldown": "cooldown",
 }
 

@@ -43,8 +43,11 @@ ValuesOrSweep = Annotated[
 ]
 
 
-def _values(spec: list[float] | Sweep) -> np.ndarray:
+def values_of(spec: list[float] | Sweep) -> np.ndarray:
+    """The numbers of a plan value given as a list or as a start/stop/n sweep."""
     return spec.values() if isinstance(spec, Sweep) else np.asarray(spec, dtype=float)
+
+
 
 
 def _check_values(spec: list[float] | Sweep, low: float, high: float, what: str,
@@ -204,7 +207,7 @@ class TemperatureSweepStep(_StepMixin, SpectrumParams):
         return self
 
     def temperature_sequence_K(self) -> np.ndarray:
-        return _values(self.temperatures_K)
+        return values_of(self.temperatures_K)
 
     def setpoint_sequence_A(self) -> np.ndarray:
         return np.full(len(self.temperature_sequence_K()), self.setpoint_A)
@@ -237,17 +240,17 @@ class OvernightGridStep(_StepMixin, SpectrumParams):
         return self
 
     def temperature_sequence_K(self) -> np.ndarray:
-        return _values(self.temperatures_K)
+        return values_of(self.temperatures_K)
 
     def setpoint_sequence_A(self) -> np.ndarray:
-        per_position = np.repeat(_values(self.setpoints_A), self.repeats)
+        per_position = np.repeat(values_of(self.setpoints_A), self.repeats)
         return np.tile(per_position, len(self.positions_m) * len(self.temperature_sequence_K()))
 
     def position_sequence_m(self) -> np.ndarray:
         return np.asarray(self.positions_m, dtype=float).reshape(-1, 2)
 
     def describe(self) -> str:
-        s = _values(self.setpoints_A)
+        s = values_of(self.setpoints_A)
         return (f"overnight grid{_temp_text(self.temperature_sequence_K())} x "
                 f"{len(self.positions_m)} positions x {len(s)} setpoints "
                 f"{si(s.min(), 'A')}..{si(s.max(), 'A')} x "
