@@ -146,6 +146,20 @@ class SRSLockInEmulator:
         self._enable_widths = {"LIAE": model.spec.status_bits, "ERRE": 8, "*ESE": 8, "*SRE": 8}
         self._enable = dict.fromkeys(self._enable_widths, 0)
         self._handlers = self._build_handlers()
+        # Precomputed for _sample (called on every output query): the LIAS? bits of X and Y
+        # overloads, the stored AUXV keys of the aux outputs and the DDEF key of each display.
+        spec = model.spec
+        self._output_overload_bits = tuple(
+            1 << spec.output_overload_bits[index % len(spec.output_overload_bits)]
+            for index in range(2)
+        )
+        self._aux_out_keys = tuple(
+            (f"AUXOUT{i + 1}", ("AUXV", spec.output_base + i)) for i in range(2)
+        )
+        self._display_keys = tuple(
+            (channel, ("DDEF", int(channel[-1])), choices)
+            for channel, choices in model.display_channels.items()
+        )
         # The lab's lock-in already is in its power-on state; writing the physics defaults here
         # would undo settings another emulator (the Nanonis LockIn.*) made before this one.
         with self.lab.lock:
@@ -473,11 +487,13 @@ class SRSLockInEmulator:
         x, y = lockin.read_xy_V()
         fs = lockin.sensitivity_V
         limit = OUTPUT_SATURATION * fs
-        spec = self.model.spec
-        for index, value in enumerate((x, y)):
-            if abs(value) > fs:
-                self._lias |= 1 << spec.output_overload_bits[index % len(spec.output_overload_bits)]
+        output_bits = self._output_overload_bits
+        if abs(x) > fs:
+            self._lias |= output_bits[0]
+        if abs(y) > fs:
+            self._lias |= output_bits[1]
         r = math.hypot(x, y)
+        stored = self._stored
         values = {
             "X": max(-limit, min(limit, x)),
             "Y": max(-limit, min(limit, y)),
@@ -485,18 +501,17 @@ class SRSLockInEmulator:
             "THETA": math.degrees(math.atan2(y, x)),
             "PHASE": lockin.phase_deg,
             "SINE": lockin.amplitude_Vrms,
-            "DCLEVEL": self._stored.get(("SOFF", None), [0.0])[0],
+            "DCLEVEL": stored.get(("SOFF", None), [0.0])[0],
             "FREQ": lockin.frequency_Hz,
             "FREQEXT": 0.0,  # no external reference is connected
+            # nothing is wired to the aux inputs
+            "AUXIN1": 0.0, "AUXIN2": 0.0, "AUXIN3": 0.0, "AUXIN4": 0.0,
         }
-        base = spec.output_base
-        for i in range(4):
-            values[f"AUXIN{i + 1}"] = 0.0  # nothing is wired to the aux inputs
-        for i in range(2):
-            values[f"AUXOUT{i + 1}"] = self._stored[("AUXV", base + i)][0]
-        for channel, choices in self.model.display_channels.items():
-            values[channel] = values.get(choices[int(self._stored[("DDEF", int(channel[-1]))][0])],
-                                         math.nan)
+        # Key tuples built once in __init__: this runs on every SNAP?/OUTP? query.
+        for name, key in self._aux_out_keys:
+            values[name] = stored[key][0]
+        for channel, key, choices in self._display_keys:
+            values[channel] = values.get(choices[int(stored[key][0])], math.nan)
         return values
 
     def _values_text(self, parameters: list[str]) -> str:

@@ -217,6 +217,10 @@ class LockIn:
     def _flush(self) -> None:
         """Run the filter through every pending segment up to now."""
         now = self._clock.now()
+        if self._filter_t == now and len(self._segments) == 1 and not self._fresh:
+            # Already flushed at this instant (the usual case within one query: overload bits
+            # then X/Y) and no new input since: the loop below would do nothing.
+            return
         self._forget_old(now)
         tau = self._s.time_constant_s
         if not self._segments:

@@ -108,6 +108,10 @@ class VirtualLab:
         self._gaps_cache: tuple[tuple, tuple[float, float, float, float]] | None = None
         self._barrier_gaps: tuple | None = None
         self._lockin_inputs: LRUCache[tuple, LockInInput] = LRUCache(64)
+        # Last lock-in snapshot and the raw state it was built from (see _lockin_snapshot), and
+        # the last (snapshot, harmonic) -> input lookup (see _lockin_input).
+        self._snapshot_cache: tuple[tuple, _LockInSnapshot] | None = None
+        self._last_input: tuple[_LockInSnapshot, int, LockInInput] | None = None
         self.fridge = Fridge(
             clock,
             film_resistance_ohm=self._film_resistance_ohm,
@@ -143,6 +147,7 @@ class VirtualLab:
             self.lockin.mark()
 
     def _changed(self) -> None:
+        self._snapshot_cache = None  # belt and braces: the raw key below covers it already
         self.lockin.mark()
 
     # ================================================================ model state
@@ -449,23 +454,58 @@ class VirtualLab:
             return float(out) if np.ndim(out) == 0 else out
 
     # ================================================================ lock-in plumbing
+    def _lockin_raw_state(self) -> tuple:
+        """Every unrounded input of :meth:`_lockin_snapshot` (plain attribute reads, cheap).
+
+        The snapshot is a pure function of these (the local gaps follow from the tip position,
+        Z and G_N from the height, the tip's z0 and its channel count), so an equal raw state
+        gives an equal snapshot whatever changed it (a setter, the clock, a fridge jump).
+        """
+        j = self._junction
+        return (
+            self._bias_V,
+            self._gain_index,
+            self._tip_xy,
+            self.fridge.stage_temperature_K("film"),
+            j.z_m,
+            j.tip.z0_m,
+            j.tip.n_channels,
+            j.kappa_per_m,
+            self.lockin.modulation_Vrms,
+        )
+
     def _lockin_snapshot(self) -> Hashable:
-        return _LockInSnapshot(
+        # One SNAP? asks for the snapshot several times (mark, X/Y, overload bits) in the same
+        # state: building it (gaps, barrier, rounding of the spectrum key) is most of the cost
+        # of a query, so the last one is reused while the raw state is unchanged. Reusing the
+        # same object also lets _lockin_input recognise it by identity.
+        raw = self._lockin_raw_state()
+        cached = self._snapshot_cache
+        if cached is not None and cached[0] == raw:
+            return cached[1]
+        snap = _LockInSnapshot(
             bias_V=self._bias_V,
             key=self._spectrum_key(),
             G_N_S=self._normal_conductance_S(),
             gain_V_per_A=self._gain(),
             vmod_rms_V=round(self.lockin.modulation_Vrms, 9),
         )
+        self._snapshot_cache = (raw, snap)
+        return snap
 
     def _lockin_input(self, snap: Hashable, harmonic: int) -> LockInInput:
+        last = self._last_input
+        if last is not None and last[0] is snap and last[1] == harmonic:
+            return last[2]  # the same snapshot object again: skip hashing it for the LRU
         if not isinstance(snap, _LockInSnapshot):
             raise TypeError(f"not a lock-in snapshot of this lab: {snap!r}")
         # One lock-in query replays the same few input states several times (X/Y, overload
         # bits, filter segments): compute each state's input once.
-        return self._lockin_inputs.get(
+        inp = self._lockin_inputs.get(
             (snap, harmonic), lambda: self._compute_lockin_input(snap, harmonic)
         )
+        self._last_input = (snap, harmonic, inp)
+        return inp
 
     def _compute_lockin_input(self, snap: _LockInSnapshot, harmonic: int) -> LockInInput:
         spec = self._spectrum(snap.key)
