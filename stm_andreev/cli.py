@@ -43,14 +43,7 @@ def build_parser(available: dict[str, object]) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     # pymeasure warns on import that its optional ZMQ listener is missing; we never use it.
     logging.getLogger("pymeasure.experiment").setLevel(logging.ERROR)
-    available = {}
-    for name, module_name in COMMANDS.items():
-        try:
-            available[name] = _load(module_name)
-        except ModuleNotFoundError as exc:
-            # A command whose module is not written yet is simply not offered.
-            if exc.name != f"stm_andreev.commands.{module_name}":
-                raise
+    available = {name: _load(module_name) for name, module_name in COMMANDS.items()}
     parser = build_parser(available)
     args = parser.parse_args(argv)
     logging.basicConfig(

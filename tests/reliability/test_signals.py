@@ -121,7 +121,7 @@ def wait_for(proc: subprocess.Popen, out_dir: Path, n_spectra: int) -> Path | No
         path = path or run_file(out_dir)
         if n_spectra <= 0 or confirmed(path) >= n_spectra:
             break
-        time.sleep(0.02)
+        time.sleep(0.02)  # polling the run process (wall time is its time), bounded by deadline
     return path or run_file(out_dir)
 
 
