@@ -89,8 +89,8 @@ def _positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
-def _claim_new_file(path: Path) -> None:
-    """Create ``path`` empty and exclusively, mapping failures to clear storage errors."""
+def _claim_new_file(path: Path, staging: Path) -> None:
+    """Create ``staging`` empty and exclusively; errors name the run file ``path``."""
     directory = path.parent
     if not directory.exists():
         raise UnwritableLocationError(f"cannot create run file {path}: directory {directory} "
@@ -99,10 +99,10 @@ def _claim_new_file(path: Path) -> None:
         raise UnwritableLocationError(f"cannot create run file {path}: {directory} is not a "
                                       "directory")
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError as exc:
-        raise RunFileExistsError(f"run file {path} already exists; run files are never "
-                                 "overwritten (resume it or choose a new name)") from exc
+        fd = os.open(staging, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError as exc:  # a stale staging file of a dead process with our pid
+        raise RunFileWriteError(f"cannot create run file {path}: leftover {staging} is in "
+                                "the way (delete it)") from exc
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise InsufficientDiskSpaceError(f"cannot create run file {path}: disk full") from exc
@@ -111,6 +111,36 @@ def _claim_new_file(path: Path) -> None:
             f"({exc.strerror})"
         ) from exc
     os.close(fd)
+
+
+def _staging_path(path: Path) -> Path:
+    """Hidden name a new run file is laid out under before it appears as ``path``.
+
+    A GUI or a script watching the run directory may open any ``*.h5`` the moment it appears;
+    HDF5's own file lock then makes the writer's create fail (EAGAIN). Laying the file out
+    under a dot-name and linking it into place means every ``*.h5`` a watcher sees is a
+    complete SWMR run file.
+    """
+    return path.with_name(f".{path.name}.{os.getpid()}.creating")
+
+
+def _publish(staging: Path, path: Path) -> None:
+    """Give the laid-out file its real name; never replaces an existing file."""
+    try:
+        os.link(staging, path)  # atomic and fails if path exists, unlike rename
+    except FileExistsError as exc:
+        raise RunFileExistsError(f"run file {path} already exists; run files are never "
+                                 "overwritten (resume it or choose a new name)") from exc
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV):
+            raise
+        # Filesystems without hard links (some network or FAT mounts): a rename is still
+        # atomic; the exists-check above the layout is then the only overwrite guard.
+        if path.exists():
+            raise RunFileExistsError(f"run file {path} already exists") from exc
+        os.rename(staging, path)
+        return
+    staging.unlink()
 
 
 def _as_spectrum(value: ArrayLike, name: str, n_bias: int) -> np.ndarray:
@@ -253,12 +283,13 @@ class RunWriter:
                     f"not enough disk space for run file {path}: the plan needs about "
                     f"{needed / 1e6:.1f} MB, {free / 1e6:.1f} MB free"
                 )
-        _claim_new_file(path)
+        staging = _staging_path(path)
+        _claim_new_file(path, staging)
         lock: WriterLock | None = None
         file: h5py.File | None = None
         try:
-            lock = WriterLock(path)
-            file = h5py.File(path, "w", libver="latest")
+            lock = WriterLock(staging)  # an OFD lock belongs to the inode: it survives the link
+            file = h5py.File(staging, "w", libver="latest")
             create_layout(
                 file,
                 n_bias=n_bias,
@@ -274,12 +305,13 @@ class RunWriter:
             # SWMR last: no dataset or attribute can be created once it is on.
             file.swmr_mode = True
             file.flush()
+            _publish(staging, path)
         except BaseException as exc:
             if file is not None:
                 file.close()
             if lock is not None:
                 lock.release()
-            path.unlink(missing_ok=True)  # ours, and holds no data yet
+            staging.unlink(missing_ok=True)  # ours, and holds no data yet
             if isinstance(exc, OSError) and not isinstance(exc, StorageError):
                 raise RunFileWriteError(f"cannot lay out run file {path}: {exc}") from exc
             raise

@@ -16,6 +16,7 @@ from stm_andreev.storage import (
     RunFileBusyError,
     RunFileExistsError,
     RunFileNotFoundError,
+    RunFileWriteError,
     RunReader,
     RunWriter,
     UnwritableLocationError,
@@ -87,7 +88,7 @@ def test_permission_denied_by_the_os_is_reported_clearly(tmp_path, monkeypatch):
     real_open = os.open
 
     def deny(path, flags, *args):
-        if str(path).endswith("run.h5") and flags & os.O_CREAT:
+        if str(path).startswith(str(tmp_path)) and flags & os.O_CREAT:
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
         return real_open(path, flags, *args)
 
@@ -95,6 +96,36 @@ def test_permission_denied_by_the_os_is_reported_clearly(tmp_path, monkeypatch):
     with pytest.raises(UnwritableLocationError, match="not writable.*Permission denied"):
         new_run(tmp_path / "run.h5")
     assert not (tmp_path / "run.h5").exists()
+
+
+def test_run_file_appears_only_once_laid_out(tmp_path, monkeypatch):
+    """A directory watcher never sees a half-made *.h5 (HDF5's lock once made create fail)."""
+    seen_during_layout = []
+    real_layout = writer_module.create_layout
+
+    def watching_layout(file, **kwargs):
+        seen_during_layout.extend(sorted(tmp_path.glob("*.h5")))
+        return real_layout(file, **kwargs)
+
+    monkeypatch.setattr(writer_module, "create_layout", watching_layout)
+    with new_run(tmp_path / "run.h5") as writer:
+        assert seen_during_layout == []
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["run.h5"]  # no staging left
+        with RunReader(tmp_path / "run.h5", live=True) as reader:  # a watcher opens it now
+            assert reader.n_spectra == 0
+        append_point(writer, 0)
+    with RunReader(tmp_path / "run.h5") as reader:
+        assert reader.n_spectra == 1
+
+
+def test_failed_layout_leaves_nothing_behind(tmp_path, monkeypatch):
+    def broken_layout(file, **kwargs):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(writer_module, "create_layout", broken_layout)
+    with pytest.raises(RunFileWriteError, match="cannot lay out run file .*run.h5"):
+        new_run(tmp_path / "run.h5")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_not_enough_disk_space_is_refused_up_front(tmp_path, monkeypatch):
