@@ -256,6 +256,8 @@ n_bias: {n_bias}
 settle_s: 0.1
 integration_s: 0.1
 feedback_settle_s: 1.0
+lockin_time_constant_s: 0.03
+lockin_filter_slope_db: 12
 """
 
 
@@ -330,7 +332,8 @@ def plain_pymeasure_over_tcp(servers, plan, out: Path) -> tuple[float, int, floa
                                 timeout=5000)
             self.stm = NanonisController(host="127.0.0.1", port=stm_port)
             self.lockin.sine_voltage = 0.02  # 20 uV at the junction through the 1/1000 divider
-            self.lockin.time_constant = 0.03
+            self.lockin.time_constant = 0.03  # the same filter the plan fixes for the engine
+            self.lockin.filter_slope = 12
             self.lockin.sensitivity = 0.1
 
         def sleep(self, s: float) -> None:

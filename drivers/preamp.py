@@ -127,6 +127,7 @@ def lockin_settings_for(
     peak_ratio: float = max(COHERENCE_PEAK_RATIO, ANDREEV_EXCESS_RATIO),
     sensitivity_headroom: float = 0.8,
     min_periods: float = 10.0,
+    time_constant_s: float | None = None,
 ) -> LockInSettings:
     """Lock-in sensitivity and time constant for a spectrum taken at setpoint (I_sp_A, V_sp_V).
 
@@ -136,7 +137,8 @@ def lockin_settings_for(
     ``target_snr``: required ratio of the G_N signal to the output noise. The full scale holds
     ``peak_ratio`` x the G_N signal within ``sensitivity_headroom`` of full scale. Raises
     ValueError for non-physical inputs, :class:`SensitivityRangeError` when the signal does
-    not fit any range.
+    not fit any range. ``time_constant_s`` fixes the time constant (a table value) instead
+    of choosing the shortest one that reaches ``target_snr``.
     """
     if V_sp_V == 0 or not math.isfinite(V_sp_V):
         raise ValueError(f"setpoint bias must be finite and non-zero, got {V_sp_V!r} V")
@@ -153,6 +155,10 @@ def lockin_settings_for(
     sensitivity = choose_sensitivity(peak_X, lockin, sensitivity_headroom)
     noise_density_V = gain * current_noise_A_per_rtHz(I_sp_A, gain)
     min_tau = min_periods / frequency_Hz
+    if time_constant_s is not None:
+        tau = lockin.time_constants_s[lockin.time_constant_index(time_constant_s)]
+        noise_V = noise_density_V * math.sqrt(enbw_Hz(tau, filter_slope_db))
+        return LockInSettings(sensitivity, tau, filter_slope_db, expected_X, peak_X, noise_V)
     for tau in sorted(lockin.time_constants_s):
         noise_V = noise_density_V * math.sqrt(enbw_Hz(tau, filter_slope_db))
         if tau >= min_tau * (1 - 1e-9) and expected_X >= target_snr * noise_V:

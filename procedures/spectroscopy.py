@@ -52,6 +52,8 @@ class SpectrumSettings:
     integration_s: float
     feedback_settle_s: float
     settle_z_timeout_s: float
+    lockin_time_constant_s: float | None = None  # None: chosen per decade for the SNR
+    lockin_filter_slope_db: int = 24
 
 
 @dataclass
@@ -91,6 +93,8 @@ def configure_for_setpoint(station, setpoint_A: float, settings: SpectrumSetting
         gain,
         model=lockin_model,
         frequency_Hz=settings.modulation_frequency_Hz,
+        filter_slope_db=settings.lockin_filter_slope_db,
+        time_constant_s=settings.lockin_time_constant_s,
     )
     if settings.acquisition == "lockin":
         lockin.frequency = settings.modulation_frequency_Hz
@@ -135,9 +139,10 @@ def check_temperature_ceiling(station, T_K: float) -> None:
 def ramp_setpoint(station, target_A: float, check: Callable[[], None] | None = None) -> None:
     """Move the current setpoint to ``target_A`` with the feedback on, at most at the ramp rate.
 
-    Steps are geometric (at most x1.25) and each waits long enough that the rate |dI/dt| never
-    exceeds ``limits.setpoint_ramp_A_per_s``: a fast jump from 1 nA to 1 uA would drive the
-    tip into the sample before the loop caught up.
+    Steps are geometric (at most x1.25) and each is taken only once a linear ramp at
+    ``limits.setpoint_ramp_A_per_s`` would have reached it, so the setpoint never runs ahead of
+    that ramp: a fast jump from 1 nA to 1 uA would drive the tip into the sample before the
+    loop caught up. The feedback settle after the last step is the caller's.
     """
     limit = station.limits.max_setpoint_A
     if not 0 < target_A <= limit:
@@ -154,11 +159,10 @@ def ramp_setpoint(station, target_A: float, check: Callable[[], None] | None = N
         ratio = target_A / current
         step_ratio = min(max(ratio, 1 / MAX_RAMP_RATIO), MAX_RAMP_RATIO)
         nxt = target_A if math.isclose(step_ratio, ratio) else current * step_ratio
-        wait_s = abs(nxt - current) / rate
-        fb.set_setpoint(nxt)
-        station.clock.sleep(wait_s)
+        station.clock.sleep(abs(nxt - current) / rate)
         if check is not None:
             check()
+        fb.set_setpoint(nxt)
         current = nxt
 
 

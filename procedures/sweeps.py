@@ -68,6 +68,11 @@ class SpectrumProcedure(Procedure):
     integration_s = FloatParameter("Integration per point", units="s", default=0.1, minimum=0)
     feedback_settle_s = FloatParameter("Feedback settle", units="s", default=1.0, minimum=0)
     settle_z_timeout_s = FloatParameter("z settle timeout", units="s", default=30.0, minimum=0)
+    # 0: chosen per setpoint decade for the signal-to-noise (the plan's null)
+    lockin_time_constant_s = FloatParameter("Lock-in time constant (0 = auto)", units="s",
+                                            default=0.0, minimum=0)
+    lockin_filter_slope_db = ListParameter("Lock-in filter slope", choices=[6, 12, 18, 24],
+                                           units="dB/oct", default=24)
     label = Parameter("Label", default="")
 
     DATA_COLUMNS = ["Bias (V)", "G (S)", "X (V)", "Y (V)"]
@@ -97,6 +102,8 @@ class SpectrumProcedure(Procedure):
             integration_s=self.integration_s,
             feedback_settle_s=self.feedback_settle_s,
             settle_z_timeout_s=self.settle_z_timeout_s,
+            lockin_time_constant_s=float(self.lockin_time_constant_s) or None,
+            lockin_filter_slope_db=int(self.lockin_filter_slope_db),
         )
 
     def grid(self) -> list[tuple[float | None, tuple[float, float] | None, float, int]]:

@@ -10,6 +10,7 @@ Units are SI and in every name: V, A, K, s, m, Vrms (rms modulation at the junct
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, ClassVar, Literal
 
 import numpy as np
@@ -63,6 +64,13 @@ def _check_values(spec: list[float] | Sweep, low: float, high: float, what: str,
             for sub, v in items if not low < v <= high]
 
 
+def _in_a_lockin_table(tau_s: float) -> bool:
+    from stm_andreev.drivers.srs_tables import MODELS  # tables only: no instrument code runs
+
+    return any(math.isclose(tau_s, t, rel_tol=1e-6)
+               for model in MODELS.values() for t in model.time_constants_s)
+
+
 class SpectrumParams(Strict):
     """One bias spectrum G(V) taken with the feedback open at a setpoint.
 
@@ -84,10 +92,18 @@ class SpectrumParams(Strict):
     integration_s: PositiveFloat = Field(0.1, le=600)
     feedback_settle_s: NonNegativeFloat = Field(1.0, le=3600)
     settle_z_timeout_s: PositiveFloat = Field(30.0, le=3600)
+    # None: the lock-in time constant is chosen per setpoint decade for the signal-to-noise
+    # the plan needs; a value fixes it (s, one of the lock-in's table values).
+    lockin_time_constant_s: PositiveFloat | None = None
+    lockin_filter_slope_db: Literal[6, 12, 18, 24] = 24
 
     @model_validator(mode="after")
     def _bias(self) -> SpectrumParams:
         problems = []
+        tau = self.lockin_time_constant_s
+        if tau is not None and not _in_a_lockin_table(tau):
+            problems.append((("lockin_time_constant_s",), f"{tau:g} s is not a time constant "
+                             "of the SR830 or SR860 (1-3 steps per decade, e.g. 0.01, 0.03, 0.1)"))
         if self.V_sp_V == 0:
             problems.append((("V_sp_V",), "the setpoint bias must be non-zero (G = I/V)"))
         if self.bias_start_V == self.bias_stop_V:

@@ -53,6 +53,9 @@ def load_editable(name_or_path: str) -> tuple[PlanConfig, list[EditableStep]]:
     return plan, editable_steps(plan)
 
 
+ZERO_MEANS_UNSET = ("temperature_K", "lockin_time_constant_s")
+
+
 def _step_dict(step: Any, procedure: Any | None) -> dict[str, Any]:
     dumped = step.model_dump(mode="json", exclude_none=True)
     # kind and label first: the saved plan reads like the shipped ones.
@@ -65,12 +68,13 @@ def _step_dict(step: Any, procedure: Any | None) -> dict[str, Any]:
         value = getattr(procedure, name)
         if name == "log_spacing" and "spacing" in fields:
             data["spacing"] = "log" if value else "linear"
-        elif name == "temperature_K" and "temperature_K" in fields:
-            # The form's 0 means "leave the fridge as it is" (the plan's missing key).
+        elif name in ZERO_MEANS_UNSET and name in fields:
+            # The form's 0 is the plan's missing key: leave the fridge as it is (temperature),
+            # choose the lock-in filter per setpoint decade (time constant).
             if value:
-                data["temperature_K"] = float(value)
+                data[name] = float(value)
             else:
-                data.pop("temperature_K", None)
+                data.pop(name, None)
         elif name == "temperatures_K" and "temperatures_K" in fields:
             data["temperatures_K"] = _float_list(value)
         elif name == "label":
