@@ -55,6 +55,10 @@ ESR_POWER_ON = 1 << 7
 LAB_INPUT, LAB_FILTER, LAB_OUTPUT = 1, 2, 4
 #: How many recent command errors :attr:`SRSLockInEmulator.command_errors` keeps.
 ERROR_HISTORY = 100
+#: Bounds of the parsed-segment and output-reply caches (a client sending ever new lines,
+#: e.g. a frequency sweep, only makes them start over).
+PARSE_CACHE_SIZE = 256
+REPLY_CACHE_SIZE = 32
 
 _SEGMENT_RE = re.compile(r"^\s*(\*?[A-Za-z]+)\s*(\?)?\s*(.*?)\s*$", re.DOTALL)
 
@@ -139,6 +143,12 @@ class SRSLockInEmulator:
         self.serial = serial if serial is not None else model.spec.serial
         self.command_errors: deque[str] = deque(maxlen=ERROR_HISTORY)
         self._stored: dict[tuple[str, int | None], list[float]] = {}
+        # Bumped on every write to _stored: part of the key of the cached output replies.
+        self._stored_version = 0
+        # segment text -> (handler function, is query, arguments): see _execute
+        self._parsed: dict[str, tuple[Callable[[list[str]], Any], bool, tuple[str, ...]]] = {}
+        # output parameters -> (inputs they were computed from, reply text): see _values_text
+        self._replies: dict[tuple[str, ...], tuple[tuple[float, ...], str]] = {}
         self._lias = 0
         self._esr = 0
         self._errs = 0
@@ -204,11 +214,25 @@ class SRSLockInEmulator:
     # --- dispatch ---------------------------------------------------------------------------
 
     def _execute(self, segment: str) -> str | None:
+        # A driver sends the same few segments over and over; parsing is a pure function of
+        # the text (the handler table is fixed), so it is done once per distinct segment.
+        # Malformed segments raise in _parse and are never cached: each one counts again.
+        parsed = self._parsed.get(segment)
+        if parsed is None:
+            parsed = self._parse(segment)
+            if len(self._parsed) >= PARSE_CACHE_SIZE:
+                self._parsed.clear()
+            self._parsed[segment] = parsed
+        function, is_query, args = parsed
+        reply = function(list(args))  # a fresh list: a handler may keep or change its args
+        return reply if is_query else None
+
+    def _parse(self, segment: str) -> tuple[Callable[[list[str]], Any], bool, tuple[str, ...]]:
         match = _SEGMENT_RE.match(segment)
         if match is None:
             raise SRSCommandError(f"not a command: {segment!r}")
         mnemonic, question, rest = match.group(1).upper(), match.group(2), match.group(3)
-        args = [a.strip() for a in rest.split(",")] if rest else []
+        args = tuple(a.strip() for a in rest.split(",")) if rest else ()
         if any(a == "" for a in args):
             raise SRSArgumentError(f"empty argument in {segment!r}")
         handler = self._handlers.get(mnemonic)
@@ -217,11 +241,10 @@ class SRSLockInEmulator:
         if question:
             if handler.query is None:
                 raise SRSCommandError(f"{mnemonic} cannot be queried")
-            return handler.query(args)
+            return handler.query, True, args
         if handler.set is None:
             raise SRSCommandError(f"{mnemonic} is a query only")
-        handler.set(args)
-        return None
+        return handler.set, False, args
 
     def _error(self, bit: int, segment: str, exc: Exception) -> None:
         self._esr |= bit
@@ -374,6 +397,7 @@ class SRSLockInEmulator:
                 parse = _int if f.kind is int else _float
                 values.append(parse(text, f.low, f.high, name))  # type: ignore[arg-type]
             self._stored[(name, channel)] = values
+            self._stored_version += 1
 
         return _Handler(query, set_)
 
@@ -382,6 +406,7 @@ class SRSLockInEmulator:
             channels = setting.channels if setting.channels is not None else [None]
             for channel in channels:
                 self._stored[(name, channel)] = setting.defaults(channel)
+        self._stored_version += 1
         if physics:
             for attribute, value in self.model.defaults.items():
                 setattr(self.lab.lockin, attribute, value)
@@ -481,17 +506,28 @@ class SRSLockInEmulator:
 
     # --- outputs ----------------------------------------------------------------------------
 
-    def _sample(self) -> dict[str, float]:
-        """All output parameters at this instant (one lab read), with output saturation."""
+    def _read_inputs(self) -> tuple[float, ...]:
+        """Read X, Y from the lab now (latching output overloads); return all outputs depend on.
+
+        That is (x, y, sensitivity, phase, sine amplitude, frequency, version of the stored
+        settings). The lab is read on every output query, so its clock, noise and filter
+        advance exactly as they would without the reply cache in :meth:`_values_text`.
+        """
         lockin = self.lab.lockin
         x, y = lockin.read_xy_V()
         fs = lockin.sensitivity_V
-        limit = OUTPUT_SATURATION * fs
         output_bits = self._output_overload_bits
         if abs(x) > fs:
             self._lias |= output_bits[0]
         if abs(y) > fs:
             self._lias |= output_bits[1]
+        return (x, y, fs, lockin.phase_deg, lockin.amplitude_Vrms, lockin.frequency_Hz,
+                self._stored_version)
+
+    def _table(self, inputs: tuple[float, ...]) -> dict[str, float]:
+        """Every output parameter, with output saturation, from :meth:`_read_inputs`."""
+        x, y, fs, phase_deg, amplitude_Vrms, frequency_Hz, _ = inputs
+        limit = OUTPUT_SATURATION * fs
         r = math.hypot(x, y)
         stored = self._stored
         values = {
@@ -499,30 +535,52 @@ class SRSLockInEmulator:
             "Y": max(-limit, min(limit, y)),
             "R": min(limit, r),
             "THETA": math.degrees(math.atan2(y, x)),
-            "PHASE": lockin.phase_deg,
-            "SINE": lockin.amplitude_Vrms,
+            "PHASE": phase_deg,
+            "SINE": amplitude_Vrms,
             "DCLEVEL": stored.get(("SOFF", None), [0.0])[0],
-            "FREQ": lockin.frequency_Hz,
+            "FREQ": frequency_Hz,
             "FREQEXT": 0.0,  # no external reference is connected
             # nothing is wired to the aux inputs
             "AUXIN1": 0.0, "AUXIN2": 0.0, "AUXIN3": 0.0, "AUXIN4": 0.0,
         }
-        # Key tuples built once in __init__: this runs on every SNAP?/OUTP? query.
+        # Key tuples built once in __init__.
         for name, key in self._aux_out_keys:
             values[name] = stored[key][0]
         for channel, key, choices in self._display_keys:
             values[channel] = values.get(choices[int(stored[key][0])], math.nan)
         return values
 
-    def _values_text(self, parameters: list[str]) -> str:
-        sample = self._sample()
+    def _sample(self) -> dict[str, float]:
+        """All output parameters at this instant (one lab read), with output saturation."""
+        return self._table(self._read_inputs())
+
+    def _values_text(self, parameters: tuple[str, ...]) -> str:
+        inputs = self._read_inputs()
+        # The reply is a pure function of (parameters, inputs): a poll at an unchanged lab
+        # state (same instant, or a settled signal without noise) reuses the formatted text.
+        # Equal is not enough: -0.0 == 0.0 but prints "-0.000000e+00". X and Y must be equal
+        # and nonzero (a NaN never equals itself); the settings the very same float objects
+        # (the lab hands out the stored ones while they are unchanged; a stand-in that builds
+        # new ones just never hits the cache).
+        x, y, fs, phase, sine, freq, version = inputs
+        cached = self._replies.get(parameters)
+        if cached is not None:
+            old_x, old_y, old_fs, old_phase, old_sine, old_freq, old_version = cached[0]
+            if (x == old_x and y == old_y and x and y and fs is old_fs and phase is old_phase
+                    and sine is old_sine and freq is old_freq and version == old_version):
+                return cached[1]
+        sample = self._table(inputs)
         out = []
         for parameter in parameters:
             value = sample.get(parameter, math.nan)
             if math.isnan(value):
                 raise SRSArgumentError(f"{parameter} is not emulated")
             out.append(_number(value))
-        return ",".join(out)
+        text = ",".join(out)
+        if len(self._replies) >= REPLY_CACHE_SIZE:
+            self._replies.clear()
+        self._replies[parameters] = (inputs, text)
+        return text
 
     def _parameter(self, table: dict[str, str], text: str, what: str) -> str:
         parameter = table.get(text.upper())
@@ -532,16 +590,18 @@ class SRSLockInEmulator:
 
     def _outp(self, args: list[str]) -> str:
         _expect(args, 1)
-        return self._values_text([self._parameter(self.model.outputs, args[0], "OUTP?")])
+        return self._values_text((self._parameter(self.model.outputs, args[0], "OUTP?"),))
 
     def _snap(self, args: list[str]) -> str:
         counts = self.model.snap_count
         _expect(args, counts.start, counts.stop - 1)
-        return self._values_text([self._parameter(self.model.snap, a, "SNAP?") for a in args])
+        return self._values_text(tuple(self._parameter(self.model.snap, a, "SNAP?")
+                                       for a in args))
 
     def _snapd(self, args: list[str]) -> str:
         _expect(args, 0)
-        names = [self.model.snap[str(int(self._stored[("CDSP", ch)][0]))] for ch in range(4)]
+        names = tuple(self.model.snap[str(int(self._stored[("CDSP", ch)][0]))]
+                      for ch in range(4))
         return self._values_text(names)
 
     def _oaux(self, args: list[str]) -> str:

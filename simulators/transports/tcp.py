@@ -13,8 +13,11 @@
 
 Servers bind 127.0.0.1 unless told otherwise; port 0 picks a free port (read it back from
 :attr:`LineServer.port` / :attr:`FrameServer.ports`). ``close()`` stops accepting, hangs up on
-every client and joins every thread; the servers are context managers. Every blocking call
-waits in ``select`` together with a wake-up socket, so shutdown is prompt and nothing polls.
+every client and joins every thread; the servers are context managers. Nothing polls: accept
+threads wait in ``select`` together with a wake-up socket, client threads in a plain blocking
+``recv`` that ``close()`` ends by shutting the connection down (``recv`` then returns EOF).
+Client threads do no ``select`` per message: each extra syscall is one more GIL hand-off, and
+on a loaded machine every hand-off can cost a cross-CPU wake-up of tens of microseconds.
 """
 
 from __future__ import annotations
@@ -94,15 +97,17 @@ class _TcpServer:
 
     def close(self) -> None:
         """Stop accepting, hang up on every client and join every thread (idempotent)."""
-        if self._closed:
-            return
-        self._closed = True
+        with self._lock:
+            if self._closed:
+                return
+            # Under the lock: the accept threads register a client only while this is False,
+            # so every connection they hand on is in the snapshot below and gets shut down.
+            self._closed = True
+            clients = [c for conns in self._clients.values() for c in conns]
         try:
             self._wake_w.send(b"x")  # never read: stays readable for every select
         except OSError:
             pass
-        with self._lock:
-            clients = [c for conns in self._clients.values() for c in conns]
         for conn in clients:
             _shutdown(conn)
         # Accept threads first: once they are gone no client thread can appear.
@@ -169,9 +174,13 @@ class _TcpServer:
             except OSError:
                 return
             with self._lock:
+                closing = self._closed
                 busy = len(self._clients[index]) >= self._max_clients
-                if not busy:
+                if not (closing or busy):
                     self._clients[index].append(conn)
+            if closing:
+                conn.close()
+                return
             if busy:
                 # The instrument refuses further connections: accept, then hang up at once.
                 log.warning("%s: refused %s:%d, %d client(s) already connected", self.name,
@@ -179,10 +188,10 @@ class _TcpServer:
                 conn.close()
                 continue
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._spawn(self._client_thread, index, conn, kind="client")
+            self._spawn(self._client_thread, index, conn, peer[:2], kind="client")
 
-    def _client_thread(self, index: int, conn: socket.socket) -> None:
-        peer = conn.getpeername()[:2]
+    def _client_thread(self, index: int, conn: socket.socket, peer: tuple[str, int]) -> None:
+        # peer comes from accept(): getpeername() fails once close() has shut the socket down
         log.info("%s: client %s:%d connected", self.name, *peer)
         try:
             self._serve(conn)
@@ -203,11 +212,9 @@ class _TcpServer:
             conn.close()
             log.info("%s: client %s:%d gone", self.name, *peer)
 
-    def _recv(self, conn: socket.socket) -> bytes:
-        """Wait for data from the client; raise _Hangup on EOF or server shutdown."""
-        readable, _, _ = select.select([conn, self._wake_r], [], [])
-        if self._wake_r in readable or self._closed:
-            raise _Hangup
+    @staticmethod
+    def _recv(conn: socket.socket) -> bytes:
+        """Wait for data from the client; raise _Hangup on EOF (also what close() causes)."""
         data = conn.recv(RECV_BYTES)
         if not data:
             raise _Hangup
@@ -267,7 +274,18 @@ class LineServer(_TcpServer):
         self.emulator.connected()
         pending = ""
         while True:
-            lines, pending = split_lines(pending + self._recv(conn).decode(WIRE_ENCODING))
+            # One recv per chunk (usually one command line), one sendall per reply: the fewer
+            # syscalls per line, the fewer GIL hand-offs (see the module docstring).
+            data = conn.recv(RECV_BYTES)
+            if not data:
+                return
+            text = data.decode(WIRE_ENCODING)
+            if pending:
+                text = pending + text
+            if "\r" in text or text.count("\n") != 1 or not text.endswith("\n"):
+                lines, pending = split_lines(text)
+            else:  # the usual chunk: exactly one LF-terminated line
+                lines, pending = ([text[:-1]] if text.strip() else []), ""
             if len(pending) > MAX_LINE_CHARS:
                 log.warning("%s: %d characters without a line end; hanging up", self.name,
                             len(pending))

@@ -9,6 +9,7 @@ import threading
 import pytest
 import pyvisa
 
+from stm_andreev.simulators.transports import tcp
 from stm_andreev.simulators.transports.errors import ServerError
 from stm_andreev.simulators.transports.tcp import FrameServer, LineServer
 from tests.simulators.test_transport_doubles import (
@@ -73,6 +74,34 @@ def test_line_server_exact_bytes_over_a_plain_socket():
         assert recv_until(sock, b"\r\n") == b"2\r\n"
     assert emulator.lines == ["VAL 2;VAL?;LIAS?", "VAL?"]
     assert emulator.connections == 1
+
+
+def test_line_server_chunking_and_line_ends():
+    """Lines whole, several per chunk, split, blank, and ended by LF, CR or CRLF.
+
+    Waiting for each reply keeps the chunks apart on the wire (the silent ones may still
+    merge with the next, which the server must handle all the same).
+    """
+    emulator = EchoLineEmulator()
+    exchanges = [(b"VAL 1\n", b""), (b"   \n", b""), (b"\n", b""), (b"VAL?\nVAL?\n", b"1\n1\n"),
+                 (b"VAL 2\r\nVA", b""), (b"L?\n", b"2\n"), (b"VAL?\r", b"2\n"),
+                 (b"\nVAL?", b""), (b"\r\n", b"2\n"), (b" \t\r\n", b""), (b"VAL?\n", b"2\n")]
+    with LineServer(emulator) as server, connect(server.address) as sock:
+        for chunk, reply in exchanges:
+            sock.sendall(chunk)
+            if reply:
+                assert recv_exactly(sock, len(reply)) == reply
+    assert emulator.lines == ["VAL 1", "VAL?", "VAL?", "VAL 2", "VAL?", "VAL?", "VAL?",
+                              "VAL?"]
+
+
+def test_line_server_hangs_up_on_an_endless_line(monkeypatch):
+    monkeypatch.setattr(tcp, "MAX_LINE_CHARS", 1000)
+    with LineServer(EchoLineEmulator()) as server, connect(server.address) as sock:
+        sock.sendall(b"VAL?\n")
+        assert recv_until(sock, b"\n") == b"0\n"
+        sock.sendall(b"x" * 1001)
+        assert_hung_up(sock)
 
 
 def test_line_server_with_pyvisa_py():
