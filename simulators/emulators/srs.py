@@ -60,6 +60,8 @@ ERROR_HISTORY = 100
 PARSE_CACHE_SIZE = 256
 REPLY_CACHE_SIZE = 32
 
+_KNOWN_PARAMETERS = frozenset(PARAMETERS)
+
 _SEGMENT_RE = re.compile(r"^\s*(\*?[A-Za-z]+)\s*(\?)?\s*(.*?)\s*$", re.DOTALL)
 
 
@@ -147,6 +149,8 @@ class SRSLockInEmulator:
         self._stored_version = 0
         # segment text -> (handler function, is query, arguments): see _execute
         self._parsed: dict[str, tuple[Callable[[list[str]], Any], bool, tuple[str, ...]]] = {}
+        # SNAP? arguments -> output parameters (valid lists only): see _snap
+        self._snap_parameters: dict[tuple[str, ...], tuple[str, ...]] = {}
         # output parameters -> (inputs they were computed from, reply text): see _values_text
         self._replies: dict[tuple[str, ...], tuple[tuple[float, ...], str]] = {}
         self._lias = 0
@@ -170,6 +174,7 @@ class SRSLockInEmulator:
             (channel, ("DDEF", int(channel[-1])), choices)
             for channel, choices in model.display_channels.items()
         )
+        self._model_bits = tuple(self._lab_bits_as_model(bits) for bits in range(8))
         # The lab's lock-in already is in its power-on state; writing the physics defaults here
         # would undo settings another emulator (the Nanonis LockIn.*) made before this one.
         with self.lab.lock:
@@ -437,7 +442,8 @@ class SRSLockInEmulator:
         return bits
 
     def _latch_lab_overloads(self) -> None:
-        self._lias |= self._lab_bits_as_model(self.lab.lockin.overload_bits())
+        # Runs on every line: the lab's three overload bits map through a table built once.
+        self._lias |= self._model_bits[self.lab.lockin.overload_bits() & 0b111]
 
     def _register_query(self, attribute: str, top_bit: int) -> Callable[[list[str]], str]:
         """Read-and-clear status register: whole (no argument) or one bit (``LIAS? i``)."""
@@ -584,7 +590,7 @@ class SRSLockInEmulator:
 
     def _parameter(self, table: dict[str, str], text: str, what: str) -> str:
         parameter = table.get(text.upper())
-        if parameter is None or parameter not in PARAMETERS:
+        if parameter is None or parameter not in _KNOWN_PARAMETERS:
             raise SRSArgumentError(f"{what}: {text!r} is not one of {sorted(table)}")
         return parameter
 
@@ -593,10 +599,17 @@ class SRSLockInEmulator:
         return self._values_text((self._parameter(self.model.outputs, args[0], "OUTP?"),))
 
     def _snap(self, args: list[str]) -> str:
-        counts = self.model.snap_count
-        _expect(args, counts.start, counts.stop - 1)
-        return self._values_text(tuple(self._parameter(self.model.snap, a, "SNAP?")
-                                       for a in args))
+        # The usual output poll: its argument list resolves to the same parameters every time.
+        key = tuple(args)
+        parameters = self._snap_parameters.get(key)
+        if parameters is None:
+            counts = self.model.snap_count
+            _expect(args, counts.start, counts.stop - 1)
+            parameters = tuple(self._parameter(self.model.snap, a, "SNAP?") for a in args)
+            if len(self._snap_parameters) >= PARSE_CACHE_SIZE:
+                self._snap_parameters.clear()
+            self._snap_parameters[key] = parameters
+        return self._values_text(parameters)
 
     def _snapd(self, args: list[str]) -> str:
         _expect(args, 0)

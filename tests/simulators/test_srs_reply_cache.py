@@ -1,6 +1,7 @@
 """The SRS emulators' parse and reply caches change nothing on the wire.
 
-The emulator reuses a parsed segment for the same text and a formatted output reply while
+The emulator reuses a parsed segment for the same text, the parameters of a SNAP? argument
+list, and a formatted output reply while
 the values it was formatted from are unchanged. Each test compares the warm emulator's reply
 with the reply the same emulator gives with both caches dropped (a cold start), after
 changing one input at the same instant, and replays a whole session on the VirtualLab with
@@ -32,6 +33,7 @@ QUERIES = {
 
 def cold(emulator, line: str) -> str:
     emulator._parsed.clear()
+    emulator._snap_parameters.clear()
     emulator._replies.clear()
     return emulator.handle_line(line)
 
