@@ -23,8 +23,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import cProfile
+import importlib
 import io
 import logging
 import pstats
@@ -92,6 +94,62 @@ def full_stack_run(tmp: Path, plan, capture: list | None) -> tuple[float, int]:
     return wall, lab.model_evaluations
 
 
+EMULATOR_ENTRY_POINTS = (  # (module, class, method) every instrument command passes through
+    ("stm_andreev.simulators.emulators.srs", "SRSLockInEmulator", "handle_line"),
+    ("stm_andreev.simulators.emulators.nanonis", "NanonisEmulator", "handle_frame"),
+    ("stm_andreev.simulators.emulators.lakeshore372", "LakeShore372Emulator", "handle_line"),
+)
+
+
+@contextlib.contextmanager
+def counting_commands(counts: dict[str, int]):
+    """Count the commands each emulator class handles while the block runs."""
+    patched = []
+    for module_name, class_name, method in EMULATOR_ENTRY_POINTS:
+        cls = getattr(importlib.import_module(module_name), class_name)
+        original = getattr(cls, method)
+        counts.setdefault(class_name, 0)
+
+        def counted(self, *message, _original=original, _name=class_name):
+            counts[_name] += 1
+            return _original(self, *message)
+
+        setattr(cls, method, counted)
+        patched.append((cls, method, original))
+    try:
+        yield counts
+    finally:
+        for cls, method, original in patched:
+            setattr(cls, method, original)
+
+
+def cheapest_command_s() -> dict[str, float]:
+    """Median cost of one trivial query per instrument through driver, adapter and emulator.
+
+    ``*IDN?`` for the SCPI-like instruments, ``Bias.Get`` for the Nanonis: what any command
+    costs at least, whatever it does. Times the number of commands a run sends, this is a
+    floor under the full stack that no work on the lab model can lower.
+    """
+    config, _ = station_config()
+    station = Station.from_config(config, source_text="bench")
+    fridge = station.drivers[config.roles.temperature]
+    calls = {
+        "SRSLockInEmulator": lambda: station.lockin.ask("*IDN?"),
+        "NanonisEmulator": station.feedback.get_bias,
+        "LakeShore372Emulator": lambda: fridge.ask("*IDN?"),
+    }
+    out = {}
+    for name, call in calls.items():
+        times = []
+        for _ in range(300):
+            start = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - start)
+        out[name] = statistics.median(times)
+    station.close()
+    return out
+
+
 def physics_only(states: list) -> float:
     """Time to compute every captured spectrum with stm_andreev.physics alone (s)."""
     start = time.perf_counter()
@@ -155,9 +213,12 @@ def bench_dry_run(repeats: int, profile: bool, plan_name: str = "paper-inO2") ->
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         walls, physics, models = [], [], []
+        counts: dict[str, int] = {}
         for _ in range(repeats):
             states: list = []
-            wall, n_models = full_stack_run(tmp, plan, states)
+            counts.clear()
+            with counting_commands(counts):
+                wall, n_models = full_stack_run(tmp, plan, states)
             walls.append(wall)
             models.append(n_models)
             physics.append(physics_only(states))
@@ -167,6 +228,14 @@ def bench_dry_run(repeats: int, profile: bool, plan_name: str = "paper-inO2") ->
               f"  (target <= 3)")
         print(f"    lab full-spectrum model evaluations per run: {statistics.median(models):.0f} "
               f"(the physics-alone baseline makes {len(states)})")
+        cheapest = cheapest_command_s()
+        floor = sum(counts[k] * cheapest[k] for k in counts)
+        print("    commands per run: " + ", ".join(
+            f"{k.removesuffix('Emulator')} {counts[k]} x >= {cheapest[k] * 1e6:.0f} us"
+            for k in counts))
+        print(f"    floor from the commands alone (each at the cost of a trivial query): "
+              f"{floor:5.2f} s, ratio {floor / phys:5.1f}; the rest of the full stack "
+              f"{wall - floor:5.2f} s")
         if profile:
             model_share = profile_breakdown(tmp, plan)
             rest = wall * (1 - model_share)
