@@ -6,7 +6,15 @@
     ``handle_line("SNAP? 1,2")`` called directly (target <= 3x);
 (b) the same query over loopback TCP (LineServer) vs a bare socket echo round trip measured in
     the same run (target <= 2x): once with a bare socket client (the server's own overhead) and
-    once with pymeasure over pyvisa-py (what a driver sees);
+    once with pymeasure over pyvisa-py (what a driver sees). The echo server is a thread of this
+    process like the LineServer's client threads, so both pay the same GIL hand-offs. On a
+    shared virtual machine a loopback round trip costs what the scheduler makes of it: two
+    cross-CPU wake-ups of tens of microseconds, or almost nothing when both threads happen to
+    run on one CPU, and the busy neighbours change from second to second. So the actions take
+    short turns (``--repeats`` x 5 turns of ``--calls`` / 20 calls each, as many calls in all
+    as ``--calls`` / 4 x ``--repeats``) and two ratios are printed side by side: the ratio of
+    the medians (the figure of the issue) and the median over turns of the ratio within one
+    turn (paired, less sensitive to a load change between the turns);
 (c) full-spectrum model evaluations (``lab.model_evaluations``) for the first lock-in read
     after a change of temperature / contact / tip position (target <= 1) and for later reads
     at the same state (target 0).
@@ -34,22 +42,36 @@ from stm_andreev.simulators.transports.tcp import LineServer
 QUERY = "SNAP? 1,2"
 
 
-def per_call_s(
-    actions: dict[str, Callable[[], object]], calls: int, repeats: int
-) -> dict[str, float]:
-    """Median over ``repeats`` of the mean wall time of one call of each action.
+def samples_s(
+    actions: dict[str, Callable[[], object]], calls: int, turns: int
+) -> dict[str, list[float]]:
+    """Per action, the mean wall time of one call in each of ``turns`` turns of ``calls`` calls.
 
-    The actions take turns within every repeat, so a busy spell on the shared machine hits
-    all of them alike instead of skewing one ratio.
+    The actions take turns, so a busy spell on the shared machine hits all of them alike
+    instead of skewing one ratio.
     """
     samples: dict[str, list[float]] = {name: [] for name in actions}
-    for _ in range(repeats):
+    for _ in range(turns):
         for name, action in actions.items():
             start = time.perf_counter()
             for _ in range(calls):
                 action()
             samples[name].append((time.perf_counter() - start) / calls)
+    return samples
+
+
+def per_call_s(
+    actions: dict[str, Callable[[], object]], calls: int, repeats: int
+) -> dict[str, float]:
+    """Median over ``repeats`` turns of the mean wall time of one call of each action."""
+    samples = samples_s(actions, calls, repeats)
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def paired_ratio(samples: dict[str, list[float]], name: str, reference: str) -> float:
+    """Median over turns of (time of ``name`` / time of ``reference`` in the same turn)."""
+    return statistics.median(
+        a / b for a, b in zip(samples[name], samples[reference], strict=True))
 
 
 def new_lab() -> VirtualLab:
@@ -112,7 +134,10 @@ class ConstantEmulator:
 
 
 class TimedEmulator:
-    """Wraps an emulator and adds up the time spent inside it (as seen by the server thread)."""
+    """Wraps an emulator and adds up the time spent inside it (as seen by the server thread).
+
+    It costs a little itself, so the row that meets the target is measured without it.
+    """
 
     def __init__(self, inner) -> None:
         self.inner = inner
@@ -141,7 +166,9 @@ def connected_socket(address: tuple[str, int]) -> socket.socket:
     return sock
 
 
-def bench_tcp(calls: int, repeats: int) -> None:
+def tcp_session(calls: int, turns: int) -> tuple[dict[str, list[float]], float]:
+    """One set of servers, threads and connections: per-turn samples of every (b) action, and
+    the mean time spent inside the timed emulator per query."""
     message = (QUERY + "\n").encode()
     stop = threading.Event()
     listener = socket.create_server(("127.0.0.1", 0))
@@ -149,46 +176,79 @@ def bench_tcp(calls: int, repeats: int) -> None:
     echo_thread.start()
     echo = connected_socket(listener.getsockname())
 
-    lab = new_lab()
-    emulator = SR830Emulator(lab)
-    timed = TimedEmulator(emulator)
-    with LineServer(ConstantEmulator()) as constant, LineServer(timed) as server:
+    # The bare-socket row runs on an SR830 with nothing in between; the timing wrapper that
+    # measures the time spent inside the emulator sits on a second SR830 (own lab), which also
+    # serves pymeasure.
+    emulator = SR830Emulator(new_lab())
+    timed = TimedEmulator(SR830Emulator(new_lab()))
+    with (LineServer(ConstantEmulator()) as constant, LineServer(emulator) as server,
+          LineServer(timed) as timed_server):
         plain = connected_socket(constant.address)
         bare = connected_socket(server.address)
-        lockin = SR830(server.visa_address, visa_library="@py", read_termination="\n",
+        bare_timed = connected_socket(timed_server.address)
+        lockin = SR830(timed_server.visa_address, visa_library="@py", read_termination="\n",
                        timeout=5000)
         try:
             lockin.xy  # noqa: B018 - warm up the connection and the model cache
+            round_trip(bare, message)
             timed.calls, timed.total_s = 0, 0.0
-            t = per_call_s({
+            samples = samples_s({
                 "echo": lambda: round_trip(echo, message),
                 "constant": lambda: round_trip(plain, message),
                 "bare": lambda: round_trip(bare, message),
+                "bare_timed": lambda: round_trip(bare_timed, message),
                 "direct": lambda: emulator.handle_line(QUERY),
                 "visa": lambda: lockin.xy,
-            }, calls, repeats)
+            }, calls, turns)
             # mean time inside the emulator per query, over the bare and the pyvisa calls
-            t["inside"] = timed.total_s / timed.calls
+            inside = timed.total_s / timed.calls
         finally:
             lockin.adapter.close()
+            bare_timed.close()
             bare.close()
             plain.close()
     stop.set()
     echo.close()
     listener.close()
     echo_thread.join(5)
-    t_echo, t_constant, t_bare, t_visa, t_direct, t_inside = (
-        t[k] for k in ("echo", "constant", "bare", "visa", "direct", "inside"))
-    print(f"(b) TCP echo round trip (bare socket server)   {t_echo * 1e6:8.1f} us")
+    return samples, inside
+
+
+def bench_tcp(calls: int, turns: int, sessions: int) -> None:
+    pooled: dict[str, list[float]] = {}
+    insides = []
+    old_style: dict[str, list[float]] = {"constant": [], "bare": []}
+    for _ in range(sessions):
+        samples, inside = tcp_session(calls, turns)
+        for name, values in samples.items():
+            pooled.setdefault(name, []).extend(values)
+        insides.append(inside)
+        for name, ratios in old_style.items():
+            ratios.append(statistics.median(samples[name]) / statistics.median(samples["echo"]))
+    t = {name: statistics.median(values) for name, values in pooled.items()}
+    t_echo, t_constant, t_bare, t_timed, t_visa, t_direct = (
+        t[k] for k in ("echo", "constant", "bare", "bare_timed", "visa", "direct"))
+    t_inside = statistics.median(insides)
+    paired = {name: paired_ratio(pooled, name, "echo") for name in ("constant", "bare", "visa")}
+    print(f"(b) TCP echo round trip (bare socket server)   {t_echo * 1e6:8.1f} us   "
+          f"ratio of medians, median of paired ratios ({sessions} sessions x {turns} turns "
+          f"x {calls} calls)")
     print(f"    LineServer, constant reply                 {t_constant * 1e6:8.1f} us   "
-          f"ratio {t_constant / t_echo:5.2f}  (target <= 2: the server's own overhead)")
+          f"ratio {t_constant / t_echo:5.2f}  paired {paired['constant']:5.2f}  "
+          f"(target <= 2: the server's own overhead)")
     print(f"    LineServer, SR830 emulator, bare socket    {t_bare * 1e6:8.1f} us   "
-          f"ratio {t_bare / t_echo:5.2f}  (the emulator's own work included)")
-    print(f"      of which inside the emulator {t_inside * 1e6:.1f} us (called directly: "
-          f"{t_direct * 1e6:.1f} us), so the transport's share is "
-          f"{(t_bare - t_inside) * 1e6:.1f} us = {(t_bare - t_inside) / t_echo:5.2f} x echo")
+          f"ratio {t_bare / t_echo:5.2f}  paired {paired['bare']:5.2f}  "
+          f"(target <= 2: the emulator's own work included)")
+    for name, label in (("constant", "constant reply"), ("bare", "SR830, bare socket")):
+        print(f"      {label:<19} ratio per session (the old figure): "
+              + "  ".join(f"{r:.2f}" for r in old_style[name]))
+    print(f"      the same timed (wrapper on) {t_timed * 1e6:8.1f} us: inside the emulator "
+          f"{t_inside * 1e6:.1f} us (called directly: {t_direct * 1e6:.1f} us), so the "
+          f"transport's share is {(t_timed - t_inside) * 1e6:.1f} us = "
+          f"{(t_timed - t_inside) / t_echo:5.2f} x echo")
     print(f"    SR830.xy via pymeasure + pyvisa-py         {t_visa * 1e6:8.1f} us   "
-          f"ratio {t_visa / t_echo:5.2f}  (client library overhead included)")
+          f"ratio {t_visa / t_echo:5.2f}  paired {paired['visa']:5.2f}  "
+          f"(client library overhead included)")
 
 
 def bench_model_cache() -> None:
@@ -236,7 +296,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     bench_inprocess(args.calls, args.repeats)
-    bench_tcp(max(args.calls // 4, 50), args.repeats)
+    # As many calls per action as before (calls / 4 x repeats), in five sessions.
+    bench_tcp(max(args.calls // 20, 10), args.repeats, sessions=5)
     bench_model_cache()
 
 

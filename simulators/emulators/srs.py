@@ -28,6 +28,7 @@ import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from stm_andreev.drivers.lockin_filter import enbw_Hz
@@ -55,9 +56,10 @@ ESR_POWER_ON = 1 << 7
 LAB_INPUT, LAB_FILTER, LAB_OUTPUT = 1, 2, 4
 #: How many recent command errors :attr:`SRSLockInEmulator.command_errors` keeps.
 ERROR_HISTORY = 100
-#: Bounds of the parsed-segment and output-reply caches (a client sending ever new lines,
-#: e.g. a frequency sweep, only makes them start over).
-PARSE_CACHE_SIZE = 256
+#: Bounds of the line-plan and output-reply caches (a client sending ever new lines, e.g. a
+#: frequency sweep, only makes them start over); longer lines are parsed every time.
+PLAN_CACHE_SIZE = 256
+PLAN_CACHE_MAX_LINE = 200
 REPLY_CACHE_SIZE = 32
 
 _KNOWN_PARAMETERS = frozenset(PARAMETERS)
@@ -71,6 +73,19 @@ class SRSCommandError(Exception):
 
 class SRSArgumentError(Exception):
     """Missing, extra, malformed or out-of-range argument: execution error bit."""
+
+
+#: One segment of a line, ready to run: (its text, for error messages; a call taking no
+#: argument; whether it is a query, whose reply is sent).
+_Step = tuple[str, Callable[[], Any], bool]
+
+
+def _raise(kind: type[Exception], message: str) -> None:
+    raise kind(message)
+
+
+def _call_with_list(function: Callable[[list[str]], Any], args: tuple[str, ...]) -> Any:
+    return function(list(args))
 
 
 @dataclass(frozen=True)
@@ -147,10 +162,8 @@ class SRSLockInEmulator:
         self._stored: dict[tuple[str, int | None], list[float]] = {}
         # Bumped on every write to _stored: part of the key of the cached output replies.
         self._stored_version = 0
-        # segment text -> (handler function, is query, arguments): see _execute
-        self._parsed: dict[str, tuple[Callable[[list[str]], Any], bool, tuple[str, ...]]] = {}
-        # SNAP? arguments -> output parameters (valid lists only): see _snap
-        self._snap_parameters: dict[tuple[str, ...], tuple[str, ...]] = {}
+        # line -> its segments ready to run: see handle_line
+        self._plans: dict[str, tuple[_Step, ...]] = {}
         # output parameters -> (inputs they were computed from, reply text): see _values_text
         self._replies: dict[tuple[str, ...], tuple[tuple[float, ...], str]] = {}
         self._lias = 0
@@ -187,17 +200,18 @@ class SRSLockInEmulator:
         replies: list[str] = []
         with self.lab.lock:
             self._latch_lab_overloads()
-            for segment in line.split(";"):
-                if not segment.strip():
-                    continue
+            plan = self._plans.get(line)
+            if plan is None:
+                plan = self._plan(line)
+            for segment, call, is_query in plan:
                 try:
-                    reply = self._execute(segment)
+                    reply = call()
                 except SRSCommandError as exc:
                     self._error(ESR_COMMAND_ERROR, segment, exc)
                 except SRSArgumentError as exc:
                     self._error(ESR_EXECUTION_ERROR, segment, exc)
                 else:
-                    if reply is not None:
+                    if is_query:
                         replies.append(reply + "\n")
         return "".join(replies)
 
@@ -218,19 +232,35 @@ class SRSLockInEmulator:
 
     # --- dispatch ---------------------------------------------------------------------------
 
-    def _execute(self, segment: str) -> str | None:
-        # A driver sends the same few segments over and over; parsing is a pure function of
-        # the text (the handler table is fixed), so it is done once per distinct segment.
-        # Malformed segments raise in _parse and are never cached: each one counts again.
-        parsed = self._parsed.get(segment)
-        if parsed is None:
-            parsed = self._parse(segment)
-            if len(self._parsed) >= PARSE_CACHE_SIZE:
-                self._parsed.clear()
-            self._parsed[segment] = parsed
-        function, is_query, args = parsed
-        reply = function(list(args))  # a fresh list: a handler may keep or change its args
-        return reply if is_query else None
+    def _plan(self, line: str) -> tuple[_Step, ...]:
+        """The line's non-blank segments, each parsed once and bound to its arguments.
+
+        A driver sends the same few lines over and over, and parsing is a pure function of the
+        text (the handler table is fixed), so the plan of a short line is kept. Only the parse
+        is kept, never a result: a malformed segment raises (and counts) every time it runs.
+        """
+        plan = tuple(self._step(segment) for segment in line.split(";") if segment.strip())
+        if len(line) <= PLAN_CACHE_MAX_LINE:
+            if len(self._plans) >= PLAN_CACHE_SIZE:
+                self._plans.clear()
+            self._plans[line] = plan
+        return plan
+
+    def _step(self, segment: str) -> _Step:
+        try:
+            function, is_query, args = self._parse(segment)
+        except (SRSCommandError, SRSArgumentError) as exc:
+            return segment, partial(_raise, type(exc), str(exc)), False
+        if function == self._snap:
+            # The usual output poll: resolve its parameters now (when they are valid).
+            try:
+                parameters = self._snap_parameters(list(args))
+            except SRSArgumentError:
+                pass
+            else:
+                return segment, partial(self._values_text, parameters), True
+        # A fresh list per call: a handler may keep or change its arguments.
+        return segment, partial(_call_with_list, function, args), is_query
 
     def _parse(self, segment: str) -> tuple[Callable[[list[str]], Any], bool, tuple[str, ...]]:
         match = _SEGMENT_RE.match(segment)
@@ -599,17 +629,12 @@ class SRSLockInEmulator:
         return self._values_text((self._parameter(self.model.outputs, args[0], "OUTP?"),))
 
     def _snap(self, args: list[str]) -> str:
-        # The usual output poll: its argument list resolves to the same parameters every time.
-        key = tuple(args)
-        parameters = self._snap_parameters.get(key)
-        if parameters is None:
-            counts = self.model.snap_count
-            _expect(args, counts.start, counts.stop - 1)
-            parameters = tuple(self._parameter(self.model.snap, a, "SNAP?") for a in args)
-            if len(self._snap_parameters) >= PARSE_CACHE_SIZE:
-                self._snap_parameters.clear()
-            self._snap_parameters[key] = parameters
-        return self._values_text(parameters)
+        return self._values_text(self._snap_parameters(args))
+
+    def _snap_parameters(self, args: list[str]) -> tuple[str, ...]:
+        counts = self.model.snap_count
+        _expect(args, counts.start, counts.stop - 1)
+        return tuple(self._parameter(self.model.snap, a, "SNAP?") for a in args)
 
     def _snapd(self, args: list[str]) -> str:
         _expect(args, 0)

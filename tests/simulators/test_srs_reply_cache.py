@@ -1,8 +1,7 @@
 """The SRS emulators' parse and reply caches change nothing on the wire.
 
-The emulator reuses a parsed segment for the same text, the parameters of a SNAP? argument
-list, and a formatted output reply while
-the values it was formatted from are unchanged. Each test compares the warm emulator's reply
+The emulator reuses the parsed segments of a line it has seen (SNAP? parameters resolved) and
+a formatted output reply while the values it was formatted from are unchanged. Each test compares the warm emulator's reply
 with the reply the same emulator gives with both caches dropped (a cold start), after
 changing one input at the same instant, and replays a whole session on the VirtualLab with
 and without the caches.
@@ -14,7 +13,8 @@ import pytest
 
 from stm_andreev.clock import VirtualClock
 from stm_andreev.simulators.emulators.srs import (
-    PARSE_CACHE_SIZE,
+    PLAN_CACHE_MAX_LINE,
+    PLAN_CACHE_SIZE,
     REPLY_CACHE_SIZE,
     SR830Emulator,
     SR860Emulator,
@@ -32,8 +32,7 @@ QUERIES = {
 
 
 def cold(emulator, line: str) -> str:
-    emulator._parsed.clear()
-    emulator._snap_parameters.clear()
+    emulator._plans.clear()
     emulator._replies.clear()
     return emulator.handle_line(line)
 
@@ -106,15 +105,19 @@ def test_a_bad_segment_counts_every_time_it_is_sent() -> None:
 def test_more_distinct_lines_than_the_caches_hold() -> None:
     lab = ScriptedLab()
     emulator = SR830Emulator(lab)
-    for i in range(max(PARSE_CACHE_SIZE, REPLY_CACHE_SIZE) + 10):
+    for i in range(max(PLAN_CACHE_SIZE, REPLY_CACHE_SIZE) + 10):
         level = 0.004 + i * 1e-3
         assert emulator.handle_line(f"SLVL {level:.3f};SLVL?") == f"{level:.3f}\n"
-        assert len(emulator._parsed) <= PARSE_CACHE_SIZE
+        assert len(emulator._plans) <= PLAN_CACHE_SIZE
     for n in range(2, 7):  # every SNAP? parameter list is a reply cache entry
         for first in range(1, 12 - n):
             query = "SNAP? " + ",".join(str(p) for p in range(first, first + n))
             assert emulator.handle_line(query) == cold(emulator, query)
     assert len(emulator._replies) <= REPLY_CACHE_SIZE
+    long_line = ";".join(["SNAP? 1,2"] * 30)
+    assert len(long_line) > PLAN_CACHE_MAX_LINE
+    assert emulator.handle_line(long_line) == emulator.handle_line("SNAP? 1,2") * 30
+    assert long_line not in emulator._plans  # garbage lines up to 1 MB must not pile up
 
 
 def _session(emulator: SR830Emulator, lab: VirtualLab, drop_caches: bool) -> list[str]:
