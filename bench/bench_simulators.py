@@ -5,21 +5,27 @@
 (a) pymeasure ``SR830.xy`` through the in-process EmulatorAdapter vs the emulator's
     ``handle_line("SNAP? 1,2")`` called directly (target <= 3x);
 (b) the same query over loopback TCP (LineServer) vs a bare socket echo round trip measured in
-    the same run (target <= 2x): once with a bare socket client (the server's own overhead) and
-    once with pymeasure over pyvisa-py (what a driver sees). The echo server is a thread of this
-    process like the LineServer's client threads, so both pay the same GIL hand-offs. On a
-    shared virtual machine a loopback round trip costs what the scheduler makes of it: two
-    cross-CPU wake-ups of tens of microseconds, or almost nothing when both threads happen to
-    run on one CPU, and the busy neighbours change from second to second. So the actions take
-    short turns (``--repeats`` x 5 turns of ``--calls`` / 20 calls each, as many calls in all
-    as ``--calls`` / 4 x ``--repeats``) and two ratios are printed side by side: the ratio of
-    the medians (the figure of the issue) and the median over turns of the ratio within one
-    turn (paired, less sensitive to a load change between the turns);
+    the same run (target <= 2x): once with a bare socket client (the server's own overhead,
+    the target row) and once with pymeasure over pyvisa-py (what a driver sees). The echo
+    server is a thread of this process like the LineServer's client threads, so both pay the
+    same GIL hand-offs. On a shared virtual machine a loopback round trip costs what the
+    scheduler makes of it: a cross-CPU wake-up each way (tens of microseconds when the other
+    CPU has gone idle), far less when the threads share a CPU, and a long stall when a thread
+    lands next to a busy neighbour; which happens is drawn when the threads start and stays.
+    Two identical SR830 servers, measured in turns in one run, once took 174 and 63 us.
+    So (b) runs five sessions, each with fresh servers, threads and connections for every
+    contender (echo included), each session ``--repeats`` turns of ``--calls`` / 20 calls per
+    action (as many calls in all as before, ``--calls`` / 4 x ``--repeats``, in shorter and
+    more interleaved turns). Printed side by side: the ratio of the medians over all turns
+    (the issue's figure), the median of the per-turn ratios (paired: blind to load changes
+    between turns), and each session's own ratio of medians (what the bench printed before,
+    from one session). The target row is served without the timing wrapper; a second server
+    with it gives the time spent inside the emulator;
 (c) full-spectrum model evaluations (``lab.model_evaluations``) for the first lock-in read
     after a change of temperature / contact / tip position (target <= 1) and for later reads
     at the same state (target 0).
 
-Each figure is the median over ``--repeats`` runs of ``--calls`` calls.
+Each figure of (a) is the median over ``--repeats`` runs of ``--calls`` calls.
 """
 
 from __future__ import annotations
