@@ -8,19 +8,21 @@
     the same run (target <= 2x): once with a bare socket client (the server's own overhead,
     the target row) and once with pymeasure over pyvisa-py (what a driver sees). The echo
     server is a thread of this process like the LineServer's client threads, so both pay the
-    same GIL hand-offs. On a shared virtual machine a loopback round trip costs what the
-    scheduler makes of it: a cross-CPU wake-up each way (tens of microseconds when the other
-    CPU has gone idle), far less when the threads share a CPU, and a long stall when a thread
-    lands next to a busy neighbour; which happens is drawn when the threads start and stays.
-    Two identical SR830 servers, measured in turns in one run, once took 174 and 63 us.
-    So (b) runs five sessions, each with fresh servers, threads and connections for every
-    contender (echo included), each session ``--repeats`` turns of ``--calls`` / 20 calls per
-    action (as many calls in all as before, ``--calls`` / 4 x ``--repeats``, in shorter and
-    more interleaved turns). Printed side by side: the ratio of the medians over all turns
-    (the issue's figure), the median of the per-turn ratios (paired: blind to load changes
-    between turns), and each session's own ratio of medians (what the bench printed before,
-    from one session). The target row is served without the timing wrapper; a second server
-    with it gives the time spent inside the emulator;
+    same GIL hand-offs. On this shared virtual machine a loopback round trip costs mostly what
+    the scheduler makes of it: about 30 us when client and server thread share a CPU, about
+    140 us when each wake-up crosses to the other (idle, halted) virtual CPU, and a free
+    thread keeps whichever draw it got, so one session can show the constant-reply server at
+    0.4x the echo and the next at 3.7x, with the same code. (b) is therefore measured three
+    times, every contender (echo included) under the same placement: free (the old method),
+    all threads pinned to one CPU (software cost only), and all server threads on one CPU
+    with the client on another (a cross-CPU wake-up each way, as between two busy
+    processes). Each placement runs five sessions, each with fresh servers, threads and
+    connections, of ``--repeats`` turns of ``--calls`` / 20 calls per action (per placement as
+    many calls as the old single session, ``--calls`` / 4 x ``--repeats``). Printed side by
+    side: the ratio of the medians over all turns (the issue's figure), the median of the
+    per-turn ratios (paired), and each session's own ratio of medians (the old figure). The
+    target row is served without the timing wrapper; a second server with it gives the time
+    spent inside the emulator;
 (c) full-spectrum model evaluations (``lab.model_evaluations``) for the first lock-in read
     after a change of temperature / contact / tip position (target <= 1) and for later reads
     at the same state (target 0).
@@ -31,6 +33,7 @@ Each figure of (a) is the median over ``--repeats`` runs of ``--calls`` calls.
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import statistics
 import threading
@@ -172,9 +175,18 @@ def connected_socket(address: tuple[str, int]) -> socket.socket:
     return sock
 
 
-def tcp_session(calls: int, turns: int) -> tuple[dict[str, list[float]], float]:
+def tcp_session(
+    calls: int, turns: int, cpus: tuple[set[int], set[int]] | None
+) -> tuple[dict[str, list[float]], float]:
     """One set of servers, threads and connections: per-turn samples of every (b) action, and
-    the mean time spent inside the timed emulator per query."""
+    the mean time spent inside the timed emulator per query.
+
+    ``cpus``: (CPUs of every server thread, CPUs of the client), or None to leave placement
+    to the scheduler. Threads inherit the affinity of the thread that starts them, so the
+    servers (their accept threads start the client threads) are started under the first set.
+    """
+    if cpus is not None:
+        os.sched_setaffinity(0, cpus[0])
     message = (QUERY + "\n").encode()
     stop = threading.Event()
     listener = socket.create_server(("127.0.0.1", 0))
@@ -194,6 +206,8 @@ def tcp_session(calls: int, turns: int) -> tuple[dict[str, list[float]], float]:
         bare_timed = connected_socket(timed_server.address)
         lockin = SR830(timed_server.visa_address, visa_library="@py", read_termination="\n",
                        timeout=5000)
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus[1])
         try:
             lockin.xy  # noqa: B018 - warm up the connection and the model cache
             round_trip(bare, message)
@@ -220,25 +234,53 @@ def tcp_session(calls: int, turns: int) -> tuple[dict[str, list[float]], float]:
     return samples, inside
 
 
+def placements() -> dict[str, tuple[set[int], set[int]] | None]:
+    """Thread placements to measure (b) under: free, and pinned ones where the OS allows."""
+    found: dict[str, tuple[set[int], set[int]] | None] = {"free (scheduler's choice)": None}
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return found
+    found["one CPU for all threads"] = ({cpus[0]}, {cpus[0]})
+    if len(cpus) > 1:
+        found["servers on one CPU, client on another"] = ({cpus[1]}, {cpus[0]})
+    return found
+
+
 def bench_tcp(calls: int, turns: int, sessions: int) -> None:
-    pooled: dict[str, list[float]] = {}
-    insides = []
-    old_style: dict[str, list[float]] = {"constant": [], "bare": []}
-    for _ in range(sessions):
-        samples, inside = tcp_session(calls, turns)
-        for name, values in samples.items():
-            pooled.setdefault(name, []).extend(values)
-        insides.append(inside)
-        for name, ratios in old_style.items():
-            ratios.append(statistics.median(samples[name]) / statistics.median(samples["echo"]))
+    try:
+        everywhere = os.sched_getaffinity(0)
+    except AttributeError:
+        everywhere = None
+    for label, cpus in placements().items():
+        try:
+            pooled: dict[str, list[float]] = {}
+            insides = []
+            old_style: dict[str, list[float]] = {"constant": [], "bare": []}
+            for _ in range(sessions):
+                samples, inside = tcp_session(calls, turns, cpus)
+                for name, values in samples.items():
+                    pooled.setdefault(name, []).extend(values)
+                insides.append(inside)
+                for name, ratios in old_style.items():
+                    ratios.append(statistics.median(samples[name])
+                                  / statistics.median(samples["echo"]))
+        finally:
+            if everywhere is not None:
+                os.sched_setaffinity(0, everywhere)
+        report_tcp(f"{label}, {sessions} sessions x {turns} turns x {calls} calls", pooled,
+                   statistics.median(insides), old_style)
+
+
+def report_tcp(title: str, pooled: dict[str, list[float]], t_inside: float,
+               old_style: dict[str, list[float]]) -> None:
     t = {name: statistics.median(values) for name, values in pooled.items()}
     t_echo, t_constant, t_bare, t_timed, t_visa, t_direct = (
         t[k] for k in ("echo", "constant", "bare", "bare_timed", "visa", "direct"))
-    t_inside = statistics.median(insides)
     paired = {name: paired_ratio(pooled, name, "echo") for name in ("constant", "bare", "visa")}
-    print(f"(b) TCP echo round trip (bare socket server)   {t_echo * 1e6:8.1f} us   "
-          f"ratio of medians, median of paired ratios ({sessions} sessions x {turns} turns "
-          f"x {calls} calls)")
+    print(f"(b) threads: {title}")
+    print(f"    TCP echo round trip (bare socket server)   {t_echo * 1e6:8.1f} us   "
+          f"ratio of medians, median of paired ratios")
     print(f"    LineServer, constant reply                 {t_constant * 1e6:8.1f} us   "
           f"ratio {t_constant / t_echo:5.2f}  paired {paired['constant']:5.2f}  "
           f"(target <= 2: the server's own overhead)")
@@ -302,7 +344,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     bench_inprocess(args.calls, args.repeats)
-    # As many calls per action as before (calls / 4 x repeats), in five sessions.
+    # Per placement as many calls per action as before (calls / 4 x repeats), in 5 sessions.
     bench_tcp(max(args.calls // 20, 10), args.repeats, sessions=5)
     bench_model_cache()
 

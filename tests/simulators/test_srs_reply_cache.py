@@ -1,7 +1,9 @@
 """The SRS emulators' parse and reply caches change nothing on the wire.
 
-The emulator reuses the parsed segments of a line it has seen (SNAP? parameters resolved) and
-a formatted output reply while the values it was formatted from are unchanged. Each test compares the warm emulator's reply
+The emulator reuses the parsed segments of a line it has seen (SNAP? parameters resolved), a
+formatted output reply while the values it was formatted from are unchanged, and, on the
+VirtualLab, a whole SNAP? line's reply while the clock, the lab's raw lock-in state and the
+settings are unchanged. Each test compares the warm emulator's reply
 with the reply the same emulator gives with both caches dropped (a cold start), after
 changing one input at the same instant, and replays a whole session on the VirtualLab with
 and without the caches.
@@ -34,6 +36,7 @@ QUERIES = {
 def cold(emulator, line: str) -> str:
     emulator._plans.clear()
     emulator._replies.clear()
+    emulator._line_replies.clear()
     return emulator.handle_line(line)
 
 
@@ -120,13 +123,38 @@ def test_more_distinct_lines_than_the_caches_hold() -> None:
     assert long_line not in emulator._plans  # garbage lines up to 1 MB must not pile up
 
 
+def _same_instant_changes(lab: VirtualLab) -> list:
+    """Lab changes made between two polls at one instant (each followed by polls)."""
+    bias = lab.bias_V
+
+    def z_closer() -> None:
+        lab.feedback_on = False
+        lab.z_m = lab.z_m - 5e-12
+
+    return [
+        lambda: setattr(lab, "bias_V", 2e-3),
+        lambda: setattr(lab, "bias_V", bias),  # back: the first reading's state again
+        lambda: setattr(lab, "preamp_gain_index", lab.preamp_gain_index - 1),
+        lambda: lab.move_tip(2e-8, 1e-8),
+        z_closer,
+        lambda: lab.fridge.spike(0.05, 60.0),
+        lambda: setattr(lab.lockin, "amplitude_Vrms", 0.2),
+        lambda: setattr(lab.lockin, "amplitude_Vrms", 0.1),  # equal settings, new object
+        lambda: setattr(lab.lockin, "filter_slope_db", 6),
+        lambda: setattr(lab.lockin, "filter_slope_db", 24),
+        lab.tip_change,
+        lambda: setattr(lab, "setpoint_A", 2e-9),  # nothing moves before the clock does
+        lab.withdraw,
+    ]
+
+
 def _session(emulator: SR830Emulator, lab: VirtualLab, drop_caches: bool) -> list[str]:
     """A driver-like session: polls at one instant, settling, setting and state changes."""
     send = (lambda line: cold(emulator, line)) if drop_caches else emulator.handle_line
     transcript = []
     script = (["SNAP? 1,2"] * 3 + ["OUTP? 3", "SENS 18", "SNAP? 1,2", "SNAP? 1,2"]
               + ["PHAS 30", "SNAP?1,2,3,4", "SNAP?1,2,3,4", "LIAS?", "SENS 0", "SNAP? 1,2",
-                 "LIAS?", "SENS 22", "OFLT 6", "SNAP? 1,2"])
+                 "LIAS?", "LIAS? 2", "SNAP? 1,2", "LIAS? 2", "SENS 22", "OFLT 6", "SNAP? 1,2"])
     for step, line in enumerate(script):
         transcript.append(send(line))
         if step % 4 == 3:
@@ -136,6 +164,12 @@ def _session(emulator: SR830Emulator, lab: VirtualLab, drop_caches: bool) -> lis
     for _ in range(20):
         lab.clock.advance(0.01)
         transcript += [send("SNAP? 1,2"), send("SNAP? 1,2")]
+    for change in _same_instant_changes(lab):
+        lab.clock.advance(0.02)
+        transcript += [send("SNAP? 1,2"), send("SNAP?1,2,3,4;SNAP? 1,2")]
+        change()
+        transcript += [send("SNAP? 1,2"), send("SNAP?1,2,3,4;SNAP? 1,2"), send("LIAS?"),
+                       send("SNAP? 1,2")]
     return transcript
 
 
@@ -145,6 +179,28 @@ def test_a_session_on_the_virtual_lab_is_the_same_with_and_without_caches() -> N
         lab = VirtualLab("InO-2", clock=VirtualClock(), seed=3)
         lab.bias_V = 1e-3
         lab.lockin.amplitude_Vrms = 0.1
-        transcripts.append(_session(SR830Emulator(lab), lab, drop_caches))
+        emulator = SR830Emulator(lab)
+        transcripts.append(_session(emulator, lab, drop_caches))
+        if not drop_caches:
+            assert emulator._line_replies  # the session did use the line cache
     assert transcripts[0] == transcripts[1]
-    assert len(set(transcripts[0][-40:])) > 10  # the noise moves with the clock
+    assert len(set(transcripts[0][20:80])) > 10  # the noise moves with the clock
+    assert transcripts[0][13] == "6\n"  # the status path saw overloads (2 nV full scale)
+
+
+def test_a_cached_line_latches_the_output_overload_again() -> None:
+    """A scripted lab that offers the line cache's key: X beyond full scale, no lab bits."""
+    lab = ScriptedLab()
+    lab.clock = VirtualClock()
+    lab._lockin_raw_state = lambda: ("unchanged",)
+    lab.lockin.settings = object()
+    lab.lockin.xy = (2.0, 1e-3)  # 2 V on the 1 V scale: only the X output bit latches
+    emulator = SR830Emulator(lab)
+    first = emulator.handle_line("SNAP? 1,2")
+    assert emulator.handle_line("LIAS?") == "4\n"
+    assert emulator.handle_line("LIAS?") == "0\n"
+    lab.lockin.xy = (5.0, 5.0)  # not read: same instant, same key
+    assert emulator.handle_line("SNAP? 1,2") == first  # from the line cache ...
+    assert emulator.handle_line("LIAS?") == "4\n"  # ... latching as the reading did
+    lab.clock.advance(1.0)
+    assert emulator.handle_line("SNAP? 1,2") != first  # a new instant is read
