@@ -112,6 +112,8 @@ class VirtualLab:
         # the last (snapshot, harmonic) -> input lookup (see _lockin_input).
         self._snapshot_cache: tuple[tuple, _LockInSnapshot] | None = None
         self._last_input: tuple[_LockInSnapshot, int, LockInInput] | None = None
+        # (barrier table, inputs, err) of the last feedback error function (_log_error_fn)
+        self._error_fn_memo: tuple | None = None
         self.fridge = Fridge(
             clock,
             film_resistance_ohm=self._film_resistance_ohm,
@@ -223,19 +225,32 @@ class VirtualLab:
         return self._barriers.get(key, lambda: BarrierTable(key, self._count))
 
     def _log_error_fn(self):
-        """ln(|I_meas(z)| / |I_sp|) at the present bias, temperature and tip position."""
+        """ln(|I_meas(z)| / |I_sp|) at the present bias, temperature and tip position.
+
+        The same function object is returned while everything it depends on is unchanged,
+        so the junction can reuse its fixed point across advances (see
+        :meth:`Junction.fixed_point_m`).
+        """
         table = self._barrier_table()
         j = self._junction
+        key = (j.tip.n_channels, j.tip.z0_m, j.kappa_per_m, self._gain(), j.setpoint_A,
+               self._bias_V)
+        memo = self._error_fn_memo
+        if memo is not None and memo[0] is table and memo[1] == key:
+            return memo[2]
         ln_NG0 = math.log(j.tip.n_channels * G0_S)
         ln_clip = math.log(PREAMP_SATURATION_V / self._gain())
         ln_sp = math.log(abs(j.setpoint_A))
         if self._bias_V == 0.0:
-            return lambda z: -math.inf
+            def err(z_m: float) -> float:
+                return -math.inf
+        else:
+            def err(z_m: float) -> float:
+                ln_I = (ln_NG0 + j.log_transmission(z_m)
+                        + table.ln_current_norm(j.log_barrier(z_m)))
+                return min(ln_I, ln_clip) - ln_sp
 
-        def err(z_m: float) -> float:
-            ln_I = ln_NG0 + j.log_transmission(z_m) + table.ln_current_norm(j.log_barrier(z_m))
-            return min(ln_I, ln_clip) - ln_sp
-
+        self._error_fn_memo = (table, key, err)
         return err
 
     # ================================================================ junction and STM

@@ -226,3 +226,31 @@ def test_twelve_hour_virtual_advance(lab, clock) -> None:
     clock.advance(12 * 3600)
     assert abs(lab.measured_current_A()) == pytest.approx(1e-7, rel=0.01)
     assert lab.fridge.temperature_K("mixing chamber") == pytest.approx(0.065, abs=1e-4)
+
+
+def test_feedback_follows_each_change_of_what_it_regulates(lab, clock) -> None:
+    """The lab reuses z* while nothing changed; every change must still move the tip."""
+    for setpoint_A in (1e-9, 1e-7, 1e-9):
+        settle(lab, clock, setpoint_A)
+        assert np.mean([lab.measured_current_A() for _ in range(20)]) == pytest.approx(
+            -setpoint_A, rel=3e-3)
+    z_at_3mV = lab.z_m
+    lab.bias_V = -6e-3  # same setpoint at twice the bias: the tip backs off
+    clock.advance(3.0)
+    assert lab.z_m > z_at_3mV + 1e-12
+    assert np.mean([lab.measured_current_A() for _ in range(20)]) == pytest.approx(
+        -1e-9, rel=3e-3)
+
+
+def test_root_search_brackets_and_degenerate_ends() -> None:
+    from stm_andreev.simulators.lab.junction import Z_ROOT_TOLERANCE_M, _root
+
+    z0 = 3.21e-10
+    assert _root(lambda z: (z0 - z) * 1e10, 0.0, 1e-9) == pytest.approx(
+        z0, abs=10 * Z_ROOT_TOLERANCE_M)
+    # infinite at one end (ln I = -inf far away), still the crossing
+    f = lambda z: np.log(max(z0 - z, 0.0) * 1e10 + 1e-300) if z < z0 else -np.inf  # noqa: E731
+    assert _root(lambda z: f(z) + 1.0, 0.0, 1e-9) == pytest.approx(
+        z0 - np.exp(-1.0) * 1e-10, abs=1e-18)
+    assert _root(lambda z: 1.0, 0.0, 1e-9) == 1e-9  # positive everywhere: the far end
+    assert _root(lambda z: -1.0, 0.0, 1e-9) == 0.0  # negative everywhere: the near end
