@@ -236,10 +236,16 @@ def tcp_session(
     # serves pymeasure.
     emulator = SR830Emulator(new_lab())
     timed = TimedEmulator(SR830Emulator(new_lab()))
+    # A third SR830 whose clock moves on 1 ms before every query: each answer is a fresh
+    # reading (lab work included), as in a run; the clock step's own cost is measured apart.
+    fresh_lab = new_lab()
+    step = lambda: fresh_lab.clock.advance(1e-3)  # noqa: E731
     with (LineServer(ConstantEmulator()) as constant, LineServer(emulator) as server,
-          LineServer(timed) as timed_server):
+          LineServer(timed) as timed_server,
+          LineServer(SR830Emulator(fresh_lab)) as fresh_server):
         plain = connected_socket(constant.address)
         bare = connected_socket(server.address)
+        fresh = connected_socket(fresh_server.address)
         bare_timed = connected_socket(timed_server.address)
         lockin = SR830(timed_server.visa_address, visa_library="@py", read_termination="\n",
                        timeout=5000)
@@ -254,6 +260,8 @@ def tcp_session(
                 "constant": lambda: round_trip(plain, message),
                 "bare": lambda: round_trip(bare, message),
                 "bare_timed": lambda: round_trip(bare_timed, message),
+                "fresh": lambda: (step(), round_trip(fresh, message)),
+                "step": step,
                 "direct": lambda: emulator.handle_line(QUERY),
                 "visa": lambda: lockin.xy,
             }, calls, turns)
@@ -263,6 +271,7 @@ def tcp_session(
             lockin.adapter.close()
             bare_timed.close()
             bare.close()
+            fresh.close()
             plain.close()
     stop.set()
     echo.close()
@@ -324,6 +333,9 @@ def report_tcp(title: str, pooled: dict[str, list[float]], t_inside: float,
     print(f"    LineServer, SR830 emulator, bare socket    {t_bare * 1e6:8.1f} us   "
           f"ratio {t_bare / t_echo:5.2f}  paired {paired['bare']:5.2f}  "
           f"(target <= 2: the emulator's own work included)")
+    t_fresh = t["fresh"] - t["step"]
+    print(f"    the same, a fresh reading each time        {t_fresh * 1e6:8.1f} us   "
+          f"ratio {t_fresh / t_echo:5.2f}  (the clock moved on 1 ms: the lab's work included)")
     for name, label in (("constant", "constant reply"), ("bare", "SR830, bare socket")):
         print(f"      {label:<19} ratio per session (the old figure): "
               + "  ".join(f"{r:.2f}" for r in old_style[name]))
