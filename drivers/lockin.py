@@ -29,6 +29,7 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.srs import SR830, SR860
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
+from stm_andreev.drivers.lockin_capture import SR860CaptureMixin
 from stm_andreev.drivers.lockin_filter import settle_time_s
 from stm_andreev.drivers.srs_tables import (
     FILTER_SLOPES_DB,
@@ -352,7 +353,7 @@ class SR830LockIn(SRSLockInMixin, SR830):
     theta = float_measurement("OUTP?4", """Measure the phase theta in degrees.""")
 
 
-class SR860LockIn(SRSLockInMixin, SR860):
+class SR860LockIn(SRSLockInMixin, SR860CaptureMixin, SR860):
     """SRS SR860 (pymeasure driver) satisfying :class:`stm_andreev.drivers.interfaces.LockIn`.
 
     pymeasure defects worked around: ``filter_slope`` is a raw index 0-3 in pymeasure while the
@@ -362,6 +363,7 @@ class SR860LockIn(SRSLockInMixin, SR860):
     ``horizontal_time_div`` queries ``GSPD?`` but sets ``GSDP %i`` (re-declared ``GSPD``);
     ``id`` is missing (pymeasure's SCPI default raises for this non-SCPI class; added);
     plus the SR830 list (truncating validators, unchecked table indexes, string fallbacks).
+    The capture buffer, which pymeasure lacks, comes from :class:`SR860CaptureMixin`.
     """
 
     MODEL = SR860_MODEL

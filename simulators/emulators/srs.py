@@ -729,7 +729,20 @@ class SR830Emulator(SRSLockInEmulator):
 
 
 class SR860Emulator(SRSLockInEmulator):
-    """SR860 on the wire (0-based outputs, ``SCAL 0-27``, ``OFLT 0-21``, ``SNAPD?``)."""
+    """SR860 on the wire (0-based outputs, ``SCAL 0-27``, ``OFLT 0-21``, ``SNAPD?``, the
+    capture buffer of :mod:`~stm_andreev.simulators.emulators.srs_capture`)."""
 
     def __init__(self, lab: Any, serial: str | None = None) -> None:
+        from .srs_capture import CaptureCommands  # it builds on this module's handlers
+
+        self._capture = CaptureCommands(lab)
         super().__init__(lab, SR860_EMULATED, serial)
+
+    def _build_handlers(self) -> dict[str, _Handler]:
+        return {**super()._build_handlers(), **self._capture.handlers()}
+
+    def reset(self) -> None:
+        """Power cycle, the capture buffer included."""
+        with self.lab.lock:
+            super().reset()
+            self._capture.reset()

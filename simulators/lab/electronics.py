@@ -32,6 +32,7 @@ import numpy as np
 from stm_andreev.clock import Clock
 from stm_andreev.physics import E_CHARGE_C
 
+from .capture import CaptureBuffer
 from .errors import LabValueError
 
 PREAMP_GAINS_V_PER_A: tuple[float, ...] = (1e5, 1e6, 1e7, 1e8, 1e9)
@@ -180,6 +181,7 @@ class LockIn:
         self._segments: list[tuple[float, Hashable, float, int]] = []
         self._fresh = True  # the filter has no history yet: start at the first input
         self._noise = OUNoise(rng, clock.now())
+        self._capture: CaptureBuffer | None = None  # the SR860's capture buffer, when armed
 
     # ------------------------------------------------------------- segments and filter
     def _key(self) -> tuple[Hashable, float, int]:
@@ -187,6 +189,10 @@ class LockIn:
 
     def mark(self) -> None:
         """Record the lab's input state now (the lab calls this after every change)."""
+        if self._capture is not None and self._capture.running:
+            # A capture samples every instant: run the filter up to now before _forget_old
+            # could drop inputs whose samples are not taken yet.
+            self._flush()
         now = self._clock.now()
         snap, phase, harm = self._key()
         if self._segments and self._segments[-1][1:] == (snap, phase, harm):
@@ -235,10 +241,53 @@ class LockIn:
             end = self._segments[i + 1][0] if i + 1 < len(self._segments) else now
             start = max(seg[0], self._filter_t)
             if end > start:
-                self._filter.evolve(self._complex_input(seg), end - start, tau)
+                self._evolve(seg, start, end, tau)
                 self._filter_t = end
         self._segments = [(now, *self._segments[-1][1:])]
         self._filter_t = now
+
+    def _evolve(self, seg: tuple[float, Hashable, float, int], start: float, end: float,
+                tau: float) -> None:
+        """Run the filter over [start, end] on one input, stopping at capture sample times."""
+        u = self._complex_input(seg)
+        buffer = self._capture
+        if buffer is None or not buffer.running:
+            self._filter.evolve(u, end - start, tau)
+            return
+        enbw = self.enbw_Hz()
+        sigma = self._evaluate(seg[1], seg[3]).noise_V_per_rthz * math.sqrt(2.0 * enbw)
+        t = start
+        for sample_t in buffer.times_in(start, end):
+            self._filter.evolve(u, sample_t - t, tau)
+            t = sample_t
+            # the same filtered noise a reading at this instant gets (see read_xy_V)
+            noise = self._noise.sample(sample_t, 1.0 / (4.0 * enbw)) * sigma
+            buffer.record(sample_t, self._filter.output + noise)
+        self._filter.evolve(u, end - t, tau)
+
+    # ------------------------------------------------------------- capture buffer
+    def start_capture(self, buffer: CaptureBuffer) -> None:
+        """Arm ``buffer``: from now on the filter output is sampled into it."""
+        with self._lock:
+            self._sync()
+            self._flush()
+            self._capture = buffer
+
+    def stop_capture(self) -> None:
+        """Stop the running capture (its samples stay in its buffer)."""
+        with self._lock:
+            self._sync()
+            self._flush()
+            if self._capture is not None:
+                self._capture.stop()
+            self._capture = None
+
+    def capture_status(self) -> CaptureBuffer | None:
+        """The armed capture with every sample due by now taken (None if none is armed)."""
+        with self._lock:
+            self._sync()
+            self._flush()
+            return self._capture
 
     # ------------------------------------------------------------- settings
     def _change(self, **changes: object) -> None:
@@ -332,10 +381,11 @@ class LockIn:
         self._change(sensitivity_V=_in_range("sensitivity V", value, 1e-9, 1.0))
 
     def reset_settings(self) -> None:
-        """Instrument restart: every setting back to the power-on default."""
+        """Instrument restart: every setting back to the power-on default, no capture."""
         with self._lock:
             self._sync()
             self._flush()
+            self._capture = None
             self._s = LockInSettings()
             self._filter.set_order(self._s.filter_slope_db // 6)
             self.mark()

@@ -1,0 +1,119 @@
+"""The SR860's capture buffer: the lock-in samples its own outputs at a fixed rate.
+
+pymeasure's SR860 driver has no capture commands. With the buffer a whole bias sweep's
+lock-in response can be recorded at a rate set by the instrument instead of one ``SNAP?``
+round trip per point, and read back as float32 blocks:
+
+    lockin.capture_length_kB = 64
+    lockin.capture_quantities = "XY"
+    lockin.capture_rate_exponent = 2          # CAPTURERATEMAX / 4
+    lockin.start_capture()
+    ... sweep ...
+    data = lockin.read_capture()              # {"X": array, "Y": array}, V rms
+
+Blocks arrive as IEEE 488.2 definite-length blocks (``#<n><length><bytes>`` then LF) of at
+most 64 kB each; the reader checks every header and the terminator, so a garbled or short
+block raises :class:`CaptureReadError` naming what was wrong instead of returning shifted data.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from pymeasure.instruments import Instrument
+from pymeasure.instruments.validators import strict_discrete_set, strict_range
+
+KILOBYTE = 1024
+MAX_BLOCK_KB = 64
+#: CAPTURECFG index -> quantities per sample (theta in degrees)
+CAPTURE_QUANTITIES: dict[str, int] = {"X": 0, "XY": 1, "RT": 2, "XYRT": 3}
+_COLUMNS = {"X": ("X",), "XY": ("X", "Y"), "RT": ("R", "THETA"), "XYRT": ("X", "Y", "R", "THETA")}
+
+
+class CaptureReadError(Exception):
+    """A capture block whose header, length or terminator is not what the SR860 sends."""
+
+
+class SR860CaptureMixin:
+    """Capture-buffer commands for the SR860 driver (mixed into a pymeasure Instrument)."""
+
+    # Provided by the pymeasure Instrument this mixes into.
+    write: Any
+    ask: Any
+    read_bytes: Any
+
+    capture_length_kB = Instrument.control(
+        "CAPTURELEN?", "CAPTURELEN %d",
+        """Control the capture buffer length in kB (1-4096).""",
+        validator=strict_range, values=(1, 4096), cast=int,
+    )
+    capture_quantities = Instrument.control(
+        "CAPTURECFG?", "CAPTURECFG %d",
+        """Control what each sample holds: 'X', 'XY', 'RT' or 'XYRT'.""",
+        validator=strict_discrete_set, values=CAPTURE_QUANTITIES, map_values=True,
+    )
+    capture_rate_max_Hz = Instrument.measurement(
+        "CAPTURERATEMAX?", """Get the fastest capture rate (Hz) the present filter allows.""",
+    )
+    capture_rate_exponent = Instrument.control(
+        "CAPTURERATE?", "CAPTURERATE %d",
+        """Control the capture rate as CAPTURERATEMAX / 2**n (n 0-20).""",
+        validator=strict_range, values=(0, 20), cast=int,
+    )
+    capture_bytes = Instrument.measurement(
+        "CAPTUREBYTES?", """Get the number of bytes captured so far.""", cast=int,
+    )
+
+    def start_capture(self, continuous: bool = False) -> None:
+        """Start capturing now: one shot (stops when full) or continuous (wraps around).
+
+        Returns once the instrument has executed the start (``*OPC?``): a set command has no
+        reply, and a sweep begun before the capture would be missing its first points.
+        """
+        self.write(f"CAPTURESTART {int(bool(continuous))},0")
+        self.ask("*OPC?")
+
+    def stop_capture(self) -> None:
+        """Stop capturing (what was captured stays readable); returns once it has stopped."""
+        self.write("CAPTURESTOP")
+        self.ask("*OPC?")
+
+    def read_capture(self) -> dict[str, np.ndarray]:
+        """Every complete sample captured so far: quantity -> float array (V rms, degrees)."""
+        columns = _COLUMNS[self.capture_quantities]
+        n_bytes = int(self.capture_bytes)
+        sample_bytes = 4 * len(columns)
+        n_samples = n_bytes // sample_bytes
+        raw = bytearray()
+        total_kB = math.ceil(n_samples * sample_bytes / KILOBYTE)
+        for offset in range(0, total_kB, MAX_BLOCK_KB):
+            raw += self.capture_block(offset, min(MAX_BLOCK_KB, total_kB - offset))
+        values = np.frombuffer(bytes(raw[:n_samples * sample_bytes]), dtype="<f4")
+        table = values.reshape(n_samples, len(columns)).astype(float)
+        return {name: table[:, i] for i, name in enumerate(columns)}
+
+    def capture_block(self, offset_kB: int, length_kB: int) -> bytes:
+        """``length_kB`` kB of the buffer from ``offset_kB`` (one ``CAPTUREGET?``), raw bytes."""
+        if not 1 <= length_kB <= MAX_BLOCK_KB or offset_kB < 0:
+            raise ValueError(f"capture block {offset_kB},{length_kB}: offset >= 0 and length "
+                             f"1-{MAX_BLOCK_KB} kB")
+        command = f"CAPTUREGET? {offset_kB},{length_kB}"
+        self.write(command)
+        head = bytes(self.read_bytes(2))
+        if head[:1] != b"#" or not head[1:2].isdigit() or head[1:2] == b"0":
+            raise CaptureReadError(f"{command}: reply starts {head!r}, not a #<n> block header")
+        digits = bytes(self.read_bytes(int(head[1:2])))
+        if not digits.isdigit():
+            raise CaptureReadError(f"{command}: block length {digits!r} is not a number")
+        size = int(digits)
+        if size != length_kB * KILOBYTE:
+            raise CaptureReadError(f"{command}: block of {size} bytes, asked for "
+                                   f"{length_kB * KILOBYTE}")
+        data = bytes(self.read_bytes(size))
+        end = bytes(self.read_bytes(1))
+        if len(data) != size or end != b"\n":
+            raise CaptureReadError(f"{command}: block cut short or not ended by LF "
+                                   f"({len(data)} of {size} bytes, then {end!r})")
+        return data
