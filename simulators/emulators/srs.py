@@ -180,6 +180,8 @@ class SRSLockInEmulator:
         self._lias = 0
         self._esr = 0
         self._errs = 0
+        # (X, Y) read together with the overload bits of the line being run, not yet used
+        self._pending_xy: tuple[float, float] | None = None
         # status enable registers -> width in bits (they gate the serial-poll summary bits)
         self._enable_widths = {"LIAE": model.spec.status_bits, "ERRE": 8, "*ESE": 8, "*SRE": 8}
         self._enable = dict.fromkeys(self._enable_widths, 0)
@@ -223,8 +225,9 @@ class SRSLockInEmulator:
                 return hit[2]
             saved, self._lias = self._lias, 0  # unobservable: no status query in this line
             try:
-                reply, failed = self._run(plan)
+                reply, failed = self._run(plan, one_reading=True)
             finally:
+                self._pending_xy = None
                 latched = self._lias
                 self._lias = saved | latched
             if not failed:
@@ -234,11 +237,16 @@ class SRSLockInEmulator:
                 self._line_replies[line] = (self._reading_key(), latched, reply)
             return reply
 
-    def _run(self, plan: tuple[_Step, ...]) -> tuple[str, bool]:
-        """Latch the lab's overloads, run the steps; return the replies and whether any failed."""
+    def _run(self, plan: tuple[_Step, ...], one_reading: bool = False) -> tuple[str, bool]:
+        """Latch the lab's overloads, run the steps; return the replies and whether any failed.
+
+        ``one_reading``: the plan only reads outputs, so nothing changes the lab between the
+        latch and the first output query: one lab reading serves both (see
+        :meth:`_latch_lab_overloads`).
+        """
         replies: list[str] = []
         failed = False
-        self._latch_lab_overloads()
+        self._latch_lab_overloads(one_reading)
         for segment, call, is_query, _ in plan:
             try:
                 reply = call()
@@ -523,9 +531,19 @@ class SRSLockInEmulator:
             bits |= 1 << spec.output_overload_bits[0]
         return bits
 
-    def _latch_lab_overloads(self) -> None:
+    def _latch_lab_overloads(self, keep_reading: bool = False) -> None:
         # Runs on every line: the lab's three overload bits map through a table built once.
-        self._lias |= self._model_bits[self.lab.lockin.overload_bits() & 0b111]
+        lockin = self.lab.lockin
+        read = getattr(lockin, "read", None) if keep_reading else None
+        if read is None:
+            self._lias |= self._model_bits[lockin.overload_bits() & 0b111]
+            return
+        # X and Y of the same instant are kept for the line's first output query
+        # (_read_inputs): on a running clock a second lab read would find the clock moved on
+        # and advance the whole lab again; on a stopped one it would give the same values.
+        x, y, bits = read()
+        self._lias |= self._model_bits[bits & 0b111]
+        self._pending_xy = (x, y)
 
     def _register_query(self, attribute: str, top_bit: int) -> Callable[[list[str]], str]:
         """Read-and-clear status register: whole (no argument) or one bit (``LIAS? i``)."""
@@ -598,11 +616,18 @@ class SRSLockInEmulator:
         """Read X, Y from the lab now (latching output overloads); return all outputs depend on.
 
         That is (x, y, sensitivity, phase, sine amplitude, frequency, version of the stored
-        settings). The lab is read on every output query, so its clock, noise and filter
-        advance exactly as they would without the reply cache in :meth:`_values_text`.
+        settings). The lab is read on every output query (the first of an output-only line
+        takes the reading made with the line's overload latch, at the same instant), so its
+        clock, noise and filter advance exactly as they would without the reply cache in
+        :meth:`_values_text`.
         """
         lockin = self.lab.lockin
-        x, y = lockin.read_xy_V()
+        pending = self._pending_xy
+        if pending is None:
+            x, y = lockin.read_xy_V()
+        else:
+            x, y = pending
+            self._pending_xy = None
         fs = lockin.sensitivity_V
         output_bits = self._output_overload_bits
         if abs(x) > fs:

@@ -400,13 +400,8 @@ class LockIn:
         with self._lock:
             self._sync()
             self._flush()
-            out = self._filter.output
-            inp = self._evaluate(*self._key()[0::2])
-            enbw = self.enbw_Hz()
-            # Each quadrature has rms density * sqrt(ENBW); the OU process has 1/2 per quadrature.
-            sigma = inp.noise_V_per_rthz * math.sqrt(2.0 * enbw)
-            n = self._noise.sample(self._clock.now(), 1.0 / (4.0 * enbw)) * sigma
-            return out.real + n.real, out.imag + n.imag
+            snap, _, harm = self._key()
+            return self._xy(self._evaluate(snap, harm))
 
     def overload_bits(self) -> int:
         """Get the overload state now: bit0 input, bit1 filter (reserve), bit2 output."""
@@ -414,18 +409,43 @@ class LockIn:
             self._sync()
             self._flush()
             snap, _, harm = self._key()
-            inp = self._evaluate(snap, harm)
-            fs = self._s.sensitivity_V
-            bits = 0
-            if inp.input_overload:
-                bits |= OVERLOAD_INPUT
-            if abs(inp.signal_V) > LOCKIN_DYNAMIC_RESERVE * fs:
-                bits |= OVERLOAD_FILTER
-            out = self._filter.output
-            if max(abs(out.real), abs(out.imag)) > fs:
-                bits |= OVERLOAD_OUTPUT
-            return bits
+            return self._bits(self._evaluate(snap, harm))
 
+    def read(self) -> tuple[float, float, int]:
+        """Measure X, Y (as :meth:`read_xy_V`) and the overload bits at one instant.
+
+        One sync and one flush for both: an emulator that latches the overloads on every
+        query and then reads the outputs would otherwise advance the lab twice (on a running
+        clock the second read finds the clock moved on and repeats the whole advance).
+        """
+        with self._lock:
+            self._sync()
+            self._flush()
+            snap, _, harm = self._key()
+            inp = self._evaluate(snap, harm)
+            bits = self._bits(inp)  # from the noiseless filter output, as overload_bits
+            x, y = self._xy(inp)
+            return x, y, bits
+
+    def _xy(self, inp: LockInInput) -> tuple[float, float]:
+        out = self._filter.output
+        enbw = self.enbw_Hz()
+        # Each quadrature has rms density * sqrt(ENBW); the OU process has 1/2 per quadrature.
+        sigma = inp.noise_V_per_rthz * math.sqrt(2.0 * enbw)
+        n = self._noise.sample(self._clock.now(), 1.0 / (4.0 * enbw)) * sigma
+        return out.real + n.real, out.imag + n.imag
+
+    def _bits(self, inp: LockInInput) -> int:
+        fs = self._s.sensitivity_V
+        bits = 0
+        if inp.input_overload:
+            bits |= OVERLOAD_INPUT
+        if abs(inp.signal_V) > LOCKIN_DYNAMIC_RESERVE * fs:
+            bits |= OVERLOAD_FILTER
+        out = self._filter.output
+        if max(abs(out.real), abs(out.imag)) > fs:
+            bits |= OVERLOAD_OUTPUT
+        return bits
 
 def _in_range(name: str, value: float, lo: float, hi: float) -> float:
     value = float(value)

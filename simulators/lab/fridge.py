@@ -272,17 +272,32 @@ class Fridge:
         self._integral_Ks = 0.0
         self._output_pct = 0.0
         self._prev_control_K: float | None = None
+        # _rest_key() of a state proven to be a fixed point of the integration, or None
+        self._rest: tuple | None = None
 
     # ----------------------------------------------------------------- integration
     def advance_to(self, t_s: float) -> None:
         """Integrate the thermal state up to absolute time ``t_s`` (no-op if in the past)."""
         while self._t < t_s:
-            boundary = self._next_boundary()
-            full_step = self._max_step()
+            if self._rest is not None and self._rest == self._rest_key():
+                # A proven fixed point (see _settles_at_rest) and nothing changed since.
+                self._t = t_s
+                return
+            profile = self._profile
+            circ = 1.0 if profile is None else profile.circulation_fraction(self._t)
+            # The step length and the step itself need the same MC rates (same T, same time):
+            # computed once per step, as are the circulation and the boundary.
+            rates = self._rates(circ) if circ != 0.0 else None
+            full_step = self._max_step(rates)
+            if self._settles_at_rest(circ, rates, full_step):
+                self._rest = self._rest_key()
+                self._t = t_s
+                return
+            boundary = self._next_boundary() if self._spikes or profile is not None else math.inf
             dt = min(t_s - self._t, full_step, boundary - self._t)
             dt = max(dt, 1e-9)
             before = (self._T_mc, self._T_film, self._output_pct)
-            self._step(dt)
+            self._step(dt, circ, rates)
             self._t += dt
             # Only a full-length step can show that nothing moves any more: a step cut short
             # by a boundary (a spike's end) changes too little to judge, and jumping to t_s
@@ -290,6 +305,43 @@ class Fridge:
             if dt >= full_step and self._stationary(before):
                 self._t = t_s
                 break
+
+    def _rest_key(self) -> tuple:
+        """Everything a step at rest depends on (see :meth:`_settles_at_rest`)."""
+        return (self._T_mc, self._T_film, self._output_pct, self._prev_control_K, self._mode,
+                self._range, self._manual_pct, self._ramp_on, self._setpoint_K,
+                self._ramp_setpoint_K, self._cooling_down, self._profile, self.model,
+                len(self._spikes))
+
+    def _settles_at_rest(self, circ: float, rates: tuple | None, full_step: float) -> bool:
+        """Whether a step of any length up to ``full_step`` would leave the state bit for bit.
+
+        With no PID (heater off or open loop), no ramp, spike or cooldown in progress and full
+        circulation, a step depends only on the state and its length, and the MC moves by
+        net / slope * (1 - exp(-dt slope / C)), monotonic in dt: if twice the full step's move
+        rounds away, so does every shorter step's, and the film (at the MC temperature) and the
+        heater output stay put too. The state is then frozen until something in
+        :meth:`_rest_key` changes, and advancing costs one comparison (a running clock makes
+        every instrument command advance the lab by a few microseconds).
+        """
+        if (circ != 1.0 or rates is None or self._spikes or self._cooling_down
+                or self._ramp_setpoint_K != self._setpoint_K or self._T_film != self._T_mc):
+            return False
+        if self._mode == MODE_OPEN_LOOP:
+            held = self._manual_pct if self._range > 0 else 0.0
+            if self._output_pct != held:
+                return False
+        elif self._heater_driven() or self._output_pct != 0.0 or self._prev_control_K is not None:
+            return False
+        m = self.model
+        T = self._T_mc
+        C, slope, cool, link = rates
+        net = self._power_in_W() - cool
+        if link is not None:
+            net += link
+        move = net / slope * (1.0 - math.exp(-full_step * slope / C))
+        low, high = m.floor_K * 1.0001, m.max_temperature_K
+        return all(min(max(T + d, low), high) == T for d in (move, 2.0 * move))
 
     def _next_boundary(self) -> float:
         times = [end for end, _ in self._spikes]
@@ -302,28 +354,36 @@ class Fridge:
     def _circulation(self) -> float:
         return 1.0 if self._profile is None else self._profile.circulation_fraction(self._t)
 
-    def _slope_and_net(self, T: float, circ: float) -> tuple[float, float]:
-        """d(cooling)/dT in W/K and net heating power in W on the MC at temperature T."""
-        m = self.model
-        slope = m.cooling_slope_W_per_K(T) * circ
-        net = self._power_in_W() - m.cooling_power_W(T) * circ
-        if self._profile is not None and circ < 1.0:
-            g = self._profile.link_W_per_K(self._t)
-            slope += g
-            net += g * (self._profile.stage_K("still", self._t) - T)
-        return max(slope, 1e-12), net
+    def _rates(self, circ: float) -> tuple[float, float, float, float | None]:
+        """(C in J/K, d(cooling)/dT in W/K, cooling in W, still-link power in W or None) now.
 
-    def _max_step(self) -> float:
+        The net heating power on the MC is ``power_in - cooling (+ link)``, in that order.
+        """
         m = self.model
         T = self._T_mc
-        if self._circulation() == 0.0:
-            return 60.0
         C = m.heat_capacity_J_per_K(T)
-        slope, net = self._slope_and_net(T, self._circulation())
+        slope = m.cooling_slope_W_per_K(T) * circ
+        cool = m.cooling_power_W(T) * circ
+        link = None
+        profile = self._profile
+        if profile is not None and circ < 1.0:
+            g = profile.link_W_per_K(self._t)
+            slope += g
+            link = g * (profile.stage_K("still", self._t) - T)
+        return C, max(slope, 1e-12), cool, link
+
+    def _max_step(self, rates: tuple | None) -> float:
+        if rates is None:  # no circulation: the MC follows the 4K plate's closed form
+            return 60.0
+        T = self._T_mc
+        C, slope, cool, link = rates
+        net = self._power_in_W() - cool
+        if link is not None:
+            net += link
         net = abs(net)
         dt = min(0.1 * C / slope, 0.05 * T * C / max(net, 1e-15), 10.0)
         _, I_s, _ = self._active_pid()
-        if self._heater_driven() and I_s > 0:
+        if I_s > 0 and self._heater_driven():
             dt = min(dt, 0.05 * I_s)
         return max(dt, 1e-3)
 
@@ -390,18 +450,22 @@ class Fridge:
             self._integral_Ks += e * dt
         self._output_pct = out
 
-    def _step(self, dt: float) -> None:
+    def _step(self, dt: float, circ: float, rates: tuple | None) -> None:
+        """One substep of length dt; ``circ`` and ``rates`` as computed at its start."""
         m = self.model
         self._update_heater(dt)
         t_end = self._t + dt
-        self._spikes = [(end, p) for end, p in self._spikes if end > self._t + 1e-12]
-        circ = self._circulation()
-        if circ == 0.0 and self._profile is not None:
+        if self._spikes:
+            self._spikes = [(end, p) for end, p in self._spikes if end > self._t + 1e-12]
+        if rates is None and self._profile is not None:
             self._T_mc = self._profile.stage_K("4K plate", t_end)
         else:
             T = self._T_mc
-            C = m.heat_capacity_J_per_K(T)
-            slope, net = self._slope_and_net(T, circ)
+            # The heater update changed the power in, not T or the time: the rates still hold.
+            C, slope, cool, link = rates if rates is not None else self._rates(circ)
+            net = self._power_in_W() - cool
+            if link is not None:
+                net += link
             self._T_mc = T + net / slope * (1.0 - math.exp(-dt * slope / C))
             self._T_mc = min(max(self._T_mc, m.floor_K * 1.0001), m.max_temperature_K)
         w = math.exp(-dt / m.sample_lag_s)
