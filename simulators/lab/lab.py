@@ -111,6 +111,8 @@ class VirtualLab:
         # Last lock-in snapshot and the raw state it was built from (see _lockin_snapshot), and
         # the last (snapshot, harmonic) -> input lookup (see _lockin_input).
         self._snapshot_cache: tuple[tuple, _LockInSnapshot] | None = None
+        # (raw state without the bias, spectrum key, G_N, gain, modulation): see _lockin_snapshot
+        self._snapshot_parts: tuple | None = None
         self._last_input: tuple[_LockInSnapshot, int, LockInInput] | None = None
         # (barrier table, inputs, err) of the last feedback error function (_log_error_fn)
         self._error_fn_memo: tuple | None = None
@@ -470,7 +472,7 @@ class VirtualLab:
 
     # ================================================================ lock-in plumbing
     def _lockin_raw_state(self) -> tuple:
-        """Every unrounded input of :meth:`_lockin_snapshot` (plain attribute reads, cheap).
+        """Every unrounded input of :meth:`_lockin_snapshot` (plain attribute reads, cheap), bias first.
 
         The snapshot is a pure function of these (the local gaps follow from the tip position,
         Z and G_N from the height, the tip's z0 and its channel count), so an equal raw state
@@ -498,12 +500,19 @@ class VirtualLab:
         cached = self._snapshot_cache
         if cached is not None and cached[0] == raw:
             return cached[1]
+        # A bias sweep changes only the bias (raw[0]): the rest of the snapshot (spectrum key,
+        # G_N, gain, modulation) is a function of raw[1:] and is kept across the sweep.
+        parts = self._snapshot_parts
+        if parts is None or parts[0] != raw[1:]:
+            parts = (raw[1:], self._spectrum_key(), self._normal_conductance_S(), self._gain(),
+                     round(self.lockin.modulation_Vrms, 9))
+            self._snapshot_parts = parts
         snap = _LockInSnapshot(
             bias_V=self._bias_V,
-            key=self._spectrum_key(),
-            G_N_S=self._normal_conductance_S(),
-            gain_V_per_A=self._gain(),
-            vmod_rms_V=round(self.lockin.modulation_Vrms, 9),
+            key=parts[1],
+            G_N_S=parts[2],
+            gain_V_per_A=parts[3],
+            vmod_rms_V=parts[4],
         )
         self._snapshot_cache = (raw, snap)
         return snap
@@ -524,19 +533,21 @@ class VirtualLab:
 
     def _compute_lockin_input(self, snap: _LockInSnapshot, harmonic: int) -> LockInInput:
         spec = self._spectrum(snap.key)
-        V = np.array(snap.bias_V)
-        I = snap.G_N_S * float(spec.current_norm_at(V))
+        V = snap.bias_V
+        # A new input state per bias point of a sweep: scalar interpolation without numpy's
+        # per-call overhead (the same values, see spectra.interp_scalar).
+        I = snap.G_N_S * spec.current_norm_scalar(V)
         gain = snap.gain_V_per_A
         saturated = abs(I * gain) >= PREAMP_SATURATION_V
         g = spec.g_lockin(snap.vmod_rms_V)
         if saturated or snap.vmod_rms_V == 0.0:
             signal = 0.0
         elif harmonic == 1:
-            signal = gain * snap.G_N_S * float(np.interp(V, BIAS_GRID_V, g)) * snap.vmod_rms_V
+            signal = gain * snap.G_N_S * spec.g_lockin_scalar(V, snap.vmod_rms_V) * snap.vmod_rms_V
         elif harmonic == 2:
             # Second harmonic of I(V0 + sqrt(2) Vrms cos wt): G' Vrms^2 / (2 sqrt 2), in rms;
             # G' is taken on the first-harmonic-smeared G (a small-modulation approximation).
-            dg = float(np.interp(V, BIAS_GRID_V, np.gradient(g, BIAS_GRID_V)))
+            dg = float(np.interp(np.array(V), BIAS_GRID_V, np.gradient(g, BIAS_GRID_V)))
             signal = gain * snap.G_N_S * dg * snap.vmod_rms_V**2 / (2.0 * math.sqrt(2.0))
         else:
             signal = 0.0

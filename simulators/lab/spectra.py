@@ -16,6 +16,7 @@ beyond Z = 1000 the junction is in the tunnelling limit and the table is flat.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -87,6 +88,29 @@ def _interp_extrapolated(V: np.ndarray, values: np.ndarray, slope_edges: tuple[f
     return np.where(V > hi, values[-1] + slope_edges[1] * (V - hi), out)
 
 
+_GRID_LIST = BIAS_GRID_V.tolist()
+
+
+def interp_scalar(x: float, values: list[float]) -> float:
+    """``float(np.interp(x, BIAS_GRID_V, values))`` for one bias, bit for bit, in Python.
+
+    np.interp on a 0-d array costs ~4 us of call overhead, paid twice per new lock-in input
+    state (one per bias point of a sweep); this is the same search (the last grid point at or
+    below x), the same edge and on-grid cases and the same expression ``slope * (x - x_j) +
+    y_j`` (no NaN handling: the tables are finite).
+    """
+    j = bisect_right(_GRID_LIST, x) - 1
+    if j < 0:
+        return values[0]
+    if j >= len(_GRID_LIST) - 1:
+        return values[-1]
+    xj = _GRID_LIST[j]
+    if xj == x:
+        return values[j]
+    slope = (values[j + 1] - values[j]) / (_GRID_LIST[j + 1] - xj)
+    return slope * (x - xj) + values[j]
+
+
 class Spectrum:
     """Model tables of one :class:`SpectrumKey` (normalised to G_N)."""
 
@@ -96,6 +120,9 @@ class Spectrum:
         self.key = key
         self._count = count
         self._lockin: dict[float, np.ndarray] = {}
+        # The tables as float lists for interp_scalar, made on first use.
+        self._lockin_lists: dict[float, list[float]] = {}
+        self._current_list: list[float] | None = None
         vmod = round(vmod_rms_V, 9)
         if vmod > 0.0 and not key.gapless:
             # The unsmeared table (for the DC current) and the one at the present modulation
@@ -150,6 +177,22 @@ class Spectrum:
     def current_norm_at(self, V: np.ndarray) -> np.ndarray:
         """I/G_N (V) at biases V: the integral of G/G_N from 0 to V."""
         return _interp_extrapolated(V, self.current_norm, (self.g0[0], self.g0[-1]))
+
+    def current_norm_scalar(self, V: float) -> float:
+        """``float(current_norm_at(np.array(V)))`` for one bias (same value, no numpy call)."""
+        if not _GRID_LIST[0] <= V <= _GRID_LIST[-1]:
+            return float(self.current_norm_at(np.array(V)))
+        if self._current_list is None:
+            self._current_list = self.current_norm.tolist()
+        return interp_scalar(V, self._current_list)
+
+    def g_lockin_scalar(self, V: float, vmod_rms_V: float) -> float:
+        """``float(np.interp(V, BIAS_GRID_V, g_lockin(vmod_rms_V)))`` (same value)."""
+        vmod = round(vmod_rms_V, 9)
+        values = self._lockin_lists.get(vmod)
+        if values is None:
+            values = self._lockin_lists[vmod] = self.g_lockin(vmod).tolist()
+        return interp_scalar(V, values)
 
 
 @dataclass(frozen=True)
