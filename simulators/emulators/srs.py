@@ -63,6 +63,7 @@ PLAN_CACHE_MAX_LINE = 200
 REPLY_CACHE_SIZE = 32
 
 _KNOWN_PARAMETERS = frozenset(PARAMETERS)
+_XY = ("X", "Y")
 
 _SEGMENT_RE = re.compile(r"^\s*(\*?[A-Za-z]+)\s*(\?)?\s*(.*?)\s*$", re.DOTALL)
 
@@ -682,6 +683,12 @@ class SRSLockInEmulator:
             if (x == old_x and y == old_y and x and y and fs is old_fs and phase is old_phase
                     and sine is old_sine and freq is old_freq and version == old_version):
                 return cached[1]
+        if parameters == _XY:
+            # The usual poll: X and Y clipped as _table clips them, without the whole table.
+            limit = OUTPUT_SATURATION * fs
+            text = f"{_number(max(-limit, min(limit, x)))},{_number(max(-limit, min(limit, y)))}"
+            self._store_reply(parameters, inputs, text)
+            return text
         sample = self._table(inputs)
         out = []
         for parameter in parameters:
@@ -690,10 +697,13 @@ class SRSLockInEmulator:
                 raise SRSArgumentError(f"{parameter} is not emulated")
             out.append(_number(value))
         text = ",".join(out)
+        self._store_reply(parameters, inputs, text)
+        return text
+
+    def _store_reply(self, parameters: tuple[str, ...], inputs: tuple, text: str) -> None:
         if len(self._replies) >= REPLY_CACHE_SIZE:
             self._replies.clear()
         self._replies[parameters] = (inputs, text)
-        return text
 
     def _parameter(self, table: dict[str, str], text: str, what: str) -> str:
         parameter = table.get(text.upper())

@@ -49,6 +49,7 @@ MEMORY_TIME_CONSTANTS = 60.0  # e^-60 * poly: earlier inputs no longer matter
 MAX_PENDING_INPUTS = 5000
 
 OVERLOAD_INPUT, OVERLOAD_FILTER, OVERLOAD_OUTPUT = 1, 2, 4
+_SQRT_HALF = math.sqrt(0.5)  # rms of each quadrature of a unit-variance complex kick
 
 
 def current_noise_density_A(current_A: float, gain_V_per_A: float) -> float:
@@ -70,7 +71,8 @@ class OUNoise:
         dt = t_s - self._t
         if dt > 0:
             rho = math.exp(-dt / correlation_time_s)
-            kick = complex(*self._rng.normal(0.0, math.sqrt(0.5), size=2))
+            # tolist(): unpacking the array itself makes two numpy scalars first (same values)
+            kick = complex(*self._rng.normal(0.0, _SQRT_HALF, size=2).tolist())
             self._state = rho * self._state + math.sqrt(1.0 - rho * rho) * kick
             self._t = t_s
         return self._state

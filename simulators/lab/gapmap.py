@@ -67,12 +67,13 @@ class LocalGaps:
         if sample.plain_btk:
             g = sample.gap_eV(T_K, self.Eg0_eV)
             return g, g
-        ratio = sample.delta_c_eV(T_K) / sample.Delta_c0_eV if sample.Delta_c0_eV > 0 else 0.0
+        delta_c = sample.delta_c_eV(T_K)  # once: each call solves a BCS gap ratio
+        ratio = delta_c / sample.Delta_c0_eV if sample.Delta_c0_eV > 0 else 0.0
         dc = self.Delta_c0_eV * ratio
         # gap_eV(T, Eg0') = Delta_p(T) + Delta_c_sample(T) with Delta_p(0) = Eg0' - Delta_c0; pick
         # Eg0' so that Delta_p(0) is this spot's, then swap in this spot's Delta_c.
         shifted = self.Delta_p_eV + sample.Delta_c0_eV
-        eg = sample.gap_eV(T_K, shifted) - sample.delta_c_eV(T_K) + dc
+        eg = sample.gap_eV(T_K, shifted) - delta_c + dc
         return eg, dc
 
 
