@@ -76,9 +76,11 @@ class SpectrumParams(Strict):
 
     The tip is stabilised in feedback at (``V_sp_V``, setpoint) for ``feedback_settle_s``,
     the loop opens, the bias steps from ``bias_start_V`` to ``bias_stop_V`` in ``n_bias``
-    points, waiting ``settle_s`` then reading for ``integration_s`` at each. ``acquisition``
-    is ``lockin`` (external lock-in, ``modulation_Vrms`` at the junction) or ``controller``
-    (the Nanonis runs the sweep itself).
+    points. ``acquisition`` is ``lockin`` (external lock-in, ``modulation_Vrms`` at the
+    junction: at each point one X/Y reading after the longer of ``settle_s`` and the lock-in
+    filter's settle time; the filter's time constant does the integrating, ``integration_s``
+    is not used) or ``controller`` (the Nanonis runs the sweep itself, waiting ``settle_s``
+    then averaging for ``integration_s`` at each point).
     """
 
     V_sp_V: Bias = -3e-3
