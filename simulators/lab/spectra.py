@@ -91,23 +91,24 @@ def _interp_extrapolated(V: np.ndarray, values: np.ndarray, slope_edges: tuple[f
 _GRID_LIST = BIAS_GRID_V.tolist()
 
 
-def interp_scalar(x: float, values: list[float]) -> float:
-    """``float(np.interp(x, BIAS_GRID_V, values))`` for one bias, bit for bit, in Python.
+def interp_scalar(x: float, values: list[float], grid: list[float] = _GRID_LIST) -> float:
+    """``float(np.interp(x, grid, values))`` for one point, bit for bit, in Python.
 
-    np.interp on a 0-d array costs ~4 us of call overhead, paid twice per new lock-in input
-    state (one per bias point of a sweep); this is the same search (the last grid point at or
-    below x), the same edge and on-grid cases and the same expression ``slope * (x - x_j) +
-    y_j`` (no NaN handling: the tables are finite).
+    np.interp on a 0-d array costs ~4 us of call overhead, paid for every new lock-in input
+    state and ~20 times per lab advance in the feedback's root search; this is the same
+    search (the last grid point at or below x), the same edge and on-grid cases and the same
+    expression ``slope * (x - x_j) + y_j`` (no NaN handling: the tables are finite).
+    ``grid`` defaults to the bias grid of the spectrum tables.
     """
-    j = bisect_right(_GRID_LIST, x) - 1
+    j = bisect_right(grid, x) - 1
     if j < 0:
         return values[0]
-    if j >= len(_GRID_LIST) - 1:
+    if j >= len(grid) - 1:
         return values[-1]
-    xj = _GRID_LIST[j]
+    xj = grid[j]
     if xj == x:
         return values[j]
-    slope = (values[j + 1] - values[j]) / (_GRID_LIST[j + 1] - xj)
+    slope = (values[j + 1] - values[j]) / (grid[j + 1] - xj)
     return slope * (x - xj) + values[j]
 
 
@@ -238,24 +239,14 @@ class BarrierTable:
             values = CubicSpline(ln_Z, ln_j)(dense)
         else:
             values = np.full_like(dense, ln_j[0])
-        # The feedback's root search calls ln_current_norm ~20 times per lab advance: on a
-        # uniform grid a Python float list and an index computation beat np.interp on
-        # scalars ~5x (same linear interpolation).
-        self._x0 = float(dense[0])
-        self._inv_dx = (_DENSE_BARRIERS - 1) / float(dense[-1] - dense[0])
+        # Float lists for interp_scalar: the feedback's root search calls ln_current_norm
+        # ~20 times per lab advance.
+        self._ln_Z = dense.tolist()
         self._ln_j = values.tolist()
 
     def ln_current_norm(self, ln_Z: float) -> float:
         """ln|I/G_N| (ln V) at barrier ln Z (clamped to the table; flat beyond it)."""
-        u = (ln_Z - self._x0) * self._inv_dx
-        table = self._ln_j
-        if u <= 0.0:
-            return table[0]
-        i = int(u)
-        if i >= len(table) - 1:
-            return table[-1]
-        left = table[i]
-        return left + (u - i) * (table[i + 1] - left)
+        return interp_scalar(ln_Z, self._ln_j, self._ln_Z)
 
 
 K = TypeVar("K", bound=Hashable)
