@@ -27,6 +27,10 @@ from scipy.special import gammainc, gammainccinv
 
 from stm_andreev.drivers.srs_tables import FILTER_SLOPES_DB
 
+#: Fraction of a step the output must settle within before a point is read: the
+#: procedures wait this long, and the plan estimate predicts the same waits.
+SETTLE_FRACTION = 1e-3
+
 
 def filter_stages(slope_db: int) -> int:
     """Number of RC stages for a slope of 6, 12, 18 or 24 dB/octave."""
@@ -44,7 +48,7 @@ def step_response(t_s: np.ndarray | float, tau_s: float, slope_db: int) -> np.nd
     return float(result) if np.ndim(result) == 0 else result
 
 
-def settle_time_s(tau_s: float, slope_db: int, fraction: float = 1e-3) -> float:
+def settle_time_s(tau_s: float, slope_db: int, fraction: float = SETTLE_FRACTION) -> float:
     """Wait (s) after a step until the output is within ``fraction`` (0 < fraction < 1) of it."""
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"settling fraction must be in (0, 1), got {fraction}")

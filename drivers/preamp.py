@@ -176,6 +176,35 @@ def lockin_settings_for(
     )
 
 
+def settings_for_setpoint(
+    setpoint_A: float,
+    spectrum,
+    gains: tuple[float, ...] = DEFAULT_GAINS_V_PER_A,
+    model: str = "SR830",
+) -> tuple[float, LockInSettings]:
+    """Preamp gain (V/A) and lock-in settings for a spectrum at setpoint ``setpoint_A`` (A).
+
+    The one rule both the procedures (which apply it) and the plan estimate (which predicts
+    the lock-in waits from it) use. ``spectrum`` is anything with ``V_sp_V``,
+    ``modulation_Vrms``, ``modulation_frequency_Hz``, ``lockin_filter_slope_db`` and
+    ``lockin_time_constant_s``: a plan step or the procedures' SpectrumSettings.
+    """
+    # During the sweep |I| stays below ~|I_sp| (smaller bias than V_sp), but the excess
+    # current in contact can add ~2x: the gain leaves room for it.
+    gain = gain_for_current(2.0 * setpoint_A, gains)
+    chosen = lockin_settings_for(
+        setpoint_A,
+        spectrum.V_sp_V,
+        spectrum.modulation_Vrms,
+        gain,
+        model=model,
+        frequency_Hz=spectrum.modulation_frequency_Hz,
+        filter_slope_db=spectrum.lockin_filter_slope_db,
+        time_constant_s=spectrum.lockin_time_constant_s,
+    )
+    return gain, chosen
+
+
 class SR570Preamp:
     """:class:`CurrentPreamp` over pymeasure's SR570 (listen-only: the gain is remembered).
 

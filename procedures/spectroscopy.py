@@ -19,11 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from stm_andreev.drivers.preamp import (
-    DEFAULT_GAINS_V_PER_A,
-    gain_for_current,
-    lockin_settings_for,
-)
+from stm_andreev.drivers.lockin_filter import SETTLE_FRACTION
+from stm_andreev.drivers.preamp import DEFAULT_GAINS_V_PER_A, settings_for_setpoint
 
 from .errors import LockInOverload, PreampSaturation, SafeTipEvent, TemperatureCeilingError
 
@@ -35,8 +32,9 @@ PREAMP_RAIL_V = 10.0
 MAX_RAMP_RATIO = 1.25
 Z_SETTLE_TOLERANCE_M = 1e-12
 Z_POLL_S = 0.05
-# Fraction of a step the lock-in output must settle within before it is read.
-LOCKIN_SETTLE_FRACTION = 1e-3
+# Fraction of a step the lock-in output must settle within before it is read (the plan
+# estimate predicts the waits with the same fraction).
+LOCKIN_SETTLE_FRACTION = SETTLE_FRACTION
 
 
 @dataclass(frozen=True)
@@ -79,23 +77,10 @@ def preamp_gains(station) -> tuple[float, ...]:
 
 def configure_for_setpoint(station, setpoint_A: float, settings: SpectrumSettings) -> dict:
     """Preamp gain and lock-in range for this setpoint's decade; returns what was set."""
-    # During the sweep |I| stays below ~|I_sp| (smaller bias than V_sp), but the excess
-    # current in contact can add ~2x: the gain leaves room for it.
-    gain = gain_for_current(2.0 * setpoint_A, preamp_gains(station))
-    station.feedback.set_current_gain(gain)
     lockin = station.lockin
-    model = type(lockin).__name__.upper()
-    lockin_model = "SR860" if "SR860" in model else "SR830"
-    chosen = lockin_settings_for(
-        setpoint_A,
-        settings.V_sp_V,
-        settings.modulation_Vrms,
-        gain,
-        model=lockin_model,
-        frequency_Hz=settings.modulation_frequency_Hz,
-        filter_slope_db=settings.lockin_filter_slope_db,
-        time_constant_s=settings.lockin_time_constant_s,
-    )
+    model = "SR860" if "SR860" in type(lockin).__name__.upper() else "SR830"
+    gain, chosen = settings_for_setpoint(setpoint_A, settings, preamp_gains(station), model)
+    station.feedback.set_current_gain(gain)
     if settings.acquisition == "lockin":
         lockin.frequency = settings.modulation_frequency_Hz
         lockin.sine_voltage = settings.modulation_Vrms * station.modulation_divider

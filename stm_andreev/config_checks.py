@@ -123,6 +123,29 @@ class PlanEstimate:
         return f"at least {duration_text(self.min_s)}, at most {duration_text(self.max_s)}"
 
 
+def spectrum_time_s(step: SpectrumParams, setpoint_A: float,
+                    station: StationConfig | None = None) -> float:
+    """Station time of one spectrum of ``step`` at ``setpoint_A``: feedback settle + points x wait.
+
+    Point by point through the lock-in, the procedure waits per point the larger of
+    ``settle_s`` and the settle time of the filter it sets for this setpoint's decade (which
+    at low setpoints is long: 13 tau at 24 dB/oct); that filter follows from the station's
+    lock-in model and preamp gains, so without a station, and for a controller-run sweep,
+    the nominal ``settle_s + integration_s`` per point is used.
+    """
+    if station is None or step.acquisition != "lockin":
+        return step.spectrum_time_s()
+    from stm_andreev.drivers.lockin_filter import settle_time_s
+    from stm_andreev.drivers.preamp import DEFAULT_GAINS_V_PER_A, settings_for_setpoint
+
+    driver = station.instruments[station.roles.lockin].driver.upper()
+    gains = (tuple(station.preamp.gains_V_per_A) if station.preamp is not None
+             else DEFAULT_GAINS_V_PER_A)
+    _, chosen = settings_for_setpoint(setpoint_A, step, gains, driver)
+    wait = max(step.settle_s, settle_time_s(chosen.time_constant_s, chosen.filter_slope_db))
+    return step.feedback_settle_s + step.n_bias * wait
+
+
 def estimate_plan(plan: PlanConfig, station: StationConfig | None = None) -> PlanEstimate:
     """Estimate spectra, bias points and duration of ``plan`` (see :class:`PlanEstimate`).
 
@@ -143,7 +166,7 @@ def estimate_plan(plan: PlanConfig, station: StationConfig | None = None) -> Pla
         if setpoints.size:
             previous_setpoint = float(setpoints[-1])
         ramp_s = float(path) / ramp
-        spectra_s = step.n_spectra * step.spectrum_time_s()
+        spectra_s = sum(spectrum_time_s(step, float(I), station) for I in setpoints)
         n_temps = len(step.temperature_sequence_K())
         dwell = n_temps * settle.dwell_s if settle else 0.0
         timeout = n_temps * settle.timeout_s if settle else 0.0

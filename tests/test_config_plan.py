@@ -152,9 +152,12 @@ def test_controller_acquisition_ignores_lockin_modulation_limit(station):
 
 
 def test_estimate_counts_spectra_ramps_and_settling(station):
+    # A controller-run sweep takes settle_s + integration_s per point, as the controller times it.
     plan = plan_from_dict({"steps": [
-        one("setpoint_sweep", I_start_A=1e-9, I_stop_A=1e-7, n_setpoints=3, temperature_K=0.1),
-        one("temperature_sweep", temperatures_K=[0.2, 0.3], setpoint_A=1e-6),
+        one("setpoint_sweep", I_start_A=1e-9, I_stop_A=1e-7, n_setpoints=3, temperature_K=0.1,
+            acquisition="controller", modulation_Vrms=1e-3),
+        one("temperature_sweep", temperatures_K=[0.2, 0.3], setpoint_A=1e-6,
+            acquisition="controller", modulation_Vrms=1e-3),
     ]})
     est = estimate_plan(plan, station)
     per_spectrum = 4.0 + 11 * 1.0
@@ -166,6 +169,21 @@ def test_estimate_counts_spectra_ramps_and_settling(station):
     bare = estimate_plan(plan)
     assert bare.min_s == pytest.approx(5 * per_spectrum) == bare.max_s
     assert bare.text().startswith("about 1 min")
+
+
+@pytest.mark.parametrize(("tau_s", "slope_db", "per_point_s"), [
+    (0.1, 24, 0.1 * 13.0622),  # 24 dB/oct settles to 1e-3 in 13.06 tau: longer than settle_s
+    (0.1, 6, 0.1 * 6.9078),  # 6 dB/oct: ln(1000) = 6.91 tau
+    (0.01, 24, 0.5),  # a short filter: the plan's settle_s (0.5 s) is the wait
+])
+def test_lockin_estimate_waits_for_the_filter_to_settle(station, tau_s, slope_db, per_point_s):
+    plan = plan_from_dict({"steps": [one("single_spectrum", setpoint_A=1e-8,
+                                         lockin_time_constant_s=tau_s,
+                                         lockin_filter_slope_db=slope_db)]})
+    est = estimate_plan(plan, station)
+    # integration_s is the controller's averaging: point by point the lock-in is read once.
+    assert est.min_s == pytest.approx(4.0 + 11 * per_point_s, rel=1e-4)
+    assert estimate_plan(plan).min_s == pytest.approx(4.0 + 11 * 1.0)  # no station: nominal
 
 
 def test_cooldown_estimate_is_bounded_by_its_maximum(station):

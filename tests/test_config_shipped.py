@@ -134,14 +134,19 @@ def test_paper_plan_estimate_uses_the_plan_timing():
     plan = load_plan("paper-inO2")
     est = estimate_plan(plan, station)
     sweep, warmup = plan.steps
-    per_spectrum = 2.0 + 301 * (0.1 + 0.1)
+    # Point by point the wait is the 24 dB/oct filter's settle time to 1e-3, 13.06 tau (more
+    # than settle_s = 0.1 s): tau = 100 ms at the three lowest setpoints (1 to 1.6 nA, for the
+    # signal-to-noise), 30 ms from 2 nA up and at the contact setpoint of the warm-up.
+    slow, fast = 2.0 + 301 * 13.0622 * 0.1, 2.0 + 301 * 13.0622 * 0.03
+    spectra = 3 * slow + 28 * fast
     n_t = len(warmup.temperature_sequence_K())
     ramp = (1e-6 - 1e-9) / station.limits.setpoint_ramp_A_per_s
     dwell, timeout = station.temperature_control.settle.dwell_s, \
         station.temperature_control.settle.timeout_s
     assert est.n_spectra == 31 + n_t and est.n_points == 301 * (31 + n_t)
-    assert est.min_s == pytest.approx((31 + n_t) * per_spectrum + ramp + (1 + n_t) * dwell)
-    assert est.max_s == pytest.approx((31 + n_t) * per_spectrum + ramp + (1 + n_t) * timeout)
+    spectra += n_t * fast
+    assert est.min_s == pytest.approx(spectra + ramp + (1 + n_t) * dwell, rel=1e-5)
+    assert est.max_s == pytest.approx(spectra + ramp + (1 + n_t) * timeout, rel=1e-5)
 
 
 def _models(root, seen=None):
