@@ -1,7 +1,8 @@
 """The small interfaces procedures program against.
 
 A procedure never names an instrument model: it asks for a :class:`LockIn`, a
-:class:`FeedbackController`, a :class:`TemperatureController` or a :class:`TransportBridge`.
+:class:`FeedbackController`, a :class:`TemperatureController` or a :class:`TransportBridge`
+(and a :class:`SweepStopper`, the controller's second link, to cut a sweep short).
 A second lock-in model or another STM controller later means one new driver that satisfies the
 same protocol, nothing else. Units are SI and stated in every name or docstring.
 
@@ -87,6 +88,23 @@ class FeedbackController(Protocol):
         self, start_V: float, stop_V: float, n_points: int, settle_s: float, integration_s: float
     ) -> dict[str, np.ndarray]:
         """Run a controller-side bias sweep; return channel name -> array (includes the bias)."""
+        ...
+
+
+@runtime_checkable
+class SweepStopper(Protocol):
+    """Stops the feedback controller's running bias sweep from outside the blocked call.
+
+    A controller-run sweep is one request that answers only when the sweep ends, so the stop
+    must travel on another link (on the Nanonis, another TCP port).
+    """
+
+    def stop_bias_spectroscopy(self) -> None:
+        """Stop the running sweep; the blocked call then returns the points measured so far."""
+        ...
+
+    def bias_spectroscopy_running(self) -> bool:
+        """Get whether a bias sweep is running (also proves the link is served)."""
         ...
 
 

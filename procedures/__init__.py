@@ -8,6 +8,7 @@ from .errors import (
     RetakeNeeded,
     SafeTipEvent,
     SettleTimeout,
+    SweepAborted,
     TemperatureCeilingError,
     TemperatureExcursion,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "SingleSpectrum",
     "Spectrum",
     "SpectrumSettings",
+    "SweepAborted",
     "TemperatureCeilingError",
     "TemperatureExcursion",
     "TemperatureSweep",

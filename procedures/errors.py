@@ -40,6 +40,21 @@ class SettleTimeout(MeasurementError):
     kind = "settle_timeout"
 
 
+class SweepAborted(MeasurementError):
+    """A controller-run sweep was stopped because the operator aborted; its partial data are
+    not a spectrum. The engine logs it and aborts the run."""
+
+    kind = "sweep_stopped"
+
+    def __init__(self, points_measured: int, points_planned: int) -> None:
+        super().__init__(
+            f"controller sweep stopped for the abort after {points_measured} of "
+            f"{points_planned} points; the partial sweep is not stored"
+        )
+        self.points_measured = points_measured
+        self.points_planned = points_planned
+
+
 class RetakeNeeded(MeasurementError):
     """The spectrum just measured cannot be trusted, but nothing needs protecting: re-take it."""
 

@@ -12,6 +12,7 @@ TemperatureController), never to a model of instrument.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Callable
@@ -22,7 +23,15 @@ import numpy as np
 from stm_andreev.drivers.lockin_filter import SETTLE_FRACTION
 from stm_andreev.drivers.preamp import DEFAULT_GAINS_V_PER_A, settings_for_setpoint
 
-from .errors import LockInOverload, PreampSaturation, SafeTipEvent, TemperatureCeilingError
+from .abort_watch import StopOnAbort
+from .errors import (
+    LockInOverload,
+    PreampSaturation,
+    RetakeNeeded,
+    SafeTipEvent,
+    SweepAborted,
+    TemperatureCeilingError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -199,18 +208,36 @@ def sweep_with_lockin(station, settings: SpectrumSettings, gain: float, check=No
     return X, Y
 
 
-def sweep_with_controller(station, settings: SpectrumSettings):
-    """Controller-run bias sweep (Nanonis bias spectroscopy); returns (X, Y) as currents in A."""
-    data = station.feedback.bias_spectroscopy(
-        float(settings.bias_V[0]),
-        float(settings.bias_V[-1]),
-        int(settings.bias_V.size),
-        settings.settle_s,
-        settings.integration_s,
-    )
+def sweep_with_controller(
+    station, settings: SpectrumSettings, abort_requested: Callable[[], bool] | None = None
+):
+    """Controller-run bias sweep (Nanonis bias spectroscopy); returns (X, Y) as currents in A.
+
+    The sweep blocks this thread until it ends. With ``abort_requested``, a watcher stops it
+    on the controller's second link once that returns true, and :class:`SweepAborted` is
+    raised (without the link the abort waits for the sweep's end). A sweep stopped on the
+    controller by anyone else is incomplete: re-taken.
+    """
+    n = int(settings.bias_V.size)
+    stopper = station.sweep_stopper() if abort_requested is not None else None
+    watch = StopOnAbort(abort_requested, stopper.stop_bias_spectroscopy) if stopper else None
+    with watch or contextlib.nullcontext():
+        data = station.feedback.bias_spectroscopy(
+            float(settings.bias_V[0]),
+            float(settings.bias_V[-1]),
+            n,
+            settings.settle_s,
+            settings.integration_s,
+        )
     x_key = next(k for k in data if k.startswith("LI Demod 1 X"))
     y_key = next(k for k in data if k.startswith("LI Demod 1 Y"))
-    return np.asarray(data[x_key], dtype=float), np.asarray(data[y_key], dtype=float)
+    X, Y = np.asarray(data[x_key], dtype=float), np.asarray(data[y_key], dtype=float)
+    if X.size < n:
+        # A stopped controller returns the points measured so far: never a spectrum.
+        if watch is not None and watch.fired:
+            raise SweepAborted(X.size, n)
+        raise RetakeNeeded(f"the controller's sweep stopped after {X.size} of {n} points")
+    return X, Y
 
 
 def take_spectrum(
@@ -219,8 +246,14 @@ def take_spectrum(
     settings: SpectrumSettings,
     *,
     check: Callable[[], None] | None = None,
+    abort_requested: Callable[[], bool] | None = None,
 ) -> Spectrum:
-    """The full sequence at one setpoint (see module docstring)."""
+    """The full sequence at one setpoint (see module docstring).
+
+    ``check`` is called at every check point and raises to interrupt; ``abort_requested``
+    (a cheap look at the operator's abort, called from a watcher thread) lets a
+    controller-run sweep be stopped mid-way instead of at its end.
+    """
     fb = station.feedback
     setup = configure_for_setpoint(station, setpoint_A, settings)
     gain = setup["preamp_gain_V_per_A"]
@@ -246,7 +279,7 @@ def take_spectrum(
             # X is the preamp output's first harmonic: gain * dI/dV * Vmod (all rms).
             G = X / (gain * settings.modulation_Vrms)
         else:
-            X, Y = sweep_with_controller(station, settings)
+            X, Y = sweep_with_controller(station, settings, abort_requested)
             # The controller's demodulator reports the current's first harmonic (A rms).
             G = X / settings.modulation_Vrms
         # Checked before the loop closes again: closing it clears the safe-tip status.

@@ -15,6 +15,7 @@ is contacted (:func:`stm_andreev.config.load_station`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Callable
@@ -26,9 +27,11 @@ from stm_andreev.config import StationConfig
 from stm_andreev.drivers.interfaces import (
     FeedbackController,
     LockIn,
+    SweepStopper,
     TemperatureController,
     TransportBridge,
 )
+from stm_andreev.stop_link import SweepStopLink, stop_ports
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ class Station:
     drivers: dict[str, Any]
     lab: Any = None  # the VirtualLab of an in-process simulation, else None
     source_text: str = ""
+    stop_link: SweepStopLink | None = None  # see sweep_stopper()
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -68,6 +72,11 @@ class Station:
         """Lock-in sine output / junction modulation (the bias divider on the cryostat line)."""
         sim = self.config.simulation
         return sim.modulation_divider if sim is not None else 1000.0
+
+    def sweep_stopper(self) -> SweepStopper | None:
+        """The feedback controller's second link, which stops its running bias sweep (opened
+        on first use), or None if it cannot be opened (then logged once)."""
+        return self.stop_link.get() if self.stop_link is not None else None
 
     @property
     def control_channel(self) -> str:
@@ -98,6 +107,11 @@ class Station:
             for name, inst in config.instruments.items():
                 drivers[name] = connect_instrument(name, inst, emulators.get(name), clock)
                 closers.append(_closer_for(drivers[name]))
+            feedback = config.roles.feedback
+            stop_link = stop_link_for(
+                feedback, config.instruments[feedback], emulators.get(feedback), clock
+            )
+            closers.append(stop_link.close)
             station = cls(
                 config=config,
                 clock=clock,
@@ -108,6 +122,7 @@ class Station:
                 drivers=drivers,
                 lab=lab,
                 source_text=source_text,
+                stop_link=stop_link,
                 _closers=closers,
             )
         except Exception:
@@ -351,6 +366,17 @@ def connection_for(name: str, inst, emulator=None, clock: Clock | None = None) -
 def connect_instrument(name: str, inst, emulator=None, clock: Clock | None = None):
     """The driver of one instrument, connected."""
     return connection_for(name, inst, emulator, clock).open()
+
+
+def stop_link_for(name: str, inst, emulator=None, clock: Clock | None = None) -> SweepStopLink:
+    """The Nanonis controller's stop link: the same connection as its driver's on each of its
+    other ports (in process: another socket onto the same emulator); opens nothing."""
+    main = connection_for(name, inst, emulator, clock)
+    address = inst.parsed_address
+    ports = stop_ports(inst.ports, address.port if address is not None else None)
+    return SweepStopLink(
+        name, [dataclasses.replace(main, kwargs={**main.kwargs, "port": p}) for p in ports]
+    )
 
 
 def _visa_target(inst, emulator, clock: Clock):

@@ -49,6 +49,8 @@ class RunControl:
         self.paused = False
         self.abort_requested = False
         self._lock = threading.Lock()
+        # Serialises reading the file: a sweep's watcher thread polls it too.
+        self._poll_lock = threading.Lock()
         self._previous_handlers: dict[int, object] = {}
 
     # -------------------------------------------------------------- requests
@@ -67,17 +69,24 @@ class RunControl:
         """Read new commands from the control file."""
         if self.path is None or not self.path.exists():
             return
-        with open(self.path, encoding="utf-8") as f:
-            f.seek(self._offset)
-            text = f.read()
-        # Only whole lines: a writer may be half-way through one.
-        complete, _, _ = text.rpartition("\n")
-        if not complete:
-            return
-        self._offset += len(complete.encode("utf-8")) + 1
+        with self._poll_lock:
+            with open(self.path, encoding="utf-8") as f:
+                f.seek(self._offset)
+                text = f.read()
+            # Only whole lines: a writer may be half-way through one.
+            complete, _, _ = text.rpartition("\n")
+            if not complete:
+                return
+            self._offset += len(complete.encode("utf-8")) + 1
         for line in complete.splitlines():
             if line.strip():
                 self.request(line.strip().lower())
+
+    def abort_pending(self) -> bool:
+        """Whether an abort was requested (signal, :meth:`request` or the file); never raises
+        AbortRequested, so a watcher thread can ask while the run's thread is blocked."""
+        self.poll()
+        return self.abort_requested
 
     def check_abort(self) -> None:
         self.poll()

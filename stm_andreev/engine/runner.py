@@ -31,6 +31,7 @@ from stm_andreev.procedures import (
     RetakeNeeded,
     SafeTipEvent,
     SettleTimeout,
+    SweepAborted,
     TemperatureCeilingError,
     TemperatureExcursion,
     take_spectrum,
@@ -154,6 +155,11 @@ class RunEngine:
                 self._prepare(point)
                 spectrum = self._take(point)
                 self._verify(point, spectrum)
+            except SweepAborted as exc:
+                # Logged with its point (how far the sweep got), then the ordinary abort;
+                # nothing was stored, so a resume takes this point again.
+                self.event(exc.kind, str(exc), point)
+                raise AbortRequested(str(exc)) from exc
             except RetakeNeeded as exc:  # temperature excursion, lock-in overload, ...
                 retakes += 1
                 self.event("retake", f"{exc}; re-taking (attempt {retakes + 1})", point)
@@ -219,7 +225,13 @@ class RunEngine:
                     self._excursion_K, abs(self.station.mixing_chamber_K() - target)
                 )
 
-        return take_spectrum(self.station, point.setpoint_A, point.settings, check=check)
+        return take_spectrum(
+            self.station,
+            point.setpoint_A,
+            point.settings,
+            check=check,
+            abort_requested=self.control.abort_pending,
+        )
 
     def _verify(self, point: Point, spectrum) -> None:
         """Re-take if the temperature left its band or an instrument lost its settings."""
