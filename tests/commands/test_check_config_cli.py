@@ -26,7 +26,7 @@ def test_good_station_and_plan_summary(capsys):
     assert "feedback -> stm" in out and "|bias| <= 5 mV" in out and "T <= 2 K" in out
     assert "1. setpoint sweep at 65 mK: 31 setpoints 1 nA..1 uA" in out
     assert "2. temperature sweep at 15 temperatures 65 mK..1.6 K at setpoint 1 uA" in out
-    assert "total: 46 spectra, 13846 bias points; estimated duration at least 1 h" in out
+    assert "total: 46 spectra, 13846 bias points; estimated duration at least 2 h 17 min" in out
     assert "limits: OK" in out
 
 
