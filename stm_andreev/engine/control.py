@@ -48,7 +48,9 @@ class RunControl:
             self._offset = self.path.stat().st_size
         self.paused = False
         self.abort_requested = False
-        self._lock = threading.Lock()
+        # Re-entrant: the signal handlers call request() on the main thread, possibly while
+        # that thread is itself inside request() (a plain Lock would deadlock the run).
+        self._lock = threading.RLock()
         # Serialises reading the file: a sweep's watcher thread polls it too.
         self._poll_lock = threading.Lock()
         self._previous_handlers: dict[int, object] = {}

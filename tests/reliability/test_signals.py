@@ -238,3 +238,21 @@ def test_sigkill_at_random_moments_then_resume(tmp_path, outcome):
     outcome.extra["confirmed_after_each_kill"] = progress
     outcome.happened = (f"{len(moments)} kills (mid-sweep, row/ledger, events); file opened "
                         "cleanly after each; every spectrum exactly once at the end")
+
+
+def test_a_signal_landing_inside_request_does_not_deadlock():
+    """The handlers call request() on the main thread, which may be inside request() already."""
+    import threading
+
+    control = RunControl(None)
+    done = threading.Event()
+
+    def main_thread_interrupted_inside_request() -> None:
+        with control._lock:  # the main thread is inside request() when the signal lands
+            control.request("abort")  # ... and the handler runs there
+        done.set()
+
+    worker = threading.Thread(target=main_thread_interrupted_inside_request, daemon=True)
+    worker.start()
+    assert done.wait(timeout=10), "request() deadlocked when re-entered from a signal handler"
+    assert control.abort_requested
