@@ -44,6 +44,15 @@ class LockIn(Protocol):
         """Get the wait in s after a step for the output to settle within ``fraction``."""
         ...
 
+    def route_xy_outputs(self) -> None:
+        """Set the CH1 analog output to X and CH2 to Y (10 V at full scale), for a feedback
+        controller that records them during its own sweep."""
+        ...
+
+    def xy_outputs_routed(self) -> bool:
+        """Get whether CH1 and CH2 output X and Y as :meth:`route_xy_outputs` sets them."""
+        ...
+
 
 @runtime_checkable
 class FeedbackController(Protocol):

@@ -11,7 +11,8 @@ strings or wrong table entries for garbled replies):
 * ``x``, ``y``, ``magnitude`` (V rms), ``theta`` (deg): a garbled reply raises.
 
 Added: :meth:`snap_xy`, :meth:`overloaded`, :meth:`settle_time`, :meth:`choose_sensitivity`,
-:meth:`auto_range`. Everything shared sits in :class:`SRSLockInMixin`, parametrised by the
+:meth:`auto_range`, :meth:`route_xy_outputs` / :meth:`xy_outputs_routed` (X on the CH1 and Y
+on the CH2 analog output, 10 V = full scale, for a controller recording them). Everything shared sits in :class:`SRSLockInMixin`, parametrised by the
 model table (:mod:`stm_andreev.drivers.srs_tables`).
 
 Workarounds for pymeasure 0.16 defects are noted where they apply (see ``SR860LockIn``).
@@ -189,17 +190,22 @@ def choose_sensitivity(
 class SRSLockInMixin:
     """What both SRS models add to pymeasure's drivers to satisfy :class:`LockIn`.
 
-    Subclasses set ``MODEL`` (the model's tables) and ``SNAP_XY_COMMAND``; R comes from the
-    ``magnitude`` property, the status from ``LIAS?`` on both models. The pymeasure base class
-    brings ``ask``/``write``.
+    Subclasses set ``MODEL`` (the model's tables), ``SNAP_XY_COMMAND`` and the output routing
+    (``XY_OUTPUT_COMMANDS``, ``XY_OUTPUT_QUERIES`` and the reply each query gives when routed,
+    ``XY_OUTPUT_REPLY``); R comes from the ``magnitude`` property, the status from ``LIAS?`` on
+    both models. The pymeasure base class brings ``ask``/``write``.
     """
 
     MODEL: SRSModel
     SNAP_XY_COMMAND: str
     STATUS_COMMAND = "LIAS?"
+    XY_OUTPUT_COMMANDS: tuple[str, str]
+    XY_OUTPUT_QUERIES: tuple[str, str]
+    XY_OUTPUT_REPLY: str
 
     # Provided by the pymeasure Instrument this mixes into.
     ask: Callable[..., str]
+    write: Callable[[str], None]
     sensitivity: float
     time_constant: float
     filter_slope: int
@@ -227,6 +233,21 @@ class SRSLockInMixin:
         reply = self.ask(self.SNAP_XY_COMMAND)
         x, y = _parse_floats(reply, self.SNAP_XY_COMMAND, 2)
         return x, y
+
+    def route_xy_outputs(self) -> None:
+        """Set the CH1 analog output to X and CH2 to Y (each 10 V at full scale)."""
+        for command in self.XY_OUTPUT_COMMANDS:
+            self.write(command)
+
+    def xy_outputs_routed(self) -> bool:
+        """Get whether CH1 outputs X and CH2 outputs Y as :meth:`route_xy_outputs` sets them."""
+        routed = True
+        for query in self.XY_OUTPUT_QUERIES:
+            reply = self.ask(query).strip()
+            if reply not in ("0", "1"):
+                raise LockInReplyError(f"reply to {query!r} is not 0 or 1: {reply!r}")
+            routed = routed and reply == self.XY_OUTPUT_REPLY
+        return routed
 
     def status_bits(self) -> int:
         """Get the latched lock-in status register (``LIAS?``); reading clears it."""
@@ -329,6 +350,10 @@ class SR830LockIn(SRSLockInMixin, SR830):
 
     MODEL = SR830_MODEL
     SNAP_XY_COMMAND = "SNAP?1,2"
+    # FPOP i,j: output i shows display i (j = 0) or X / Y (j = 1), whatever the display shows.
+    XY_OUTPUT_COMMANDS = ("FPOP 1,1", "FPOP 2,1")
+    XY_OUTPUT_QUERIES = ("FPOP? 1", "FPOP? 2")
+    XY_OUTPUT_REPLY = "1"
 
     sensitivity = table_control(
         "SENS?", "SENS%d", SR830_MODEL.sensitivities_V,
@@ -368,6 +393,11 @@ class SR860LockIn(SRSLockInMixin, SR860CaptureMixin, SR860):
 
     MODEL = SR860_MODEL
     SNAP_XY_COMMAND = "SNAP? 0,1"
+    # COUT i,j: output i (0 = OCH1, 1 = OCH2) carries X / Y (j = 0, XY) or R / theta (1,
+    # RTHeta); the numeric form, like the driver's other commands (the tokens mean the same).
+    XY_OUTPUT_COMMANDS = ("COUT 0,0", "COUT 1,0")
+    XY_OUTPUT_QUERIES = ("COUT? 0", "COUT? 1")
+    XY_OUTPUT_REPLY = "0"
 
     sensitivity = table_control(
         "SCAL?", "SCAL %d", SR860_MODEL.sensitivities_V,

@@ -42,6 +42,14 @@ FILTER_SLOPES_DB: tuple[int, ...] = (6, 12, 18, 24)
 #: Relative tolerance when matching a float to a table entry (absorbs "%e" round trips).
 TABLE_RTOL = 1e-6
 
+#: The CH1/CH2 analog outputs carrying X, Y or R give this voltage at full scale on both
+#: models (the SR830 manual's "+-10 V full scale"): X = V_out / 10 V x sensitivity.
+ANALOG_OUTPUT_FULL_SCALE_V = 10.0
+#: Outputs beyond full scale saturate at this fraction of it: the displayed and read values
+#: and the analog outputs (10.9 V). The front panels show overload a little above 100 %; the
+#: exact clip level is not documented, so this is the emulators' choice, not a manual value.
+OUTPUT_SATURATION = 1.09
+
 
 class TableValueError(ValueError):
     """A value is not one of the discrete settings of a table (no silent rounding)."""

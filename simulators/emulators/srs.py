@@ -16,8 +16,14 @@ Outputs: X and Y come from ``lab.lockin.read_xy_V()`` at the lab clock's present
 read right after a bias step returns the old value filtered). They saturate at
 :data:`OUTPUT_SATURATION` x full scale, latching the output-overload status bit; the lab's input
 and filter overload bits latch in ``LIAS?`` whenever the emulator is addressed (the real
-instrument latches continuously; the emulator can only look when asked). ``LIAS?`` is
-read-and-clear, also per bit (``LIAS? i``).
+instrument latches continuously; the emulator can only look when asked), and so do the
+overloads the lab saw while the STM controller read the analog outputs in between.
+``LIAS?`` is read-and-clear, also per bit (``LIAS? i``).
+
+Analog outputs: what CH1 and CH2 carry (SR830 ``FPOP``/``DDEF``, SR860 ``COUT``) is kept as a
+stored setting and handed to ``lab.lockin.output_sources``, where the Nanonis emulator's
+``Input 1 (V)``/``Input 2 (V)`` read it. The SR860 also takes the ``COUT`` tokens
+(``COUT OCH1, XY``).
 """
 
 from __future__ import annotations
@@ -32,20 +38,23 @@ from functools import partial
 from typing import Any
 
 from stm_andreev.drivers.lockin_filter import enbw_Hz
-from stm_andreev.drivers.srs_tables import FILTER_SLOPES_DB, TableValueError, smallest_at_least
+from stm_andreev.drivers.srs_tables import (
+    FILTER_SLOPES_DB,
+    OUTPUT_SATURATION,
+    TableValueError,
+    smallest_at_least,
+)
 from stm_andreev.simulators.emulators.srs_models import (
     PARAMETERS,
     SR830_EMULATED,
     SR860_EMULATED,
     EmulatedModel,
     StoredSetting,
+    token_forms,
 )
 
 log = logging.getLogger(__name__)
 
-#: Outputs beyond full scale saturate here (fraction of full scale; the SRS front panels show
-#: overload a little above 100 %, the exact clip level is not documented).
-OUTPUT_SATURATION = 1.09
 #: Fraction of full scale that the auto-gain / auto-scale action leaves R at, at most.
 AUTO_GAIN_HEADROOM = 0.8
 #: Standard event status bits.
@@ -151,6 +160,12 @@ def _wrap_phase(phase_deg: float) -> float:
     return (phase_deg + 180.0) % 360.0 - 180.0
 
 
+def _tokens(names: tuple[str, ...], first: int) -> dict[str, int]:
+    """Every accepted upper-case spelling of the SR860 tokens ``names`` -> value (``first``,
+    ``first + 1``, ...)."""
+    return {form: first + i for i, name in enumerate(names) for form in token_forms(name)}
+
+
 class SRSLockInEmulator:
     """A :class:`~stm_andreev.simulators.emulator.LineEmulator` for one SRS lock-in model.
 
@@ -176,6 +191,8 @@ class SRSLockInEmulator:
         self._line_replies: dict[str, tuple[tuple, int, str]] = {}
         self._clock = getattr(lab, "clock", None)
         self._raw_state = getattr(lab, "_lockin_raw_state", None)
+        # overloads the lab latched while someone else read its analog outputs (stand-ins: none)
+        self._take_latched = getattr(lab.lockin, "take_latched_overloads", None)
         # output parameters -> (inputs they were computed from, reply text): see _values_text
         self._replies: dict[tuple[str, ...], tuple[tuple[float, ...], str]] = {}
         self._lias = 0
@@ -212,6 +229,8 @@ class SRSLockInEmulator:
     def handle_line(self, line: str) -> str:
         """Execute one input line; return the replies (one LF-terminated line per query)."""
         with self.lab.lock:
+            if self._take_latched is not None:
+                self._lias |= self._model_bits[self._take_latched() & 0b111]
             plan = self._plans.get(line)
             if plan is None:
                 plan = self._plan(line)
@@ -470,9 +489,17 @@ class SRSLockInEmulator:
     # --- stored settings --------------------------------------------------------------------
 
     def _stored_handler(self, name: str, setting: StoredSetting) -> _Handler:
+        channel_tokens = _tokens(setting.channel_tokens, setting.channels.start
+                                 if setting.channels is not None else 0)
+        field_tokens = [_tokens(f.tokens, int(f.low)) for f in setting.fields]
+        reroutes = name in self.model.output_settings
+
         def channel_of(args: list[str]) -> int | None:
             if setting.channels is None:
                 return None
+            token = channel_tokens.get(args[0].upper())
+            if token is not None:
+                return token
             return _int(args[0], setting.channels.start, setting.channels.stop - 1,
                         f"{name} channel")
 
@@ -489,13 +516,22 @@ class SRSLockInEmulator:
             _expect(args, offset + len(setting.fields))
             channel = channel_of(args)
             values: list[float] = []
-            for f, text in zip(setting.fields, args[offset:], strict=True):
+            for f, tokens, text in zip(setting.fields, field_tokens, args[offset:], strict=True):
+                token = tokens.get(text.upper())
                 parse = _int if f.kind is int else _float
-                values.append(parse(text, f.low, f.high, name))  # type: ignore[arg-type]
+                values.append(token if token is not None
+                              else parse(text, f.low, f.high, name))  # type: ignore[arg-type]
             self._stored[(name, channel)] = values
             self._stored_version += 1
+            if reroutes:
+                self._route_outputs()
 
         return _Handler(query, set_)
+
+    def _route_outputs(self) -> None:
+        """Tell the lab what the analog outputs carry now (the stored settings decide)."""
+        if self.model.output_sources is not None:
+            self._write_lab("output_sources", self.model.output_sources(self._stored))
 
     def _restore_defaults(self, physics: bool = True) -> None:
         for name, setting in self.model.stored.items():
@@ -506,6 +542,7 @@ class SRSLockInEmulator:
         if physics:
             for attribute, value in self.model.defaults.items():
                 setattr(self.lab.lockin, attribute, value)
+            self._route_outputs()
 
     def _rst(self, args: list[str]) -> None:
         _expect(args, 0)

@@ -5,10 +5,15 @@ is this data plus the shared setting tables of :mod:`stm_andreev.drivers.srs_tab
 
 Output parameters are named once (:data:`PARAMETERS`) and each model maps its wire indexes or
 names onto them (``SNAP?``, ``OUTP?``, the SR830 display channels, the SR860 data channels).
+
+What the CH1/CH2 analog outputs carry follows from stored settings (SR830 ``FPOP`` and
+``DDEF``, SR860 ``COUT``) through the model's :attr:`EmulatedModel.output_sources`; the
+emulator hands the result to the lab, where the STM controller's inputs read the outputs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from stm_andreev.drivers.srs_tables import SR830_MODEL, SR860_MODEL, SRSModel
@@ -23,16 +28,29 @@ PARAMETERS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class Field:
-    """One numeric field of a stored setting: int or float, inclusive range, default."""
+    """One numeric field of a stored setting: int or float, inclusive range, default.
+
+    ``tokens``: SR860 names of the values ``low``, ``low + 1``, ... (see :func:`token_forms`),
+    accepted in place of the number; queries answer the number, as the instrument does.
+    """
 
     kind: type
     low: float
     high: float
     default: float
+    tokens: tuple[str, ...] = ()
 
 
-def ints(low: int, high: int, default: int = 0) -> Field:
-    return Field(int, low, high, default)
+def ints(low: int, high: int, default: int = 0, tokens: tuple[str, ...] = ()) -> Field:
+    return Field(int, low, high, default, tokens)
+
+
+def token_forms(token: str) -> tuple[str, ...]:
+    """Upper-case spellings the SR860 accepts for a token: its capitalised prefix (``RTH`` of
+    ``RTHeta``) and every longer prefix up to the whole name."""
+    short = next((i for i, c in enumerate(token) if c.islower()), len(token))
+    full = token.upper()
+    return tuple(full[:end] for end in range(short, len(full) + 1))
 
 
 def floats(low: float, high: float, default: float = 0.0) -> Field:
@@ -46,11 +64,13 @@ class StoredSetting:
     ``channels``: allowed values of a leading channel argument (``AUXV i,x``), or None.
     ``fields``: the values after the channel (most settings have one).
     ``channel_defaults``: per-channel defaults of the first field, overriding its default.
+    ``channel_tokens``: SR860 names of the channels, in order (``OCH1``, ``OCH2``).
     """
 
     fields: tuple[Field, ...]
     channels: range | None = None
     channel_defaults: tuple[float, ...] | None = None
+    channel_tokens: tuple[str, ...] = ()
 
     def defaults(self, channel: int | None) -> list[float]:
         """Values after a reset for ``channel`` (None for unchannelled settings)."""
@@ -64,6 +84,10 @@ def _one(field_: Field, channels: range | None = None) -> StoredSetting:
     return StoredSetting((field_,), channels)
 
 
+#: The stored settings as the emulator keeps them: (mnemonic, channel or None) -> values.
+Stored = Mapping[tuple[str, int | None], list[float]]
+
+
 @dataclass(frozen=True)
 class EmulatedModel:
     """Everything the emulator needs to know about one model.
@@ -75,7 +99,9 @@ class EmulatedModel:
     ``phase_range_deg``: accepted ``PHAS`` values (wrapped into [-180, 180));
     ``optional_commands``: the model's commands among the engine's optional ones (auto
     functions, ``SNAPD?``, ``CUROVLDSTAT?``, ...); ``aliases``: extra mnemonic -> mnemonic;
-    ``formats``: reply format of float settings (``SLVL?``, ``PHAS?``).
+    ``formats``: reply format of float settings (``SLVL?``, ``PHAS?``);
+    ``output_sources``: what the CH1 and CH2 analog outputs carry (parameter names) given the
+    stored settings, re-evaluated whenever one of ``output_settings`` is set.
     """
 
     spec: SRSModel
@@ -91,9 +117,27 @@ class EmulatedModel:
     aliases: dict[str, str] = field(default_factory=dict)
     formats: dict[str, str] = field(default_factory=dict)
     display_channels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    output_sources: Callable[[Stored], tuple[str, str]] | None = None
+    output_settings: frozenset[str] = frozenset()
 
 
 # --- SR830 ----------------------------------------------------------------------------------
+
+# DDEF i,j: what display channel i shows for each j (X noise / Y noise are not emulated)
+_SR830_DISPLAYS = {
+    "CH1": ("X", "R", "XNOISE", "AUXIN1", "AUXIN2"),
+    "CH2": ("Y", "THETA", "YNOISE", "AUXIN3", "AUXIN4"),
+}
+
+
+def _sr830_output_sources(stored: Stored) -> tuple[str, str]:
+    """``FPOP i,1`` puts X (CH1) or Y (CH2) on the output, ``FPOP i,0`` what display i shows."""
+    ch1, ch2 = (
+        direct if stored[("FPOP", i)][0] else _SR830_DISPLAYS[f"CH{i}"][int(stored[("DDEF", i)][0])]
+        for i, direct in ((1, "X"), (2, "Y"))
+    )
+    return ch1, ch2
+
 
 _SR830_SNAP = {
     "1": "X", "2": "Y", "3": "R", "4": "THETA", "5": "AUXIN1", "6": "AUXIN2", "7": "AUXIN3",
@@ -135,11 +179,9 @@ SR830_EMULATED = EmulatedModel(
     aux_in_channels=range(1, 5),
     optional_commands=frozenset({"AGAN"}),
     formats={"SLVL": "{:.3f}", "PHAS": "{:.3f}"},
-    # DDEF i,j: what display channel i shows for each j (X noise / Y noise are not emulated)
-    display_channels={
-        "CH1": ("X", "R", "XNOISE", "AUXIN1", "AUXIN2"),
-        "CH2": ("Y", "THETA", "YNOISE", "AUXIN3", "AUXIN4"),
-    },
+    display_channels=_SR830_DISPLAYS,
+    output_sources=_sr830_output_sources,
+    output_settings=frozenset({"FPOP", "DDEF"}),
 )
 
 # --- SR860 ----------------------------------------------------------------------------------
@@ -166,6 +208,16 @@ def _sr860_parameter_names() -> dict[str, str]:
 
 
 _SR860_SNAP = _sr860_parameter_names()
+
+# COUT i,j: output i (OCH1, OCH2) carries X / Y (j = XY) or R / theta (j = RTHeta)
+_SR860_OUTPUT_CHOICES = (("X", "R"), ("Y", "THETA"))
+
+
+def _sr860_output_sources(stored: Stored) -> tuple[str, str]:
+    ch1, ch2 = (choices[int(stored[("COUT", i)][0])]
+                for i, choices in enumerate(_SR860_OUTPUT_CHOICES))
+    return ch1, ch2
+
 
 SR860_EMULATED = EmulatedModel(
     spec=SR860_MODEL,
@@ -198,6 +250,8 @@ SR860_EMULATED = EmulatedModel(
         "PSTL": _one(floats(-5.0, 5.0), range(0, 4)),
         "SOFF": _one(floats(-5.0, 5.0)),
         "AUXV": _one(floats(-10.5, 10.5), range(0, 4)),
+        "COUT": StoredSetting((ints(0, 1, tokens=("XY", "RTHeta")),), range(0, 2),
+                              channel_tokens=("OCH1", "OCH2")),
         "*PSC": _one(ints(0, 1, 1)),
     },
     # assumed equal to the SR830's (not checked against an SR860's *RST)
@@ -210,4 +264,6 @@ SR860_EMULATED = EmulatedModel(
     ),
     aliases={"FREQINT": "FREQ"},
     formats={"SLVL": "{:.9e}", "PHAS": "{:.7f}"},
+    output_sources=_sr860_output_sources,
+    output_settings=frozenset({"COUT"}),
 )

@@ -18,6 +18,14 @@ rms density * sqrt(ENBW), ENBW = 1/(4 tau), 1/(8 tau), 3/(32 tau), 5/(64 tau) fo
 dB/oct. It is a filtered process, not fresh per reading: an Ornstein-Uhlenbeck process with
 correlation time 1/(4 ENBW) (exact for 6 dB/oct), so two readings at the same instant agree
 and averaging readings taken faster than the filter does not beat the noise down.
+
+Analog outputs (CH1, CH2 on the rear panel, recorded by the STM controller's inputs): each
+carries what :attr:`LockIn.output_sources` names, X, Y or R as value / sensitivity x 10 V,
+theta as 10 V per 180 degrees (assumed, check the manual), anything else (noise, aux inputs
+on a display) 0 V, all clipped at +-10.9 V (:data:`ANALOG_OUTPUT_LIMIT_V`). Overloads seen by
+such a reading latch in the lab until the lock-in's emulator collects them
+(:meth:`LockIn.take_latched_overloads`), as the instrument's status register latches them
+while nobody queries it.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stm_andreev.clock import Clock
+from stm_andreev.drivers.srs_tables import ANALOG_OUTPUT_FULL_SCALE_V, OUTPUT_SATURATION
 from stm_andreev.physics import E_CHARGE_C
 
 from .capture import CaptureBuffer
@@ -49,6 +58,10 @@ MEMORY_TIME_CONSTANTS = 60.0  # e^-60 * poly: earlier inputs no longer matter
 MAX_PENDING_INPUTS = 5000
 
 OVERLOAD_INPUT, OVERLOAD_FILTER, OVERLOAD_OUTPUT = 1, 2, 4
+#: Where the CH1/CH2 analog outputs clip (V): the displays' saturation, 1.09 x 10 V.
+ANALOG_OUTPUT_LIMIT_V = OUTPUT_SATURATION * ANALOG_OUTPUT_FULL_SCALE_V
+#: Theta on an analog output: +-180 degrees = +-10 V (assumed for both models).
+THETA_OUTPUT_V_PER_DEG = ANALOG_OUTPUT_FULL_SCALE_V / 180.0
 _SQRT_HALF = math.sqrt(0.5)  # rms of each quadrature of a unit-variance complex kick
 
 
@@ -133,6 +146,8 @@ class LockInSettings:
     time_constant_s: float = 0.1
     filter_slope_db: int = 12
     sensitivity_V: float = 1.0
+    # What the CH1 and CH2 analog outputs carry: X and Y after power-on on both models.
+    output_sources: tuple[str, str] = ("X", "Y")
 
 
 @dataclass(frozen=True)
@@ -184,6 +199,7 @@ class LockIn:
         self._fresh = True  # the filter has no history yet: start at the first input
         self._noise = OUNoise(rng, clock.now())
         self._capture: CaptureBuffer | None = None  # the SR860's capture buffer, when armed
+        self._latched = 0  # overload bits seen through the analog outputs, not yet collected
 
     # ------------------------------------------------------------- segments and filter
     def _key(self) -> tuple[Hashable, float, int]:
@@ -382,12 +398,26 @@ class LockIn:
     def sensitivity_V(self, value: float) -> None:
         self._change(sensitivity_V=_in_range("sensitivity V", value, 1e-9, 1.0))
 
+    @property
+    def output_sources(self) -> tuple[str, str]:
+        """Control what the CH1 and CH2 analog outputs carry: "X", "Y", "R", "THETA", or any
+        other display quantity (which reads 0 V here: noise and aux inputs are not emulated)."""
+        return self._s.output_sources
+
+    @output_sources.setter
+    def output_sources(self, value: tuple[str, str]) -> None:
+        sources = tuple(str(v).upper() for v in value)
+        if len(sources) != 2:
+            raise LabValueError(f"output sources {value!r}: one for CH1 and one for CH2")
+        self._change(output_sources=sources)
+
     def reset_settings(self) -> None:
         """Instrument restart: every setting back to the power-on default, no capture."""
         with self._lock:
             self._sync()
             self._flush()
             self._capture = None
+            self._latched = 0
             self._s = LockInSettings()
             self._filter.set_order(self._s.filter_slope_db // 6)
             self.mark()
@@ -428,6 +458,31 @@ class LockIn:
             bits = self._bits(inp)  # from the noiseless filter output, as overload_bits
             x, y = self._xy(inp)
             return x, y, bits
+
+    def analog_outputs_V(self) -> tuple[float, float]:
+        """Measure the CH1 and CH2 output voltages from one reading at clock.now() (V, clipped
+        at +-:data:`ANALOG_OUTPUT_LIMIT_V`); its overload bits latch for the emulator."""
+        with self._lock:
+            x, y, bits = self.read()
+            self._latched |= bits
+            scale = ANALOG_OUTPUT_FULL_SCALE_V / self._s.sensitivity_V
+            values = {
+                "X": x * scale,
+                "Y": y * scale,
+                "R": math.hypot(x, y) * scale,
+                "THETA": math.degrees(math.atan2(y, x)) * THETA_OUTPUT_V_PER_DEG,
+            }
+            limit = ANALOG_OUTPUT_LIMIT_V
+            ch1, ch2 = (max(-limit, min(limit, values.get(source, 0.0)))
+                        for source in self._s.output_sources)
+            return ch1, ch2
+
+    def take_latched_overloads(self) -> int:
+        """Get and clear the overload bits (as :meth:`overload_bits`) that readings of the
+        analog outputs saw since the last call."""
+        with self._lock:
+            bits, self._latched = self._latched, 0
+            return bits
 
     def _xy(self, inp: LockInInput) -> tuple[float, float]:
         out = self._filter.output

@@ -42,7 +42,8 @@ def test_table_index_is_strict() -> None:
 @pytest.mark.parametrize("cls", [SR830LockIn, SR860LockIn])
 def test_both_models_satisfy_the_lockin_interface(cls: type) -> None:
     # isinstance() on a runtime Protocol reads every property (I/O), so check the class.
-    members = set(LockIn.__annotations__) | {"snap_xy", "overloaded", "settle_time"}
+    members = set(LockIn.__annotations__) | {"snap_xy", "overloaded", "settle_time",
+                                             "route_xy_outputs", "xy_outputs_routed"}
     assert all(hasattr(cls, name) for name in members)
 
 
@@ -144,6 +145,29 @@ def test_garbled_replies_raise_reply_error(cls: type, name: str, pairs: list) ->
 def test_snap_xy_bytes(cls: type, command: str) -> None:
     with expected_protocol(cls, [(command, "1.25e-3,-4.0e-6")]) as lockin:
         assert lockin.snap_xy() == (1.25e-3, -4.0e-6)
+
+
+# What a controller recording the analog outputs needs: X on CH1, Y on CH2 (SR830 FPOP i,1 =
+# X / Y whatever the display shows; SR860 COUT 0|1 (OCH1|OCH2), 0 (XY)).
+XY_OUTPUT_BYTES = {
+    SR830LockIn: (("FPOP 1,1", "FPOP 2,1"), ("FPOP? 1", "FPOP? 2"), "1", "0"),
+    SR860LockIn: (("COUT 0,0", "COUT 1,0"), ("COUT? 0", "COUT? 1"), "0", "1"),
+}
+
+
+@pytest.mark.parametrize("cls", [SR830LockIn, SR860LockIn])
+def test_route_xy_outputs_bytes(cls: type) -> None:
+    commands, queries, routed, other = XY_OUTPUT_BYTES[cls]
+    with expected_protocol(cls, [(c, None) for c in commands]) as lockin:
+        lockin.route_xy_outputs()
+    with expected_protocol(cls, [(q, routed) for q in queries]) as lockin:
+        assert lockin.xy_outputs_routed() is True
+    # Either output elsewhere (SR830: the display; SR860: R / theta) is not routed.
+    with expected_protocol(cls, [(queries[0], routed), (queries[1], other)]) as lockin:
+        assert lockin.xy_outputs_routed() is False
+    with expected_protocol(cls, [(queries[0], "2")]) as lockin:
+        with pytest.raises(LockInReplyError):
+            lockin.xy_outputs_routed()
 
 
 @pytest.mark.parametrize("reply", ["1.0", "1,2,3", "a,b", "1e-3,inf", ""])
