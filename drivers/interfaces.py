@@ -13,6 +13,7 @@ with :class:`LakeShoreTemperatureControl` and :class:`LakeShoreTransportBridge` 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -94,9 +95,21 @@ class FeedbackController(Protocol):
     def get_tip_position(self) -> tuple[float, float]: ...
 
     def bias_spectroscopy(
-        self, start_V: float, stop_V: float, n_points: int, settle_s: float, integration_s: float
+        self,
+        start_V: float,
+        stop_V: float,
+        n_points: int,
+        settle_s: float,
+        integration_s: float,
+        channels: Sequence[str] | None = None,
+        **timing: float,
     ) -> dict[str, np.ndarray]:
-        """Run a controller-side bias sweep; return channel name -> array (includes the bias)."""
+        """Run a controller-side bias sweep; return channel name -> array (includes the bias).
+
+        ``channels``: the signals recorded (None: the controller driver's default, its own
+        lock-in among them); ``timing``: other sweep timing in s by name, e.g.
+        ``initial_settling_s`` and ``end_settling_s`` (absent: left as they are).
+        """
         ...
 
 

@@ -564,20 +564,23 @@ class NanonisController:
         settle_s: float,
         integration_s: float,
         channels: Sequence[str | int] | None = None,
+        **timing: float,
     ) -> dict[str, np.ndarray]:
         """Configure and run one controller-side bias sweep.
 
         ``start_V``/``stop_V`` in V (-10 to 10), ``n_points`` 2-100000, ``settle_s`` and
         ``integration_s`` per point in s (0-10). ``channels`` are signal names or indexes
-        (default: current, lock-in X and Y, Z). Returns channel name -> array of
-        ``n_points`` values, including the swept bias (first entry).
+        (default: current, lock-in X and Y, Z); ``timing`` other timing fields by name
+        (``initial_settling_s``, ``end_settling_s``, ... as in
+        :meth:`set_spectroscopy_timing`; the rest keep their values). Returns channel name
+        -> array of ``n_points`` values, including the swept bias (first entry).
         """
         chosen = list(DEFAULT_SPECTRUM_CHANNELS if channels is None else channels)
         self.open_bias_spectroscopy()
         self.set_spectroscopy_channels(chosen)
         self.set_spectroscopy_limits(start_V, stop_V)
         self.set_spectroscopy_props(n_points)
-        self.set_spectroscopy_timing(settle_s, integration_s)
+        self.set_spectroscopy_timing(settle_s, integration_s, **timing)
         timing = self.get_spectroscopy_timing()
         expected_s = (
             timing["initial_settling_s"]

@@ -18,6 +18,14 @@ The internal lock-in channel ``LI Demod 1 X (A)`` is the demodulated current at 
 harmonic, G(V) * Vmod with G the smeared model dI/dV (S) and Vmod the rms junction modulation
 (V), plus a seeded Gaussian noise of the current amplifier integrated over the integration
 time; ``LI Demod 1 Y (A)`` carries noise only (the reference phase is aligned).
+
+The analog inputs ``Input 1 (V)`` and ``Input 2 (V)`` are wired to the external lock-in's CH1
+and CH2 outputs (the lab's ``lockin.analog_outputs_V()``: X and Y / sensitivity x 10 V when so
+routed, clipped at 10.9 V), the usual set-up in which the controller times the sweep and the
+SR830/SR860 demodulates. Within a sweep point both come from one lock-in reading at the point's
+end, as X and Y of the internal demodulator come from one demodulation; the controller's
+averaging over the integration time is not modelled for them (the lock-in's filter, longer
+than the integration in practice, already sets their bandwidth).
 """
 
 from __future__ import annotations
@@ -132,6 +140,9 @@ class NanonisEmulator:
             ("X (m)", lambda: float(self.lab.tip_xy_m[0])),
             ("Y (m)", lambda: float(self.lab.tip_xy_m[1])),
             ("Preamp output (V)", self._preamp_output_V),
+            # Appended, so the indexes of the signals above stay what clients already use.
+            ("Input 1 (V)", lambda: self.lab.lockin.analog_outputs_V()[0]),
+            ("Input 2 (V)", lambda: self.lab.lockin.analog_outputs_V()[1]),
         )
         self.signal_names: tuple[str, ...] = tuple(name for name, _ in self._signals)
         # One handler per command of the shared table; a missing one fails here, not mid-run.
@@ -547,20 +558,35 @@ class NanonisEmulator:
         return rows, None
 
     def _read_point(self, channels: list[int], integration_s: float) -> np.ndarray:
+        """One sweep point: signals read together (see :data:`_READ_TOGETHER`) share one
+        reading, so X and Y of a point always belong to the same instant."""
+        readers: dict[str, Callable[[], tuple[float, float]]] = {
+            "demodulator": lambda: self._demodulated(integration_s),
+            "lockin outputs": self.lab.lockin.analog_outputs_V,
+        }
+        readings: dict[str, tuple[float, float]] = {}
         values = []
-        lockin: tuple[float, float] | None = None
         for k in channels:
-            name = self.signal_names[k]
-            if name.startswith("LI Demod 1"):
-                # X and Y of one point come from one demodulation.
-                lockin = lockin or self._demodulated(integration_s)
-                values.append(lockin[0] if name.startswith("LI Demod 1 X") else lockin[1])
-            else:
+            together = _READ_TOGETHER.get(self.signal_names[k])
+            if together is None:
                 values.append(self._read_signal(k))
+                continue
+            group, position = together
+            if group not in readings:
+                readings[group] = readers[group]()
+            values.append(readings[group][position])
         return np.asarray(values, dtype=float)
 
 
 _LONG_COMMANDS = frozenset({"BiasSpectr.Start", "ZCtrl.Withdraw"})
+# Signals a sweep point reads together: name -> (reading, position in it). The internal
+# demodulator's X and Y, and the external lock-in's two outputs.
+_READ_TOGETHER: dict[str, tuple[str, int]] = {
+    "LI Demod 1 X (A)": ("demodulator", 0),
+    "LI Demod 1 Y (A)": ("demodulator", 1),
+    "Input 1 (V)": ("lockin outputs", 0),
+    "Input 2 (V)": ("lockin outputs", 1),
+}
 
 
 def _flag(code: int, present: bool) -> bool:

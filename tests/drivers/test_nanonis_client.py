@@ -208,6 +208,36 @@ def test_bias_spectroscopy_runs_the_documented_sequence():
     assert not sock.script
 
 
+def test_bias_spectroscopy_sets_other_timing_fields_by_name():
+    """initial_settling_s = 0 (was 0.01) and end_settling_s = 0.5: fields 3 and 7 change."""
+    timing = "3dcccccd 00000000 00000000 3f800000 3c23d70a 3ca3d70a 3f000000 3e4ccccd"
+    names = strings("Bias (V)", "Current (A)")
+    script = [
+        (req("BiasSpectr.Open"), rep("BiasSpectr.Open")),
+        (req("Signals.NamesGet"), rep("Signals.NamesGet", SIGNALS)),
+        (req("BiasSpectr.ChsSet", "00000001 00000000"), rep("BiasSpectr.ChsSet")),
+        (req("BiasSpectr.LimitsSet", "bba3d70a 3ba3d70a"), rep("BiasSpectr.LimitsSet")),
+        (req("BiasSpectr.PropsSet", "0000 00000001 0002 00000002 00000000 0002 0002"),
+         rep("BiasSpectr.PropsSet")),
+        (req("BiasSpectr.TimingGet"), rep("BiasSpectr.TimingGet", TIMING_HEX)),
+        (req("BiasSpectr.TimingSet", timing), rep("BiasSpectr.TimingSet")),
+        (req("BiasSpectr.TimingGet"), rep("BiasSpectr.TimingGet", timing)),
+        (req("BiasSpectr.Start", "00000001 00000000"), rep(
+            "BiasSpectr.Start", f"{names} 00000002 00000002 bba3d70a 3ba3d70a 2edbe6ff 2f89705f "
+            "00000000")),
+    ]
+    ctl, sock = controller(script)
+    result = ctl.bias_spectroscopy(-5e-3, 5e-3, 2, 0.01, 0.02, channels=["Current (A)"],
+                                   initial_settling_s=0.0, end_settling_s=0.5)
+    assert list(result) == ["Bias (V)", "Current (A)"]
+    assert sock.timeouts[-1] == pytest.approx(5.0 + 0.5 + 2 * 0.03)
+    assert not sock.script
+    # A misspelt field is refused before anything is set.
+    ctl, _ = controller([(req("BiasSpectr.TimingGet"), rep("BiasSpectr.TimingGet", TIMING_HEX))])
+    with pytest.raises(NanonisValueError, match="unknown timing fields"):
+        ctl.set_spectroscopy_timing(0.01, 0.02, initial_settle_s=0.0)
+
+
 def test_controller_satisfies_the_feedback_interface():
     ctl, _ = controller([])
     assert isinstance(ctl, FeedbackController)
