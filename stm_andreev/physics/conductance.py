@@ -14,6 +14,8 @@ needed; otherwise the result is up-sampled spectrally and interpolated with loca
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import fft as sp_fft
@@ -61,6 +63,9 @@ def _lockin_cf(k: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 def _grid_step(gamma: np.ndarray, kT: np.ndarray, a: np.ndarray) -> float:
     """Energy step resolving the sharpest sigma among the batch."""
+    narrowest = float(np.min(gamma))
+    if narrowest > 0:  # every row Dynes-broadened (all fits): the same step, 5x cheaper
+        return min(max(narrowest * _STEP_PER_FEATURE, _MIN_STEP_EV), _MAX_STEP_EV)
     feature = np.where(gamma > 0, gamma, np.inf)
     # Without Dynes broadening sigma has square-root edges; the smearing widths then set
     # the scale that matters for the smeared result.
@@ -69,43 +74,101 @@ def _grid_step(gamma: np.ndarray, kT: np.ndarray, a: np.ndarray) -> float:
     return float(np.clip(h, _MIN_STEP_EV, _MAX_STEP_EV))
 
 
+def _fft_workers(size: int) -> int:
+    """Threads for an FFT of ``size`` values: below ~2^18 values (a fit's few rows) starting
+    threads costs more than it saves (x1.5-3 slower on 2 cores); the results are the same."""
+    return -1 if size >= 1 << 18 else 1
+
+
+def _distinct_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of ``values`` (n, k) in order of first appearance, and for each row
+    the index of its distinct row. A dict of tuples: np.unique(axis=0) costs ~70 us even for
+    the few rows of a fit's Jacobian, called twice per conductance call."""
+    index: dict[tuple[float, ...], int] = {}
+    inverse = np.array([index.setdefault(row, len(index)) for row in map(tuple, values.tolist())],
+                       dtype=np.intp)
+    return np.array(list(index), dtype=float).reshape(len(index), values.shape[1]), inverse
+
+
 def _unique_factor_rows(E: np.ndarray, gap: np.ndarray, gamma: np.ndarray):
     """Gap factors for each distinct (gap, Gamma) row of a batch, indexed back per row."""
-    pairs = np.stack([gap.ravel(), gamma.ravel()], axis=1)
-    uniq, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    uniq, inverse = _distinct_rows(np.hstack([gap, gamma]))
     f = gap_factors(E[None, :], uniq[:, :1], uniq[:, 1:])
     if len(uniq) == 1:
         return f  # one row broadcasts against the whole batch: no copies
-    return type(f)(*(part[inverse.ravel()] for part in f))
+    return type(f)(*(part[inverse] for part in f))
 
 
-def _per_unique(values: np.ndarray, fn) -> np.ndarray:
-    """fn evaluated once per distinct row value of ``values`` (n, 1), indexed back per row."""
-    uniq, inverse = np.unique(values.ravel(), return_inverse=True)
-    result = fn(uniq[:, None])
-    return result if len(uniq) == 1 else result[inverse.ravel()]
+# A fit evaluates dozens of batches at one temperature and modulation on a few dozen grids,
+# and the sinh and Bessel terms cost as much as its FFTs: the characteristic functions are
+# kept per (grid length, step, width) and shared between calls (read-only; a row holds
+# n / 2 + 1 floats, 0.2 MB for a fit's largest grids).
+@functools.lru_cache(maxsize=8)
+def _thermal_row(n: int, h: float, kT: float) -> np.ndarray:
+    return _thermal_cf(2 * np.pi * np.fft.rfftfreq(n, d=h), np.float64(kT))
 
 
-def _smeared_on_grid(E, Eg, Dc, Z, gamma, gamma_c, kT, a):
-    """Fourier transform of the smeared G/G_N - 1 on the grid E for each batch row.
+@functools.lru_cache(maxsize=8)
+def _lockin_row(n: int, h: float, a: float) -> np.ndarray:
+    return _lockin_cf(2 * np.pi * np.fft.rfftfreq(n, d=h), np.float64(a))
+
+
+@functools.lru_cache(maxsize=32)
+def _smearing_row(n: int, h: float, kT: float, a: float) -> np.ndarray:
+    row = _thermal_row(n, h, kT) * _lockin_row(n, h, a)
+    row.flags.writeable = False
+    return row
+
+
+def _smearing_rows(n: int, h: float, kT: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Thermal times lock-in characteristic function on the rfft frequencies of an n-point
+    grid of step h, per batch row (one row broadcasting when all rows share kT and a)."""
+    uniq, inverse = _distinct_rows(np.hstack([kT, a]))
+    rows = [_smearing_row(n, h, t, v) for t, v in uniq.tolist()]
+    return rows[0][None, :] if len(rows) == 1 else np.stack(rows)[inverse]
+
+
+def _even_half(E: np.ndarray):
+    """For a grid symmetric about E = 0 (it holds 0 or straddles it by half a step, as on a
+    bias sweep from -V to V), the energies |E| of one half and a function that spreads rows
+    computed there onto the whole grid; else None. sigma is even in E: a batch computes its
+    gap factors on half the grid."""
+    h = E[1] - E[0]
+    twice_zero = -2.0 * E[0] / h  # twice the (fractional) index where E = 0
+    k = round(float(twice_zero))
+    n = E.size
+    if abs(twice_zero - k) > 1e-9 or not 0 <= k <= 2 * (n - 1):
+        return None
+    odd = k % 2  # 1: E = 0 lies between grid points j0 and j0 + 1
+    j0 = (k - odd) // 2
+    energies = 0.5 * h * (odd + 2 * np.arange(max(j0 + 1, n - j0 - odd)))
+
+    def spread(rows: np.ndarray) -> np.ndarray:
+        return np.concatenate([rows[:, j0::-1], rows[:, 1 - odd : n - j0 - odd]], axis=1)
+
+    return energies, spread
+
+
+def _smeared_on_grid(E, h, Eg, Dc, Z, gamma, gamma_c, kT, a):
+    """Fourier transform of the smeared G/G_N - 1 on the grid E (step h) for each batch row.
 
     Rows are 2D arrays of shape (n, 1). The expensive parts (complex gap factors, sinh and
     Bessel characteristic functions) are computed once per distinct parameter value, so a
     batch that varies Z and T over common gaps costs little more than its FFTs.
     """
-    single = _unique_factor_rows(E, Eg, gamma)
+    half = _even_half(E)
+    E_sigma = E if half is None else half[0]
+    single = _unique_factor_rows(E_sigma, Eg, gamma)
     if np.array_equal(Eg, Dc) and np.array_equal(gamma, gamma_c):
         collective = single  # plain BTK / Dynes: one set of gap factors serves both channels
     else:
-        collective = _unique_factor_rows(E, Dc, gamma_c)
+        collective = _unique_factor_rows(E_sigma, Dc, gamma_c)
     sigma = two_gap_sigma_from_factors(collective, single, Z) - 1.0  # -> 0 at large |E|
+    if half is not None:
+        sigma = half[1](sigma)
     n = E.size
-    h = E[1] - E[0]
-    k = 2 * np.pi * np.fft.rfftfreq(n, d=h)
-    cf = _per_unique(kT, lambda u: _thermal_cf(k[None, :], u)) * _per_unique(
-        a, lambda u: _lockin_cf(k[None, :], u)
-    )
-    spectrum = sp_fft.rfft(sigma, axis=-1, workers=-1)
+    cf = _smearing_rows(n, h, kT, a)
+    spectrum = sp_fft.rfft(sigma, axis=-1, workers=_fft_workers(sigma.size))
     spectrum *= cf
     return spectrum, n
 
@@ -132,6 +195,9 @@ def _validate(Eg, Dc, Z, gamma, gamma_c, T, Vmod) -> None:
         "T_K": T,
         "Vmod_rms_V": Vmod,
     }
+    values = np.hstack(list(checks.values()))
+    if np.isfinite(values).all() and (values >= 0).all():
+        return  # one check for all (a fit makes thousands of small calls); names on failure
     for name, value in checks.items():
         if not np.all(np.isfinite(value)):
             raise ValueError(f"{name} must be finite, got {value}")
@@ -202,16 +268,17 @@ def _conductance_rows(flat_V, Eg, Dc, Zr, gamma, gamma_c, T, Vmod) -> np.ndarray
         n_total = sp_fft.next_fast_len(n_total, real=True)  # extra points only widen the margin
         _check_grid(n_total)
         E = start + h * (np.arange(n_total) - n_left)
-        spectrum, n = _smeared_on_grid(E, Eg, Dc, Zr, gamma, gamma_c, kT, a)
-        G = sp_fft.irfft(spectrum, n=n, axis=-1, workers=-1) + 1.0
-        return G[:, n_left : n_left + (flat_V.size - 1) * m + 1 : m]
+        spectrum, n = _smeared_on_grid(E, h, Eg, Dc, Zr, gamma, gamma_c, kT, a)
+        G = sp_fft.irfft(spectrum, n=n, axis=-1, workers=_fft_workers(spectrum.size))
+        return G[:, n_left : n_left + (flat_V.size - 1) * m + 1 : m] + 1.0
 
     n_total = sp_fft.next_fast_len(int(np.ceil((hi - lo) / h)) + 1, real=True)
     _check_grid(n_total)
     E = lo + h * np.arange(n_total)
-    spectrum, n = _smeared_on_grid(E, Eg, Dc, Zr, gamma, gamma_c, kT, a)
+    spectrum, n = _smeared_on_grid(E, h, Eg, Dc, Zr, gamma, gamma_c, kT, a)
     upsample = 4  # spectral (band-limited) interpolation onto a 4x finer grid, then cubics
-    G = sp_fft.irfft(spectrum, n=n * upsample, axis=-1, workers=-1) * upsample + 1.0
+    G = sp_fft.irfft(spectrum, n=n * upsample, axis=-1,
+                     workers=_fft_workers(spectrum.size * upsample)) * upsample + 1.0
     return _cubic_interp(flat_V, lo, h / upsample, G)
 
 
@@ -219,7 +286,8 @@ def _uniform_step(V: np.ndarray) -> float | None:
     if V.size < 2:
         return None
     d = np.diff(V)
-    if d[0] > 0 and np.allclose(d, d[0], rtol=1e-9, atol=0):
+    # np.allclose(d, d[0], rtol=1e-9, atol=0) without its overhead (~0.1 ms a call)
+    if d[0] > 0 and bool(np.all(np.abs(d - d[0]) <= 1e-9 * d[0])):
         return float(d[0])
     return None
 
