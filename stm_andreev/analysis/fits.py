@@ -79,12 +79,17 @@ def model_curves(
 ) -> np.ndarray:
     """Model G/G_N (times the scale) for rows of parameters ``params`` (n, n_params), in the
     order of ``MODELS[model]`` and in SI units (eV for energies). Returns (n, len(bias_V))."""
-    names = MODELS[model]
     P = np.atleast_2d(np.asarray(params, dtype=float))
-    cols = {name: P[:, k : k + 1] for k, name in enumerate(names)}
-    g = conductance(np.asarray(bias_V, dtype=float), T_K=T_K, Vmod_rms_V=Vmod_rms_V,
-                    **_physics_kwargs(model, cols))
-    return cols["scale"] * g
+    return P[:, -1:] * _unscaled_curves(model, bias_V, P, T_K=T_K, Vmod_rms_V=Vmod_rms_V)
+
+
+def _unscaled_curves(model: str, bias_V: ArrayLike, P: np.ndarray, *, T_K: float,
+                     Vmod_rms_V: float) -> np.ndarray:
+    """G/G_N of the physics parameters in the rows of P (every model's last column, the scale,
+    is not used)."""
+    cols = {name: P[:, k : k + 1] for k, name in enumerate(MODELS[model])}
+    return conductance(np.asarray(bias_V, dtype=float), T_K=T_K, Vmod_rms_V=Vmod_rms_V,
+                       **_physics_kwargs(model, cols))
 
 
 @dataclass(frozen=True)
@@ -118,15 +123,15 @@ class _Problem:
         self.nfev = 0
         self._cache: tuple[bytes, np.ndarray] | None = None
 
-    def _curves(self, X: np.ndarray) -> np.ndarray:
+    def _unscaled(self, P: np.ndarray) -> np.ndarray:
         self.nfev += 1
-        return model_curves(self.model, self.V, X * self.units, T_K=self.T_K,
-                            Vmod_rms_V=self.Vmod)
+        return _unscaled_curves(self.model, self.V, P, T_K=self.T_K, Vmod_rms_V=self.Vmod)
 
     def residuals(self, x: np.ndarray) -> np.ndarray:
         if self._cache is not None and self._cache[0] == x.tobytes():
             return self._cache[1]
-        r = self._curves(x[None, :])[0] - self.g
+        P = x[None, :] * self.units
+        r = (P[:, -1:] * self._unscaled(P))[0] - self.g
         self._cache = (x.tobytes(), r)
         return r
 
@@ -134,8 +139,12 @@ class _Problem:
         # Steps ~1e-4 of a typical value: the energy grid inside conductance is shared by all
         # rows of one call, so differences are not polluted by grid changes.
         step = np.maximum(np.abs(x) * 1e-4, 1e-4)
-        X = np.vstack([x, x + np.diag(step)])
-        G = self._curves(X)
+        P = np.vstack([x, x + np.diag(step)]) * self.units
+        # The last row nudges the scale (every model's last parameter): its physics is the base
+        # row's, so its curve is the base curve times its own scale, the very numbers the
+        # batch would give that row, without its FFTs.
+        g = self._unscaled(P[:-1])
+        G = P[:, -1:] * np.vstack([g, g[:1]])
         self._cache = (x.tobytes(), G[0] - self.g)
         return ((G[1:] - G[0]) / step[:, None]).T
 
