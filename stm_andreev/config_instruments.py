@@ -110,11 +110,16 @@ class NanonisOptions(Strict):
 
     ``ports`` lists every port to open; it must include the address port. Long commands
     (bias spectroscopy, withdraw) block their port, so Stop goes out on another one.
+    ``lockin_x_signal`` / ``lockin_y_signal``: the controller signals (names as in its signal
+    list) cabled to the external lock-in's CH1 (X) and CH2 (Y) outputs, which a
+    ``controller_lockin`` sweep records.
     """
 
     ports: list[Port] | None = Field(None, min_length=1, max_length=4)
     timeout_s: PositiveFloat = Field(10.0, le=3600)
     lockin_modulator: int = Field(1, ge=1, le=8, description="internal lock-in modulator, 1-based")
+    lockin_x_signal: str = Field("Input 1 (V)", min_length=1, max_length=200)
+    lockin_y_signal: str = Field("Input 2 (V)", min_length=1, max_length=200)
 
     @field_validator("ports")
     @classmethod
@@ -122,6 +127,22 @@ class NanonisOptions(Strict):
         if value is not None and len(set(value)) != len(value):
             raise ValueError(f"ports must be different from each other; got {value}")
         return value
+
+    @field_validator("lockin_x_signal", "lockin_y_signal")
+    @classmethod
+    def _signal_name(cls, value: str) -> str:
+        if value != value.strip():
+            raise ValueError(f"a signal name as the controller lists it, without leading or "
+                             f"trailing blanks; got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _two_signals(self) -> NanonisOptions:
+        if self.lockin_x_signal == self.lockin_y_signal:
+            raise KeyedValueError([(("lockin_y_signal",), (
+                f"must differ from lockin_x_signal ({self.lockin_x_signal!r}): X and Y come "
+                "from two outputs"))])
+        return self
 
 
 class _Instrument(Strict):

@@ -73,6 +73,13 @@ class Station:
         sim = self.config.simulation
         return sim.modulation_divider if sim is not None else 1000.0
 
+    @property
+    def lockin_output_signals(self) -> tuple[str, str]:
+        """The feedback controller's signals cabled to the lock-in's X (CH1) and Y (CH2)
+        outputs, from its ``options.lockin_x_signal`` / ``lockin_y_signal``."""
+        options = self.config.instruments[self.config.roles.feedback].options
+        return options.lockin_x_signal, options.lockin_y_signal
+
     def sweep_stopper(self) -> SweepStopper | None:
         """The feedback controller's second link, which stops its running bias sweep (opened
         on first use), or None if it cannot be opened (then logged once)."""

@@ -104,6 +104,8 @@ st("lakeshore-control-channel-unknown", "instruments.fridge.options.control_chan
    sub(base, "control_channel: mixing_chamber", "control_channel: mxc"))
 st("nanonis-ports-without-address-port", "instruments.stm.options.ports",
    sub(lab, "ports: [6501, 6502, 6503, 6504]", "ports: [6502, 6503]"))
+st("nanonis-lockin-signals-equal", "instruments.stm.options.lockin_y_signal",
+   sub(lab, 'lockin_y_signal: "Input 2 (V)"', 'lockin_y_signal: "Input 1 (V)"'))
 st("tcp-simulated-without-address", "instruments.lockin.address",
    sub(tcp, "    address: TCPIP::127.0.0.1::18830::SOCKET\n", ""))
 st("simulated-without-simulation", "instruments.lockin.simulated",
