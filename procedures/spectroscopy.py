@@ -3,8 +3,9 @@
 At a setpoint (V_sp, I_sp): choose the preamp gain and the lock-in range for the decade, ramp
 the setpoint with the feedback on (never faster than the station's ramp rate), wait until the
 tip height settles, record z, I and G_sp = I_sp/V_sp, open the feedback, sweep the bias (point
-by point through the lock-in, or as one controller-run sweep), return the bias to V_sp and
-close the feedback.
+by point through the lock-in, as one controller-run sweep read by the controller's own
+demodulator, or as one controller-run sweep recording the lock-in's X and Y outputs), return
+the bias to V_sp and close the feedback.
 
 These functions only talk to the station's role interfaces (LockIn, FeedbackController,
 TemperatureController), never to a model of instrument.
@@ -20,8 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from stm_andreev.config_plan import CONTROLLER_LOCKIN_SETTLING_S, EXTERNAL_LOCKIN_MODES
 from stm_andreev.drivers.lockin_filter import SETTLE_FRACTION
 from stm_andreev.drivers.preamp import DEFAULT_GAINS_V_PER_A, settings_for_setpoint
+from stm_andreev.drivers.srs_tables import ANALOG_OUTPUT_FULL_SCALE_V
 
 from .abort_watch import StopOnAbort
 from .errors import (
@@ -52,7 +55,7 @@ class SpectrumSettings:
 
     V_sp_V: float
     bias_V: np.ndarray
-    acquisition: str  # "lockin" or "controller"
+    acquisition: str  # "lockin", "controller" or "controller_lockin" (see config_plan)
     modulation_Vrms: float
     modulation_frequency_Hz: float
     settle_s: float
@@ -61,6 +64,11 @@ class SpectrumSettings:
     settle_z_timeout_s: float
     lockin_time_constant_s: float | None = None  # None: chosen per decade for the SNR
     lockin_filter_slope_db: int = 24
+
+    @property
+    def uses_external_lockin(self) -> bool:
+        """Whether the external lock-in measures (and its sine out modulates the bias)."""
+        return self.acquisition in EXTERNAL_LOCKIN_MODES
 
 
 @dataclass
@@ -85,17 +93,24 @@ def preamp_gains(station) -> tuple[float, ...]:
 
 
 def configure_for_setpoint(station, setpoint_A: float, settings: SpectrumSettings) -> dict:
-    """Preamp gain and lock-in range for this setpoint's decade; returns what was set."""
+    """Preamp gain and lock-in range for this setpoint's decade; returns what was set.
+
+    With the external lock-in (``lockin``, ``controller_lockin``) its modulation, filter and
+    sensitivity are set; for ``controller_lockin`` also its outputs to X (CH1) and Y (CH2),
+    which the controller records. Otherwise the controller's own modulator is set.
+    """
     lockin = station.lockin
     model = "SR860" if "SR860" in type(lockin).__name__.upper() else "SR830"
     gain, chosen = settings_for_setpoint(setpoint_A, settings, preamp_gains(station), model)
     station.feedback.set_current_gain(gain)
-    if settings.acquisition == "lockin":
+    if settings.uses_external_lockin:
         lockin.frequency = settings.modulation_frequency_Hz
         lockin.sine_voltage = settings.modulation_Vrms * station.modulation_divider
         lockin.filter_slope = chosen.filter_slope_db
         lockin.time_constant = chosen.time_constant_s
         lockin.sensitivity = chosen.sensitivity_V
+        if settings.acquisition == "controller_lockin":
+            lockin.route_xy_outputs()
     else:
         fb = station.feedback
         # The controller's modulator and demodulator are both taken as rms here, as the
@@ -208,15 +223,21 @@ def sweep_with_lockin(station, settings: SpectrumSettings, gain: float, check=No
     return X, Y
 
 
-def sweep_with_controller(
-    station, settings: SpectrumSettings, abort_requested: Callable[[], bool] | None = None
-):
-    """Controller-run bias sweep (Nanonis bias spectroscopy); returns (X, Y) as currents in A.
+def controller_sweep(
+    station,
+    settings: SpectrumSettings,
+    settle_s: float,
+    abort_requested: Callable[[], bool] | None = None,
+    **options,
+) -> dict[str, np.ndarray]:
+    """One controller-run bias sweep over ``settings.bias_V``: channel name -> values.
 
-    The sweep blocks this thread until it ends. With ``abort_requested``, a watcher stops it
-    on the controller's second link once that returns true, and :class:`SweepAborted` is
-    raised (without the link the abort waits for the sweep's end). A sweep stopped on the
-    controller by anyone else is incomplete: re-taken.
+    ``settle_s`` per point, then ``settings.integration_s``; ``options`` go to the driver's
+    ``bias_spectroscopy`` (channels, other timing). The sweep blocks this thread until it
+    ends. With ``abort_requested``, a watcher stops it on the controller's second link once
+    that returns true, and :class:`SweepAborted` is raised (without the link the abort waits
+    for the sweep's end). A sweep stopped on the controller by anyone else is incomplete:
+    re-taken.
     """
     n = int(settings.bias_V.size)
     stopper = station.sweep_stopper() if abort_requested is not None else None
@@ -226,18 +247,67 @@ def sweep_with_controller(
             float(settings.bias_V[0]),
             float(settings.bias_V[-1]),
             n,
-            settings.settle_s,
+            settle_s,
             settings.integration_s,
+            **options,
         )
-    x_key = next(k for k in data if k.startswith("LI Demod 1 X"))
-    y_key = next(k for k in data if k.startswith("LI Demod 1 Y"))
-    X, Y = np.asarray(data[x_key], dtype=float), np.asarray(data[y_key], dtype=float)
-    if X.size < n:
+    measured = min(len(values) for values in data.values())
+    if measured < n:
         # A stopped controller returns the points measured so far: never a spectrum.
         if watch is not None and watch.fired:
-            raise SweepAborted(X.size, n)
-        raise RetakeNeeded(f"the controller's sweep stopped after {X.size} of {n} points")
-    return X, Y
+            raise SweepAborted(measured, n)
+        raise RetakeNeeded(f"the controller's sweep stopped after {measured} of {n} points")
+    return data
+
+
+def sweep_with_controller(
+    station, settings: SpectrumSettings, abort_requested: Callable[[], bool] | None = None
+):
+    """Controller-run sweep read by the controller's own demodulator; returns (X, Y) as
+    currents in A (see :func:`controller_sweep` for the abort)."""
+    data = controller_sweep(station, settings, settings.settle_s, abort_requested)
+    x_key = next(k for k in data if k.startswith("LI Demod 1 X"))
+    y_key = next(k for k in data if k.startswith("LI Demod 1 Y"))
+    return np.asarray(data[x_key], dtype=float), np.asarray(data[y_key], dtype=float)
+
+
+def sweep_with_controller_lockin(
+    station,
+    settings: SpectrumSettings,
+    gain: float,
+    sensitivity_V: float,
+    abort_requested: Callable[[], bool] | None = None,
+    check: Callable[[], None] | None = None,
+):
+    """Controller-run sweep recording the lock-in's X and Y outputs; returns (X, Y) in V rms.
+
+    The controller settles at each point as long as :func:`sweep_with_lockin` waits (the
+    filter's settle time, at least ``settle_s``), then averages ``integration_s``; the
+    lock-in's outputs give 10 V at its full scale ``sensitivity_V``. A reading beyond full
+    scale (where the lock-in flags an output overload, and further up its outputs clip) or an
+    overload latched during the sweep raises :class:`LockInOverload` (see
+    :func:`controller_sweep` for the abort).
+    """
+    lockin = station.lockin
+    signals = station.lockin_output_signals
+    wait = max(settings.settle_s, lockin.settle_time(LOCKIN_SETTLE_FRACTION))
+    lockin.status_bits()  # clear what latched before the sweep (e.g. during the ramp)
+    data = controller_sweep(station, settings, wait, abort_requested, channels=list(signals),
+                            **CONTROLLER_LOCKIN_SETTLING_S)
+    V_x, V_y = (np.asarray(data[signal], dtype=float) for signal in signals)
+    largest_V = float(max(np.max(np.abs(V_x)), np.max(np.abs(V_y))))
+    overloaded = lockin.overloaded()
+    if overloaded or largest_V > ANALOG_OUTPUT_FULL_SCALE_V:
+        if check is not None:
+            check()  # a saturated preamp or a tip crash explains an overload: its interlock wins
+        # Clipped readings look like a plausible spectrum: never store them as one.
+        raise LockInOverload(
+            f"lock-in overload during the controller's sweep at gain {gain:.0e} V/A "
+            f"(outputs up to {largest_V:.3g} V of {ANALOG_OUTPUT_FULL_SCALE_V:g} V full scale"
+            f"{', status latched' if overloaded else ''})"
+        )
+    to_V_rms = sensitivity_V / ANALOG_OUTPUT_FULL_SCALE_V
+    return V_x * to_V_rms, V_y * to_V_rms
 
 
 def take_spectrum(
@@ -274,14 +344,20 @@ def take_spectrum(
             check()
 
     try:
-        if settings.acquisition == "lockin":
-            X, Y = sweep_with_lockin(station, settings, gain, during_sweep)
-            # X is the preamp output's first harmonic: gain * dI/dV * Vmod (all rms).
-            G = X / (gain * settings.modulation_Vrms)
-        else:
+        if settings.acquisition == "controller":
             X, Y = sweep_with_controller(station, settings, abort_requested)
             # The controller's demodulator reports the current's first harmonic (A rms).
             G = X / settings.modulation_Vrms
+        else:
+            if settings.acquisition == "lockin":
+                X, Y = sweep_with_lockin(station, settings, gain, during_sweep)
+            else:
+                X, Y = sweep_with_controller_lockin(
+                    station, settings, gain, setup["lockin_sensitivity_V"], abort_requested,
+                    during_sweep,
+                )
+            # X is the preamp output's first harmonic: gain * dI/dV * Vmod (all rms).
+            G = X / (gain * settings.modulation_Vrms)
         # Checked before the loop closes again: closing it clears the safe-tip status.
         check_interlocks(station, gain)
     except SafeTipEvent:

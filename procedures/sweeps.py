@@ -14,6 +14,7 @@ anything moves). A point is one spectrum at one (temperature, position, setpoint
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
 import numpy as np
 from pymeasure.experiment import (
@@ -25,7 +26,7 @@ from pymeasure.experiment import (
     Procedure,
 )
 
-from stm_andreev.config_plan import values_of
+from stm_andreev.config_plan import Acquisition, values_of
 
 from .spectroscopy import SpectrumSettings
 
@@ -61,7 +62,8 @@ class SpectrumProcedure(Procedure):
     bias_start_V = FloatParameter("Bias start", units="V", default=-1.5e-3, minimum=-10, maximum=10)
     bias_stop_V = FloatParameter("Bias stop", units="V", default=1.5e-3, minimum=-10, maximum=10)
     n_bias = IntegerParameter("Bias points", default=301, minimum=2, maximum=100_000)
-    acquisition = ListParameter("Acquisition", choices=["lockin", "controller"], default="lockin")
+    acquisition = ListParameter("Acquisition", choices=list(get_args(Acquisition)),
+                                default="lockin")
     modulation_Vrms = FloatParameter("Modulation", units="V", default=20e-6, minimum=0, maximum=1)
     modulation_frequency_Hz = FloatParameter("Modulation frequency", units="Hz", default=377.0)
     settle_s = FloatParameter("Settle per point", units="s", default=0.1, minimum=0)

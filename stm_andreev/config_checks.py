@@ -12,7 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from stm_andreev.config_base import duration_text, si
-from stm_andreev.config_plan import CooldownStep, PlanConfig, SpectrumParams
+from stm_andreev.config_plan import (
+    CONTROLLER_LOCKIN_SETTLING_S,
+    CooldownStep,
+    PlanConfig,
+    SpectrumParams,
+)
 from stm_andreev.config_station import StationConfig
 
 
@@ -21,7 +26,8 @@ def check_plan_against_station(plan: PlanConfig, station: StationConfig) -> list
 
     Each entry starts with the plan key path (``steps.1.temperatures_K``) and names the limit.
     The applied bias is checked with the modulation peak added (sqrt(2) x Vrms), since that
-    is what reaches the junction.
+    is what reaches the junction, in the modes whose modulation is the external lock-in's
+    sine (``lockin``, ``controller_lockin``).
     """
     limits = station.limits
     tc = station.temperature_control
@@ -30,7 +36,8 @@ def check_plan_against_station(plan: PlanConfig, station: StationConfig) -> list
     for index, step in enumerate(plan.steps):
         at = plan.step_key(index)
         if isinstance(step, SpectrumParams):
-            peak = math.sqrt(2) * step.modulation_Vrms if step.acquisition == "lockin" else 0.0
+            external = step.uses_external_lockin
+            peak = math.sqrt(2) * step.modulation_Vrms if external else 0.0
             for key in ("V_sp_V", "bias_start_V", "bias_stop_V"):
                 applied = abs(getattr(step, key)) + (0.0 if key == "V_sp_V" else peak)
                 if applied > limits.max_bias_V * (1 + 1e-12):
@@ -39,12 +46,13 @@ def check_plan_against_station(plan: PlanConfig, station: StationConfig) -> list
                     violations.append(
                         f"{at}{key}: |bias| {si(applied, 'V')}{extra} exceeds "
                         f"limits.max_bias_V {si(limits.max_bias_V, 'V')}")
-            if step.acquisition == "lockin" and step.modulation_Vrms > limits.max_modulation_Vrms:
+            if external and step.modulation_Vrms > limits.max_modulation_Vrms:
                 violations.append(
                     f"{at}modulation_Vrms: {si(step.modulation_Vrms, 'Vrms')} exceeds "
                     f"limits.max_modulation_Vrms {si(limits.max_modulation_Vrms, 'Vrms')}")
-            if step.acquisition == "lockin" and "lockin" not in roles:
-                violations.append(f"{at}acquisition: lockin needs a lockin role in the station")
+            if external and "lockin" not in roles:
+                violations.append(f"{at}acquisition: {step.acquisition} needs a lockin role in "
+                                  "the station")
         setpoints = step.setpoint_sequence_A()
         if setpoints.size and setpoints.max() > limits.max_setpoint_A * (1 + 1e-12):
             violations.append(
@@ -130,10 +138,12 @@ def spectrum_time_s(step: SpectrumParams, setpoint_A: float,
     Point by point through the lock-in, the procedure waits per point the larger of
     ``settle_s`` and the settle time of the filter it sets for this setpoint's decade (which
     at low setpoints is long: 13 tau at 24 dB/oct); that filter follows from the station's
-    lock-in model and preamp gains, so without a station, and for a controller-run sweep,
-    the nominal ``settle_s + integration_s`` per point is used.
+    lock-in model and preamp gains. A ``controller_lockin`` sweep has the controller settle
+    that same wait, then integrate ``integration_s``, per point, plus the initial and end
+    settling the procedure sets (:data:`CONTROLLER_LOCKIN_SETTLING_S`). Without a station,
+    and for a ``controller`` sweep, the nominal ``settle_s + integration_s`` per point is used.
     """
-    if station is None or step.acquisition != "lockin":
+    if station is None or not step.uses_external_lockin:
         return step.spectrum_time_s()
     from stm_andreev.drivers.lockin_filter import settle_time_s
     from stm_andreev.drivers.preamp import DEFAULT_GAINS_V_PER_A, settings_for_setpoint
@@ -143,6 +153,9 @@ def spectrum_time_s(step: SpectrumParams, setpoint_A: float,
              else DEFAULT_GAINS_V_PER_A)
     _, chosen = settings_for_setpoint(setpoint_A, step, gains, driver)
     wait = max(step.settle_s, settle_time_s(chosen.time_constant_s, chosen.filter_slope_db))
+    if step.acquisition == "controller_lockin":
+        return (step.feedback_settle_s + sum(CONTROLLER_LOCKIN_SETTLING_S.values())
+                + step.n_bias * (wait + step.integration_s))
     return step.feedback_settle_s + step.n_bias * wait
 
 

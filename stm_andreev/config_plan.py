@@ -64,6 +64,20 @@ def _check_values(spec: list[float] | Sweep, low: float, high: float, what: str,
             for sub, v in items if not low < v <= high]
 
 
+#: Acquisition modes: point by point through the external lock-in (``lockin``), a sweep the
+#: controller times and records with its own demodulator (``controller``) or with the external
+#: lock-in's analog outputs wired to its inputs (``controller_lockin``).
+Acquisition = Literal["lockin", "controller", "controller_lockin"]
+#: The modes whose signal is the external lock-in's (its sine out is the modulation).
+EXTERNAL_LOCKIN_MODES = frozenset({"lockin", "controller_lockin"})
+#: The controller's initial and end settling (s) that a ``controller_lockin`` sweep sets:
+#: none. The first point's settling already waits out the lock-in filter after the jump from
+#: V_sp to the first bias, as point by point; nothing is read after the last point. The
+#: procedure sends these, and the plan estimate adds them.
+CONTROLLER_LOCKIN_SETTLING_S: dict[str, float] = {"initial_settling_s": 0.0,
+                                                  "end_settling_s": 0.0}
+
+
 def _in_a_lockin_table(tau_s: float) -> bool:
     from stm_andreev.drivers.srs_tables import MODELS  # tables only: no instrument code runs
 
@@ -79,15 +93,18 @@ class SpectrumParams(Strict):
     points. ``acquisition`` is ``lockin`` (external lock-in, ``modulation_Vrms`` at the
     junction: at each point one X/Y reading after the longer of ``settle_s`` and the lock-in
     filter's settle time; the filter's time constant does the integrating, ``integration_s``
-    is not used) or ``controller`` (the Nanonis runs the sweep itself, waiting ``settle_s``
-    then averaging for ``integration_s`` at each point).
+    is not used), ``controller`` (the Nanonis runs the sweep itself with its own lock-in,
+    waiting ``settle_s`` then averaging for ``integration_s`` at each point) or
+    ``controller_lockin`` (the Nanonis times the sweep and records the external lock-in's X and
+    Y outputs: the lock-in is set as in ``lockin`` mode, the controller waits the same
+    per-point time as ``lockin`` mode, then averages for ``integration_s``).
     """
 
     V_sp_V: Bias = -3e-3
     bias_start_V: Bias = -1.5e-3
     bias_stop_V: Bias = 1.5e-3
     n_bias: int = Field(301, ge=2, le=100_000)
-    acquisition: Literal["lockin", "controller"] = "lockin"
+    acquisition: Acquisition = "lockin"
     modulation_Vrms: PositiveFloat = Field(20e-6, le=1.0)
     modulation_frequency_Hz: PositiveFloat = Field(377.0, le=102_000)
     settle_s: NonNegativeFloat = Field(0.1, le=600)
@@ -115,6 +132,11 @@ class SpectrumParams(Strict):
             raise KeyedValueError(problems)
         return self
 
+    @property
+    def uses_external_lockin(self) -> bool:
+        """Whether the signal is the external lock-in's (its sine out modulates the bias)."""
+        return self.acquisition in EXTERNAL_LOCKIN_MODES
+
     def bias_V(self) -> np.ndarray:
         """The bias points of one spectrum, V."""
         return np.linspace(self.bias_start_V, self.bias_stop_V, self.n_bias)
@@ -130,7 +152,7 @@ class SpectrumParams(Strict):
     def _bias_text(self) -> str:
         return (f"{self.n_bias} bias points {si(self.bias_start_V, 'V')} to "
                 f"{si(self.bias_stop_V, 'V')}, {self.acquisition}"
-                + (f" {si(self.modulation_Vrms, 'Vrms')}" if self.acquisition == "lockin" else ""))
+                + (f" {si(self.modulation_Vrms, 'Vrms')}" if self.uses_external_lockin else ""))
 
 
 class _StepMixin:

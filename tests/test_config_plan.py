@@ -186,6 +186,37 @@ def test_lockin_estimate_waits_for_the_filter_to_settle(station, tau_s, slope_db
     assert estimate_plan(plan).min_s == pytest.approx(4.0 + 11 * 1.0)  # no station: nominal
 
 
+@pytest.mark.parametrize(("tau_s", "slope_db", "wait_s"), [
+    (0.1, 24, 0.1 * 13.0622),  # the filter's settle time rules, as point by point
+    (0.01, 24, 0.5),  # a short filter: settle_s
+])
+def test_controller_lockin_estimate_adds_the_integration_to_the_lockin_wait(
+        station, tau_s, slope_db, wait_s):
+    step = one("single_spectrum", setpoint_A=1e-8, acquisition="controller_lockin",
+               lockin_time_constant_s=tau_s, lockin_filter_slope_db=slope_db)
+    est = estimate_plan(plan_from_dict({"steps": [step]}), station)
+    # The controller settles the lock-in's wait, then averages integration_s (0.5 s); the
+    # procedure sets no initial or end settling.
+    assert est.min_s == pytest.approx(4.0 + 11 * (wait_s + 0.5), rel=1e-4)
+    step["acquisition"] = "lockin"
+    lockin = estimate_plan(plan_from_dict({"steps": [step]}), station)
+    assert est.min_s - lockin.min_s == pytest.approx(11 * 0.5, rel=1e-4)
+
+
+@pytest.mark.parametrize("acquisition", ["lockin", "controller_lockin"])
+def test_external_lockin_modes_count_the_modulation_peak_and_its_limit(station, acquisition):
+    # 4.99 mV + sqrt(2) x 20 uV exceeds max_bias_V = 5 mV; 60 uV exceeds 50 uVrms.
+    plan = plan_from_dict({"kind": "single_spectrum", "setpoint_A": 1e-9, "acquisition":
+                           acquisition, "modulation_Vrms": 20e-6, "bias_stop_V": 4.99e-3})
+    (violation,) = check_plan_against_station(plan, station)
+    assert violation.startswith("bias_stop_V: ") and "modulation peak" in violation
+    plan = plan_from_dict({"kind": "single_spectrum", "setpoint_A": 1e-9, "acquisition":
+                           acquisition, "modulation_Vrms": 60e-6})
+    (violation,) = check_plan_against_station(plan, station)
+    assert violation.startswith("modulation_Vrms: ")
+    assert plan.steps[0].describe().endswith(f"{acquisition} 60 uVrms")
+
+
 def test_cooldown_estimate_is_bounded_by_its_maximum(station):
     plan = plan_from_dict({"kind": "cooldown", "target_K": 0.05, "interval_s": 60,
                            "max_duration_s": 7200})

@@ -249,7 +249,7 @@ class RunEngine:
                     f"temperature left its band during the spectrum (off by {worst * 1e3:.2f} mK "
                     f"> {tol * 1e3:.2f} mK)"
                 )
-        if point.settings.acquisition == "lockin":
+        if point.settings.uses_external_lockin:
             lockin = self.station.lockin
             expected = {
                 "lockin time constant": (lockin.time_constant, rec["lockin_time_constant_s"]),
@@ -264,6 +264,9 @@ class RunEngine:
                 for k, (now, want) in expected.items()
                 if not math.isclose(now, want, rel_tol=0.02)
             ]
+            # The controller read X and Y off the outputs: they must still carry them.
+            if point.settings.acquisition == "controller_lockin" and not lockin.xy_outputs_routed():
+                lost.append("lockin outputs X/Y")
             if lost:
                 self.event(
                     "settings_lost",

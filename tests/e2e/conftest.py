@@ -6,6 +6,8 @@ import copy
 
 import pytest
 
+from stm_andreev import station as station_module
+from stm_andreev.clock import VirtualClock
 from stm_andreev.config import load_plan_text, load_station, station_from_dict
 from stm_andreev.config_yaml import parse_yaml
 from stm_andreev.engine.runner import POINT_KEYS
@@ -43,6 +45,27 @@ def station_config(**simulation):
     data = copy.deepcopy(parse_yaml(base.source_text, "simulated.yaml").data)
     data["simulation"].update(simulation)
     return station_from_dict(data, "test-station")
+
+
+class HookClock(VirtualClock):
+    """A virtual clock that runs ``hook`` after every sleep: a door into the simulated time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hook = None
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds)
+        if self.hook is not None:
+            self.hook()
+
+
+@pytest.fixture
+def hook_clock(monkeypatch) -> HookClock:
+    """The clock every station built in the test gets (a :class:`HookClock`)."""
+    clock = HookClock()
+    monkeypatch.setattr(station_module, "_make_clock", lambda config: clock)
+    return clock
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
 """An abort during a controller-run sweep: the sweep is stopped on the controller's second link,
 the run ends "aborted" in the safe state without the partial spectrum, and a resume re-takes it.
+Both controller-run modes: its own demodulator (``controller``) and the lock-in's outputs
+(``controller_lockin``).
 
 The abort is requested from inside the simulated time line (a clock hook during the sweep),
 which then waits (bounded) for the Stop to reach the controller: virtual time does not run
@@ -17,7 +19,6 @@ import time
 import pytest
 
 from stm_andreev import station as station_module
-from stm_andreev.clock import VirtualClock
 from stm_andreev.config import load_plan_text
 from stm_andreev.engine import RunControl, RunEngine, send_command
 from stm_andreev.procedures.abort_watch import StopOnAbort
@@ -27,10 +28,11 @@ from .conftest import new_run
 
 N_BIAS = 101
 V_SP = -3e-3
+MODES = ["controller", "controller_lockin"]
 PLAN = f"""
 name: controller-abort
 kind: setpoint_sweep
-acquisition: controller
+acquisition: {{mode}}
 I_start_A: 1.0e-9
 I_stop_A: 1.0e-7
 n_setpoints: 3
@@ -42,19 +44,6 @@ feedback_settle_s: 0.1
 SWEEP = 1  # the point whose sweep the operator interrupts (0-based)
 AT_SLEEP = 40  # ... on the sweep's 40th clock sleep (initial settling, then one per point)
 WAIT_S = 10.0  # bound on every wait for the other thread
-
-
-class HookClock(VirtualClock):
-    """A virtual clock that runs ``hook`` after every sleep: a door into the simulated time."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.hook = None
-
-    def sleep(self, seconds: float) -> None:
-        super().sleep(seconds)
-        if self.hook is not None:
-            self.hook()
 
 
 class Operator:
@@ -117,13 +106,6 @@ class ResumingControl(RunControl):
         self.check_abort()
 
 
-@pytest.fixture
-def hook_clock(monkeypatch) -> HookClock:
-    clock = HookClock()
-    monkeypatch.setattr(station_module, "_make_clock", lambda config: clock)
-    return clock
-
-
 def wait_until(condition) -> bool:
     """Poll ``condition`` every 10 ms up to ``WAIT_S``: another thread has to see something."""
     deadline = time.monotonic() + WAIT_S
@@ -139,10 +121,11 @@ def read_back(path):
         return run.status, [int(p) for p in run.ledger], run.events()
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("how", ["control file", "SIGTERM"])
 def test_abort_stops_the_sweep_and_resume_retakes_the_point(tmp_path, hook_clock,
-                                                           monkeypatch, how):
-    plan = load_plan_text(PLAN, "plan.yaml")
+                                                           monkeypatch, how, mode):
+    plan = load_plan_text(PLAN.format(mode=mode), "plan.yaml")
     station, points, writer = new_run(tmp_path, plan)
     control = RunControl(writer.path)
     waited: list[bool] = []
@@ -194,7 +177,7 @@ def test_abort_stops_the_sweep_and_resume_retakes_the_point(tmp_path, hook_clock
 
 
 def test_pause_during_the_sweep_does_not_stop_it(tmp_path, hook_clock, monkeypatch):
-    plan = load_plan_text(PLAN, "plan.yaml")
+    plan = load_plan_text(PLAN.format(mode="controller"), "plan.yaml")
     station, points, writer = new_run(tmp_path, plan)
     control = ResumingControl(writer.path)
     seen: list[bool] = []
@@ -220,7 +203,7 @@ def test_pause_during_the_sweep_does_not_stop_it(tmp_path, hook_clock, monkeypat
 
 def test_without_a_stop_link_the_abort_waits_for_the_sweep(tmp_path, hook_clock, monkeypatch,
                                                           caplog):
-    plan = load_plan_text(PLAN, "plan.yaml")
+    plan = load_plan_text(PLAN.format(mode="controller"), "plan.yaml")
     station, points, writer = new_run(tmp_path, plan)
     monkeypatch.setattr(station, "sweep_stopper", lambda: None)  # a one-port controller
     operator = Operator(station, monkeypatch, lambda: send_command(writer.path, "abort"))

@@ -1,4 +1,5 @@
-"""The plan estimate predicts the waits the procedures really make (lock-in filter settling)."""
+"""The plan estimate predicts the waits the procedures really make (lock-in filter settling),
+point by point and in a controller-timed sweep of the lock-in's outputs."""
 
 from __future__ import annotations
 
@@ -45,7 +46,14 @@ def sweep_durations(station: Station, plan) -> list[float]:
     return durations
 
 
-@pytest.mark.parametrize("extra", ["", "lockin_time_constant_s: 0.03\nlockin_filter_slope_db: 12"])
+FIXED_FILTER = "lockin_time_constant_s: 0.03\nlockin_filter_slope_db: 12"
+CONTROLLER_LOCKIN = "acquisition: controller_lockin\n"
+
+
+@pytest.mark.parametrize("extra", ["", FIXED_FILTER, CONTROLLER_LOCKIN,
+                                   CONTROLLER_LOCKIN + FIXED_FILTER],
+                         ids=["lockin", "lockin-fixed", "controller_lockin",
+                              "controller_lockin-fixed"])
 def test_estimate_matches_the_sweep_the_procedure_makes(extra):
     config = station_config()
     plan = load_plan_text(PLAN.format(extra=extra), "estimate.yaml")
