@@ -17,8 +17,10 @@
     simulator (``SimulatedStationServers``, at speed-ups 100 and 10: on hardware the waits
     run at speed-up 1, where software costs weigh least): a setpoint sweep written as a plain
     pymeasure Procedure with CSV ``Results``, pymeasure's own SR830 driver and the project's
-    Nanonis driver for the setpoint, versus ``RunEngine`` + drivers + HDF5. Prints both wall
-    times, the waits both had to make, and the file sizes.
+    Nanonis driver for the setpoint, versus ``RunEngine`` + drivers + HDF5, point by point and
+    (a third row) in ``acquisition: controller_lockin``, where the Nanonis times each sweep and
+    records the lock-in's outputs (its waits: the same filter wait plus ``integration_s`` per
+    point). Prints the wall times, the waits each had to make, and the file sizes.
 """
 
 from __future__ import annotations
@@ -353,8 +355,11 @@ def ours_over_tcp(servers, data: dict, plan, out: Path) -> tuple[float, int, flo
         lockin = station.lockin
 
         def on_spectrum(point, spectrum) -> None:
-            waits.append(point.settings.feedback_settle_s + point.settings.bias_V.size
-                         * max(point.settings.settle_s, lockin.settle_time(1e-3)))
+            settings = point.settings
+            # A controller-timed sweep also integrates at each point (no initial/end settling).
+            integration_s = settings.integration_s if settings.acquisition != "lockin" else 0.0
+            waits.append(settings.feedback_settle_s + settings.bias_V.size
+                         * (max(settings.settle_s, lockin.settle_time(1e-3)) + integration_s))
 
         start = time.perf_counter()
         summary = RunEngine(station, points, writer, control=RunControl(None),
@@ -454,16 +459,21 @@ def bench_side_by_side(repeats: int, n_setpoints: int, n_bias: int, speedup: flo
     from stm_andreev.simulators.transports.station import SimulatedStationServers
 
     config, data = station_config("simulated-tcp", speedup=speedup)
-    plan = load_plan_text(SWEEP_PLAN.format(n_setpoints=n_setpoints, n_bias=n_bias), "tcp.yaml")
-    ours, plain = [], []
+    text = SWEEP_PLAN.format(n_setpoints=n_setpoints, n_bias=n_bias)
+    plan = load_plan_text(text, "tcp.yaml")
+    timed = load_plan_text(text + "acquisition: controller_lockin\n", "tcp-controller.yaml")
+    ours, plain, controller = [], [], []
     with tempfile.TemporaryDirectory() as d:
         for k in range(repeats):
             with SimulatedStationServers.from_station(config, free_ports=True) as servers:
                 plain.append(plain_pymeasure_over_tcp(servers, plan, Path(d) / f"plain{k}.csv"))
             with SimulatedStationServers.from_station(config, free_ports=True) as servers:
                 ours.append(ours_over_tcp(servers, data, plan, Path(d) / f"ours{k}.h5"))
+            with SimulatedStationServers.from_station(config, free_ports=True) as servers:
+                controller.append(ours_over_tcp(servers, data, timed, Path(d) / f"timed{k}.h5"))
     speedup = config.simulation.speedup
-    for label, rows in (("plain pymeasure + CSV", plain), ("stm-andreev engine + HDF5", ours)):
+    for label, rows in (("plain pymeasure + CSV", plain), ("stm-andreev engine + HDF5", ours),
+                        ("controller_lockin + HDF5", controller)):
         wall = statistics.median(r[0] for r in rows)
         size = statistics.median(r[1] for r in rows)
         waits = statistics.median(r[2] for r in rows)
@@ -477,6 +487,13 @@ def bench_side_by_side(repeats: int, n_setpoints: int, n_bias: int, speedup: flo
           f"filter's exact settle time (9.2 tau, the script 10 tau) but also ramps the setpoint "
           f"at the station's rate ({ramp_s / speedup:.2f} s of waiting here), waits for the tip "
           f"height to settle and checks interlocks, which the plain procedure skips")
+    timed_ratio = (statistics.median(r[0] for r in controller)
+                   / statistics.median(r[0] for r in plain))
+    step = timed.steps[0]
+    print(f"    controller_lockin / plain {timed_ratio:5.3f}: the Nanonis times each sweep (no "
+          f"round trip per point) but also integrates integration_s = {step.integration_s:g} s "
+          f"per point, {n_setpoints * n_bias * step.integration_s / speedup:.2f} s more "
+          f"waiting here")
 
 
 def main(argv: list[str] | None = None) -> int:
