@@ -283,10 +283,10 @@ def sweep_with_controller_lockin(
 
     The controller settles at each point as long as :func:`sweep_with_lockin` waits (the
     filter's settle time, at least ``settle_s``), then averages ``integration_s``; the
-    lock-in's outputs give 10 V at its full scale ``sensitivity_V``. A reading beyond full
-    scale (where the lock-in flags an output overload, and further up its outputs clip) or an
-    overload latched during the sweep raises :class:`LockInOverload` (see
-    :func:`controller_sweep` for the abort).
+    lock-in's outputs give 10 V at its full scale ``sensitivity_V``. A reading at or beyond
+    full scale (where the lock-in flags an output overload, further up its outputs clip, and
+    a controller input with a +-10 V range may rail) or an overload latched during the sweep
+    raises :class:`LockInOverload` (see :func:`controller_sweep` for the abort).
     """
     lockin = station.lockin
     signals = station.lockin_output_signals
@@ -297,7 +297,7 @@ def sweep_with_controller_lockin(
     V_x, V_y = (np.asarray(data[signal], dtype=float) for signal in signals)
     largest_V = float(max(np.max(np.abs(V_x)), np.max(np.abs(V_y))))
     overloaded = lockin.overloaded()
-    if overloaded or largest_V > ANALOG_OUTPUT_FULL_SCALE_V:
+    if overloaded or largest_V >= ANALOG_OUTPUT_FULL_SCALE_V:
         if check is not None:
             check()  # a saturated preamp or a tip crash explains an overload: its interlock wins
         # Clipped readings look like a plausible spectrum: never store them as one.

@@ -19,7 +19,7 @@ dB/oct. It is a filtered process, not fresh per reading: an Ornstein-Uhlenbeck p
 correlation time 1/(4 ENBW) (exact for 6 dB/oct), so two readings at the same instant agree
 and averaging readings taken faster than the filter does not beat the noise down.
 
-Analog outputs (CH1, CH2 on the rear panel, recorded by the STM controller's inputs): each
+Analog outputs (the CH1 and CH2 output BNCs, recorded by the STM controller's inputs): each
 carries what :attr:`LockIn.output_sources` names, X, Y or R as value / sensitivity x 10 V,
 theta as 10 V per 180 degrees (assumed, check the manual), anything else (noise, aux inputs
 on a display) 0 V, all clipped at +-10.9 V (:data:`ANALOG_OUTPUT_LIMIT_V`). Overloads seen by

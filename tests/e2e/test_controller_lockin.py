@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -209,6 +210,29 @@ def test_outputs_beyond_full_scale_are_never_stored(monkeypatch, latched):
         assert station.lab.feedback_on and station.lab.bias_V == pytest.approx(-3e-3)
     finally:
         station.close()
+
+
+@pytest.mark.parametrize(("rail_V", "overload"), [(10.0, True), (-10.0, True), (9.99, False)])
+def test_a_reading_at_full_scale_counts_as_an_overload(rail_V, overload):
+    """A controller input with a +-10 V range rails at full scale, below the lock-in's 10.9 V
+    clip: a reading there is no measurement either."""
+    bias = np.linspace(-1e-3, 1e-3, 5)
+    x_V = np.array([1.0, 2.0, rail_V, 2.0, 1.0])
+    lockin = SimpleNamespace(settle_time=lambda fraction: 0.1, status_bits=lambda: 0,
+                             overloaded=lambda: False)
+    feedback = SimpleNamespace(bias_spectroscopy=lambda *a, **k: {
+        "Bias (V)": bias, "Input 1 (V)": x_V, "Input 2 (V)": np.zeros(5)})
+    station = SimpleNamespace(lockin=lockin, feedback=feedback,
+                              lockin_output_signals=("Input 1 (V)", "Input 2 (V)"))
+    settings = SpectrumSettings(-3e-3, bias, "controller_lockin", 20e-6, 377.0, 0.0, 0.01,
+                                0.1, 30.0)
+    if overload:
+        with pytest.raises(LockInOverload):
+            spectroscopy.sweep_with_controller_lockin(station, settings, 1e8, 1e-3)
+    else:
+        X, Y = spectroscopy.sweep_with_controller_lockin(station, settings, 1e8, 1e-3)
+        np.testing.assert_allclose(X, x_V * 1e-4)  # 10 V = 1 mV full scale
+        assert not Y.any()
 
 
 @pytest.mark.tcp
