@@ -117,7 +117,6 @@ class NanonisOptions(Strict):
 
     ports: list[Port] | None = Field(None, min_length=1, max_length=4)
     timeout_s: PositiveFloat = Field(10.0, le=3600)
-    lockin_modulator: int = Field(1, ge=1, le=8, description="internal lock-in modulator, 1-based")
     lockin_x_signal: str = Field("Input 1 (V)", min_length=1, max_length=200)
     lockin_y_signal: str = Field("Input 2 (V)", min_length=1, max_length=200)
 
