@@ -167,7 +167,7 @@ def physics_only(states: list) -> float:
 AREAS = [  # (label, file substring, function name) of the profiled entry points
     ("lab model evaluations", "simulators/lab/spectra.py", "__init__"),
     ("lab advance (fridge + feedback)", "simulators/lab/lab.py", "advance"),
-    ("bias sweeps (sweep_with_lockin)", "procedures/spectroscopy.py", "sweep_with_lockin"),
+    ("bias sweeps (sweep_with_lockin)", "procedures/bias_sweeps.py", "sweep_with_lockin"),
     ("tip settle (settle_tip_height)", "procedures/spectroscopy.py", "settle_tip_height"),
     ("setpoint ramps (ramp_setpoint)", "procedures/spectroscopy.py", "ramp_setpoint"),
     ("temperature waits (wait_for_temperature)", "procedures/temperature.py",
@@ -249,11 +249,8 @@ def bench_dry_run(repeats: int, profile: bool, plan_name: str = "paper-inO2") ->
 
 # ------------------------------------------------------------------------------ (b)
 def bench_realtime(repeats: int, n_points: int) -> None:
-    from stm_andreev.procedures.spectroscopy import (
-        SpectrumSettings,
-        configure_for_setpoint,
-        sweep_with_lockin,
-    )
+    from stm_andreev.procedures.bias_sweeps import sweep_with_lockin
+    from stm_andreev.procedures.spectroscopy import SpectrumSettings, configure_for_setpoint
 
     config, _ = station_config(clock="scaled", speedup=1.0)
     station = Station.from_config(config, source_text="bench")

@@ -25,6 +25,7 @@ from stm_andreev.engine import RunControl, RunEngine
 from stm_andreev.procedures import (
     LockInOverload,
     SpectrumSettings,
+    bias_sweeps,
     plan_points,
     spectroscopy,
     take_spectrum,
@@ -228,9 +229,9 @@ def test_a_reading_at_full_scale_counts_as_an_overload(rail_V, overload):
                                 0.1, 30.0)
     if overload:
         with pytest.raises(LockInOverload):
-            spectroscopy.sweep_with_controller_lockin(station, settings, 1e8, 1e-3)
+            bias_sweeps.sweep_with_controller_lockin(station, settings, 1e8, 1e-3)
     else:
-        X, Y = spectroscopy.sweep_with_controller_lockin(station, settings, 1e8, 1e-3)
+        X, Y = bias_sweeps.sweep_with_controller_lockin(station, settings, 1e8, 1e-3)
         np.testing.assert_allclose(X, x_V * 1e-4)  # 10 V = 1 mV full scale
         assert not Y.any()
 
