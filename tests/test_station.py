@@ -15,6 +15,8 @@ from stm_andreev.drivers.lockin import SR830LockIn
 from stm_andreev.drivers.nanonis.client import NanonisController
 from stm_andreev.station import Station
 
+from .shared import short_settings
+
 
 def test_lab_example_describes_its_connections_without_connecting():
     config = load_station("lab-example")
@@ -61,7 +63,7 @@ def test_scanner_channel_is_rescanned_when_it_went_stale():
 
 @pytest.mark.tcp
 def test_station_over_tcp_against_simulate_servers():
-    from stm_andreev.procedures import SpectrumSettings, take_spectrum
+    from stm_andreev.procedures import take_spectrum
     from stm_andreev.simulators.transports.station import SimulatedStationServers
 
     config = load_station("simulated-tcp")
@@ -76,17 +78,7 @@ def test_station_over_tcp_against_simulate_servers():
         tcp_config = station_from_dict(data, "tcp-test")
         with Station.from_config(tcp_config) as station:
             assert station.lab is None
-            settings = SpectrumSettings(
-                V_sp_V=-3e-3,
-                bias_V=np.linspace(-1.5e-3, 1.5e-3, 15),
-                acquisition="lockin",
-                modulation_Vrms=20e-6,
-                modulation_frequency_Hz=377.0,
-                settle_s=0.0,
-                integration_s=0.0,
-                feedback_settle_s=0.1,
-                settle_z_timeout_s=30.0,
-            )
+            settings = short_settings("lockin")
             spectrum = take_spectrum(station, 1e-9, settings)
             G = spectrum.G_S
             assert np.all(np.isfinite(G))

@@ -4,22 +4,19 @@ a one-port controller still works, with one warning."""
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
-import time
 
 import numpy as np
 import pytest
 
-from stm_andreev.config import load_station, station_from_dict
-from stm_andreev.config_yaml import parse_yaml
+from stm_andreev.config import load_station
 from stm_andreev.drivers.interfaces import SweepStopper
-from stm_andreev.procedures import SpectrumSettings, take_spectrum
+from stm_andreev.procedures import take_spectrum
 from stm_andreev.station import Station
 from stm_andreev.stop_link import stop_ports
 
-WAIT_S = 10.0
+from .shared import WAIT_S, served_station, short_settings, wait_until
 
 
 @pytest.mark.parametrize(
@@ -49,21 +46,6 @@ def test_inprocess_stop_link_is_a_second_socket_onto_the_same_emulator():
 
 
 # ------------------------------------------------------------------------------ over TCP
-def served_station(servers, ports: list[int] | None = None):
-    """configs/simulated-tcp.yaml pointed at ``servers`` (the Nanonis on ``ports``, default
-    all of the servers')."""
-    config = load_station("simulated-tcp")
-    data = copy.deepcopy(parse_yaml(config.source_text, "simulated-tcp.yaml").data)
-    for name, inst in data["instruments"].items():
-        if inst["driver"] == "nanonis":
-            served = list(servers.servers[name].ports)
-            inst["address"] = f"{servers.servers[name].host}:{served[0]}"
-            inst["options"]["ports"] = served if ports is None else ports
-        else:
-            inst["address"] = servers.address_of(name)
-    return Station.from_config(station_from_dict(data, "tcp-test"))
-
-
 @pytest.fixture
 def servers():
     from stm_andreev.simulators.transports.station import SimulatedStationServers
@@ -71,15 +53,6 @@ def servers():
     config = load_station("simulated-tcp")
     with SimulatedStationServers.from_station(config, free_ports=True) as servers:
         yield servers
-
-
-def wait_until(condition) -> bool:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 @pytest.mark.tcp
@@ -131,16 +104,6 @@ def test_one_port_controller_runs_and_warns_once(servers, caplog):
         assert station.sweep_stopper() is None
         warnings = [r for r in caplog.records if r.name == "stm_andreev.stop_link"]
         assert len(warnings) == 1 and "no second controller port" in warnings[0].getMessage()
-        settings = SpectrumSettings(
-            V_sp_V=-3e-3,
-            bias_V=np.linspace(-1.5e-3, 1.5e-3, 15),
-            acquisition="controller",
-            modulation_Vrms=20e-6,
-            modulation_frequency_Hz=377.0,
-            settle_s=0.0,
-            integration_s=0.01,
-            feedback_settle_s=0.1,
-            settle_z_timeout_s=30.0,
-        )
+        settings = short_settings("controller", integration_s=0.01)
         spectrum = take_spectrum(station, 1e-9, settings, abort_requested=lambda: False)
         assert spectrum.G_S.shape == (15,) and np.all(np.isfinite(spectrum.G_S))

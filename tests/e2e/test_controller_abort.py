@@ -14,7 +14,6 @@ import logging
 import os
 import signal
 import threading
-import time
 
 import pytest
 
@@ -24,6 +23,7 @@ from stm_andreev.engine import RunControl, RunEngine, send_command
 from stm_andreev.procedures.abort_watch import StopOnAbort
 from stm_andreev.storage import RunReader, RunWriter
 
+from ..shared import WAIT_S, wait_until
 from .conftest import new_run
 
 N_BIAS = 101
@@ -43,7 +43,6 @@ feedback_settle_s: 0.1
 """
 SWEEP = 1  # the point whose sweep the operator interrupts (0-based)
 AT_SLEEP = 40  # ... on the sweep's 40th clock sleep (initial settling, then one per point)
-WAIT_S = 10.0  # bound on every wait for the other thread
 
 
 class Operator:
@@ -104,16 +103,6 @@ class ResumingControl(RunControl):
                 on_pause()
             self.request("resume")
         self.check_abort()
-
-
-def wait_until(condition) -> bool:
-    """Poll ``condition`` every 10 ms up to ``WAIT_S``: another thread has to see something."""
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def read_back(path):

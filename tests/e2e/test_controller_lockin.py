@@ -10,7 +10,6 @@ the plan estimate in test_plan_estimate.py.)
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 from types import SimpleNamespace
@@ -18,8 +17,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from stm_andreev.config import load_plan_text, load_station, station_from_dict
-from stm_andreev.config_yaml import parse_yaml
+from stm_andreev.config import load_plan_text, load_station
 from stm_andreev.drivers.srs_tables import SR830_MODEL
 from stm_andreev.engine import RunControl, RunEngine
 from stm_andreev.procedures import (
@@ -33,6 +31,7 @@ from stm_andreev.procedures import (
 from stm_andreev.station import Station
 from stm_andreev.storage import RunReader
 
+from ..shared import served_station, short_settings
 from .conftest import new_run, station_config
 
 FAST = "settle_s: 0.01, integration_s: 0.01, feedback_settle_s: 0.1"
@@ -242,27 +241,9 @@ def test_one_spectrum_over_tcp_with_the_real_drivers():
 
     config = load_station("simulated-tcp")
     with SimulatedStationServers.from_station(config, free_ports=True) as servers:
-        data = copy.deepcopy(parse_yaml(config.source_text, "simulated-tcp.yaml").data)
-        for name, inst in data["instruments"].items():
-            inst["address"] = servers.address_of(name)
-            if inst["driver"] == "nanonis":  # "host:p1,p2,..": the first is the address
-                host, ports = inst["address"].rsplit(":", 1)
-                ports = [int(p) for p in ports.split(",")]
-                inst["address"] = f"{host}:{ports[0]}"
-                inst["options"]["ports"] = ports
-        with Station.from_config(station_from_dict(data, "tcp-test")) as station:
+        with served_station(servers) as station:
             assert station.lab is None
-            settings = SpectrumSettings(
-                V_sp_V=-3e-3,
-                bias_V=np.linspace(-1.5e-3, 1.5e-3, 21),
-                acquisition="controller_lockin",
-                modulation_Vrms=20e-6,
-                modulation_frequency_Hz=377.0,
-                settle_s=0.0,
-                integration_s=0.005,
-                feedback_settle_s=0.1,
-                settle_z_timeout_s=30.0,
-            )
+            settings = short_settings("controller_lockin", n_bias=21, integration_s=0.005)
             spectrum = take_spectrum(station, 1e-9, settings, abort_requested=lambda: False)
             assert station.lockin.xy_outputs_routed()
         assert servers.lab.lockin.output_sources == ("X", "Y")
