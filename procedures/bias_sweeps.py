@@ -9,6 +9,8 @@ analog outputs. :func:`~.spectroscopy.take_spectrum` picks one; each returns (X,
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -23,6 +25,13 @@ from .errors import LockInOverload, RetakeNeeded, SweepAborted
 
 if TYPE_CHECKING:
     from .spectroscopy import SpectrumSettings
+
+log = logging.getLogger(__name__)
+
+# After a failed sweep call: how long to wait (wall s) for the stopped sweep to end, polling
+# its status every STOP_POLL_S (a human-scale wait; the controller stops within a point).
+STOP_WAIT_S = 5.0
+STOP_POLL_S = 0.05
 
 # Fraction of a step the lock-in output must settle within before it is read (the plan
 # estimate predicts the waits with the same fraction).
@@ -58,6 +67,7 @@ def controller_sweep(
     settings: SpectrumSettings,
     settle_s: float,
     abort_requested: Callable[[], bool] | None = None,
+    interlocks: Callable[[], None] | None = None,
     **options,
 ) -> dict[str, np.ndarray]:
     """One controller-run bias sweep over ``settings.bias_V``: channel name -> values.
@@ -67,35 +77,63 @@ def controller_sweep(
     ends. With ``abort_requested``, a watcher stops it on the controller's second link once
     that returns true, and :class:`SweepAborted` is raised (without the link the abort waits
     for the sweep's end). A sweep stopped on the controller by anyone else is incomplete:
-    re-taken.
+    re-taken. Either way ``interlocks`` runs first: a tip crash also ends a sweep early, and
+    its safe-tip event (tip left withdrawn, run paused) must win over a re-take. If the
+    sweep call itself fails (a link error), the sweep is stopped on the second link, so the
+    controller does not go on sweeping, and later restore its pre-sweep loop state, under
+    the safe state the caller then sets.
     """
     n = int(settings.bias_V.size)
     stopper = station.sweep_stopper() if abort_requested is not None else None
     watch = StopOnAbort(abort_requested, stopper.stop_bias_spectroscopy) if stopper else None
-    with watch or contextlib.nullcontext():
-        data = station.feedback.bias_spectroscopy(
-            float(settings.bias_V[0]),
-            float(settings.bias_V[-1]),
-            n,
-            settle_s,
-            settings.integration_s,
-            **options,
-        )
+    try:
+        with watch or contextlib.nullcontext():
+            data = station.feedback.bias_spectroscopy(
+                float(settings.bias_V[0]),
+                float(settings.bias_V[-1]),
+                n,
+                settle_s,
+                settings.integration_s,
+                **options,
+            )
+    except BaseException:  # a link error, or a second Ctrl-C while the sweep runs
+        if stopper is not None:
+            _stop_and_wait(stopper)
+        raise
     measured = min(len(values) for values in data.values())
     if measured < n:
         # A stopped controller returns the points measured so far: never a spectrum.
+        if interlocks is not None:
+            interlocks()
         if watch is not None and watch.fired:
             raise SweepAborted(measured, n)
         raise RetakeNeeded(f"the controller's sweep stopped after {measured} of {n} points")
     return data
 
 
+def _stop_and_wait(stopper, timeout_s: float = STOP_WAIT_S) -> None:
+    """Stop a sweep the main link lost track of and wait (wall time, bounded) until it ends."""
+    deadline = time.monotonic() + timeout_s
+    try:
+        stopper.stop_bias_spectroscopy()
+        while stopper.bias_spectroscopy_running():
+            if time.monotonic() > deadline:
+                log.warning("the controller's sweep still runs %g s after a Stop", timeout_s)
+                return
+            time.sleep(STOP_POLL_S)
+    except Exception as exc:  # noqa: BLE001 - the original failure is what the caller raises
+        log.warning("could not stop the controller's sweep after a failure: %s", exc)
+
+
 def sweep_with_controller(
-    station, settings: SpectrumSettings, abort_requested: Callable[[], bool] | None = None
+    station,
+    settings: SpectrumSettings,
+    abort_requested: Callable[[], bool] | None = None,
+    interlocks: Callable[[], None] | None = None,
 ):
     """Controller-run sweep read by the controller's own demodulator; returns (X, Y) as
-    currents in A (see :func:`controller_sweep` for the abort)."""
-    data = controller_sweep(station, settings, settings.settle_s, abort_requested)
+    currents in A (see :func:`controller_sweep` for the abort and the interlocks)."""
+    data = controller_sweep(station, settings, settings.settle_s, abort_requested, interlocks)
     x_key = next(k for k in data if k.startswith("LI Demod 1 X"))
     y_key = next(k for k in data if k.startswith("LI Demod 1 Y"))
     return np.asarray(data[x_key], dtype=float), np.asarray(data[y_key], dtype=float)
@@ -108,6 +146,7 @@ def sweep_with_controller_lockin(
     sensitivity_V: float,
     abort_requested: Callable[[], bool] | None = None,
     check: Callable[[], None] | None = None,
+    interlocks: Callable[[], None] | None = None,
 ):
     """Controller-run sweep recording the lock-in's X and Y outputs; returns (X, Y) in V rms.
 
@@ -122,8 +161,8 @@ def sweep_with_controller_lockin(
     signals = station.lockin_output_signals
     wait = max(settings.settle_s, lockin.settle_time(LOCKIN_SETTLE_FRACTION))
     lockin.status_bits()  # clear what latched before the sweep (e.g. during the ramp)
-    data = controller_sweep(station, settings, wait, abort_requested, channels=list(signals),
-                            **CONTROLLER_LOCKIN_SETTLING_S)
+    data = controller_sweep(station, settings, wait, abort_requested, interlocks,
+                            channels=list(signals), **CONTROLLER_LOCKIN_SETTLING_S)
     V_x, V_y = (np.asarray(data[signal], dtype=float) for signal in signals)
     largest_V = float(max(np.max(np.abs(V_x)), np.max(np.abs(V_y))))
     overloaded = lockin.overloaded()

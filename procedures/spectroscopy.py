@@ -214,7 +214,14 @@ def take_spectrum(
     T_before = station.mixing_chamber_K()
     check_temperature_ceiling(station, T_before)
     tip_x, tip_y = fb.get_tip_position()
+    if settings.acquisition != "lockin" and abort_requested is not None:
+        # Open the link that can stop a controller sweep now, with the loop still closed:
+        # trying its ports may take a few timeouts, which must not pass with the tip at fixed z.
+        station.sweep_stopper()
     fb.set_feedback(False)
+
+    def interlocks() -> None:
+        check_interlocks(station, gain)
 
     def during_sweep() -> None:
         # A crash with the loop open must stop the sweep at once: the controller has
@@ -225,7 +232,7 @@ def take_spectrum(
 
     try:
         if settings.acquisition == "controller":
-            X, Y = sweep_with_controller(station, settings, abort_requested)
+            X, Y = sweep_with_controller(station, settings, abort_requested, interlocks)
             # The controller's demodulator reports the current's first harmonic (A rms).
             G = X / settings.modulation_Vrms
         else:
@@ -234,7 +241,7 @@ def take_spectrum(
             else:
                 X, Y = sweep_with_controller_lockin(
                     station, settings, gain, setup["lockin_sensitivity_V"], abort_requested,
-                    during_sweep,
+                    during_sweep, interlocks,
                 )
             # X is the preamp output's first harmonic: gain * dI/dV * Vmod (all rms).
             G = X / (gain * settings.modulation_Vrms)
