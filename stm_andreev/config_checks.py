@@ -53,6 +53,8 @@ def check_plan_against_station(plan: PlanConfig, station: StationConfig) -> list
             if external and "lockin" not in roles:
                 violations.append(f"{at}acquisition: {step.acquisition} needs a lockin role in "
                                   "the station")
+            elif step.acquisition == "controller_lockin":
+                violations.extend(_controller_settling_violations(at, step, station))
         setpoints = step.setpoint_sequence_A()
         if setpoints.size and setpoints.max() > limits.max_setpoint_A * (1 + 1e-12):
             violations.append(
@@ -131,6 +133,40 @@ class PlanEstimate:
         return f"at least {duration_text(self.min_s)}, at most {duration_text(self.max_s)}"
 
 
+def _controller_settling_violations(at: str, step: SpectrumParams, station: StationConfig
+                                   ) -> list[str]:
+    """In controller_lockin mode the controller settles each point for the lock-in filter's
+    wait, which at low setpoints can exceed what the controller accepts."""
+    from stm_andreev.drivers.nanonis.client import MAX_POINT_TIME_S
+
+    out = []
+    for I in np.unique(step.setpoint_sequence_A()):
+        wait = lockin_point_wait_s(step, float(I), station)
+        if wait > MAX_POINT_TIME_S:
+            out.append(
+                f"{at}acquisition: controller_lockin at setpoint {si(float(I), 'A')} needs "
+                f"{wait:.3g} s of controller settling per point (the lock-in filter's settle "
+                f"time), above the controller's {MAX_POINT_TIME_S:g} s; use acquisition: "
+                f"lockin, or a shorter lockin_time_constant_s")
+            break  # one line per step: the lowest setpoint is the worst
+    return out
+
+
+def lockin_point_wait_s(step: SpectrumParams, setpoint_A: float, station: StationConfig
+                        ) -> float:
+    """The wait per bias point with the external lock-in at ``setpoint_A``: the larger of
+    ``settle_s`` and the settle time of the filter chosen for the setpoint's decade (from the
+    station's lock-in model and preamp gains), as the procedures wait it."""
+    from stm_andreev.drivers.lockin_filter import settle_time_s
+    from stm_andreev.drivers.preamp import DEFAULT_GAINS_V_PER_A, settings_for_setpoint
+
+    driver = station.instruments[station.roles.lockin].driver.upper()
+    gains = (tuple(station.preamp.gains_V_per_A) if station.preamp is not None
+             else DEFAULT_GAINS_V_PER_A)
+    _, chosen = settings_for_setpoint(setpoint_A, step, gains, driver)
+    return max(step.settle_s, settle_time_s(chosen.time_constant_s, chosen.filter_slope_db))
+
+
 def spectrum_time_s(step: SpectrumParams, setpoint_A: float,
                     station: StationConfig | None = None) -> float:
     """Station time of one spectrum of ``step`` at ``setpoint_A``: feedback settle + points x wait.
@@ -145,14 +181,7 @@ def spectrum_time_s(step: SpectrumParams, setpoint_A: float,
     """
     if station is None or not step.uses_external_lockin:
         return step.spectrum_time_s()
-    from stm_andreev.drivers.lockin_filter import settle_time_s
-    from stm_andreev.drivers.preamp import DEFAULT_GAINS_V_PER_A, settings_for_setpoint
-
-    driver = station.instruments[station.roles.lockin].driver.upper()
-    gains = (tuple(station.preamp.gains_V_per_A) if station.preamp is not None
-             else DEFAULT_GAINS_V_PER_A)
-    _, chosen = settings_for_setpoint(setpoint_A, step, gains, driver)
-    wait = max(step.settle_s, settle_time_s(chosen.time_constant_s, chosen.filter_slope_db))
+    wait = lockin_point_wait_s(step, setpoint_A, station)
     if step.acquisition == "controller_lockin":
         return (step.feedback_settle_s + sum(CONTROLLER_LOCKIN_SETTLING_S.values())
                 + step.n_bias * (wait + step.integration_s))

@@ -223,3 +223,16 @@ def test_cooldown_estimate_is_bounded_by_its_maximum(station):
     est = estimate_plan(plan, station)
     assert est.n_spectra == 0 and est.max_s == 7200 and est.min_s < est.max_s
     assert not math.isclose(est.min_s, est.max_s) and "at most 2 h 00 min" in est.text()
+
+
+def test_controller_lockin_settling_beyond_the_controller_limit_is_refused(station):
+    # At 100 pA the SNR needs a 1 s filter: 13 s to settle at 24 dB/oct, more than the
+    # controller's 10 s per point; at 10 nA a 30 ms filter settles in 0.4 s.
+    low = plan_from_dict({"steps": [one("single_spectrum", setpoint_A=1e-10,
+                                        acquisition="controller_lockin")]})
+    (problem,) = check_plan_against_station(low, station)
+    assert problem.startswith("steps.0.acquisition: controller_lockin at setpoint 100 pA needs 13.1 s")
+    assert "10 s" in problem
+    fine = plan_from_dict({"steps": [one("single_spectrum", setpoint_A=1e-8,
+                                         acquisition="controller_lockin")]})
+    assert check_plan_against_station(fine, station) == []

@@ -103,6 +103,10 @@ def _check_range(label: str, value: float, low: float, high: float, unit: str) -
     return value
 
 
+#: Longest settling or integration time per point of a bias sweep the driver sets (s).
+MAX_POINT_TIME_S = 10.0
+
+
 class NanonisController:
     """Nanonis SPM controller on one TCP port.
 
@@ -515,8 +519,10 @@ class NanonisController:
                 f"unknown timing fields {sorted(unknown)}; known: {sorted(timing)}"
             )
         timing.update({k: float(v) for k, v in others.items()})
-        timing["settling_s"] = _check_range("settling time", settle_s, 0.0, 10.0, "s")
-        timing["integration_s"] = _check_range("integration time", integration_s, 0.0, 10.0, "s")
+        timing["settling_s"] = _check_range("settling time", settle_s, 0.0,
+                                            MAX_POINT_TIME_S, "s")
+        timing["integration_s"] = _check_range("integration time", integration_s, 0.0,
+                                               MAX_POINT_TIME_S, "s")
         self.query("BiasSpectr.TimingSet", *timing.values())
 
     def set_spectroscopy_channels(self, channels: Sequence[str | int]) -> None:
