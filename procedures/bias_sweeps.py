@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stm_andreev.config_plan import CONTROLLER_LOCKIN_SETTLING_S
+from stm_andreev.config_plan import CONTROLLER_SETTLING_S
 from stm_andreev.drivers.lockin_filter import SETTLE_FRACTION
 from stm_andreev.drivers.srs_tables import ANALOG_OUTPUT_FULL_SCALE_V
 
@@ -133,7 +133,8 @@ def sweep_with_controller(
 ):
     """Controller-run sweep read by the controller's own demodulator; returns (X, Y) as
     currents in A (see :func:`controller_sweep` for the abort and the interlocks)."""
-    data = controller_sweep(station, settings, settings.settle_s, abort_requested, interlocks)
+    data = controller_sweep(station, settings, settings.settle_s, abort_requested, interlocks,
+                            **CONTROLLER_SETTLING_S)
     x_key = next(k for k in data if k.startswith("LI Demod 1 X"))
     y_key = next(k for k in data if k.startswith("LI Demod 1 Y"))
     return np.asarray(data[x_key], dtype=float), np.asarray(data[y_key], dtype=float)
@@ -162,7 +163,7 @@ def sweep_with_controller_lockin(
     wait = max(settings.settle_s, lockin.settle_time(LOCKIN_SETTLE_FRACTION))
     lockin.status_bits()  # clear what latched before the sweep (e.g. during the ramp)
     data = controller_sweep(station, settings, wait, abort_requested, interlocks,
-                            channels=list(signals), **CONTROLLER_LOCKIN_SETTLING_S)
+                            channels=list(signals), **CONTROLLER_SETTLING_S)
     V_x, V_y = (np.asarray(data[signal], dtype=float) for signal in signals)
     largest_V = float(max(np.max(np.abs(V_x)), np.max(np.abs(V_y))))
     overloaded = lockin.overloaded()

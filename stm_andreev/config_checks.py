@@ -13,7 +13,7 @@ import numpy as np
 
 from stm_andreev.config_base import duration_text, si
 from stm_andreev.config_plan import (
-    CONTROLLER_LOCKIN_SETTLING_S,
+    CONTROLLER_SETTLING_S,
     CooldownStep,
     PlanConfig,
     SpectrumParams,
@@ -175,15 +175,18 @@ def spectrum_time_s(step: SpectrumParams, setpoint_A: float,
     ``settle_s`` and the settle time of the filter it sets for this setpoint's decade (which
     at low setpoints is long: 13 tau at 24 dB/oct); that filter follows from the station's
     lock-in model and preamp gains. A ``controller_lockin`` sweep has the controller settle
-    that same wait, then integrate ``integration_s``, per point, plus the initial and end
-    settling the procedure sets (:data:`CONTROLLER_LOCKIN_SETTLING_S`). Without a station,
-    and for a ``controller`` sweep, the nominal ``settle_s + integration_s`` per point is used.
+    that same wait, then integrate ``integration_s``, per point; a ``controller`` sweep
+    ``settle_s`` then ``integration_s``; both plus the initial and end settling the procedure
+    sets (:data:`CONTROLLER_SETTLING_S`). Without a station a lock-in mode counts the nominal
+    ``settle_s + integration_s`` per point.
     """
+    if step.acquisition == "controller":
+        return step.spectrum_time_s() + sum(CONTROLLER_SETTLING_S.values())
     if station is None or not step.uses_external_lockin:
         return step.spectrum_time_s()
     wait = lockin_point_wait_s(step, setpoint_A, station)
     if step.acquisition == "controller_lockin":
-        return (step.feedback_settle_s + sum(CONTROLLER_LOCKIN_SETTLING_S.values())
+        return (step.feedback_settle_s + sum(CONTROLLER_SETTLING_S.values())
                 + step.n_bias * (wait + step.integration_s))
     return step.feedback_settle_s + step.n_bias * wait
 

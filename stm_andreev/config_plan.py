@@ -70,12 +70,12 @@ def _check_values(spec: list[float] | Sweep, low: float, high: float, what: str,
 Acquisition = Literal["lockin", "controller", "controller_lockin"]
 #: The modes whose signal is the external lock-in's (its sine out is the modulation).
 EXTERNAL_LOCKIN_MODES = frozenset({"lockin", "controller_lockin"})
-#: The controller's initial and end settling (s) that a ``controller_lockin`` sweep sets:
-#: none. The first point's settling already waits out the lock-in filter after the jump from
-#: V_sp to the first bias, as point by point; nothing is read after the last point. The
-#: procedure sends these, and the plan estimate adds them.
-CONTROLLER_LOCKIN_SETTLING_S: dict[str, float] = {"initial_settling_s": 0.0,
-                                                  "end_settling_s": 0.0}
+#: The controller's initial and end settling (s) that a controller-run sweep (``controller``
+#: and ``controller_lockin``) sets: none. The first point's settling already waits out the
+#: filter after the jump from V_sp to the first bias, as point by point; nothing is read after
+#: the last point. Sent with every sweep, so a run never depends on what an earlier step or
+#: the controller's own panel left there; the plan estimate adds them.
+CONTROLLER_SETTLING_S: dict[str, float] = {"initial_settling_s": 0.0, "end_settling_s": 0.0}
 
 
 def _in_a_lockin_table(tau_s: float) -> bool:

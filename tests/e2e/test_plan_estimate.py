@@ -71,3 +71,23 @@ def test_estimate_matches_the_sweep_the_procedure_makes(extra):
     assert measured == pytest.approx(predicted, rel=1e-6)
     whole = estimate_plan(plan, config).steps[0].min_s
     assert whole >= sum(predicted) + 4 * step.feedback_settle_s
+
+
+def test_controller_sweep_time_does_not_depend_on_what_the_controller_was_left_with():
+    """A controller-run sweep sends its own initial and end settling, so neither a setting
+    left on the controller's panel nor an earlier step changes the run (or its estimate)."""
+    config = station_config()
+    plan = load_plan_text(PLAN.format(extra="acquisition: controller"),
+                          "estimate.yaml")
+    step = plan.steps[0]
+    station = Station.from_config(config, source_text="test")
+    try:
+        station.feedback.set_spectroscopy_timing(0.01, 0.01, initial_settling_s=2.0,
+                                                 end_settling_s=3.0)
+        measured = sweep_durations(station, plan)
+    finally:
+        station.close()
+    predicted = [spectrum_time_s(step, float(I), config) - step.feedback_settle_s
+                 for I in step.setpoint_sequence_A()]
+    assert predicted == pytest.approx([21 * 0.02] * 4)
+    assert measured == pytest.approx(predicted, rel=1e-6)
