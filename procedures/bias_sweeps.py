@@ -12,7 +12,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,9 +21,7 @@ from stm_andreev.drivers.srs_tables import ANALOG_OUTPUT_FULL_SCALE_V
 
 from .abort_watch import StopOnAbort
 from .errors import LockInOverload, RetakeNeeded, SweepAborted
-
-if TYPE_CHECKING:
-    from .spectroscopy import SpectrumSettings
+from .spectrum import SpectrumSettings
 
 log = logging.getLogger(__name__)
 
