@@ -101,9 +101,9 @@ def _run(args) -> int:
         if not args.resume:
             stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         if cooldown_steps:
-            from stm_andreev.commands.cooldown import print_summary, run_for_plan
+            from stm_andreev.commands.cooldown import print_summary, run_with_progress
 
-            cooled = run_for_plan(
+            cooled = run_with_progress(
                 station, plan, cooldown_steps, out_dir, station_text=station_text,
                 notifier=_notifier(station_cfg), quiet=args.quiet, stamp=stamp,
             )

@@ -381,7 +381,7 @@ class RunControlWidget(QtWidgets.QWidget):
 
 
 def _cooldown_status(path: Path) -> str:
-    from stm_andreev.commands.cooldown import read_cooldown
+    from stm_andreev.storage.cooldown_file import read_cooldown
 
     try:
         return str(read_cooldown(path)["status"])

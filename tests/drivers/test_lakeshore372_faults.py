@@ -14,8 +14,8 @@ from stm_andreev.drivers.lakeshore372 import (
     LakeShoreCommandError,
     LakeShoreError,
     LakeShoreReadingError,
-    LakeShoreTransportBridge,
 )
+from stm_andreev.drivers.lakeshore372_adapters import LakeShoreTransportBridge
 from stm_andreev.simulators.emulators.lakeshore372 import LakeShore372Emulator
 from stm_andreev.simulators.faults import FaultSpec, FaultyEmulator
 from stm_andreev.simulators.lab import VirtualLab

@@ -11,18 +11,14 @@ import pytest
 
 from stm_andreev.analysis.series import tc_from_resistance
 from stm_andreev.cli import main
-from stm_andreev.commands.cooldown import (
-    CooldownFileError,
-    CooldownWriter,
-    read_cooldown,
-    run_cooldown_steps,
-)
 from stm_andreev.config import ConfigError, load_plan_text, load_station, station_from_dict
 from stm_andreev.config_yaml import parse_yaml
 from stm_andreev.engine import RunControl
+from stm_andreev.engine.cooldown import run_cooldown_steps
 from stm_andreev.procedures.cooldown import split_plan, thermometers
 from stm_andreev.station import Station
 from stm_andreev.storage import RunReader
+from stm_andreev.storage.cooldown_file import CooldownFileError, CooldownWriter, read_cooldown
 
 SCAN_WAIT_S = 13.0  # the emulated 372's default INSET: pause 3 s + dwell 10 s
 
