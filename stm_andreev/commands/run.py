@@ -61,10 +61,10 @@ def _run(args) -> int:
         load_plan_text,
         load_station,
         load_station_text,
-        require_plan_fits_station,
     )
     from stm_andreev.engine import RunControl, RunEngine
     from stm_andreev.engine.runner import POINT_KEYS
+    from stm_andreev.procedures.checks import require_plan_fits_station
     from stm_andreev.procedures.cooldown import split_plan
     from stm_andreev.station import Station
     from stm_andreev.storage import RunWriter
