@@ -3,7 +3,8 @@
 Wire rules (PROTOCOLS.md section 2): mnemonics are case-insensitive, spaces optional, arguments
 comma-separated; several commands per line are separated by ``;`` and empty segments (the
 trailing ``;`` pymeasure's SR830 driver sends) are ignored. Every query reply is one line ending
-in LF. An unknown command or a bad argument gets no reply: it only sets a bit of the standard
+in LF, except a binary block (:class:`BinaryBlock`, SR860 ``CAPTUREGET?``), which the manual
+sends without a terminator. An unknown command or a bad argument gets no reply: it only sets a bit of the standard
 event status register (``*ESR?``: bit 4 execution error = bad argument, bit 5 command error =
 unknown command or wrong query/set form) and is kept in :attr:`SRSLockInEmulator.command_errors`.
 
@@ -75,6 +76,12 @@ _KNOWN_PARAMETERS = frozenset(PARAMETERS)
 _XY = ("X", "Y")
 
 _SEGMENT_RE = re.compile(r"^\s*(\*?[A-Za-z]+)\s*(\?)?\s*(.*?)\s*$", re.DOTALL)
+
+
+class BinaryBlock(str):
+    """A query reply sent exactly as it is: an IEEE 488.2 definite-length block
+    (``#<n><length><bytes>``, SR860 ``CAPTUREGET?``) carries its own length and the manual
+    gives it no terminator, so none is appended (every other reply ends in LF)."""
 
 
 class SRSCommandError(Exception):
@@ -278,7 +285,7 @@ class SRSLockInEmulator:
                 failed = True
             else:
                 if is_query:
-                    replies.append(reply + "\n")
+                    replies.append(reply if type(reply) is BinaryBlock else reply + "\n")
         return "".join(replies), failed
 
     def _reading_key(self) -> tuple:
