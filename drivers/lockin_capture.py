@@ -66,10 +66,14 @@ class SR860CaptureMixin:
     capture_rate_max_Hz = Instrument.measurement(
         "CAPTURERATEMAX?", """Get the fastest capture rate (Hz) the present filter allows.""",
     )
-    capture_rate_exponent = Instrument.control(
-        "CAPTURERATE?", "CAPTURERATE %d",
-        """Control the capture rate as CAPTURERATEMAX / 2**n (n 0-20).""",
-        validator=strict_range, values=(0, 20), cast=int,
+    capture_rate_exponent = Instrument.setting(
+        "CAPTURERATE %d",
+        """Set the capture rate to CAPTURERATEMAX / 2**n (n 0-20); read it with
+        ``capture_rate_Hz`` (the SR860 answers ``CAPTURERATE?`` with the rate, not n).""",
+        validator=strict_range, values=(0, 20),
+    )
+    capture_rate_Hz = Instrument.measurement(
+        "CAPTURERATE?", """Get the capture rate (Hz) now set.""",
     )
     capture_bytes = Instrument.measurement(
         "CAPTUREBYTES?", """Get the number of bytes captured so far.""", cast=int,

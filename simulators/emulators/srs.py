@@ -73,9 +73,13 @@ PLAN_CACHE_MAX_LINE = 200
 REPLY_CACHE_SIZE = 32
 
 _KNOWN_PARAMETERS = frozenset(PARAMETERS)
+#: SR860 ``IRNG 0-4`` input ranges (V)
+_INPUT_RANGES_V = (1.0, 0.3, 0.1, 0.03, 0.01)
 _XY = ("X", "Y")
 
-_SEGMENT_RE = re.compile(r"^\s*(\*?[A-Za-z]+)\s*(\?)?\s*(.*?)\s*$", re.DOTALL)
+# Mnemonic letters, then digits that belong to it (SCNAUX1) or start the argument (TSTR1,
+# as pymeasure writes it), then the query mark and the arguments.
+_SEGMENT_RE = re.compile(r"^\s*(\*?[A-Za-z]+)(\d*)\s*(\?)?\s*(.*?)\s*$", re.DOTALL)
 
 
 class BinaryBlock(str):
@@ -188,7 +192,8 @@ class SRSLockInEmulator:
         self.name = model.spec.name
         self.serial = serial if serial is not None else model.spec.serial
         self.command_errors: deque[str] = deque(maxlen=ERROR_HISTORY)
-        self._stored: dict[tuple[str, int | None], list[float]] = {}
+        # (a subclass may have made it already, to hand it to its own command sets)
+        self._stored: dict[tuple[str, int | None], list[float]] = getattr(self, "_stored", {})
         # Bumped on every write to _stored: part of the key of the cached output replies.
         self._stored_version = 0
         # line -> its segments ready to run: see handle_line
@@ -353,7 +358,13 @@ class SRSLockInEmulator:
         match = _SEGMENT_RE.match(segment)
         if match is None:
             raise SRSCommandError(f"not a command: {segment!r}")
-        mnemonic, question, rest = match.group(1).upper(), match.group(2), match.group(3)
+        mnemonic, digits, question, rest = match.groups()
+        mnemonic = mnemonic.upper()
+        if digits:
+            if question or mnemonic + digits in self._handlers:
+                mnemonic += digits
+            else:
+                rest = digits + rest
         args = tuple(a.strip() for a in rest.split(",")) if rest else ()
         if any(a == "" for a in args):
             raise SRSArgumentError(f"empty argument in {segment!r}")
@@ -406,6 +417,12 @@ class SRSLockInEmulator:
             # no external reference is connected; the internal timebase is in use
             "FREQEXT": _no_argument_query(lambda: _number(0.0)),
             "TBSTAT": _no_argument_query(lambda: "1"),
+            "OUTR": _Handler(query=self._outr),
+            "ILVL": _no_argument_query(self._input_level),
+            # auto range: the simulated input never needs another range (see ILVL?)
+            "ARNG": _Handler(set=lambda args: _expect(args, 0)),
+            "OAUT": _Handler(set=self._auto_offset),
+            "*TST": _no_argument_query(lambda: "0"),  # self test passed
         }
         handlers.update({name: optional[name] for name in self.model.optional_commands})
         handlers.update({alias: handlers[name] for alias, name in self.model.aliases.items()})
@@ -773,6 +790,39 @@ class SRSLockInEmulator:
                       for ch in range(4))
         return self._values_text(names)
 
+    def _outr(self, args: list[str]) -> str:
+        """SR860 ``OUTR? i``: the value data channel i (0-3 or DAT1-DAT4) shows (``CDSP``)."""
+        _expect(args, 1)
+        text = args[0].upper()
+        channel = int(text[3:]) - 1 if text in ("DAT1", "DAT2", "DAT3", "DAT4") else \
+            _int(args[0], 0, 3, "OUTR? channel")
+        return self._values_text(
+            (self.model.snap[str(int(self._stored[("CDSP", channel)][0]))],))
+
+    def _input_level(self) -> str:
+        """SR860 ``ILVL?``: input strength 0-4 (4: input overload), from R against the input
+        range (``IRNG``). The manual gives no thresholds; these (1 %, 10 %, 50 % of the range)
+        only order the levels the way the front-panel bar does."""
+        if self.lab.lockin.overload_bits() & LAB_INPUT:
+            return "4"
+        x, y = self.lab.lockin.read_xy_V()
+        fraction = math.hypot(x, y) / _INPUT_RANGES_V[int(self._stored[("IRNG", None)][0])]
+        return str(sum(fraction > level for level in (0.01, 0.1, 0.5)))
+
+    def _auto_offset(self, args: list[str]) -> None:
+        """SR860 ``OAUT i``: offset of X, Y or R (0-2 or X, Y, R) on, at minus its present
+        value in percent of full scale. Stored only: offsets do not alter the outputs here."""
+        _expect(args, 1)
+        channel = {"X": 0, "Y": 1, "R": 2}.get(args[0].upper())
+        if channel is None:
+            channel = _int(args[0], 0, 2, "OAUT channel")
+        x, y = self.lab.lockin.read_xy_V()
+        value = (x, y, math.hypot(x, y))[channel]
+        percent = max(-999.99, min(999.99, -100.0 * value / self.lab.lockin.sensitivity_V))
+        self._stored[("COFA", channel)] = [1]
+        self._stored[("COFP", channel)] = [round(percent, 2)]
+        self._stored_version += 1
+
     def _oaux(self, args: list[str]) -> str:
         _expect(args, 1)
         channels = self.model.aux_in_channels
@@ -801,10 +851,24 @@ class SRSLockInEmulator:
 
 
 class SR830Emulator(SRSLockInEmulator):
-    """SR830 on the wire (1-based outputs, ``SENS 0-26``, ``OFLT 0-19``)."""
+    """SR830 on the wire (1-based outputs, ``SENS 0-26``, ``OFLT 0-19``, the data buffer of
+    :mod:`~stm_andreev.simulators.emulators.srs_buffer`)."""
 
     def __init__(self, lab: Any, serial: str | None = None) -> None:
+        from .srs_buffer import DataBufferCommands  # it builds on this module's handlers
+
+        self._stored = {}
+        self._buffer = DataBufferCommands(lab, self._stored)
         super().__init__(lab, SR830_EMULATED, serial)
+
+    def _build_handlers(self) -> dict[str, _Handler]:
+        return {**super()._build_handlers(), **self._buffer.handlers()}
+
+    def reset(self) -> None:
+        """Power cycle, the data buffer included."""
+        with self.lab.lock:
+            super().reset()
+            self._buffer.reset()
 
 
 class SR860Emulator(SRSLockInEmulator):

@@ -3,7 +3,8 @@
     CAPTURELEN n / ?     buffer length in kB (1-4096)
     CAPTURECFG i / ?     what each sample holds: 0 X, 1 X Y, 2 R theta, 3 X Y R theta
     CAPTURERATEMAX?      fastest sample rate (Hz) for the present time constant
-    CAPTURERATE n / ?    sample rate = CAPTURERATEMAX / 2^n (n 0-20)
+    CAPTURERATE n        sample rate = CAPTURERATEMAX / 2^n (n 0-20)
+    CAPTURERATE?         that rate in Hz (not n: the query answers the rate)
     CAPTURESTART i, j    i: ONEshot (0, stop when full) or CONTinuous (1, wrap around);
                          j: IMMediate (0, start now), TRIGstart (1) or SAMPpertrig (2) wait
                          for a hardware trigger; the simulated lab has no trigger input, so
@@ -140,8 +141,9 @@ class CaptureCommands:
         return f"{self.max_rate_Hz():.6e}"
 
     def _rate_query(self, args: list[str]) -> str:
+        """``CAPTURERATE?`` answers the rate in Hz (the command sets the exponent n)."""
         _expect(args, 0)
-        return str(self.rate_exponent)
+        return f"{self.max_rate_Hz() / 2**self.rate_exponent:.6e}"
 
     def _rate_set(self, args: list[str]) -> None:
         _expect(args, 1)

@@ -150,12 +150,16 @@ def test_a_capture_on_a_running_clock_holds_n_valid_samples_from_the_first(tick_
 
 
 def test_after_a_block_over_tcp_every_reply_is_in_step() -> None:
-    """pyvisa over TCP: a block, then plain queries: each gets its own answer."""
+    """pyvisa over TCP: a block, then plain queries: each gets its own answer.
+
+    (pyvisa-py ends a read of a block without terminator when no more bytes come for half its
+    timeout: the manual's framing costs that wait per block on a raw socket.)"""
     lab = lab_with(VirtualClock())
     with LineServer(SR860Emulator(lab)) as server:
         lockin = SR860LockIn.over_tcp(server.port, timeout_ms=3000)
         try:
-            lockin.write("CAPTURELEN 2;CAPTURECFG X;CAPTURESTART ONE,IMM")
+            # *OPC? waits for the server to run the line before the clock moves on
+            lockin.ask("CAPTURELEN 2;CAPTURECFG X;CAPTURESTART ONE,IMM;*OPC?")
             lab.clock.advance(0.05)
             lockin.write("CAPTURESTOP")
             visa = lockin.adapter.connection
