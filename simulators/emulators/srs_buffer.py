@@ -87,7 +87,10 @@ class DataBufferCommands:
         self._clear()
 
     def _clear(self) -> None:
-        if self.can_sample:
+        # Only our own storage: the lab's lock-in samples into one buffer at a time, and a
+        # station serving an SR860 as well shares it (starting one stops the other).
+        if self.can_sample and getattr(self, "_segment", None) is not None \
+                and self.lab.lockin.capture_status() is self._segment:
             self.lab.lockin.stop_capture()
         self._done = np.zeros((0, 2))  # samples of finished segments, oldest first
         self._segment: _Segment | None = None
