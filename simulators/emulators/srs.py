@@ -418,6 +418,11 @@ class SRSLockInEmulator:
             "FREQEXT": _no_argument_query(lambda: _number(0.0)),
             "TBSTAT": _no_argument_query(lambda: "1"),
             "OUTR": _Handler(query=self._outr),
+            "AOFF": _Handler(set=self._auto_offset_830),
+            # auto reserve: the simulated input has no dynamic-reserve physics (RMOD stored)
+            "ARSV": _Handler(set=lambda args: _expect(args, 0)),
+            "SSET": _Handler(set=self._save_setup),
+            "RSET": _Handler(set=self._recall_setup),
             "ILVL": _no_argument_query(self._input_level),
             # auto range: the simulated input never needs another range (see ILVL?)
             "ARNG": _Handler(set=lambda args: _expect(args, 0)),
@@ -425,6 +430,7 @@ class SRSLockInEmulator:
             "*TST": _no_argument_query(lambda: "0"),  # self test passed
         }
         handlers.update({name: optional[name] for name in self.model.optional_commands})
+        self._setups: dict[int, tuple[dict, dict]] = {}
         handlers.update({alias: handlers[name] for alias, name in self.model.aliases.items()})
         return handlers
 
@@ -799,6 +805,45 @@ class SRSLockInEmulator:
         return self._values_text(
             (self.model.snap[str(int(self._stored[("CDSP", channel)][0]))],))
 
+    def _outr_display(self, args: list[str]) -> str:
+        """SR830 ``OUTR? i``: what display CH1 (i=1) or CH2 (i=2) shows (``DDEF``)."""
+        _expect(args, 1)
+        return self._values_text((f"CH{_int(args[0], 1, 2, 'OUTR? display')}",))
+
+    def _auto_offset_830(self, args: list[str]) -> None:
+        """SR830 ``AOFF i`` (1 X, 2 Y, 3 R): that output's ``OEXP`` offset set to minus its
+        present value in percent of full scale (expand kept). Stored only: offsets do not
+        alter the outputs here."""
+        _expect(args, 1)
+        channel = _int(args[0], 1, 3, "AOFF channel")
+        x, y = self.lab.lockin.read_xy_V()
+        value = (x, y, math.hypot(x, y))[channel - 1]
+        percent = max(-105.0, min(105.0, -100.0 * value / self.lab.lockin.sensitivity_V))
+        self._stored[("OEXP", channel)] = [round(percent, 2), self._stored[("OEXP", channel)][1]]
+        self._stored_version += 1
+
+    def _save_setup(self, args: list[str]) -> None:
+        """SR830 ``SSET i``: settings memory i (1-9) keeps every setting, physics included."""
+        _expect(args, 1)
+        lockin = self.lab.lockin
+        physics = {name: getattr(lockin, name) for name in self.model.defaults}
+        self._setups[_int(args[0], 1, 9, "SSET")] = (
+            {key: list(values) for key, values in self._stored.items()}, physics)
+
+    def _recall_setup(self, args: list[str]) -> None:
+        """SR830 ``RSET i``: back to the settings saved with ``SSET i`` (execution error if
+        nothing was saved there since power-on: the simulated memory is not kept)."""
+        _expect(args, 1)
+        number = _int(args[0], 1, 9, "RSET")
+        if number not in self._setups:
+            raise SRSArgumentError(f"RSET {number}: nothing saved there")
+        stored, physics = self._setups[number]
+        self._stored.update({key: list(values) for key, values in stored.items()})
+        self._stored_version += 1
+        for name, value in physics.items():
+            self._write_lab(name, value)
+        self._route_outputs()
+
     def _input_level(self) -> str:
         """SR860 ``ILVL?``: input strength 0-4 (4: input overload), from R against the input
         range (``IRNG``). The manual gives no thresholds; these (1 %, 10 %, 50 % of the range)
@@ -862,7 +907,8 @@ class SR830Emulator(SRSLockInEmulator):
         super().__init__(lab, SR830_EMULATED, serial)
 
     def _build_handlers(self) -> dict[str, _Handler]:
-        return {**super()._build_handlers(), **self._buffer.handlers()}
+        return {**super()._build_handlers(), **self._buffer.handlers(),
+                "OUTR": _Handler(query=self._outr_display)}
 
     def reset(self) -> None:
         """Power cycle, the data buffer included."""

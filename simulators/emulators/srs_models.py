@@ -166,6 +166,8 @@ SR830_EMULATED = EmulatedModel(
         "OVRM": _one(ints(0, 1)),
         "LOCL": _one(ints(0, 2)),
         "*PSC": _one(ints(0, 1, 1)),
+        "KCLK": _one(ints(0, 1, 1)),
+        "ALRM": _one(ints(0, 1, 1)),
     },
     defaults={
         "sensitivity_V": 1.0, "time_constant_s": 0.1, "filter_slope_db": 12,
@@ -174,7 +176,7 @@ SR830_EMULATED = EmulatedModel(
     phase_range_deg=(-360.0, 729.99),
     aux_out_channels=range(1, 5),
     aux_in_channels=range(1, 5),
-    optional_commands=frozenset({"AGAN"}),
+    optional_commands=frozenset({"AGAN", "AOFF", "ARSV", "SSET", "RSET"}),
     formats={"SLVL": "{:.3f}", "PHAS": "{:.3f}"},
     display_channels=_SR830_DISPLAYS,
     output_sources=_sr830_output_sources,
