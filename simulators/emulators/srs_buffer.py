@@ -139,13 +139,6 @@ class DataBufferCommands:
     def _rate_Hz(self) -> float:
         return LOWEST_RATE_HZ * 2**self.rate_index
 
-    def _stored_count(self) -> int:
-        segment = 0
-        if self._segment is not None:
-            self.lab.lockin.capture_status()  # take the samples due by now
-            segment = min(self._segment.samples, self._segment.samples_per_buffer)
-        return min(BUFFER_POINTS, len(self._done) + segment)
-
     def _begin(self, delay_s: float = 0.0) -> None:
         if self._started:
             return
