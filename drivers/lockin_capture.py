@@ -11,9 +11,17 @@ round trip per point, and read back as float32 blocks:
     ... sweep ...
     data = lockin.read_capture()              # {"X": array, "Y": array}, V rms
 
-Blocks arrive as IEEE 488.2 definite-length blocks (``#<n><length><bytes>`` then LF) of at
-most 64 kB each; the reader checks every header and the terminator, so a garbled or short
-block raises :class:`CaptureReadError` naming what was wrong instead of returning shifted data.
+Stop the capture before reading it: the SR860 answers ``CAPTUREGET?`` with a range error
+(no reply) while it records.
+
+Blocks arrive as IEEE 488.2 definite-length blocks of at most 64 kB each: ``#``, one nonzero
+digit n, n digits giving the byte count, then exactly that many bytes. The SR860 manual sends
+no terminator after them; the reader reads by count, never by line, and checks the header and
+the length, so a garbled or short block raises :class:`CaptureReadError` naming what was wrong
+instead of returning shifted data. A line feed after the block (some interfaces or firmware
+add one) is tolerated but not required: after each block the driver synchronises with
+``*OPC?`` and drops the one empty line such a terminator leaves, so the next reply is never
+off by one.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ class SR860CaptureMixin:
     write: Any
     ask: Any
     read_bytes: Any
+    read: Any
 
     capture_length_kB = Instrument.control(
         "CAPTURELEN?", "CAPTURELEN %d",
@@ -57,10 +66,14 @@ class SR860CaptureMixin:
     capture_rate_max_Hz = Instrument.measurement(
         "CAPTURERATEMAX?", """Get the fastest capture rate (Hz) the present filter allows.""",
     )
-    capture_rate_exponent = Instrument.control(
-        "CAPTURERATE?", "CAPTURERATE %d",
-        """Control the capture rate as CAPTURERATEMAX / 2**n (n 0-20).""",
-        validator=strict_range, values=(0, 20), cast=int,
+    capture_rate_exponent = Instrument.setting(
+        "CAPTURERATE %d",
+        """Set the capture rate to CAPTURERATEMAX / 2**n (n 0-20); read it with
+        ``capture_rate_Hz`` (the SR860 answers ``CAPTURERATE?`` with the rate, not n).""",
+        validator=strict_range, values=(0, 20),
+    )
+    capture_rate_Hz = Instrument.measurement(
+        "CAPTURERATE?", """Get the capture rate (Hz) now set.""",
     )
     capture_bytes = Instrument.measurement(
         "CAPTUREBYTES?", """Get the number of bytes captured so far.""", cast=int,
@@ -112,8 +125,22 @@ class SR860CaptureMixin:
             raise CaptureReadError(f"{command}: block of {size} bytes, asked for "
                                    f"{length_kB * KILOBYTE}")
         data = bytes(self.read_bytes(size))
-        end = bytes(self.read_bytes(1))
-        if len(data) != size or end != b"\n":
-            raise CaptureReadError(f"{command}: block cut short or not ended by LF "
-                                   f"({len(data)} of {size} bytes, then {end!r})")
+        if len(data) != size:
+            raise CaptureReadError(f"{command}: block cut short ({len(data)} of {size} bytes)")
+        self._resynchronise(command)
         return data
+
+    def _resynchronise(self, command: str) -> None:
+        """Consume an optional terminator after a block: ``*OPC?`` must answer ``1``.
+
+        Without a terminator the answer is the first line read; a LF (or CR LF) left after
+        the block reads as one empty line first.
+        """
+        self.write("*OPC?")
+        for _ in range(2):
+            reply = self.read().strip()
+            if reply == "1":
+                return
+            if reply:
+                break
+        raise CaptureReadError(f"{command}: unexpected bytes after the block ({reply!r})")

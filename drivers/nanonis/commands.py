@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .codec import (
     TYPE_CODES,
     Reader,
@@ -119,8 +121,8 @@ class Command:
 
     def default_returns(self) -> dict[str, Any]:
         """Zero / empty return values, sent ahead of an error block as the controller does."""
-        # A 2D default goes out as 1 row x 0 columns: no data, still a valid layout.
-        empty: dict[str, Any] = {"str": "", "str[]": [], "2f": [[]]}
+        # A 2D default goes out as 0 rows x 0 columns, as the controller sends it with an error.
+        empty: dict[str, Any] = {"str": "", "str[]": [], "2f": np.zeros((0, 0), np.float32)}
         return {f.name: empty.get(f.type, [] if f.type.endswith("[]") else 0) for f in self.returns}
 
     def encode_reply(

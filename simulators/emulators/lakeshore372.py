@@ -52,6 +52,7 @@ from .lakeshore372_scanner import (
     InputSettings,
     Scanner,
 )
+from .lakeshore372_settings import SETTINGS, SettingError, StoredSettings
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,11 @@ def _float(text: str, low: float, high: float) -> float:
     return value
 
 
+def range_full_scale_ohm(code: int) -> float:
+    """Full scale of INTYPE resistance range ``code`` (1: 2 mohm ... 22: 63.2 Mohm)."""
+    return 2e-3 * 10.0 ** ((code - 1) / 2.0)
+
+
 def excitation_power_W(channel: str | int, mode: int, code: int, ohms: float) -> float:
     """Power in the sensor (W) for an INTYPE excitation: I^2 R (current) or V^2 / R (voltage).
 
@@ -215,6 +221,15 @@ class LakeShore372Emulator:
             "MOUT?": self._q_manual,
             "HTR?": self._q_heater,
             "AOUT?": self._q_aux_output,
+            "SRDG?": self._q_resistance,  # sensor units: ohm on every 372 input
+            "HTRST?": self._q_heater_status,
+            "CRVHDR?": self._q_curve_header,
+            "ALARMST?": self._q_alarm_status,
+            "RELAYST?": lambda args: (_int(_want(args, 1)[0], 1, 2), "0")[1],
+            "OPST?": lambda args: (_want(args, 0), "0")[1],
+            "OPSTR?": lambda args: (_want(args, 0), "0")[1],
+            "*TST?": lambda args: (_want(args, 0), "0")[1],
+            **{f"{name}?": self._stored_query(name) for name in (*SETTINGS, "HTRSET")},
         }
         self._sets: dict[str, Callable[[list[str]], None]] = {
             "*CLS": self._s_cls,
@@ -230,6 +245,10 @@ class LakeShore372Emulator:
             "PID": self._s_pid,
             "RAMP": self._s_ramp,
             "MOUT": self._s_manual,
+            "*WAI": lambda args: None,  # every command completes before the next is read
+            "ALMRST": lambda args: None,  # alarms are not latched: ALARMST? is live
+            "CRVHDR": self._s_curve_header,
+            **{name: self._stored_set(name) for name in (*SETTINGS, "HTRSET")},
         }
         # Attaching to a running fridge keeps its heater state: the 372's settings are the
         # fridge's; only reset() (a power cycle) or *RST forces the factory defaults on it.
@@ -303,9 +322,11 @@ class LakeShore372Emulator:
                 tempco=TempCoefficient.NEGATIVE,
             )
         self.intypes: dict[str | int, tuple[int, ...]] = {
-            channel: CONTROL_INTYPE if channel == "A" else MEASUREMENT_INTYPE
+            channel: self._control_intype() if channel == "A" else MEASUREMENT_INTYPE
             for channel in INPUTS
         }
+        self.stored = StoredSettings(self._power_on_name)
+        self.curve_headers: dict[int, tuple[str, str, int, float, int]] = {}
         self.scanner = Scanner(self.bridge, self.inputs, self.lab.clock.now)
         self.outputs = {output: OutputSettings() for output in (SAMPLE_HEATER, *AUX_OUTPUTS)}
         if push_heater:
@@ -366,6 +387,81 @@ class LakeShore372Emulator:
         return _int(args[0], 0, 2)
 
     # ------------------------------------------------------------------ queries
+
+    def _control_intype(self) -> tuple[int, ...]:
+        """Control input A: current excitation, and the resistance range holding its sensor's
+        present resistance (the manual's table has no range 0; a reading on range 0 would be
+        meaningless to a client looking the range up)."""
+        sensor = self.bridge.sensor("A")
+        ohms = self.fridge.sensor_resistance_ohm(sensor) if sensor else 0.0
+        code = next((k for k in range(1, 23) if range_full_scale_ohm(k) >= ohms), 22)
+        mode, excitation, autorange, _, shunted, units = CONTROL_INTYPE
+        return (mode, excitation, autorange, code, shunted, units)
+
+    def _power_on_name(self, channel: str | int) -> str:
+        sensor = self.bridge.sensor(channel)
+        if sensor is not None:
+            return sensor.title()
+        return "Control" if channel == "A" else f"Channel {int(channel):02d}"
+
+    def _stored_query(self, name: str) -> Callable[[list[str]], str]:
+        def query(args: list[str]) -> str:
+            try:
+                return self.stored.query(name, args)
+            except SettingError as exc:
+                raise ArgumentError(str(exc)) from None
+        return query
+
+    def _stored_set(self, name: str) -> Callable[[list[str]], None]:
+        def set_(args: list[str]) -> None:
+            try:
+                self.stored.set(name, args)
+            except SettingError as exc:
+                raise ArgumentError(str(exc)) from None
+        return set_
+
+    def _q_heater_status(self, args: list[str]) -> str:
+        _int(_want(args, 1)[0], 0, 1)
+        return "0"  # the simulated heaters are never open or shorted
+
+    def _q_alarm_status(self, args: list[str]) -> str:
+        """``<high>,<low>`` (1 = alarm): live, from ``ALARM`` and the present reading."""
+        channel = self._input(args)
+        on, source, high, low, _, _, _, _ = self.stored.values[("ALARM", channel)]
+        if not on:
+            return "0,0"
+        reading = self.scanner.reading(channel)
+        value = reading.kelvin if int(source) == 1 else reading.resistance_ohm
+        return f"{int(value > float(high))},{int(value < float(low))}"
+
+    def _q_curve_header(self, args: list[str]) -> str:
+        """``<name>,<SN>,<format>,<limit>,<coefficient>``: the curves of the wired sensors
+        are the simulation's own (log ohm / K, negative coefficient); user curves 21-59 read
+        back what CRVHDR stored; a curve nobody wrote is blank."""
+        curve = _int(_want(args, 1)[0], 1, 59)
+        header = self.curve_headers.get(curve)
+        if header is None:
+            for channel, settings in self.inputs.items():
+                sensor = self.bridge.sensor(channel)
+                if settings.curve == curve and sensor is not None and sensor != "film":
+                    header = (f"SIM {sensor}"[:15], f"SIM{curve:02d}", 4, 300.0, 1)
+                    break
+            else:
+                header = ("", "", 0, 0.0, 0)
+        name, serial, fmt, limit, coefficient = header
+        return f"{name:<15},{serial:<10},{fmt},{limit:+08.3f},{coefficient}"
+
+    def _s_curve_header(self, args: list[str]) -> None:
+        curve, name, serial, fmt, limit, coefficient = _want(args, 6)
+        number = _int(curve, 21, 59)
+        clean = [text.strip().strip('"') for text in (name, serial)]
+        if len(clean[0]) > 15 or len(clean[1]) > 10:
+            raise ArgumentError("curve name is at most 15 characters, serial number 10")
+        fmt_code = _int(fmt, 3, 7)
+        if fmt_code not in (3, 4, 7):
+            raise ArgumentError(f"curve format {fmt_code} is not 3, 4 or 7")
+        self.curve_headers[number] = (clean[0], clean[1], fmt_code,
+                                      _float(limit, 0.0, 9999.0), _int(coefficient, 1, 2))
 
     def _q_idn(self, args: list[str]) -> str:
         return f"LSCI,MODEL372,{self.serial},{self.firmware}"
@@ -486,9 +582,13 @@ class LakeShore372Emulator:
 
     def _s_intype(self, args: list[str]) -> None:
         channel = _input_id(_want(args, 7)[0])
-        self.intypes[channel] = tuple(
+        values = tuple(
             _int(text, low, high) for text, (low, high) in zip(args[1:], INTYPE_LIMITS, strict=True)
         )
+        if channel == "A" and values[3] == 0:
+            # the vendor client sends 0 for the control input's range: it keeps its own
+            values = (*values[:3], self.intypes["A"][3], *values[4:])
+        self.intypes[channel] = values
 
     def _s_scan(self, args: list[str]) -> None:
         channel, autoscan = _want(args, 2)

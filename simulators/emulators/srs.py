@@ -3,7 +3,8 @@
 Wire rules (PROTOCOLS.md section 2): mnemonics are case-insensitive, spaces optional, arguments
 comma-separated; several commands per line are separated by ``;`` and empty segments (the
 trailing ``;`` pymeasure's SR830 driver sends) are ignored. Every query reply is one line ending
-in LF. An unknown command or a bad argument gets no reply: it only sets a bit of the standard
+in LF, except a binary block (:class:`BinaryBlock`, SR860 ``CAPTUREGET?``), which the manual
+sends without a terminator. An unknown command or a bad argument gets no reply: it only sets a bit of the standard
 event status register (``*ESR?``: bit 4 execution error = bad argument, bit 5 command error =
 unknown command or wrong query/set form) and is kept in :attr:`SRSLockInEmulator.command_errors`.
 
@@ -72,9 +73,19 @@ PLAN_CACHE_MAX_LINE = 200
 REPLY_CACHE_SIZE = 32
 
 _KNOWN_PARAMETERS = frozenset(PARAMETERS)
+#: SR860 ``IRNG 0-4`` input ranges (V)
+_INPUT_RANGES_V = (1.0, 0.3, 0.1, 0.03, 0.01)
 _XY = ("X", "Y")
 
-_SEGMENT_RE = re.compile(r"^\s*(\*?[A-Za-z]+)\s*(\?)?\s*(.*?)\s*$", re.DOTALL)
+# Mnemonic letters, then digits that belong to it (SCNAUX1) or start the argument (TSTR1,
+# as pymeasure writes it), then the query mark and the arguments.
+_SEGMENT_RE = re.compile(r"^\s*(\*?[A-Za-z]+)(\d*)\s*(\?)?\s*(.*?)\s*$", re.DOTALL)
+
+
+class BinaryBlock(str):
+    """A query reply sent exactly as it is: an IEEE 488.2 definite-length block
+    (``#<n><length><bytes>``, SR860 ``CAPTUREGET?``) carries its own length and the manual
+    gives it no terminator, so none is appended (every other reply ends in LF)."""
 
 
 class SRSCommandError(Exception):
@@ -181,7 +192,8 @@ class SRSLockInEmulator:
         self.name = model.spec.name
         self.serial = serial if serial is not None else model.spec.serial
         self.command_errors: deque[str] = deque(maxlen=ERROR_HISTORY)
-        self._stored: dict[tuple[str, int | None], list[float]] = {}
+        # (a subclass may have made it already, to hand it to its own command sets)
+        self._stored: dict[tuple[str, int | None], list[float]] = getattr(self, "_stored", {})
         # Bumped on every write to _stored: part of the key of the cached output replies.
         self._stored_version = 0
         # line -> its segments ready to run: see handle_line
@@ -278,7 +290,7 @@ class SRSLockInEmulator:
                 failed = True
             else:
                 if is_query:
-                    replies.append(reply + "\n")
+                    replies.append(reply if type(reply) is BinaryBlock else reply + "\n")
         return "".join(replies), failed
 
     def _reading_key(self) -> tuple:
@@ -346,7 +358,13 @@ class SRSLockInEmulator:
         match = _SEGMENT_RE.match(segment)
         if match is None:
             raise SRSCommandError(f"not a command: {segment!r}")
-        mnemonic, question, rest = match.group(1).upper(), match.group(2), match.group(3)
+        mnemonic, digits, question, rest = match.groups()
+        mnemonic = mnemonic.upper()
+        if digits:
+            if question or mnemonic + digits in self._handlers:
+                mnemonic += digits
+            else:
+                rest = digits + rest
         args = tuple(a.strip() for a in rest.split(",")) if rest else ()
         if any(a == "" for a in args):
             raise SRSArgumentError(f"empty argument in {segment!r}")
@@ -399,8 +417,20 @@ class SRSLockInEmulator:
             # no external reference is connected; the internal timebase is in use
             "FREQEXT": _no_argument_query(lambda: _number(0.0)),
             "TBSTAT": _no_argument_query(lambda: "1"),
+            "OUTR": _Handler(query=self._outr),
+            "AOFF": _Handler(set=self._auto_offset_830),
+            # auto reserve: the simulated input has no dynamic-reserve physics (RMOD stored)
+            "ARSV": _Handler(set=lambda args: _expect(args, 0)),
+            "SSET": _Handler(set=self._save_setup),
+            "RSET": _Handler(set=self._recall_setup),
+            "ILVL": _no_argument_query(self._input_level),
+            # auto range: the simulated input never needs another range (see ILVL?)
+            "ARNG": _Handler(set=lambda args: _expect(args, 0)),
+            "OAUT": _Handler(set=self._auto_offset),
+            "*TST": _no_argument_query(lambda: "0"),  # self test passed
         }
         handlers.update({name: optional[name] for name in self.model.optional_commands})
+        self._setups: dict[int, tuple[dict, dict]] = {}
         handlers.update({alias: handlers[name] for alias, name in self.model.aliases.items()})
         return handlers
 
@@ -766,6 +796,78 @@ class SRSLockInEmulator:
                       for ch in range(4))
         return self._values_text(names)
 
+    def _outr(self, args: list[str]) -> str:
+        """SR860 ``OUTR? i``: the value data channel i (0-3 or DAT1-DAT4) shows (``CDSP``)."""
+        _expect(args, 1)
+        text = args[0].upper()
+        channel = int(text[3:]) - 1 if text in ("DAT1", "DAT2", "DAT3", "DAT4") else \
+            _int(args[0], 0, 3, "OUTR? channel")
+        return self._values_text(
+            (self.model.snap[str(int(self._stored[("CDSP", channel)][0]))],))
+
+    def _outr_display(self, args: list[str]) -> str:
+        """SR830 ``OUTR? i``: what display CH1 (i=1) or CH2 (i=2) shows (``DDEF``)."""
+        _expect(args, 1)
+        return self._values_text((f"CH{_int(args[0], 1, 2, 'OUTR? display')}",))
+
+    def _auto_offset_830(self, args: list[str]) -> None:
+        """SR830 ``AOFF i`` (1 X, 2 Y, 3 R): that output's ``OEXP`` offset set to minus its
+        present value in percent of full scale (expand kept). Stored only: offsets do not
+        alter the outputs here."""
+        _expect(args, 1)
+        channel = _int(args[0], 1, 3, "AOFF channel")
+        x, y = self.lab.lockin.read_xy_V()
+        value = (x, y, math.hypot(x, y))[channel - 1]
+        percent = max(-105.0, min(105.0, -100.0 * value / self.lab.lockin.sensitivity_V))
+        self._stored[("OEXP", channel)] = [round(percent, 2), self._stored[("OEXP", channel)][1]]
+        self._stored_version += 1
+
+    def _save_setup(self, args: list[str]) -> None:
+        """SR830 ``SSET i``: settings memory i (1-9) keeps every setting, physics included."""
+        _expect(args, 1)
+        lockin = self.lab.lockin
+        physics = {name: getattr(lockin, name) for name in self.model.defaults}
+        self._setups[_int(args[0], 1, 9, "SSET")] = (
+            {key: list(values) for key, values in self._stored.items()}, physics)
+
+    def _recall_setup(self, args: list[str]) -> None:
+        """SR830 ``RSET i``: back to the settings saved with ``SSET i`` (execution error if
+        nothing was saved there since power-on: the simulated memory is not kept)."""
+        _expect(args, 1)
+        number = _int(args[0], 1, 9, "RSET")
+        if number not in self._setups:
+            raise SRSArgumentError(f"RSET {number}: nothing saved there")
+        stored, physics = self._setups[number]
+        self._stored.update({key: list(values) for key, values in stored.items()})
+        self._stored_version += 1
+        for name, value in physics.items():
+            self._write_lab(name, value)
+        self._route_outputs()
+
+    def _input_level(self) -> str:
+        """SR860 ``ILVL?``: input strength 0-4 (4: input overload), from R against the input
+        range (``IRNG``). The manual gives no thresholds; these (1 %, 10 %, 50 % of the range)
+        only order the levels the way the front-panel bar does."""
+        if self.lab.lockin.overload_bits() & LAB_INPUT:
+            return "4"
+        x, y = self.lab.lockin.read_xy_V()
+        fraction = math.hypot(x, y) / _INPUT_RANGES_V[int(self._stored[("IRNG", None)][0])]
+        return str(sum(fraction > level for level in (0.01, 0.1, 0.5)))
+
+    def _auto_offset(self, args: list[str]) -> None:
+        """SR860 ``OAUT i``: offset of X, Y or R (0-2 or X, Y, R) on, at minus its present
+        value in percent of full scale. Stored only: offsets do not alter the outputs here."""
+        _expect(args, 1)
+        channel = {"X": 0, "Y": 1, "R": 2}.get(args[0].upper())
+        if channel is None:
+            channel = _int(args[0], 0, 2, "OAUT channel")
+        x, y = self.lab.lockin.read_xy_V()
+        value = (x, y, math.hypot(x, y))[channel]
+        percent = max(-999.99, min(999.99, -100.0 * value / self.lab.lockin.sensitivity_V))
+        self._stored[("COFA", channel)] = [1]
+        self._stored[("COFP", channel)] = [round(percent, 2)]
+        self._stored_version += 1
+
     def _oaux(self, args: list[str]) -> str:
         _expect(args, 1)
         channels = self.model.aux_in_channels
@@ -794,10 +896,25 @@ class SRSLockInEmulator:
 
 
 class SR830Emulator(SRSLockInEmulator):
-    """SR830 on the wire (1-based outputs, ``SENS 0-26``, ``OFLT 0-19``)."""
+    """SR830 on the wire (1-based outputs, ``SENS 0-26``, ``OFLT 0-19``, the data buffer of
+    :mod:`~stm_andreev.simulators.emulators.srs_buffer`)."""
 
     def __init__(self, lab: Any, serial: str | None = None) -> None:
+        from .srs_buffer import DataBufferCommands  # it builds on this module's handlers
+
+        self._stored = {}
+        self._buffer = DataBufferCommands(lab, self._stored)
         super().__init__(lab, SR830_EMULATED, serial)
+
+    def _build_handlers(self) -> dict[str, _Handler]:
+        return {**super()._build_handlers(), **self._buffer.handlers(),
+                "OUTR": _Handler(query=self._outr_display)}
+
+    def reset(self) -> None:
+        """Power cycle, the data buffer included."""
+        with self.lab.lock:
+            super().reset()
+            self._buffer.reset()
 
 
 class SR860Emulator(SRSLockInEmulator):

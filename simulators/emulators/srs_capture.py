@@ -3,15 +3,24 @@
     CAPTURELEN n / ?     buffer length in kB (1-4096)
     CAPTURECFG i / ?     what each sample holds: 0 X, 1 X Y, 2 R theta, 3 X Y R theta
     CAPTURERATEMAX?      fastest sample rate (Hz) for the present time constant
-    CAPTURERATE n / ?    sample rate = CAPTURERATEMAX / 2^n (n 0-20)
-    CAPTURESTART i, j    i: 0 one shot (stop when full), 1 continuous (wrap around);
-                         j: 0 start now; 1-3 wait for a trigger (the simulated lab has no
-                         trigger input, so such a capture stays armed and empty)
+    CAPTURERATE n        sample rate = CAPTURERATEMAX / 2^n (n 0-20)
+    CAPTURERATE?         that rate in Hz (not n: the query answers the rate)
+    CAPTURESTART i, j    i: ONEshot (0, stop when full) or CONTinuous (1, wrap around);
+                         j: IMMediate (0, start now), TRIGstart (1) or SAMPpertrig (2) wait
+                         for a hardware trigger; the simulated lab has no trigger input, so
+                         such a capture stays armed and empty (CAPTURESTAT? 0)
     CAPTURESTOP
+    CAPTURESTAT?         bit 0 recording, bit 1 started (triggered), bit 2 the buffer wrapped
+                         (end of a one-shot capture, or a continuous one overwriting); bits 1
+                         and 2 stay set until CAPTURECFG, CAPTURELEN or a new CAPTURESTART
     CAPTUREBYTES?        bytes captured so far (at most the buffer)
-    CAPTUREPROG?         kB captured so far
-    CAPTUREGET? i, j     j kB from offset i kB as an IEEE 488.2 definite-length block
-                         (``#<digits><length><float32 little-endian data>``) and LF
+    CAPTUREPROG?         kB captured, counted in 2 kB steps (the buffer length once wrapped)
+    CAPTUREVAL? n        sample n (0 = the oldest kept) as comma-separated ASCII numbers
+    CAPTUREGET? i, j     j kB (at most 64) from offset i kB as an IEEE 488.2 definite-length
+                         block ``#<n><length><float32 little-endian data>`` with NO terminator
+                         (the manual's ``#nccccxxxx...``); past the buffer's end it wraps to
+                         its start; a range error (execution error bit, no reply) while a
+                         capture is recording, as on the instrument
 
 The samples come from the lab's filter at each sample time (see
 :mod:`stm_andreev.simulators.lab.capture`). The fastest rate on the real instrument follows a
@@ -27,7 +36,8 @@ from typing import Any
 
 from stm_andreev.simulators.lab.capture import CAPTURE_CONFIGS, KILOBYTE, CaptureBuffer
 
-from .srs import SRSArgumentError, _expect, _Handler, _int
+from .srs import BinaryBlock, SRSArgumentError, _expect, _Handler, _int, _number
+from .srs_models import token_forms
 
 MAX_RATE_HZ = 1.25e6
 SAMPLES_PER_TIME_CONSTANT = 4.0
@@ -35,6 +45,31 @@ MAX_LENGTH_KB = 4096
 MAX_GET_KB = 64  # largest block one CAPTUREGET? returns
 DEFAULT_LENGTH_KB = 256
 DEFAULT_CONFIG = 1  # X and Y
+#: CAPTURESTART tokens, in the order of their numeric values (the capitals are the short form)
+ACQUISITION_TOKENS = ("ONEshot", "CONTinuous")
+START_TOKENS = ("IMMediate", "TRIGstart", "SAMPpertrig")
+#: CAPTURESTAT? bits
+STAT_RECORDING, STAT_TRIGGERED, STAT_WRAPPED = 1, 2, 4
+PROGRESS_STEP_KB = 2  # CAPTUREPROG? counts in 2 kB steps
+
+
+class _ArmedCapture(CaptureBuffer):
+    """A capture whose first sample is one period after the instant the lab armed it.
+
+    The emulator reads the clock before it hands the buffer to the lab; on a running clock
+    (``simulate --speed 100``) time passes in between, and sample times counted from the
+    earlier instant that the lab's filter has already passed would never be taken: the buffer
+    would start with zeros (54 of 2048 samples at speed-up 100). The lab's first call of
+    :meth:`times_in` starts at the instant it armed the buffer, so the count starts there.
+    """
+
+    _armed = False
+
+    def times_in(self, start_s: float, end_s: float):
+        if not self._armed:
+            self._armed = True
+            self.t0_s = max(self.t0_s, start_s)
+        return super().times_in(start_s, end_s)
 
 
 class CaptureCommands:
@@ -52,6 +87,7 @@ class CaptureCommands:
         self.config = DEFAULT_CONFIG
         self.rate_exponent = 0
         self.buffer: CaptureBuffer | None = None
+        self._triggered = False
         if self.can_capture:
             self.lab.lockin.stop_capture()
 
@@ -68,6 +104,8 @@ class CaptureCommands:
             "CAPTURERATE": _Handler(self._rate_query, self._rate_set),
             "CAPTURESTART": _Handler(set=self._start),
             "CAPTURESTOP": _Handler(set=self._stop),
+            "CAPTURESTAT": _Handler(query=self._status_query),
+            "CAPTUREVAL": _Handler(query=self._value_query),
             "CAPTUREBYTES": _Handler(query=self._bytes_query),
             "CAPTUREPROG": _Handler(query=self._progress_query),
             "CAPTUREGET": _Handler(query=self._get),
@@ -82,6 +120,7 @@ class CaptureCommands:
         _expect(args, 1)
         self._refuse_while_running("CAPTURELEN")
         self.length_kB = _int(args[0], 1, MAX_LENGTH_KB, "CAPTURELEN")
+        self._forget()
 
     def _config_query(self, args: list[str]) -> str:
         _expect(args, 0)
@@ -90,15 +129,21 @@ class CaptureCommands:
     def _config_set(self, args: list[str]) -> None:
         _expect(args, 1)
         self._refuse_while_running("CAPTURECFG")
-        self.config = _int(args[0], 0, len(CAPTURE_CONFIGS) - 1, "CAPTURECFG")
+        self.config = _token_or_int(args[0], _CONFIG_TOKENS, "CAPTURECFG")
+        self._forget()
+
+    def _forget(self) -> None:
+        """CAPTURECFG / CAPTURELEN reset the capture system: status bits and data go."""
+        self.buffer = None
 
     def _rate_max_query(self, args: list[str]) -> str:
         _expect(args, 0)
         return f"{self.max_rate_Hz():.6e}"
 
     def _rate_query(self, args: list[str]) -> str:
+        """``CAPTURERATE?`` answers the rate in Hz (the command sets the exponent n)."""
         _expect(args, 0)
-        return str(self.rate_exponent)
+        return f"{self.max_rate_Hz() / 2**self.rate_exponent:.6e}"
 
     def _rate_set(self, args: list[str]) -> None:
         _expect(args, 1)
@@ -118,13 +163,14 @@ class CaptureCommands:
 
     def _start(self, args: list[str]) -> None:
         _expect(args, 2)
-        continuous = _int(args[0], 0, 1, "CAPTURESTART acquisition") == 1
-        trigger = _int(args[1], 0, 3, "CAPTURESTART trigger")
+        continuous = _token_or_int(args[0], _ACQUISITION, "CAPTURESTART acquisition") == 1
+        trigger = _token_or_int(args[1], _START, "CAPTURESTART start")
         if not self.can_capture:
             raise SRSArgumentError("this lab's lock-in has no output history to capture")
         lockin = self.lab.lockin
         lockin.stop_capture()
-        self.buffer = CaptureBuffer(
+        self._triggered = trigger == 0
+        self.buffer = _ArmedCapture(
             self.lab.clock.now(), self.max_rate_Hz() / 2**self.rate_exponent, self.length_kB,
             self.config, continuous,
         )
@@ -143,13 +189,46 @@ class CaptureCommands:
             self.lab.lockin.capture_status()  # fills the samples due by now
         return 0 if self.buffer is None else self.buffer.bytes_written
 
+    def _status_query(self, args: list[str]) -> str:
+        _expect(args, 0)
+        self._captured_bytes()
+        buffer = self.buffer
+        if buffer is None or not self._triggered:
+            return "0"
+        bits = STAT_TRIGGERED
+        if self._running():
+            bits |= STAT_RECORDING
+        if buffer.samples >= buffer.samples_per_buffer:
+            bits |= STAT_WRAPPED
+        return str(bits)
+
+    def _value_query(self, args: list[str]) -> str:
+        _expect(args, 1)
+        self._captured_bytes()
+        buffer = self.buffer
+        if buffer is None:
+            per_buffer = self.length_kB * KILOBYTE // (4 * len(CAPTURE_CONFIGS[self.config]))
+            _int(args[0], 0, per_buffer - 1, "CAPTUREVAL?")  # nothing captured: zeros
+            return ",".join([_number(0.0)] * len(CAPTURE_CONFIGS[self.config]))
+        index = _int(args[0], 0, buffer.samples_per_buffer - 1, "CAPTUREVAL?")
+        n = len(buffer.quantities)
+        # the oldest sample kept is at the write position once a continuous capture wrapped
+        first = buffer.samples % buffer.samples_per_buffer \
+            if buffer.samples > buffer.samples_per_buffer else 0
+        slot = (first + index) % buffer.samples_per_buffer
+        return ",".join(_number(float(v)) for v in buffer.data[slot * n:(slot + 1) * n])
+
     def _bytes_query(self, args: list[str]) -> str:
         _expect(args, 0)
         return str(self._captured_bytes())
 
     def _progress_query(self, args: list[str]) -> str:
         _expect(args, 0)
-        return str(self._captured_bytes() // KILOBYTE)
+        captured = self._captured_bytes()
+        step = PROGRESS_STEP_KB * KILOBYTE
+        if self.buffer is not None and self.buffer.samples > self.buffer.samples_per_buffer:
+            return str(self.length_kB)  # wrapped: the whole buffer holds data
+        return str(min(self.length_kB, -(-captured // step) * PROGRESS_STEP_KB))
 
     def _get(self, args: list[str]) -> str:
         _expect(args, 2)
@@ -157,12 +236,33 @@ class CaptureCommands:
         length = _int(args[1], 1, MAX_GET_KB, "CAPTUREGET length")
         if self.buffer is None:
             raise SRSArgumentError("CAPTUREGET?: nothing has been captured")
+        if self._running():
+            raise SRSArgumentError("CAPTUREGET?: the capture must be stopped first")
         buffer_kB = self.buffer.data.nbytes // KILOBYTE
-        if offset + length > buffer_kB:
+        if offset >= buffer_kB:
             raise SRSArgumentError(
-                f"CAPTUREGET? {offset},{length}: beyond the {buffer_kB} kB buffer")
-        self._captured_bytes()
-        data = self.buffer.read_kB(offset, length)
+                f"CAPTUREGET? {offset},{length}: offset beyond the {buffer_kB} kB buffer")
+        raw = self.buffer.read_kB(0, buffer_kB)
+        start = offset * KILOBYTE
+        # (offset + length) past the buffer's end reads on from its start (the manual's wrap)
+        data = (raw + raw * (length // buffer_kB + 1))[start:start + length * KILOBYTE]
         size = str(len(data))
-        # The line transports carry text as latin-1, one character per byte.
-        return f"#{len(size)}{size}" + data.decode("latin-1")
+        # The line transports carry text as latin-1, one character per byte; no terminator.
+        return BinaryBlock(f"#{len(size)}{size}" + data.decode("latin-1"))
+
+
+def _token_or_int(text: str, tokens: dict[str, int], what: str) -> int:
+    value = tokens.get(text.strip().upper())
+    if value is not None:
+        return value
+    return _int(text, min(tokens.values()), max(tokens.values()), what)
+
+
+def _forms(names: tuple[str, ...]) -> dict[str, int]:
+    return {form: i for i, name in enumerate(names) for form in token_forms(name)}
+
+
+_ACQUISITION = _forms(ACQUISITION_TOKENS)
+_START = _forms(START_TOKENS)
+#: CAPTURECFG tokens (the SR860 takes X, XY, RT, XYRT as well as 0-3)
+_CONFIG_TOKENS = {"X": 0, "XY": 1, "RT": 2, "XYRT": 3}

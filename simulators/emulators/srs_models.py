@@ -162,13 +162,12 @@ SR830_EMULATED = EmulatedModel(
         "FPOP": _one(ints(0, 1), range(1, 3)),
         "OEXP": StoredSetting((floats(-105.0, 105.0), ints(0, 2)), range(1, 4)),
         "AUXV": _one(floats(-10.5, 10.5), range(1, 5)),
-        "SRAT": _one(ints(0, 14, 10)),
-        "SEND": _one(ints(0, 1, 1)),
-        "TSTR": _one(ints(0, 1)),
         "OUTX": _one(ints(0, 1, 1)),
         "OVRM": _one(ints(0, 1)),
         "LOCL": _one(ints(0, 2)),
         "*PSC": _one(ints(0, 1, 1)),
+        "KCLK": _one(ints(0, 1, 1)),
+        "ALRM": _one(ints(0, 1, 1)),
     },
     defaults={
         "sensitivity_V": 1.0, "time_constant_s": 0.1, "filter_slope_db": 12,
@@ -177,7 +176,7 @@ SR830_EMULATED = EmulatedModel(
     phase_range_deg=(-360.0, 729.99),
     aux_out_channels=range(1, 5),
     aux_in_channels=range(1, 5),
-    optional_commands=frozenset({"AGAN"}),
+    optional_commands=frozenset({"AGAN", "AOFF", "ARSV", "SSET", "RSET"}),
     formats={"SLVL": "{:.3f}", "PHAS": "{:.3f}"},
     display_channels=_SR830_DISPLAYS,
     output_sources=_sr830_output_sources,
@@ -208,6 +207,9 @@ def _sr860_parameter_names() -> dict[str, str]:
 
 
 _SR860_SNAP = _sr860_parameter_names()
+
+#: channel tokens of the SR860's per-output offset / expand / ratio settings (X, Y, R)
+_XYR = ("X", "Y", "R")
 
 # COUT i,j: output i (OCH1, OCH2) carries X / Y (j = XY) or R / theta (j = RTHeta)
 _SR860_OUTPUT_CHOICES = (("X", "R"), ("Y", "THETA"))
@@ -253,6 +255,57 @@ SR860_EMULATED = EmulatedModel(
         "COUT": StoredSetting((ints(0, 1, tokens=("XY", "RTHeta")),), range(0, 2),
                               channel_tokens=("OCH1", "OCH2")),
         "*PSC": _one(ints(0, 1, 1)),
+        # Stored and read back, not applied to the outputs (docs/conformance-sr860.md):
+        # chopper blade, output offset / expand / ratio per X, Y, R
+        "BLADESLOTS": _one(ints(0, 1, tokens=("SLT6", "SLT30"))),
+        "BLADEPHASE": _one(floats(-360_000.0, 360_000.0)),
+        "CEXP": StoredSetting((ints(0, 2, tokens=("OFF", "X10", "X100")),), range(0, 3),
+                              channel_tokens=_XYR),
+        "COFA": StoredSetting((ints(0, 1, tokens=("OFF", "ON")),), range(0, 3),
+                              channel_tokens=_XYR),
+        "COFP": StoredSetting((floats(-999.99, 999.99),), range(0, 3), channel_tokens=_XYR),
+        "CRAT": StoredSetting((ints(0, 1, tokens=("OFF", "ON")),), range(0, 3),
+                              channel_tokens=_XYR),
+        # front-panel chart, FFT display, scan set-up, data streaming set-up, system
+        "GLIV": _one(ints(0, 1, 1)),
+        "PCUR": _one(ints(0, 639, 320)),
+        "CURREL": _one(ints(0, 1)),
+        "CURDISP": _one(ints(0, 1)),
+        "CURBUG": _one(ints(0, 2)),
+        "FCRW": _one(ints(0, 2)),
+        "GSCL": _one(floats(1e-12, 1e12, 1.0), range(0, 4)),
+        "GOFF": _one(floats(-1e12, 1e12), range(0, 4)),
+        "FFTR": _one(ints(0, 2)),
+        "FFTS": _one(ints(-9, 8)),
+        "FFTO": _one(floats(-200.0, 200.0)),
+        "FFTSPAN": _one(ints(0, 20)),
+        "FFTA": _one(ints(0, 4)),
+        "FFTL": _one(ints(0, 1, 1)),
+        "SCNPAR": _one(ints(0, 4)),
+        "SCNLOG": _one(ints(0, 1)),
+        "SCNEND": _one(ints(0, 2)),
+        "SCNSEC": _one(floats(1.0, 1e6, 10.0)),
+        "SCNAMPATTN": _one(ints(0, 1)),
+        "SCNDCATTN": _one(ints(0, 1)),
+        "SCNINRVL": _one(ints(0, 16)),
+        "SCNFREQ": _one(floats(0.001, 500_000.0, 1000.0), range(0, 2)),
+        "SCNAMP": _one(floats(0.0, 2.0), range(0, 2)),
+        "SCNDC": _one(floats(-5.0, 5.0), range(0, 2)),
+        "SCNAUX1": _one(floats(-10.5, 10.5), range(0, 2)),
+        "SCNAUX2": _one(floats(-10.5, 10.5), range(0, 2)),
+        "STREAMCH": _one(ints(0, 3, tokens=("X", "XY", "RT", "XYRT"))),
+        "STREAMRATE": _one(ints(0, 20)),
+        "STREAMFMT": _one(ints(0, 1)),
+        "STREAMPCKT": _one(ints(0, 3)),
+        "STREAMPORT": _one(ints(1024, 65535, 1865)),
+        "STREAMOPTION": _one(ints(0, 3, 2)),
+        "BLAZEX": _one(ints(0, 2)),
+        "KEYC": _one(ints(0, 1)),
+        "PRMD": _one(ints(0, 2)),
+        "SDFM": _one(ints(0, 1)),
+        "FNUM": _one(ints(0, 99_999)),
+        "OVRM": _one(ints(0, 1)),
+        "LOCL": _one(ints(0, 2)),
     },
     # assumed equal to the SR830's (not checked against an SR860's *RST)
     defaults=dict(SR830_EMULATED.defaults),
@@ -260,7 +313,8 @@ SR860_EMULATED = EmulatedModel(
     aux_out_channels=range(0, 4),
     aux_in_channels=range(0, 4),
     optional_commands=frozenset(
-        {"ASCL", "SNAPD", "CUROVLDSTAT", "ENBW", "FREQDET", "FREQEXT", "TBSTAT"}
+        {"ASCL", "SNAPD", "CUROVLDSTAT", "ENBW", "FREQDET", "FREQEXT", "TBSTAT", "OUTR", "ILVL",
+         "ARNG", "OAUT", "*TST"}
     ),
     aliases={"FREQINT": "FREQ"},
     formats={"SLVL": "{:.9e}", "PHAS": "{:.7f}"},

@@ -349,7 +349,8 @@ def test_closed_loop_reaches_the_setpoint(
 
 
 def test_intype_round_trip_and_limits(ls: LakeShore372Emulator) -> None:
-    assert ask(ls, "INTYPE? A;INTYPE? 6") == "1,2,0,0,0,1;0,3,1,22,0,1"
+    # input A: the range holding its sensor (16: 63.2 kohm), never 0 (not in the manual's table)
+    assert ask(ls, "INTYPE? A;INTYPE? 6") == "1,2,0,16,0,1;0,3,1,22,0,1"
     assert ls.handle_line("INTYPE 6,1,20,0,15,0,2;*ESR?") == "0\r\n"
     assert ask(ls, "INTYPE? 6") == "1,20,0,15,0,2"
     assert ls.handle_line("INTYPE 6,1,23,0,15,0,2;*ESR?") == "16\r\n"

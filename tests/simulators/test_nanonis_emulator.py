@@ -162,6 +162,16 @@ def test_start_without_open_is_refused(emulator):
     assert b"not open" in out
 
 
+def test_a_refused_start_returns_a_0_by_0_data_array_as_the_controller_does(emulator):
+    out = send(emulator, "BiasSpectr.Start", "00000001 00000000")
+    body = out[40:]
+    # channel names: 0 bytes, 0 names; data: 0 rows, 0 columns; parameters: 0 floats
+    assert body[:8] == bytes(8)
+    assert body[8:16] == bytes(8), f"data array header {body[8:16].hex()}"
+    assert body[16:20] == bytes(4)
+    assert body[20:24] == hx("00000001")  # then the error block
+
+
 def test_reset_forgets_settings(emulator):
     send(emulator, "BiasSpectr.LimitsSet", "bba3d70a 3c23d70a")
     emulator.reset()

@@ -49,9 +49,10 @@ def test_each_sample_is_what_a_reading_at_that_instant_gives() -> None:
     captured_sweep(emulator, capturing, 0.05)
     n = int(emulator.handle_line("CAPTUREBYTES?")) // 8
     assert n == math.floor(0.05 * rate)
+    emulator.handle_line("CAPTURESTOP")
     block = emulator.handle_line(f"CAPTUREGET? 0,{4}").encode("latin-1")
-    assert block.startswith(b"#44096") and block.endswith(b"\n")
-    xy = np.frombuffer(block[6:-1], dtype="<f4").reshape(-1, 2)[:n]
+    assert block.startswith(b"#44096") and len(block) == 6 + 4096  # no terminator
+    xy = np.frombuffer(block[6:], dtype="<f4").reshape(-1, 2)[:n]
 
     expected = []
     for k in range(1, n + 1):
@@ -72,7 +73,8 @@ def test_the_filter_step_response_shows_in_the_capture() -> None:
     captured_sweep(emulator, lab, 0.05)
     after = lab.lockin.read_xy_V()[0]  # 30 tau later: settled
     n = int(emulator.handle_line("CAPTUREBYTES?")) // 8
-    x = np.frombuffer(emulator.handle_line("CAPTUREGET? 0,4").encode("latin-1")[6:-1],
+    emulator.handle_line("CAPTURESTOP")
+    x = np.frombuffer(emulator.handle_line("CAPTUREGET? 0,4").encode("latin-1")[6:],
                       dtype="<f4")[0:2 * n:2]
     t = np.arange(1, n + 1) / rate - STEP_AT_S
     model = np.where(t < 0, before, after + (before - after) * np.exp(-np.clip(t, 0, None)
@@ -106,11 +108,12 @@ def test_bad_capture_commands_set_the_error_bit_and_send_nothing() -> None:
     emulator.handle_line("*ESR?")
     assert emulator.handle_line("CAPTUREGET? 0,1") == ""  # nothing captured yet
     emulator.handle_line("CAPTURELEN 2;CAPTURESTART 0,0")
-    assert emulator.handle_line("CAPTUREGET? 1,2") == ""  # beyond the 2 kB buffer
+    assert emulator.handle_line("CAPTUREGET? 0,1") == ""  # still recording: range error
     assert emulator.handle_line("CAPTURELEN 4") == ""  # not while running
     assert int(emulator.handle_line("*ESR?")) & ESR_EXECUTION_ERROR
     assert emulator.handle_line("CAPTURELEN?") == "2\n"
     emulator.handle_line("CAPTURESTOP")
+    assert emulator.handle_line("CAPTUREGET? 2,1") == ""  # offset beyond the 2 kB buffer
     emulator.handle_line("CAPTURELEN 4")
     assert emulator.handle_line("CAPTURELEN?") == "4\n"
 
