@@ -1,7 +1,7 @@
 """The feedback controller's second link, used only to stop a running controller-run sweep.
 
 The Nanonis answers ``BiasSpectr.Start`` only when the sweep ends and serves each port
-serially, so a Stop has to go out on another of its ports (PROTOCOLS.md section 1). The link
+serially, so a Stop has to go out on another of its ports (docs/protocols.md section 1). The link
 is opened on first use: a run that never sweeps on the controller (lock-in mode, a cooldown)
 then does not hold a port another program of the lab may want. Without the link everything
 still works, only an abort during a controller-run sweep waits for the sweep's end; the

@@ -1,4 +1,4 @@
-"""Binary framing of the Nanonis TCP protocol (PROTOCOLS.md section 1).
+"""Binary framing of the Nanonis TCP protocol (docs/protocols.md section 1).
 
 One module for both sides of the wire: the driver encodes requests and decodes replies, the
 emulator decodes requests and encodes replies, with the same functions.

@@ -1,6 +1,6 @@
 """Lake Shore Model 372 emulator: the real ASCII protocol over the VirtualLab's fridge.
 
-Wire rules (docs PROTOCOLS.md section 3): several commands per line separated by ``;``
+Wire rules (docs/protocols.md section 3): several commands per line separated by ``;``
 (a leading ``:`` on a segment, as the vendor client's ``;:`` joins produce, is ignored); the
 replies of all queries of one line are joined by ``;`` into one line ending in CRLF; set
 commands give no reply; arguments are separated by commas or spaces; mnemonics are

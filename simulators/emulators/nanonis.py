@@ -1,6 +1,6 @@
 """Emulator of the Nanonis SPM controller's TCP interface over the :class:`VirtualLab`.
 
-It speaks the binary protocol of PROTOCOLS.md section 1 through the same codec and command
+It speaks the binary protocol of docs/protocols.md section 1 through the same codec and command
 table as the driver (:mod:`stm_andreev.drivers.nanonis.commands`), so every command in that
 table is served here, and the vendor's ``nanonis_spm.Nanonis`` client works against it.
 

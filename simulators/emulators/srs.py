@@ -1,6 +1,6 @@
 """SR830 and SR860 lock-in emulators over the :class:`VirtualLab`'s lock-in: one engine, two tables.
 
-Wire rules (PROTOCOLS.md section 2): mnemonics are case-insensitive, spaces optional, arguments
+Wire rules (docs/protocols.md section 2): mnemonics are case-insensitive, spaces optional, arguments
 comma-separated; several commands per line are separated by ``;`` and empty segments (the
 trailing ``;`` pymeasure's SR830 driver sends) are ignored. Every query reply is one line ending
 in LF, except a binary block (:class:`BinaryBlock`, SR860 ``CAPTUREGET?``), which the manual
@@ -34,7 +34,6 @@ import math
 import re
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -52,6 +51,20 @@ from stm_andreev.simulators.emulators.srs_models import (
     EmulatedModel,
     StoredSetting,
     token_forms,
+)
+
+from .srs_buffer import DataBufferCommands
+from .srs_capture import CaptureCommands
+from .srs_grammar import (
+    BinaryBlock,
+    Handler,
+    SRSArgumentError,
+    SRSCommandError,
+    expect_args,
+    float_arg,
+    format_number,
+    int_arg,
+    no_argument_query,
 )
 
 log = logging.getLogger(__name__)
@@ -82,20 +95,6 @@ _XY = ("X", "Y")
 _SEGMENT_RE = re.compile(r"^\s*(\*?[A-Za-z]+)(\d*)\s*(\?)?\s*(.*?)\s*$", re.DOTALL)
 
 
-class BinaryBlock(str):
-    """A query reply sent exactly as it is: an IEEE 488.2 definite-length block
-    (``#<n><length><bytes>``, SR860 ``CAPTUREGET?``) carries its own length and the manual
-    gives it no terminator, so none is appended (every other reply ends in LF)."""
-
-
-class SRSCommandError(Exception):
-    """Unknown mnemonic or wrong form (a query of a set-only command): command error bit."""
-
-
-class SRSArgumentError(Exception):
-    """Missing, extra, malformed or out-of-range argument: execution error bit."""
-
-
 #: One segment of a line, ready to run: (its text, for error messages; a call taking no
 #: argument; whether it is a query, whose reply is sent; whether it only reads the outputs).
 _Step = tuple[str, Callable[[], Any], bool, bool]
@@ -113,54 +112,6 @@ def _raise(kind: type[Exception], message: str) -> None:
 
 def _call_with_list(function: Callable[[list[str]], Any], args: tuple[str, ...]) -> Any:
     return function(list(args))
-
-
-@dataclass(frozen=True)
-class _Handler:
-    query: Callable[[list[str]], str] | None = None
-    set: Callable[[list[str]], None] | None = None
-
-
-def _expect(args: list[str], low: int, high: int | None = None) -> None:
-    high = low if high is None else high
-    if not low <= len(args) <= high:
-        expected = str(low) if low == high else f"{low}-{high}"
-        raise SRSArgumentError(f"expected {expected} argument(s), got {len(args)}: {args}")
-
-
-def _no_argument_query(reply: Callable[[], str]) -> _Handler:
-    """A query that takes no argument and answers ``reply()``."""
-
-    def query(args: list[str]) -> str:
-        _expect(args, 0)
-        return reply()
-
-    return _Handler(query=query)
-
-
-def _int(text: str, low: int, high: int, what: str) -> int:
-    try:
-        value = float(text)
-    except ValueError:
-        raise SRSArgumentError(f"{what}: {text!r} is not a number") from None
-    if not value.is_integer() or not low <= value <= high:
-        raise SRSArgumentError(f"{what}: {text!r} is not an integer in {low}..{high}")
-    return int(value)
-
-
-def _float(text: str, low: float, high: float, what: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise SRSArgumentError(f"{what}: {text!r} is not a number") from None
-    if not math.isfinite(value) or not low <= value <= high:
-        raise SRSArgumentError(f"{what}: {text!r} is outside {low:g}..{high:g}")
-    return value
-
-
-def _number(value: float) -> str:
-    """Output values in exponent form (the drivers parse any float text)."""
-    return f"{value:.6e}"
 
 
 def _nearest_index(value: float, table: tuple[float, ...]) -> int:
@@ -385,49 +336,49 @@ class SRSLockInEmulator:
         self.command_errors.append(message)
         log.info("%s rejected %s", self.name, message)
 
-    def _build_handlers(self) -> dict[str, _Handler]:
+    def _build_handlers(self) -> dict[str, Handler]:
         spec = self.model.spec
-        handlers: dict[str, _Handler] = {
+        handlers: dict[str, Handler] = {
             name: self._stored_handler(name, setting)
             for name, setting in self.model.stored.items()
         }
         handlers.update(self._physics_handlers())
         handlers.update({name: self._enable_handler(name) for name in self._enable_widths})
         handlers.update({
-            "*IDN": _Handler(query=self._idn),
-            "*RST": _Handler(set=self._rst),
-            "*CLS": _Handler(set=self._cls),
-            "*OPC": _no_argument_query(lambda: "1"),
-            "*ESR": _Handler(query=self._register_query("_esr", 7)),
-            "*STB": _Handler(query=self._stb),
-            "ERRS": _Handler(query=self._register_query("_errs", 7)),
-            "LIAS": _Handler(query=self._register_query("_lias", spec.status_bits - 1)),
-            "OUTP": _Handler(query=self._outp),
-            "SNAP": _Handler(query=self._snap),
-            "OAUX": _Handler(query=self._oaux),
-            "APHS": _Handler(set=self._auto_phase),
+            "*IDN": Handler(query=self._idn),
+            "*RST": Handler(set=self._rst),
+            "*CLS": Handler(set=self._cls),
+            "*OPC": no_argument_query(lambda: "1"),
+            "*ESR": Handler(query=self._register_query("_esr", 7)),
+            "*STB": Handler(query=self._stb),
+            "ERRS": Handler(query=self._register_query("_errs", 7)),
+            "LIAS": Handler(query=self._register_query("_lias", spec.status_bits - 1)),
+            "OUTP": Handler(query=self._outp),
+            "SNAP": Handler(query=self._snap),
+            "OAUX": Handler(query=self._oaux),
+            "APHS": Handler(set=self._auto_phase),
         })
         optional = {
-            "AGAN": _Handler(set=self._auto_gain),
-            "ASCL": _Handler(set=self._auto_gain),
-            "SNAPD": _Handler(query=self._snapd),
-            "CUROVLDSTAT": _Handler(query=self._current_overload),
-            "ENBW": _Handler(query=self._enbw),
-            "FREQDET": _no_argument_query(self._freq_text),
+            "AGAN": Handler(set=self._auto_gain),
+            "ASCL": Handler(set=self._auto_gain),
+            "SNAPD": Handler(query=self._snapd),
+            "CUROVLDSTAT": Handler(query=self._current_overload),
+            "ENBW": Handler(query=self._enbw),
+            "FREQDET": no_argument_query(self._freq_text),
             # no external reference is connected; the internal timebase is in use
-            "FREQEXT": _no_argument_query(lambda: _number(0.0)),
-            "TBSTAT": _no_argument_query(lambda: "1"),
-            "OUTR": _Handler(query=self._outr),
-            "AOFF": _Handler(set=self._auto_offset_830),
+            "FREQEXT": no_argument_query(lambda: format_number(0.0)),
+            "TBSTAT": no_argument_query(lambda: "1"),
+            "OUTR": Handler(query=self._outr),
+            "AOFF": Handler(set=self._auto_offset_830),
             # auto reserve: the simulated input has no dynamic-reserve physics (RMOD stored)
-            "ARSV": _Handler(set=lambda args: _expect(args, 0)),
-            "SSET": _Handler(set=self._save_setup),
-            "RSET": _Handler(set=self._recall_setup),
-            "ILVL": _no_argument_query(self._input_level),
+            "ARSV": Handler(set=lambda args: expect_args(args, 0)),
+            "SSET": Handler(set=self._save_setup),
+            "RSET": Handler(set=self._recall_setup),
+            "ILVL": no_argument_query(self._input_level),
             # auto range: the simulated input never needs another range (see ILVL?)
-            "ARNG": _Handler(set=lambda args: _expect(args, 0)),
-            "OAUT": _Handler(set=self._auto_offset),
-            "*TST": _no_argument_query(lambda: "0"),  # self test passed
+            "ARNG": Handler(set=lambda args: expect_args(args, 0)),
+            "OAUT": Handler(set=self._auto_offset),
+            "*TST": no_argument_query(lambda: "0"),  # self test passed
         }
         handlers.update({name: optional[name] for name in self.model.optional_commands})
         self._setups: dict[int, tuple[dict, dict]] = {}
@@ -436,54 +387,54 @@ class SRSLockInEmulator:
 
     # --- physics settings (live in lab.lockin) ----------------------------------------------
 
-    def _physics_handlers(self) -> dict[str, _Handler]:
+    def _physics_handlers(self) -> dict[str, Handler]:
         spec = self.model.spec
         lockin = self.lab.lockin
 
-        def table_setting(attribute: str, table: tuple[float, ...], what: str) -> _Handler:
+        def table_setting(attribute: str, table: tuple[float, ...], what: str) -> Handler:
             def query(args: list[str]) -> str:
-                _expect(args, 0)
+                expect_args(args, 0)
                 return str(_nearest_index(getattr(lockin, attribute), table))
 
             def set_(args: list[str]) -> None:
-                _expect(args, 1)
-                self._write_lab(attribute, table[_int(args[0], 0, len(table) - 1, what)])
+                expect_args(args, 1)
+                self._write_lab(attribute, table[int_arg(args[0], 0, len(table) - 1, what)])
 
-            return _Handler(query, set_)
+            return Handler(query, set_)
 
 
         def slvl_set(args: list[str]) -> None:
-            _expect(args, 1)
-            self._write_lab("amplitude_Vrms", _float(args[0], *spec.sine_range_V, "SLVL"))
+            expect_args(args, 1)
+            self._write_lab("amplitude_Vrms", float_arg(args[0], *spec.sine_range_V, "SLVL"))
 
         def freq_set(args: list[str]) -> None:
-            _expect(args, 1)
-            frequency = _float(args[0], *spec.frequency_range_Hz, "FREQ")
+            expect_args(args, 1)
+            frequency = float_arg(args[0], *spec.frequency_range_Hz, "FREQ")
             self._check_detection_frequency(frequency, lockin.harmonic)
             self._write_lab("frequency_Hz", frequency)
 
         def phas_set(args: list[str]) -> None:
-            _expect(args, 1)
-            phase = _float(args[0], *self.model.phase_range_deg, "PHAS")
+            expect_args(args, 1)
+            phase = float_arg(args[0], *self.model.phase_range_deg, "PHAS")
             self._write_lab("phase_deg", _wrap_phase(phase))
 
         def harm_set(args: list[str]) -> None:
-            _expect(args, 1)
-            harmonic = _int(args[0], 1, spec.harmonic_max, "HARM")
+            expect_args(args, 1)
+            harmonic = int_arg(args[0], 1, spec.harmonic_max, "HARM")
             self._check_detection_frequency(lockin.frequency_Hz, harmonic)
             self._write_lab("harmonic", harmonic)
 
         def slope_query(args: list[str]) -> str:
-            _expect(args, 0)
+            expect_args(args, 0)
             return str(FILTER_SLOPES_DB.index(int(lockin.filter_slope_db)))
 
         def slope_set(args: list[str]) -> None:
-            _expect(args, 1)
-            self._write_lab("filter_slope_db", FILTER_SLOPES_DB[_int(args[0], 0, 3, "OFSL")])
+            expect_args(args, 1)
+            self._write_lab("filter_slope_db", FILTER_SLOPES_DB[int_arg(args[0], 0, 3, "OFSL")])
 
         def reader(fmt: str, attribute: str) -> Callable[[list[str]], str]:
             def query(args: list[str]) -> str:
-                _expect(args, 0)
+                expect_args(args, 0)
                 return fmt.format(getattr(lockin, attribute))
 
             return query
@@ -492,11 +443,11 @@ class SRSLockInEmulator:
             spec.sensitivity_command: table_setting(
                 "sensitivity_V", spec.sensitivities_V, spec.sensitivity_command),
             "OFLT": table_setting("time_constant_s", spec.time_constants_s, "OFLT"),
-            "OFSL": _Handler(slope_query, slope_set),
-            "SLVL": _Handler(reader(self.model.formats["SLVL"], "amplitude_Vrms"), slvl_set),
-            "FREQ": _Handler(query=_no_argument_query(self._freq_text).query, set=freq_set),
-            "PHAS": _Handler(reader(self.model.formats["PHAS"], "phase_deg"), phas_set),
-            "HARM": _Handler(reader("{:d}", "harmonic"), harm_set),
+            "OFSL": Handler(slope_query, slope_set),
+            "SLVL": Handler(reader(self.model.formats["SLVL"], "amplitude_Vrms"), slvl_set),
+            "FREQ": Handler(query=no_argument_query(self._freq_text).query, set=freq_set),
+            "PHAS": Handler(reader(self.model.formats["PHAS"], "phase_deg"), phas_set),
+            "HARM": Handler(reader("{:d}", "harmonic"), harm_set),
         }
         return handlers
 
@@ -518,7 +469,7 @@ class SRSLockInEmulator:
 
     # --- stored settings --------------------------------------------------------------------
 
-    def _stored_handler(self, name: str, setting: StoredSetting) -> _Handler:
+    def _stored_handler(self, name: str, setting: StoredSetting) -> Handler:
         channel_tokens = _tokens(setting.channel_tokens, setting.channels.start
                                  if setting.channels is not None else 0)
         field_tokens = [_tokens(f.tokens, int(f.low)) for f in setting.fields]
@@ -530,11 +481,11 @@ class SRSLockInEmulator:
             token = channel_tokens.get(args[0].upper())
             if token is not None:
                 return token
-            return _int(args[0], setting.channels.start, setting.channels.stop - 1,
+            return int_arg(args[0], setting.channels.start, setting.channels.stop - 1,
                         f"{name} channel")
 
         def query(args: list[str]) -> str:
-            _expect(args, 1 if setting.channels is not None else 0)
+            expect_args(args, 1 if setting.channels is not None else 0)
             values = self._stored[(name, channel_of(args))]
             return ",".join(
                 str(int(v)) if f.kind is int else f"{v:.6g}"
@@ -543,12 +494,12 @@ class SRSLockInEmulator:
 
         def set_(args: list[str]) -> None:
             offset = 0 if setting.channels is None else 1
-            _expect(args, offset + len(setting.fields))
+            expect_args(args, offset + len(setting.fields))
             channel = channel_of(args)
             values: list[float] = []
             for f, tokens, text in zip(setting.fields, field_tokens, args[offset:], strict=True):
                 token = tokens.get(text.upper())
-                parse = _int if f.kind is int else _float
+                parse = int_arg if f.kind is int else float_arg
                 values.append(token if token is not None
                               else parse(text, f.low, f.high, name))  # type: ignore[arg-type]
             self._stored[(name, channel)] = values
@@ -556,7 +507,7 @@ class SRSLockInEmulator:
             if reroutes:
                 self._route_outputs()
 
-        return _Handler(query, set_)
+        return Handler(query, set_)
 
     def _route_outputs(self) -> None:
         """Tell the lab what the analog outputs carry now (the stored settings decide)."""
@@ -575,15 +526,15 @@ class SRSLockInEmulator:
             self._route_outputs()
 
     def _rst(self, args: list[str]) -> None:
-        _expect(args, 0)
+        expect_args(args, 0)
         self._restore_defaults()
 
     def _cls(self, args: list[str]) -> None:
-        _expect(args, 0)
+        expect_args(args, 0)
         self._lias = self._esr = self._errs = 0
 
     def _idn(self, args: list[str]) -> str:
-        _expect(args, 0)
+        expect_args(args, 0)
         return f"Stanford_Research_Systems,{self.name},{self.serial},{self.model.spec.firmware}"
 
     # --- status -----------------------------------------------------------------------------
@@ -617,10 +568,10 @@ class SRSLockInEmulator:
         """Read-and-clear status register: whole (no argument) or one bit (``LIAS? i``)."""
 
         def query(args: list[str]) -> str:
-            _expect(args, 0, 1)
+            expect_args(args, 0, 1)
             value = getattr(self, attribute)
             if args:
-                bit = _int(args[0], 0, top_bit, attribute.strip("_").upper())
+                bit = int_arg(args[0], 0, top_bit, attribute.strip("_").upper())
                 setattr(self, attribute, value & ~(1 << bit))
                 return str((value >> bit) & 1)
             setattr(self, attribute, 0)
@@ -628,33 +579,33 @@ class SRSLockInEmulator:
 
         return query
 
-    def _enable_handler(self, name: str) -> _Handler:
+    def _enable_handler(self, name: str) -> Handler:
         """Enable register: ``LIAE j`` sets all bits, ``LIAE i,j`` bit i; ``LIAE? [i]`` reads."""
         top_bit = self._enable_widths[name] - 1
 
         def query(args: list[str]) -> str:
-            _expect(args, 0, 1)
+            expect_args(args, 0, 1)
             value = self._enable[name]
             if args:
-                return str((value >> _int(args[0], 0, top_bit, f"{name} bit")) & 1)
+                return str((value >> int_arg(args[0], 0, top_bit, f"{name} bit")) & 1)
             return str(value)
 
         def set_(args: list[str]) -> None:
-            _expect(args, 1, 2)
+            expect_args(args, 1, 2)
             if len(args) == 1:
-                self._enable[name] = _int(args[0], 0, (1 << (top_bit + 1)) - 1, name)
+                self._enable[name] = int_arg(args[0], 0, (1 << (top_bit + 1)) - 1, name)
                 return
-            bit = _int(args[0], 0, top_bit, f"{name} bit")
-            if _int(args[1], 0, 1, f"{name} bit value"):
+            bit = int_arg(args[0], 0, top_bit, f"{name} bit")
+            if int_arg(args[1], 0, 1, f"{name} bit value"):
                 self._enable[name] |= 1 << bit
             else:
                 self._enable[name] &= ~(1 << bit)
 
-        return _Handler(query, set_)
+        return Handler(query, set_)
 
     def _stb(self, args: list[str]) -> str:
         """Serial-poll status: bit 2 ERR, bit 3 LIA, bit 5 ESB (each gated by its enable)."""
-        _expect(args, 0)
+        expect_args(args, 0)
         status = 0
         for bit, register, enable in ((2, self._errs, "ERRE"), (3, self._lias, "LIAE"),
                                       (5, self._esr, "*ESE")):
@@ -664,7 +615,7 @@ class SRSLockInEmulator:
 
     def _current_overload(self, args: list[str]) -> str:
         """SR860 ``CUROVLDSTAT?``: overloads now (not latched)."""
-        _expect(args, 0)
+        expect_args(args, 0)
         sample = self._sample()
         bits = self._lab_bits_as_model(self.lab.lockin.overload_bits()) & 0b1_0011
         fs = self.lab.lockin.sensitivity_V
@@ -674,9 +625,9 @@ class SRSLockInEmulator:
         return str(bits)
 
     def _enbw(self, args: list[str]) -> str:
-        _expect(args, 0)
+        expect_args(args, 0)
         lockin = self.lab.lockin
-        return _number(enbw_Hz(lockin.time_constant_s, int(lockin.filter_slope_db)))
+        return format_number(enbw_Hz(lockin.time_constant_s, int(lockin.filter_slope_db)))
 
     # --- outputs ----------------------------------------------------------------------------
 
@@ -753,7 +704,7 @@ class SRSLockInEmulator:
         if parameters == _XY:
             # The usual poll: X and Y clipped as _table clips them, without the whole table.
             limit = OUTPUT_SATURATION * fs
-            text = f"{_number(max(-limit, min(limit, x)))},{_number(max(-limit, min(limit, y)))}"
+            text = f"{format_number(max(-limit, min(limit, x)))},{format_number(max(-limit, min(limit, y)))}"
             self._store_reply(parameters, inputs, text)
             return text
         sample = self._table(inputs)
@@ -762,7 +713,7 @@ class SRSLockInEmulator:
             value = sample.get(parameter, math.nan)
             if math.isnan(value):
                 raise SRSArgumentError(f"{parameter} is not emulated")
-            out.append(_number(value))
+            out.append(format_number(value))
         text = ",".join(out)
         self._store_reply(parameters, inputs, text)
         return text
@@ -779,7 +730,7 @@ class SRSLockInEmulator:
         return parameter
 
     def _outp(self, args: list[str]) -> str:
-        _expect(args, 1)
+        expect_args(args, 1)
         return self._values_text((self._parameter(self.model.outputs, args[0], "OUTP?"),))
 
     def _snap(self, args: list[str]) -> str:
@@ -787,35 +738,35 @@ class SRSLockInEmulator:
 
     def _snap_parameters(self, args: list[str]) -> tuple[str, ...]:
         counts = self.model.snap_count
-        _expect(args, counts.start, counts.stop - 1)
+        expect_args(args, counts.start, counts.stop - 1)
         return tuple(self._parameter(self.model.snap, a, "SNAP?") for a in args)
 
     def _snapd(self, args: list[str]) -> str:
-        _expect(args, 0)
+        expect_args(args, 0)
         names = tuple(self.model.snap[str(int(self._stored[("CDSP", ch)][0]))]
                       for ch in range(4))
         return self._values_text(names)
 
     def _outr(self, args: list[str]) -> str:
         """SR860 ``OUTR? i``: the value data channel i (0-3 or DAT1-DAT4) shows (``CDSP``)."""
-        _expect(args, 1)
+        expect_args(args, 1)
         text = args[0].upper()
         channel = int(text[3:]) - 1 if text in ("DAT1", "DAT2", "DAT3", "DAT4") else \
-            _int(args[0], 0, 3, "OUTR? channel")
+            int_arg(args[0], 0, 3, "OUTR? channel")
         return self._values_text(
             (self.model.snap[str(int(self._stored[("CDSP", channel)][0]))],))
 
     def _outr_display(self, args: list[str]) -> str:
         """SR830 ``OUTR? i``: what display CH1 (i=1) or CH2 (i=2) shows (``DDEF``)."""
-        _expect(args, 1)
-        return self._values_text((f"CH{_int(args[0], 1, 2, 'OUTR? display')}",))
+        expect_args(args, 1)
+        return self._values_text((f"CH{int_arg(args[0], 1, 2, 'OUTR? display')}",))
 
     def _auto_offset_830(self, args: list[str]) -> None:
         """SR830 ``AOFF i`` (1 X, 2 Y, 3 R): that output's ``OEXP`` offset set to minus its
         present value in percent of full scale (expand kept). Stored only: offsets do not
         alter the outputs here."""
-        _expect(args, 1)
-        channel = _int(args[0], 1, 3, "AOFF channel")
+        expect_args(args, 1)
+        channel = int_arg(args[0], 1, 3, "AOFF channel")
         x, y = self.lab.lockin.read_xy_V()
         value = (x, y, math.hypot(x, y))[channel - 1]
         percent = max(-105.0, min(105.0, -100.0 * value / self.lab.lockin.sensitivity_V))
@@ -824,17 +775,17 @@ class SRSLockInEmulator:
 
     def _save_setup(self, args: list[str]) -> None:
         """SR830 ``SSET i``: settings memory i (1-9) keeps every setting, physics included."""
-        _expect(args, 1)
+        expect_args(args, 1)
         lockin = self.lab.lockin
         physics = {name: getattr(lockin, name) for name in self.model.defaults}
-        self._setups[_int(args[0], 1, 9, "SSET")] = (
+        self._setups[int_arg(args[0], 1, 9, "SSET")] = (
             {key: list(values) for key, values in self._stored.items()}, physics)
 
     def _recall_setup(self, args: list[str]) -> None:
         """SR830 ``RSET i``: back to the settings saved with ``SSET i`` (execution error if
         nothing was saved there since power-on: the simulated memory is not kept)."""
-        _expect(args, 1)
-        number = _int(args[0], 1, 9, "RSET")
+        expect_args(args, 1)
+        number = int_arg(args[0], 1, 9, "RSET")
         if number not in self._setups:
             raise SRSArgumentError(f"RSET {number}: nothing saved there")
         stored, physics = self._setups[number]
@@ -857,10 +808,10 @@ class SRSLockInEmulator:
     def _auto_offset(self, args: list[str]) -> None:
         """SR860 ``OAUT i``: offset of X, Y or R (0-2 or X, Y, R) on, at minus its present
         value in percent of full scale. Stored only: offsets do not alter the outputs here."""
-        _expect(args, 1)
+        expect_args(args, 1)
         channel = {"X": 0, "Y": 1, "R": 2}.get(args[0].upper())
         if channel is None:
-            channel = _int(args[0], 0, 2, "OAUT channel")
+            channel = int_arg(args[0], 0, 2, "OAUT channel")
         x, y = self.lab.lockin.read_xy_V()
         value = (x, y, math.hypot(x, y))[channel]
         percent = max(-999.99, min(999.99, -100.0 * value / self.lab.lockin.sensitivity_V))
@@ -869,16 +820,16 @@ class SRSLockInEmulator:
         self._stored_version += 1
 
     def _oaux(self, args: list[str]) -> str:
-        _expect(args, 1)
+        expect_args(args, 1)
         channels = self.model.aux_in_channels
-        _int(args[0], channels.start, channels.stop - 1, "OAUX? channel")
-        return _number(0.0)  # nothing is wired to the aux inputs
+        int_arg(args[0], channels.start, channels.stop - 1, "OAUX? channel")
+        return format_number(0.0)  # nothing is wired to the aux inputs
 
     # --- auto functions ---------------------------------------------------------------------
 
     def _auto_gain(self, args: list[str]) -> None:
         """AGAN / ASCL: the finest full scale keeping the present R below 80 % of it."""
-        _expect(args, 0)
+        expect_args(args, 0)
         x, y = self.lab.lockin.read_xy_V()
         try:
             target = smallest_at_least(math.hypot(x, y) / AUTO_GAIN_HEADROOM,
@@ -889,7 +840,7 @@ class SRSLockInEmulator:
 
     def _auto_phase(self, args: list[str]) -> None:
         """APHS: shift the reference phase by the present theta so Y goes to zero."""
-        _expect(args, 0)
+        expect_args(args, 0)
         x, y = self.lab.lockin.read_xy_V()
         phase = self.lab.lockin.phase_deg + math.degrees(math.atan2(y, x))
         self._write_lab("phase_deg", _wrap_phase(phase))
@@ -900,15 +851,13 @@ class SR830Emulator(SRSLockInEmulator):
     :mod:`~stm_andreev.simulators.emulators.srs_buffer`)."""
 
     def __init__(self, lab: Any, serial: str | None = None) -> None:
-        from .srs_buffer import DataBufferCommands  # it builds on this module's handlers
-
         self._stored = {}
         self._buffer = DataBufferCommands(lab, self._stored)
         super().__init__(lab, SR830_EMULATED, serial)
 
-    def _build_handlers(self) -> dict[str, _Handler]:
+    def _build_handlers(self) -> dict[str, Handler]:
         return {**super()._build_handlers(), **self._buffer.handlers(),
-                "OUTR": _Handler(query=self._outr_display)}
+                "OUTR": Handler(query=self._outr_display)}
 
     def reset(self) -> None:
         """Power cycle, the data buffer included."""
@@ -922,12 +871,10 @@ class SR860Emulator(SRSLockInEmulator):
     capture buffer of :mod:`~stm_andreev.simulators.emulators.srs_capture`)."""
 
     def __init__(self, lab: Any, serial: str | None = None) -> None:
-        from .srs_capture import CaptureCommands  # it builds on this module's handlers
-
         self._capture = CaptureCommands(lab)
         super().__init__(lab, SR860_EMULATED, serial)
 
-    def _build_handlers(self) -> dict[str, _Handler]:
+    def _build_handlers(self) -> dict[str, Handler]:
         return {**super()._build_handlers(), **self._capture.handlers()}
 
     def reset(self) -> None:

@@ -36,8 +36,8 @@ import numpy as np
 from stm_andreev.drivers.srs_tables import OUTPUT_SATURATION
 from stm_andreev.simulators.lab.capture import KILOBYTE
 
-from .srs import BinaryBlock, SRSArgumentError, _expect, _Handler, _int, _number
 from .srs_capture import _ArmedCapture
+from .srs_grammar import BinaryBlock, Handler, SRSArgumentError, expect_args, format_number, int_arg
 
 BUFFER_POINTS = 16383
 TRIGGERED_RATE = 14
@@ -98,36 +98,36 @@ class DataBufferCommands:
         self._displays: tuple[str, str] = ("X", "Y")
         self._full_scale_V = 1.0
 
-    def handlers(self) -> dict[str, _Handler]:
+    def handlers(self) -> dict[str, Handler]:
         return {
-            "SRAT": _Handler(self._int_query("rate_index"),
+            "SRAT": Handler(self._int_query("rate_index"),
                              self._int_set("rate_index", 0, TRIGGERED_RATE)),
-            "SEND": _Handler(self._int_query("loop"), self._int_set("loop", 0, 1)),
-            "TSTR": _Handler(self._int_query("trigger_starts"),
+            "SEND": Handler(self._int_query("loop"), self._int_set("loop", 0, 1)),
+            "TSTR": Handler(self._int_query("trigger_starts"),
                              self._int_set("trigger_starts", 0, 1)),
-            "FAST": _Handler(self._int_query("fast"), self._int_set("fast", 0, 2)),
-            "TRIG": _Handler(set=self._trigger),
-            "STRT": _Handler(set=self._start),
-            "STRD": _Handler(set=self._start_delayed),
-            "PAUS": _Handler(set=self._pause),
-            "REST": _Handler(set=self._reset_buffer),
-            "SPTS": _Handler(query=self._points_query),
-            "TRCA": _Handler(query=self._trace_ascii),
-            "TRCB": _Handler(query=self._trace_binary),
-            "TRCL": _Handler(query=self._trace_lia),
+            "FAST": Handler(self._int_query("fast"), self._int_set("fast", 0, 2)),
+            "TRIG": Handler(set=self._trigger),
+            "STRT": Handler(set=self._start),
+            "STRD": Handler(set=self._start_delayed),
+            "PAUS": Handler(set=self._pause),
+            "REST": Handler(set=self._reset_buffer),
+            "SPTS": Handler(query=self._points_query),
+            "TRCA": Handler(query=self._trace_ascii),
+            "TRCB": Handler(query=self._trace_binary),
+            "TRCL": Handler(query=self._trace_lia),
         }
 
     # --- settings -----------------------------------------------------------------------
     def _int_query(self, attribute: str):
         def query(args: list[str]) -> str:
-            _expect(args, 0)
+            expect_args(args, 0)
             return str(int(getattr(self, attribute)))
         return query
 
     def _int_set(self, attribute: str, low: int, high: int):
         def set_(args: list[str]) -> None:
-            _expect(args, 1)
-            value = _int(args[0], low, high, attribute)
+            expect_args(args, 1)
+            value = int_arg(args[0], low, high, attribute)
             if attribute in ("rate_index", "loop") and self._started:
                 # the real instrument resets the buffer when its timing changes
                 self._clear()
@@ -165,15 +165,15 @@ class DataBufferCommands:
         self.lab.lockin.start_capture(self._segment)
 
     def _start(self, args: list[str]) -> None:
-        _expect(args, 0)
+        expect_args(args, 0)
         self._begin()
 
     def _start_delayed(self, args: list[str]) -> None:
-        _expect(args, 0)
+        expect_args(args, 0)
         self._begin(FAST_START_DELAY_S)
 
     def _pause(self, args: list[str]) -> None:
-        _expect(args, 0)
+        expect_args(args, 0)
         if self._segment is not None:
             self.lab.lockin.stop_capture()
             self._done = self._keep(np.vstack([self._done, self._segment.xy()]))
@@ -181,11 +181,11 @@ class DataBufferCommands:
         self._started = False
 
     def _reset_buffer(self, args: list[str]) -> None:
-        _expect(args, 0)
+        expect_args(args, 0)
         self._clear()
 
     def _trigger(self, args: list[str]) -> None:
-        _expect(args, 0)
+        expect_args(args, 0)
         if not self._started and self.trigger_starts:
             self._begin()
             if self.rate_index != TRIGGERED_RATE:
@@ -207,14 +207,14 @@ class DataBufferCommands:
 
     # --- read-out -----------------------------------------------------------------------
     def _points_query(self, args: list[str]) -> str:
-        _expect(args, 0)
+        expect_args(args, 0)
         return str(len(self._xy()))
 
     def _trace(self, args: list[str], what: str) -> np.ndarray:
-        _expect(args, 3)
-        display = _int(args[0], 1, 2, f"{what} display")
-        first = _int(args[1], 0, BUFFER_POINTS - 1, f"{what} first bin")
-        count = _int(args[2], 1, BUFFER_POINTS, f"{what} count")
+        expect_args(args, 3)
+        display = int_arg(args[0], 1, 2, f"{what} display")
+        first = int_arg(args[1], 0, BUFFER_POINTS - 1, f"{what} first bin")
+        count = int_arg(args[2], 1, BUFFER_POINTS, f"{what} count")
         xy = self._xy()
         if first + count > len(xy):
             raise SRSArgumentError(f"{what} {first},{count}: only {len(xy)} points stored")
@@ -234,7 +234,7 @@ class DataBufferCommands:
         return np.zeros(count)  # aux inputs: nothing is wired to them
 
     def _trace_ascii(self, args: list[str]) -> str:
-        return ",".join(_number(float(v)) for v in self._trace(args, "TRCA?"))
+        return ",".join(format_number(float(v)) for v in self._trace(args, "TRCA?"))
 
     def _trace_binary(self, args: list[str]) -> str:
         data = self._trace(args, "TRCB?").astype("<f4").tobytes()

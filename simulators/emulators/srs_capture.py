@@ -1,4 +1,4 @@
-"""The SR860's capture-buffer commands (PROTOCOLS.md section 2) over the lab's lock-in.
+"""The SR860's capture-buffer commands (docs/protocols.md section 2) over the lab's lock-in.
 
     CAPTURELEN n / ?     buffer length in kB (1-4096)
     CAPTURECFG i / ?     what each sample holds: 0 X, 1 X Y, 2 R theta, 3 X Y R theta
@@ -36,7 +36,7 @@ from typing import Any
 
 from stm_andreev.simulators.lab.capture import CAPTURE_CONFIGS, KILOBYTE, CaptureBuffer
 
-from .srs import BinaryBlock, SRSArgumentError, _expect, _Handler, _int, _number
+from .srs_grammar import BinaryBlock, Handler, SRSArgumentError, expect_args, format_number, int_arg
 from .srs_models import token_forms
 
 MAX_RATE_HZ = 1.25e6
@@ -96,38 +96,38 @@ class CaptureCommands:
         k = max(0, math.ceil(math.log2(MAX_RATE_HZ * tau / SAMPLES_PER_TIME_CONSTANT)))
         return MAX_RATE_HZ / 2**k
 
-    def handlers(self) -> dict[str, _Handler]:
+    def handlers(self) -> dict[str, Handler]:
         return {
-            "CAPTURELEN": _Handler(self._length_query, self._length_set),
-            "CAPTURECFG": _Handler(self._config_query, self._config_set),
-            "CAPTURERATEMAX": _Handler(query=self._rate_max_query),
-            "CAPTURERATE": _Handler(self._rate_query, self._rate_set),
-            "CAPTURESTART": _Handler(set=self._start),
-            "CAPTURESTOP": _Handler(set=self._stop),
-            "CAPTURESTAT": _Handler(query=self._status_query),
-            "CAPTUREVAL": _Handler(query=self._value_query),
-            "CAPTUREBYTES": _Handler(query=self._bytes_query),
-            "CAPTUREPROG": _Handler(query=self._progress_query),
-            "CAPTUREGET": _Handler(query=self._get),
+            "CAPTURELEN": Handler(self._length_query, self._length_set),
+            "CAPTURECFG": Handler(self._config_query, self._config_set),
+            "CAPTURERATEMAX": Handler(query=self._rate_max_query),
+            "CAPTURERATE": Handler(self._rate_query, self._rate_set),
+            "CAPTURESTART": Handler(set=self._start),
+            "CAPTURESTOP": Handler(set=self._stop),
+            "CAPTURESTAT": Handler(query=self._status_query),
+            "CAPTUREVAL": Handler(query=self._value_query),
+            "CAPTUREBYTES": Handler(query=self._bytes_query),
+            "CAPTUREPROG": Handler(query=self._progress_query),
+            "CAPTUREGET": Handler(query=self._get),
         }
 
     # --- settings ---------------------------------------------------------------------------
     def _length_query(self, args: list[str]) -> str:
-        _expect(args, 0)
+        expect_args(args, 0)
         return str(self.length_kB)
 
     def _length_set(self, args: list[str]) -> None:
-        _expect(args, 1)
+        expect_args(args, 1)
         self._refuse_while_running("CAPTURELEN")
-        self.length_kB = _int(args[0], 1, MAX_LENGTH_KB, "CAPTURELEN")
+        self.length_kB = int_arg(args[0], 1, MAX_LENGTH_KB, "CAPTURELEN")
         self._forget()
 
     def _config_query(self, args: list[str]) -> str:
-        _expect(args, 0)
+        expect_args(args, 0)
         return str(self.config)
 
     def _config_set(self, args: list[str]) -> None:
-        _expect(args, 1)
+        expect_args(args, 1)
         self._refuse_while_running("CAPTURECFG")
         self.config = _token_or_int(args[0], _CONFIG_TOKENS, "CAPTURECFG")
         self._forget()
@@ -137,18 +137,18 @@ class CaptureCommands:
         self.buffer = None
 
     def _rate_max_query(self, args: list[str]) -> str:
-        _expect(args, 0)
+        expect_args(args, 0)
         return f"{self.max_rate_Hz():.6e}"
 
     def _rate_query(self, args: list[str]) -> str:
         """``CAPTURERATE?`` answers the rate in Hz (the command sets the exponent n)."""
-        _expect(args, 0)
+        expect_args(args, 0)
         return f"{self.max_rate_Hz() / 2**self.rate_exponent:.6e}"
 
     def _rate_set(self, args: list[str]) -> None:
-        _expect(args, 1)
+        expect_args(args, 1)
         self._refuse_while_running("CAPTURERATE")
-        self.rate_exponent = _int(args[0], 0, 20, "CAPTURERATE")
+        self.rate_exponent = int_arg(args[0], 0, 20, "CAPTURERATE")
 
     def _refuse_while_running(self, what: str) -> None:
         if self._running():
@@ -162,7 +162,7 @@ class CaptureCommands:
         return buffer is not None and buffer is self.buffer and buffer.running
 
     def _start(self, args: list[str]) -> None:
-        _expect(args, 2)
+        expect_args(args, 2)
         continuous = _token_or_int(args[0], _ACQUISITION, "CAPTURESTART acquisition") == 1
         trigger = _token_or_int(args[1], _START, "CAPTURESTART start")
         if not self.can_capture:
@@ -180,7 +180,7 @@ class CaptureCommands:
             self.buffer.stop()
 
     def _stop(self, args: list[str]) -> None:
-        _expect(args, 0)
+        expect_args(args, 0)
         if self.can_capture:
             self.lab.lockin.stop_capture()
 
@@ -190,7 +190,7 @@ class CaptureCommands:
         return 0 if self.buffer is None else self.buffer.bytes_written
 
     def _status_query(self, args: list[str]) -> str:
-        _expect(args, 0)
+        expect_args(args, 0)
         self._captured_bytes()
         buffer = self.buffer
         if buffer is None or not self._triggered:
@@ -203,27 +203,27 @@ class CaptureCommands:
         return str(bits)
 
     def _value_query(self, args: list[str]) -> str:
-        _expect(args, 1)
+        expect_args(args, 1)
         self._captured_bytes()
         buffer = self.buffer
         if buffer is None:
             per_buffer = self.length_kB * KILOBYTE // (4 * len(CAPTURE_CONFIGS[self.config]))
-            _int(args[0], 0, per_buffer - 1, "CAPTUREVAL?")  # nothing captured: zeros
-            return ",".join([_number(0.0)] * len(CAPTURE_CONFIGS[self.config]))
-        index = _int(args[0], 0, buffer.samples_per_buffer - 1, "CAPTUREVAL?")
+            int_arg(args[0], 0, per_buffer - 1, "CAPTUREVAL?")  # nothing captured: zeros
+            return ",".join([format_number(0.0)] * len(CAPTURE_CONFIGS[self.config]))
+        index = int_arg(args[0], 0, buffer.samples_per_buffer - 1, "CAPTUREVAL?")
         n = len(buffer.quantities)
         # the oldest sample kept is at the write position once a continuous capture wrapped
         first = buffer.samples % buffer.samples_per_buffer \
             if buffer.samples > buffer.samples_per_buffer else 0
         slot = (first + index) % buffer.samples_per_buffer
-        return ",".join(_number(float(v)) for v in buffer.data[slot * n:(slot + 1) * n])
+        return ",".join(format_number(float(v)) for v in buffer.data[slot * n:(slot + 1) * n])
 
     def _bytes_query(self, args: list[str]) -> str:
-        _expect(args, 0)
+        expect_args(args, 0)
         return str(self._captured_bytes())
 
     def _progress_query(self, args: list[str]) -> str:
-        _expect(args, 0)
+        expect_args(args, 0)
         captured = self._captured_bytes()
         step = PROGRESS_STEP_KB * KILOBYTE
         if self.buffer is not None and self.buffer.samples > self.buffer.samples_per_buffer:
@@ -231,9 +231,9 @@ class CaptureCommands:
         return str(min(self.length_kB, -(-captured // step) * PROGRESS_STEP_KB))
 
     def _get(self, args: list[str]) -> str:
-        _expect(args, 2)
-        offset = _int(args[0], 0, MAX_LENGTH_KB - 1, "CAPTUREGET offset")
-        length = _int(args[1], 1, MAX_GET_KB, "CAPTUREGET length")
+        expect_args(args, 2)
+        offset = int_arg(args[0], 0, MAX_LENGTH_KB - 1, "CAPTUREGET offset")
+        length = int_arg(args[1], 1, MAX_GET_KB, "CAPTUREGET length")
         if self.buffer is None:
             raise SRSArgumentError("CAPTUREGET?: nothing has been captured")
         if self._running():
@@ -255,7 +255,7 @@ def _token_or_int(text: str, tokens: dict[str, int], what: str) -> int:
     value = tokens.get(text.strip().upper())
     if value is not None:
         return value
-    return _int(text, min(tokens.values()), max(tokens.values()), what)
+    return int_arg(text, min(tokens.values()), max(tokens.values()), what)
 
 
 def _forms(names: tuple[str, ...]) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""Exact bytes of the Nanonis framing (PROTOCOLS.md section 1), built by hand from the spec."""
+"""Exact bytes of the Nanonis framing (docs/protocols.md section 1), built by hand from the spec."""
 
 from __future__ import annotations
 
