@@ -126,10 +126,6 @@ class SRSModel:
     firmware: str
     serial: str
 
-    def sensitivity_index(self, sensitivity_V: float) -> int:
-        """Wire index of a full-scale sensitivity (V rms); raises TableValueError if not exact."""
-        return table_index(sensitivity_V, self.sensitivities_V, "sensitivity (V)")
-
     def time_constant_index(self, time_constant_s: float) -> int:
         """Wire index of a time constant (s); raises TableValueError if not exact."""
         return table_index(time_constant_s, self.time_constants_s, "time constant (s)")
