@@ -26,10 +26,10 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import h5py
-import numpy as np
+if TYPE_CHECKING:  # h5py and numpy are imported where used, so that `--help` stays instant
+    import h5py
 
 HELP = "log fridge temperatures and the film resistance R(T) during a cooldown"
 FORMAT_NAME = "stm_andreev.cooldown"
@@ -81,6 +81,8 @@ class CooldownWriter:
         if not path.parent.is_dir():
             raise CooldownFileError(f"{path}: directory {path.parent} does not exist")
         try:
+            import h5py
+
             f = h5py.File(path, "x", libver="latest")
         except OSError as exc:
             raise CooldownFileError(f"{path}: cannot create: {exc}") from exc
@@ -164,6 +166,8 @@ _COLUMNS: list[tuple[str, str, str]] = [
 
 
 def _lay_out(f, path, thermometers, station_text, plan_text, metadata) -> None:
+    import numpy as np
+
     import stm_andreev
 
     f.attrs.update(
@@ -219,6 +223,9 @@ def read_cooldown(path: str | Path) -> dict[str, Any]:
     Returns ``{"status", "thermometers", "readings": {column: array}, "events": [(time_s,
     kind, message)], "station_text", "plan_text", "metadata"}``.
     """
+    import h5py
+    import numpy as np
+
     path = Path(path)
     try:
         f = h5py.File(path, "r", libver="latest", swmr=True)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import shlex
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -52,7 +54,21 @@ def run(args: argparse.Namespace) -> int:
         return _run(args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        hint = _kind_hint(exc)
+        if hint:
+            print(hint, file=sys.stderr)
         return 2
+
+
+def _kind_hint(exc) -> str:
+    """How to pass a station file given as the plan, or a plan given as --station ("" else)."""
+    from stm_andreev.config import ConfigKindError
+
+    if not isinstance(exc, ConfigKindError):
+        return ""
+    if exc.found == "station":
+        return f"  a station is given with --station: stm-andreev run [PLAN] --station {exc.file}"
+    return f"  a plan is the first argument: stm-andreev run {exc.file} [--station STATION]"
 
 
 def _run(args) -> int:
@@ -157,6 +173,9 @@ def _run(args) -> int:
     finally:
         station.close()
     _print_summary(summary)
+    if summary.status != "finished":
+        # The file holds the station and the plan: --resume alone continues it.
+        print(f"to resume:     stm-andreev run --resume {shlex.quote(str(summary.path))}")
     if summary.status == "finished" and not args.no_report:
         _report(Path(summary.path))
     return 0 if summary.status == "finished" else 3
@@ -233,13 +252,27 @@ def _hms(seconds: float) -> str:
 
 
 class ProgressBar:
-    """One line on stderr: bar, spectra done, wall ETA, station time."""
+    """One line on stderr: bar, spectra done, wall ETA, station time.
 
-    def __init__(self, clock, width: int = 30) -> None:
+    The line is redrawn in place with ``\r``; a log record written to the same stream (a WARNING
+    mid-run) first clears it, so the record starts on a clean line instead of being glued to the
+    bar's tail; the next update draws the bar again below the record.
+    """
+
+    def __init__(self, clock, width: int = 30, stream=None) -> None:
         self.clock = clock
         self.width = width
+        self.stream = stream if stream is not None else sys.stderr
         self.start = time.perf_counter()
         self.first_done: int | None = None
+        self._line = ""  # the bar as last drawn, "" while nothing of it is on screen
+        self._lock = threading.Lock()
+        self._handlers = [
+            h for h in logging.getLogger().handlers
+            if isinstance(h, logging.StreamHandler) and getattr(h, "stream", None) is self.stream
+        ]
+        for handler in self._handlers:
+            handler.addFilter(self._before_log)
 
     def __call__(self, done: int, total: int, point) -> None:
         if self.first_done is None:
@@ -258,12 +291,28 @@ class ProgressBar:
         )
         eta_text = "--:--" if eta != eta else f"{int(eta) // 60:02d}:{int(eta) % 60:02d}"
         line = (
-            f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} ETA {eta_text} "
+            f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} ETA {eta_text} "
             f"station {_hms(self.clock.now())}{what}"
         )
-        sys.stderr.write(line[:120].ljust(120))
-        sys.stderr.flush()
+        with self._lock:
+            self._line = line[:119].ljust(119)
+            self.stream.write("\r" + self._line)
+            self.stream.flush()
+
+    def _before_log(self, record: logging.LogRecord) -> bool:
+        """Handler filter: wipe the bar off its line before the record is written."""
+        with self._lock:
+            if self._line:
+                self.stream.write("\r" + " " * len(self._line) + "\r")
+                self.stream.flush()
+                self._line = ""
+        return True
 
     def finish(self) -> None:
-        sys.stderr.write("\n")
-        sys.stderr.flush()
+        for handler in self._handlers:
+            handler.removeFilter(self._before_log)
+        with self._lock:
+            if self._line:
+                self.stream.write("\n")
+                self.stream.flush()
+                self._line = ""
