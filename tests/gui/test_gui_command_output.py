@@ -9,8 +9,6 @@ import sys
 
 from PyQt5 import QtCore
 
-from stm_andreev.gui.qt_messages import quiet_qt
-
 
 def test_screenshot_prints_its_path_and_no_qt_noise(tmp_path, physics_run):
     png = tmp_path / "shot.png"
@@ -32,6 +30,8 @@ def test_screenshot_prints_its_path_and_no_qt_noise(tmp_path, physics_run):
 
 def test_benign_qt_messages_go_to_debug_logging_others_stay_warnings(caplog, capfd,
                                                                       monkeypatch):
+    from stm_andreev.gui.qt_messages import quiet_qt
+
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
     with caplog.at_level(logging.DEBUG, logger="stm_andreev.qt"), quiet_qt():
         runtime = os.environ["XDG_RUNTIME_DIR"]
