@@ -77,7 +77,8 @@ from stm_andreev.config_yaml import StrictSafeLoader, YamlDocument, parse_yaml, 
 
 __all__ = [
     "CONFIG_DIR_ENV", "DRIVERS", "ROLES", "ROLE_DRIVERS", "STEP_KINDS",
-    "ConfigError", "ConfigFileError", "ConfigKindError", "ConfigProblem", "ConfigSyntaxError", "ConfigValidationError",
+    "ConfigError", "ConfigFileError", "ConfigKindError", "ConfigProblem", "ConfigSyntaxError",
+    "ConfigValidationError",
     "CooldownStep", "DuplicateKeyError", "InstrumentConfig", "LakeShore372Config", "Limits",
     "NanonisConfig", "NoTemperatureBandError", "OvernightGridStep", "PlanConfig",
     "PlanEstimate", "PlanLimitError", "PositionGrid", "PositionSurveyStep", "SR570Config",

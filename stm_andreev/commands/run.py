@@ -11,9 +11,10 @@ import datetime as dt
 import logging
 import shlex
 import sys
-import threading
 import time
 from pathlib import Path
+
+from stm_andreev.commands.status_line import StatusLine
 
 HELP = "run a measurement plan into a crash-safe HDF5 run file (default: the paper dry run)"
 DEFAULT_PLAN = "paper-inO2"
@@ -252,27 +253,15 @@ def _hms(seconds: float) -> str:
 
 
 class ProgressBar:
-    """One line on stderr: bar, spectra done, wall ETA, station time.
-
-    The line is redrawn in place with ``\r``; a log record written to the same stream (a WARNING
-    mid-run) first clears it, so the record starts on a clean line instead of being glued to the
-    bar's tail; the next update draws the bar again below the record.
-    """
+    """One line on stderr: bar, spectra done, wall ETA, station time (log records step around
+    it, see :mod:`stm_andreev.commands.status_line`)."""
 
     def __init__(self, clock, width: int = 30, stream=None) -> None:
         self.clock = clock
         self.width = width
-        self.stream = stream if stream is not None else sys.stderr
         self.start = time.perf_counter()
         self.first_done: int | None = None
-        self._line = ""  # the bar as last drawn, "" while nothing of it is on screen
-        self._lock = threading.Lock()
-        self._handlers = [
-            h for h in logging.getLogger().handlers
-            if isinstance(h, logging.StreamHandler) and getattr(h, "stream", None) is self.stream
-        ]
-        for handler in self._handlers:
-            handler.addFilter(self._before_log)
+        self.line = StatusLine(stream)
 
     def __call__(self, done: int, total: int, point) -> None:
         if self.first_done is None:
@@ -290,29 +279,10 @@ class ProgressBar:
             + ("" if point.temperature_K is None else f" T={point.temperature_K:g}K")
         )
         eta_text = "--:--" if eta != eta else f"{int(eta) // 60:02d}:{int(eta) % 60:02d}"
-        line = (
+        self.line.show(
             f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} ETA {eta_text} "
             f"station {_hms(self.clock.now())}{what}"
         )
-        with self._lock:
-            self._line = line[:119].ljust(119)
-            self.stream.write("\r" + self._line)
-            self.stream.flush()
-
-    def _before_log(self, record: logging.LogRecord) -> bool:
-        """Handler filter: wipe the bar off its line before the record is written."""
-        with self._lock:
-            if self._line:
-                self.stream.write("\r" + " " * len(self._line) + "\r")
-                self.stream.flush()
-                self._line = ""
-        return True
 
     def finish(self) -> None:
-        for handler in self._handlers:
-            handler.removeFilter(self._before_log)
-        with self._lock:
-            if self._line:
-                self.stream.write("\n")
-                self.stream.flush()
-                self._line = ""
+        self.line.close()

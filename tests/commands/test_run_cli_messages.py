@@ -126,3 +126,19 @@ def test_a_plan_over_the_limits_is_named_by_its_file(capsys, tmp_path):
     code = main(["run", str(plan), "--out", str(tmp_path / "runs")])
     err = capsys.readouterr().err
     assert code == 2 and str(plan) in err and "file paper-inO2" not in err
+
+
+def test_the_cooldown_line_steps_around_log_records_too(stderr_handler, monkeypatch):
+    from stm_andreev.commands.cooldown import _Progress
+
+    stream, _ = stderr_handler
+    monkeypatch.setattr("sys.stderr", stream)
+    progress = _Progress(VirtualClock(), min_interval_s=0.0)
+    reading = SimpleNamespace(control_K=4.2, film_R_ohm=1234.0)
+    progress(reading)
+    logging.getLogger("stm_andreev.engine").warning("heater range refused")
+    progress(reading)
+    progress.finish()
+    shown = screen(stream.getvalue())
+    assert shown == ["WARNING stm_andreev.engine: heater range refused",
+                     "cooldown: 2 readings, 4.2 K, film 1234 ohm, station 0h00m"]
