@@ -80,13 +80,10 @@ def _run(args) -> int:
         load_station_text,
         require_plan_fits_station,
     )
-    from stm_andreev.engine import RunControl, RunEngine
-    from stm_andreev.engine.runner import POINT_KEYS
-    from stm_andreev.procedures.cooldown import CooldownOrderError, split_plan
-    from stm_andreev.station import Station
-    from stm_andreev.storage import RunWriter
 
     if args.resume:
+        from stm_andreev.storage import RunWriter
+
         writer = RunWriter.resume(args.resume)
         meta = _stored_texts(args.resume)
         station_cfg = load_station_text(meta["station_text"], file=f"{args.resume}:station")
@@ -99,6 +96,13 @@ def _run(args) -> int:
         plan_text = plan.source_text
     # Every limit is checked before any instrument is contacted.
     require_plan_fits_station(plan, station_cfg)
+    # Imported once the files are known to be good, so that a mistyped file or plan name is
+    # refused at once instead of after loading the engine, the drivers and HDF5.
+    from stm_andreev.engine import RunControl, RunEngine
+    from stm_andreev.engine.runner import POINT_KEYS
+    from stm_andreev.procedures.cooldown import CooldownOrderError, split_plan
+    from stm_andreev.station import Station
+    from stm_andreev.storage import RunWriter
     # Cooldown steps take no spectra: they log into their own file before the run file exists.
     try:
         cooldown_steps, points = split_plan(plan)

@@ -32,7 +32,7 @@ PARSE_ONLY = [
 ]
 
 
-def _modules_after(argv_list: list[list[str]]) -> dict:
+def _modules_after(argv_list: list[list[str]], heavy: tuple[str, ...] = HEAVY) -> dict:
     script = textwrap.dedent(f"""
         import contextlib, io, json, sys
         from stm_andreev import cli
@@ -44,7 +44,7 @@ def _modules_after(argv_list: list[list[str]]) -> dict:
                     codes.append(cli.main(argv))
                 except SystemExit as exc:
                     codes.append(exc.code)
-        heavy = sorted({{name.split(".")[0] for name in sys.modules}} & set({HEAVY!r}))
+        heavy = sorted({{name.split(".")[0] for name in sys.modules}} & set({heavy!r}))
         print(json.dumps({{"codes": codes, "heavy": heavy}}))
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
@@ -61,6 +61,17 @@ def test_help_and_argument_errors_import_nothing_heavy():
     found = _modules_after(PARSE_ONLY)
     assert found["codes"] == [0] * 7 + [2] * 3
     assert found["heavy"] == []
+
+
+def test_a_mistyped_or_misplaced_file_is_refused_before_the_engine_loads():
+    """The config layer needs numpy and pydantic; the engine, drivers, HDF5, the analysis and
+    Qt are imported only once the files are good."""
+    found = _modules_after(
+        [["run", "papr-inO2"], ["run", "configs/simulated-tcp.yaml"],
+         ["check-config", "simulated", "papr-inO2"]],
+        heavy=("scipy", "matplotlib", "h5py", "PyQt5", "pyqtgraph", "pymeasure"),
+    )
+    assert found == {"codes": [2, 2, 2], "heavy": []}
 
 
 def test_analyze_unit_choices_match_the_analysis():
