@@ -217,4 +217,5 @@ def require_plan_fits_station(plan: PlanConfig, station: StationConfig,
         for text in violations:
             key, _, message = text.partition(": ")
             problems.append(ConfigProblem(tuple(key.split(".")), message))
-        raise PlanLimitError(file or plan.name, problems)
+        # Named by the file the user gave (the plan's name: may say something else entirely).
+        raise PlanLimitError(file or plan.source_file or plan.name, problems)

@@ -1,7 +1,9 @@
 """The ``stm-andreev`` command line: one sub-command per module in :mod:`stm_andreev.commands`.
 
 Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
-Modules are imported only when their command runs, so ``stm-andreev run`` never pays for Qt.
+Command modules import nothing heavy at module level (numpy, scipy, matplotlib, h5py, Qt,
+pydantic...): their ``run`` imports what it needs, so ``--help`` and argument errors answer
+at once and ``stm-andreev run`` never pays for Qt (tests/commands/test_cli_startup.py checks).
 """
 
 from __future__ import annotations
@@ -41,6 +43,17 @@ def build_parser(available: dict[str, object]) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; Ctrl-C outside a run's own handling ends it with one line, status 130."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # Reached when Ctrl-C comes outside a run's own abort handling (imports, station
+        # start-up, the report afterwards): a traceback there only hides what happened.
+        print("stm-andreev: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     # pymeasure warns on import that its optional ZMQ listener is missing; we never use it.
     logging.getLogger("pymeasure.experiment").setLevel(logging.ERROR)
     available = {name: _load(module_name) for name, module_name in COMMANDS.items()}
@@ -53,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         # Bare `stm-andreev` runs the main job: the simulated overnight dry run.
         if "run" in available:
-            return main(["run", *(argv or [])])
+            return _main(["run", *(argv or [])])
         parser.print_help()
         return 2
     return int(args._module.run(args) or 0)

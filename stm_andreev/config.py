@@ -16,6 +16,7 @@ The schemas live in ``config_station`` and ``config_plan``; the YAML reader in `
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +28,7 @@ from stm_andreev.config_base import Sweep, duration_text, si
 from stm_andreev.config_errors import (
     ConfigError,
     ConfigFileError,
+    ConfigKindError,
     ConfigProblem,
     ConfigSyntaxError,
     ConfigValidationError,
@@ -71,7 +73,8 @@ from stm_andreev.config_yaml import StrictSafeLoader, YamlDocument, parse_yaml, 
 
 __all__ = [
     "CONFIG_DIR_ENV", "DRIVERS", "ROLES", "ROLE_DRIVERS", "STEP_KINDS",
-    "ConfigError", "ConfigFileError", "ConfigProblem", "ConfigSyntaxError", "ConfigValidationError",
+    "ConfigError", "ConfigFileError", "ConfigKindError", "ConfigProblem", "ConfigSyntaxError",
+    "ConfigValidationError",
     "CooldownStep", "DuplicateKeyError", "InstrumentConfig", "LakeShore372Config", "Limits",
     "NanonisConfig", "NoTemperatureBandError", "OvernightGridStep", "PlanConfig",
     "PlanLimitError", "PositionGrid", "PositionSurveyStep", "SR570Config",
@@ -117,9 +120,18 @@ def _read(name_or_path: str | os.PathLike[str], subdir: str) -> YamlDocument:
     if not path.exists() and path.parent == config_dir() / subdir:
         # a bare name that matched nothing: say which names exist
         names = sorted(p.stem for p in path.parent.glob("*.yaml"))
-        what = "plan" if subdir == "plans" else "station"
+        name = Path(name_or_path).name
+        what, other, other_dir = (("plan", "station", config_dir()) if subdir == "plans"
+                                  else ("station", "plan", config_dir() / "plans"))
+        hint = ""
+        if (other_dir / f"{name}.yaml").is_file():
+            hint = f"; {name!r} is a {other} ({other_dir / name}.yaml)"
+        else:
+            close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+            if close:
+                hint = f"; did you mean {close[0]!r}?"
         raise ConfigFileError(path, [ConfigProblem((), (
-            f"no {what} named {Path(name_or_path).name!r} in {path.parent} "
+            f"no {what} named {name!r} in {path.parent}{hint} "
             f"(available: {', '.join(names) or 'none'})"))])
     return read_yaml(path)
 
@@ -134,9 +146,22 @@ def _validate(model: type[BaseModel], data: Mapping[str, Any], file: str,
         raise ConfigValidationError(file, problems, kind) from None
 
 
+# Top-level keys that only a station file has, and those that make a file a plan.
+_STATION_KEYS = ("instruments", "roles", "limits", "temperature_control")
+_PLAN_KEYS = ("steps", "kind")
+
+
+def _found_keys(data: Any, keys: tuple[str, ...]) -> list[str]:
+    return [key for key in keys if isinstance(data, Mapping) and key in data]
+
+
 def station_from_dict(data: Mapping[str, Any], file: str = "<memory>",
                       lines: Mapping[KeyPath, int] | None = None) -> StationConfig:
     """Validate an already parsed station mapping (``file`` only labels the messages)."""
+    plan_keys = _found_keys(data, _PLAN_KEYS)
+    if plan_keys and not _found_keys(data, _STATION_KEYS):
+        raise ConfigKindError(file, "station", "plan", plan_keys,
+                              "instruments:, roles:, limits: and temperature_control:")
     return _validate(StationConfig, data, file, lines)
 
 
@@ -159,6 +184,9 @@ def plan_from_dict(data: Mapping[str, Any], file: str = "<memory>",
     ``default_name`` is used when the file gives no ``name`` (load_plan passes the file stem).
     """
     data = dict(data)
+    station_keys = _found_keys(data, _STATION_KEYS)
+    if station_keys and not _found_keys(data, _PLAN_KEYS):
+        raise ConfigKindError(file, "plan", "station", station_keys, "kind: or steps:")
     if "steps" not in data and "kind" not in data:
         problem = ConfigProblem(("kind",), (
             f"missing: a plan gives kind: (one of {', '.join(STEP_KINDS)}) with its "

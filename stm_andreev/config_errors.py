@@ -93,6 +93,26 @@ class ConfigValidationError(ConfigError):
     """The YAML is well formed but values are missing, of the wrong type or out of range."""
 
 
+class ConfigKindError(ConfigValidationError):
+    """A station file given where a plan is expected, or a plan where a station is expected.
+
+    ``found`` is what the file is ("station" or "plan"), ``kind`` what was wanted; the commands
+    add how to pass the file instead (``--station``), which only they know.
+    """
+
+    def __init__(self, file: str | Path | None, expected: str, found: str,
+                 keys: Sequence[str], wanted_keys: str):
+        self.found = found
+        self._keys = ", ".join(f"{key}:" for key in keys)
+        self._wanted_keys = wanted_keys
+        super().__init__(file, [ConfigProblem((), f"this is a {found} file, not a {expected}")],
+                         expected)
+
+    def _render(self) -> str:
+        return (f"{self.file} is a {self.found} file, not a {self.kind} (it has {self._keys}; "
+                f"a {self.kind} has {self._wanted_keys})")
+
+
 class PlanLimitError(ConfigError):
     """A plan asks for more than the station's limits allow (bias, setpoint, temperature...)."""
 

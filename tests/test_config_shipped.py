@@ -191,3 +191,37 @@ def test_loaded_files_remember_their_source():
     assert station.source_text == (CONFIGS / "simulated.yaml").read_text()
     plan = load_plan("quick")
     assert plan.source_file.endswith("quick.yaml") and "# A tiny plan" in plan.source_text
+
+
+def _commands_in_comments(path: Path) -> list[list[str]]:
+    """The `stm-andreev run|check-config ...` command lines quoted in a file's comments."""
+    import shlex
+
+    found = []
+    for line in path.read_text().splitlines():
+        if line.lstrip().startswith("#") and "stm-andreev " in line:
+            command = line.split("stm-andreev ", 1)[1].split("#")[0].split("`")[0]
+            argv = shlex.split(command)
+            if argv and argv[0] in ("run", "check-config"):
+                found.append(argv)
+    return found
+
+
+def test_commands_in_the_shipped_headers_give_each_file_its_right_place(monkeypatch):
+    """A station where the command wants a station, a plan where it wants a plan (files that
+    exist; `my-lab.yaml` stands for the reader's own)."""
+    from stm_andreev.cli import COMMANDS, _load, build_parser
+    from stm_andreev.config import resolve_config_path
+
+    monkeypatch.chdir(CONFIGS.parent)
+    parser = build_parser({name: _load(module) for name, module in COMMANDS.items()})
+    checked = 0
+    for path in [*STATIONS, *PLANS]:
+        for argv in _commands_in_comments(path):
+            args = parser.parse_args(argv)
+            for given, load, subdir in ((args.station, load_station, ""),
+                                        (args.plan, load_plan, "plans")):
+                if given and resolve_config_path(given, subdir).exists():
+                    load(given)  # a ConfigError here: the header gives a file its wrong place
+                    checked += 1
+    assert checked >= 3  # simulated-tcp.yaml's run line, lab-example.yaml's plan

@@ -12,11 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from stm_andreev.analysis.errors import AnalysisError
-from stm_andreev.analysis.inputs import G_UNITS
-from stm_andreev.analysis.pipeline import Analysis
-from stm_andreev.analysis.report import analyze_items, write_report
+if TYPE_CHECKING:  # the analysis stack pulls in scipy and matplotlib: imported by run() only
+    from stm_andreev.analysis.pipeline import Analysis
+
+# The conductance units of stm_andreev.analysis.inputs.G_UNITS, spelt out so that `--help`
+# does not import the analysis stack (a test checks the two agree).
+G_UNIT_CHOICES = ("S", "G0", "GN", "arb")
 
 HELP = "analyse spectra (run files, text, Nanonis .dat): Delta_c, E_g, Gamma, Z; figures"
 
@@ -50,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bias column of text/.dat files, by name or 0-based index")
     parser.add_argument("--g-col", default=None,
                         help="conductance column of text/.dat files, by name or index")
-    parser.add_argument("--g-unit", default="auto", choices=("auto", *G_UNITS),
+    parser.add_argument("--g-unit", default="auto", choices=("auto", *G_UNIT_CHOICES),
                         help="unit of the conductance column: S, G0 (2e^2/h), GN (already "
                              "normalised), arb (lock-in output); auto guesses")
     parser.add_argument("--Tc-K", dest="Tc_K", type=_positive, default=None,
@@ -68,6 +71,9 @@ def _table_line(a: Analysis) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from stm_andreev.analysis.errors import AnalysisError
+    from stm_andreev.analysis.report import analyze_items, write_report
+
     load = dict(bias_col=args.bias_col, g_col=args.g_col, g_unit=args.g_unit)
     analyses: list[Analysis] = []
     failed = 0

@@ -1,24 +1,18 @@
 """``stm-andreev check-config STATION [PLAN]``: validate files and summarise what a run would do.
 
-Exit status 0 when everything is valid (and the plan fits the station's limits), 1 with the
-problems on stderr otherwise. Nothing connects to any instrument.
+Exit status 0 when everything is valid and the plan fits the station's limits; otherwise 2 with
+``error: ...`` on stderr, exactly as ``stm-andreev run`` refuses the same files. Nothing
+connects to any instrument.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from stm_andreev.config import (
-    ConfigError,
-    PlanConfig,
-    StationConfig,
-    load_plan,
-    load_station,
-    resolve_config_path,
-    si,
-)
-from stm_andreev.procedures.checks import check_plan_against_station, estimate_plan
+if TYPE_CHECKING:  # imported by run() only, so that `--help` stays instant
+    from stm_andreev.config import ConfigError, PlanConfig, StationConfig
 
 HELP = "validate a station file (and a plan) and print a summary; nothing connects"
 
@@ -31,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def station_summary(station: StationConfig, source: str) -> list[str]:
     """Lines describing the station: mode, instruments, roles, limits, temperature control."""
+    from stm_andreev.config import si
+
     sim = station.simulation
     if station.clock_kind == "wall":
         mode = "real instruments, wall clock"
@@ -65,6 +61,8 @@ def station_summary(station: StationConfig, source: str) -> list[str]:
 
 def plan_summary(plan: PlanConfig, source: str, station: StationConfig) -> list[str]:
     """Lines describing the plan: its steps, spectrum counts and the duration estimate."""
+    from stm_andreev.procedures.checks import estimate_plan
+
     estimate = estimate_plan(plan, station)
     lines = [f"Plan {plan.name!r} ({source})"]
     if plan.description:
@@ -77,24 +75,44 @@ def plan_summary(plan: PlanConfig, source: str, station: StationConfig) -> list[
     return lines
 
 
+def kind_hint(exc: ConfigError) -> str:
+    """How to pass a station or plan file given in the other one's place ("" otherwise)."""
+    from stm_andreev.config import ConfigKindError
+
+    if not isinstance(exc, ConfigKindError):
+        return ""
+    if exc.found == "station":
+        return f"  a station file goes first: stm-andreev check-config {exc.file} [PLAN]"
+    return f"  a plan file goes second: stm-andreev check-config STATION {exc.file}"
+
+
 def run(args: argparse.Namespace) -> int:
+    from stm_andreev.config import ConfigError, load_plan, load_station, resolve_config_path
+    from stm_andreev.procedures.checks import check_plan_against_station
+
     try:
         station = load_station(args.station)
-        lines = station_summary(station, str(resolve_config_path(args.station)))
+        station_file = str(resolve_config_path(args.station))
+        lines = station_summary(station, station_file)
         if args.plan:
             plan = load_plan(args.plan)
-            lines += plan_summary(plan, str(resolve_config_path(args.plan, "plans")), station)
+            plan_file = str(resolve_config_path(args.plan, "plans"))
+            lines += plan_summary(plan, plan_file, station)
     except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 1
+        print(f"error: {exc}", file=sys.stderr)
+        hint = kind_hint(exc)
+        if hint:
+            print(hint, file=sys.stderr)
+        return 2
     print("\n".join(lines))
     if args.plan:
         violations = check_plan_against_station(plan, station)
         if violations:
-            print(f"Plan {plan.name!r} exceeds the limits of station {station.name!r} "
-                  f"({len(violations)} problem(s)):", file=sys.stderr)
+            # Named by the files given: the plan's and station's name: fields may say anything.
+            print(f"error: plan file {plan_file} exceeds the limits of station file "
+                  f"{station_file} ({len(violations)} problem(s)):", file=sys.stderr)
             for text in violations:
                 print(f"  {text}", file=sys.stderr)
-            return 1
+            return 2
         print("  limits: OK, the plan fits the station")
     return 0

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from stm_andreev.commands.status_line import StatusLine
+
 if TYPE_CHECKING:
     from stm_andreev.engine.cooldown import CooldownSummary
 
@@ -22,13 +24,15 @@ DEFAULT_FROM_K = 300.0  # the engine's default, repeated so --help imports nothi
 
 
 class _Progress:
-    """One line on stderr: readings, control temperature, film resistance, station time."""
+    """One line on stderr: readings, control temperature, film resistance, station time (log
+    records step around it, see :mod:`stm_andreev.commands.status_line`)."""
 
     def __init__(self, clock, min_interval_s: float = 0.2) -> None:
         self.clock = clock
         self.n = 0
         self.min_interval_s = min_interval_s
         self._shown = -math.inf
+        self.line = StatusLine(width=100)
 
     def __call__(self, reading) -> None:
         self.n += 1
@@ -37,16 +41,13 @@ class _Progress:
             return
         self._shown = time.perf_counter()
         t = int(self.clock.now())
-        line = (
-            f"\rcooldown: {self.n} readings, {reading.control_K:.4g} K, film "
+        self.line.show(
+            f"cooldown: {self.n} readings, {reading.control_K:.4g} K, film "
             f"{reading.film_R_ohm:.4g} ohm, station {t // 3600}h{t // 60 % 60:02d}m"
         )
-        sys.stderr.write(line[:100].ljust(100))
-        sys.stderr.flush()
 
     def finish(self) -> None:
-        sys.stderr.write("\n")
-        sys.stderr.flush()
+        self.line.close()
 
 
 def print_summary(summary: CooldownSummary) -> None:

@@ -9,9 +9,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import shlex
 import sys
 import time
 from pathlib import Path
+
+from stm_andreev.commands.status_line import StatusLine
 
 HELP = "run a measurement plan into a crash-safe HDF5 run file (default: the paper dry run)"
 DEFAULT_PLAN = "paper-inO2"
@@ -52,7 +55,21 @@ def run(args: argparse.Namespace) -> int:
         return _run(args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        hint = _kind_hint(exc)
+        if hint:
+            print(hint, file=sys.stderr)
         return 2
+
+
+def _kind_hint(exc) -> str:
+    """How to pass a station file given as the plan, or a plan given as --station ("" else)."""
+    from stm_andreev.config import ConfigKindError
+
+    if not isinstance(exc, ConfigKindError):
+        return ""
+    if exc.found == "station":
+        return f"  a station is given with --station: stm-andreev run [PLAN] --station {exc.file}"
+    return f"  a plan is the first argument: stm-andreev run {exc.file} [--station STATION]"
 
 
 def _run(args) -> int:
@@ -62,14 +79,10 @@ def _run(args) -> int:
         load_station,
         load_station_text,
     )
-    from stm_andreev.engine import RunControl, RunEngine
-    from stm_andreev.engine.runner import POINT_KEYS
-    from stm_andreev.procedures.checks import require_plan_fits_station
-    from stm_andreev.procedures.cooldown import split_plan
-    from stm_andreev.station import Station
-    from stm_andreev.storage import RunWriter
 
     if args.resume:
+        from stm_andreev.storage import RunWriter
+
         writer = RunWriter.resume(args.resume)
         meta = _stored_texts(args.resume)
         station_cfg = load_station_text(meta["station_text"], file=f"{args.resume}:station")
@@ -81,7 +94,16 @@ def _run(args) -> int:
         station_text = station_cfg.source_text
         plan_text = plan.source_text
     # Every limit is checked before any instrument is contacted.
+    from stm_andreev.procedures.checks import require_plan_fits_station
+
     require_plan_fits_station(plan, station_cfg)
+    # Imported once the files are known to be good, so that a mistyped file or plan name is
+    # refused at once instead of after loading the engine, the drivers and HDF5.
+    from stm_andreev.engine import RunControl, RunEngine
+    from stm_andreev.engine.runner import POINT_KEYS
+    from stm_andreev.procedures.cooldown import split_plan
+    from stm_andreev.station import Station
+    from stm_andreev.storage import RunWriter
     # Cooldown steps take no spectra: they log into their own file before the run file exists.
     cooldown_steps, points = split_plan(plan)
     if args.resume:
@@ -147,6 +169,9 @@ def _run(args) -> int:
     finally:
         station.close()
     _print_summary(summary)
+    if summary.status != "finished":
+        # The file holds the station and the plan: --resume alone continues it.
+        print(f"to resume:     stm-andreev run --resume {shlex.quote(str(summary.path))}")
     if summary.status == "finished" and not args.no_report:
         _report(Path(summary.path))
     return 0 if summary.status == "finished" else 3
@@ -223,13 +248,15 @@ def _hms(seconds: float) -> str:
 
 
 class ProgressBar:
-    """One line on stderr: bar, spectra done, wall ETA, station time."""
+    """One line on stderr: bar, spectra done, wall ETA, station time (log records step around
+    it, see :mod:`stm_andreev.commands.status_line`)."""
 
-    def __init__(self, clock, width: int = 30) -> None:
+    def __init__(self, clock, width: int = 30, stream=None) -> None:
         self.clock = clock
         self.width = width
         self.start = time.perf_counter()
         self.first_done: int | None = None
+        self.line = StatusLine(stream)
 
     def __call__(self, done: int, total: int, point) -> None:
         if self.first_done is None:
@@ -247,13 +274,10 @@ class ProgressBar:
             + ("" if point.temperature_K is None else f" T={point.temperature_K:g}K")
         )
         eta_text = "--:--" if eta != eta else f"{int(eta) // 60:02d}:{int(eta) % 60:02d}"
-        line = (
-            f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} ETA {eta_text} "
+        self.line.show(
+            f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} ETA {eta_text} "
             f"station {_hms(self.clock.now())}{what}"
         )
-        sys.stderr.write(line[:120].ljust(120))
-        sys.stderr.flush()
 
     def finish(self) -> None:
-        sys.stderr.write("\n")
-        sys.stderr.flush()
+        self.line.close()

@@ -44,22 +44,68 @@ def test_real_station_alone(capsys):
     (("simulated", str(BAD / "plan-empty.yaml")), "file is empty"),
     (("no-such-station",), "available: "),
 ])
-def test_bad_files_exit_1_with_the_problem_on_stderr(capsys, argv, key):
+def test_bad_files_exit_2_with_the_problem_on_stderr(capsys, argv, key):
     code, out, err = run(capsys, *argv)
-    assert code == 1 and out == ""
+    assert code == 2 and out == ""
+    assert err.startswith("error: ")
     assert key in err
     assert "Traceback" not in err
 
 
-def test_plan_over_the_limits_exits_1_after_the_summary(capsys, tmp_path):
+@pytest.mark.parametrize("station, plan", [("nosuch.yaml", None), ("simulated", "nosuch.yaml")])
+def test_a_missing_file_is_refused_as_run_refuses_it(capsys, tmp_path, station, plan):
+    """Same exit status (2) and the same `error:` line as `stm-andreev run`."""
+    code, out, err = run(capsys, station, *([plan] if plan else []))
+    run_argv = ["run", plan or "quick", "--station", station, "--out", str(tmp_path)]
+    run_code = main(run_argv)
+    _, run_err = capsys.readouterr()
+    assert code == run_code == 2 and out == ""
+    assert err == run_err
+    assert err.startswith("error: Cannot read configuration file nosuch.yaml")
+
+
+def test_plan_over_the_limits_exits_2_after_the_summary_naming_the_files(capsys, tmp_path):
     plan = tmp_path / "hot.yaml"
-    plan.write_text("kind: temperature_sweep\ntemperatures_K: [0.1, 2.5]\nsetpoint_A: 2e-6\n")
+    # its name: says something else than the file: the message must name the file given
+    plan.write_text("name: paper-inO2\nkind: temperature_sweep\ntemperatures_K: [0.1, 2.5]\n"
+                    "setpoint_A: 2e-6\n")
     code, out, err = run(capsys, "simulated", str(plan))
-    assert code == 1
-    assert "Plan 'hot'" in out  # the summary still helps to see what was asked
-    assert "exceeds the limits of station 'simulated-InO-2' (2 problem(s))" in err
+    assert code == 2
+    assert f"Plan 'paper-inO2' ({plan})" in out  # the summary still helps to see what was asked
+    assert err.startswith(f"error: plan file {plan} exceeds the limits of station file ")
+    assert "configs/simulated.yaml (2 problem(s))" in err
     assert "temperatures_K: 2.5 K exceeds limits.temperature_ceiling_K 2 K" in err
     assert "setpoint_A: setpoint 2 uA exceeds limits.max_setpoint_A 1.5 uA" in err
+
+
+@pytest.mark.parametrize("argv, suggestion", [
+    (("simulated", "papr-inO2"), "did you mean 'paper-inO2'?"),
+    (("simulated", "overnight-grd"), "did you mean 'overnight-grid'?"),
+    (("simulatd",), "did you mean 'simulated'?"),
+])
+def test_a_misspelt_name_suggests_the_near_match(capsys, argv, suggestion):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert suggestion in err and "available: " in err
+
+
+def test_a_plan_name_given_as_the_station_says_it_is_a_plan(capsys):
+    code, _, err = run(capsys, "paper-inO2")
+    assert code == 2
+    assert "'paper-inO2' is a plan (" in err and "did you mean" not in err
+
+
+@pytest.mark.parametrize("argv, first, hint", [
+    (("configs/plans/quick.yaml",), "error: configs/plans/quick.yaml is a plan file, not a station",
+     "a plan file goes second: stm-andreev check-config STATION configs/plans/quick.yaml"),
+    (("simulated", "configs/simulated-tcp.yaml"),
+     "error: configs/simulated-tcp.yaml is a station file, not a plan",
+     "a station file goes first: stm-andreev check-config configs/simulated-tcp.yaml [PLAN]"),
+])
+def test_a_file_of_the_other_kind_is_named_as_such(capsys, argv, first, hint):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.startswith(first) and hint in err
 
 
 def test_missing_argument_is_a_usage_error(capsys):
