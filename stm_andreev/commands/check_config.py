@@ -88,7 +88,6 @@ def kind_hint(exc: ConfigError) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from stm_andreev.config import ConfigError, load_plan, load_station, resolve_config_path
-    from stm_andreev.procedures.checks import check_plan_against_station
 
     try:
         station = load_station(args.station)
@@ -106,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print("\n".join(lines))
     if args.plan:
+        from stm_andreev.procedures.checks import check_plan_against_station
+
         violations = check_plan_against_station(plan, station)
         if violations:
             # Named by the files given: the plan's and station's name: fields may say anything.
