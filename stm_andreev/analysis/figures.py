@@ -197,6 +197,9 @@ def fig3_delta_c_vs_E_g(analyses: Sequence[Analysis]) -> Figure | None:
     return fig
 
 
+_MODEL_NAMES = {"dynes": "Dynes", "btk": "BTK", "two_gap": "two-gap"}
+
+
 def figS2_dynes_fit(analysis: Analysis) -> Figure:
     """Fig. S2: a tunnelling spectrum (G/G_N, points) with its Dynes fit (line)."""
     a = analysis
@@ -209,7 +212,7 @@ def figS2_dynes_fit(analysis: Analysis) -> Figure:
     r = a.result
     if a.fit is not None:
         ax.plot(a.bias_V * MV, a.fit.curve(a.bias_V) / scale, "r-", lw=1.2,
-                label=f"Dynes fit: E_g = {r.E_g_eV * UEV:.0f} µeV, Γ = {r.gamma_eV * UEV:.0f} µeV")
+                label=f"{_MODEL_NAMES[a.fit.model]} fit: E_g = {r.E_g_eV * UEV:.0f} µeV, Γ = {r.gamma_eV * UEV:.0f} µeV")
     ax.set_xlabel("bias V (mV)")
     ax.set_ylabel("G / G_N")
     ax.set_title("Fig. S2: tunnelling density of states")
@@ -219,7 +222,8 @@ def figS2_dynes_fit(analysis: Analysis) -> Figure:
 
 def figS5_btk_fits(analyses: Sequence[Analysis]) -> Figure | None:
     """Fig. S5: contact spectra without Andreev peaks (InO-4 type) with plain-BTK fits."""
-    items = sorted((a for a in analyses if a.fit is not None and a.fit.model == "btk"),
+    items = sorted((a for a in analyses if a.fit is not None and a.fit.model == "btk"
+                    and a.result.regime == "contact"),
                    key=lambda a: a.result.Z or 0.0, reverse=True)
     if not items:
         return None

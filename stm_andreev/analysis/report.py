@@ -159,7 +159,8 @@ def write_report(
     Tc, tc_source = _tc(analyses, Tc_K, R_T)
     base = base_temperature_set(analyses)
     tgroup = temperature_group(analyses)
-    tunnelling = sorted((a for a in base or analyses if a.result.model == "dynes"),
+    tunnelling = sorted((a for a in base or analyses if a.result.regime == "tunnelling"
+                         and a.result.quality == "good"),
                         key=lambda a: a.result.G_N_S or 0.0)
     series = temperature_series([a.result for a in tgroup], Tc_K=Tc) if tgroup else None
     figures = {
@@ -175,8 +176,15 @@ def write_report(
     lines = ["# Spectroscopy report", "",
              f"{len(analyses)} spectra from {len({a.result.source for a in analyses})} "
              f"source(s). Tc: {'unknown' if Tc is None else f'{Tc:.3f} K'} ({tc_source}).", ""]
-    with_peaks = [a.result.delta_c_eV for a in analyses if a.result.delta_c_eV is not None]
+    # Only good fits enter the summary numbers; poor and failed ones are counted and listed.
+    with_peaks = [a.result.delta_c_eV for a in analyses
+                  if a.result.delta_c_eV is not None and a.result.quality == "good"]
+    not_good = [a.result for a in analyses if a.result.quality != "good"]
     summary: dict[str, object] = {
+        "quality": {k: sum(a.result.quality == k for a in analyses)
+                    for k in ("good", "poor", "failed")},
+        "not_good": [{"source": r.source, "index": r.index, "quality": r.quality,
+                      "reason": r.quality_reason} for r in not_good],
         "n_spectra": len(analyses),
         "regimes": {k: sum(a.result.regime == k for a in analyses)
                     for k in ("tunnelling", "contact")},
@@ -186,8 +194,13 @@ def write_report(
         "delta_c_spread_eV": float(np.std(with_peaks)) if with_peaks else None,
         "T_vanish_K": None, "T_vanish_over_Tc": None,
     }
+    if not_good:
+        lines.append(f"{len(not_good)} of {len(analyses)} fits are not good (graded poor or "
+                     "failed; reasons in the table): their numbers are marked there and left "
+                     "out of the figures and of the means below.")
+        lines.append("")
     if with_peaks:
-        lines.append(f"Andreev peaks in {len(with_peaks)} spectra: Δc = "
+        lines.append(f"Andreev peaks in {len(with_peaks)} well-fitted spectra: Δc = "
                      f"{np.mean(with_peaks) * 1e6:.1f} ± {np.std(with_peaks) * 1e6:.1f} µeV "
                      f"(mean ± spread); Δc/k_B = {np.mean(with_peaks) / 8.617333262e-5:.2f} K.")
     else:
@@ -221,16 +234,22 @@ def write_report(
     lines += ["", "## Figures", ""]
     lines += [f"![{name}]({name})" for name in written] or ["(none: too few spectra)"]
     lines += ["", "## Spectra", "",
+              "Values of a fit not graded good carry its grade; χ²/σ² is the fit's mean squared "
+              "residual over the spectrum's own noise variance.", "",
               "| source | # | T (K) | regime | model | G_N (2e²/h) | Δc (µeV) | E_g (µeV) "
-              "| Γ (µeV) | Z |", "|---|---|---|---|---|---|---|---|---|---|"]
+              "| Γ (µeV) | Z | χ²/σ² | fit quality |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for a in analyses:
         r = a.result
-        dc = ("none" if r.delta_c_eV is None
-              else f"{_fmt(r.delta_c_eV)} ± {_fmt(r.delta_c_err_eV)}")
+        Z = "–" if r.Z is None else r.flagged(r.Z, None, 1, 2)
+        reason = r.quality if r.quality == "good" else f"{r.quality}: {r.quality_reason}"
+        if r.ambiguous:
+            reason += " (model choice ambiguous)" if "ambiguous" not in reason else ""
         lines.append(
             f"| {Path(r.source).name} | {r.index} | {r.T_K:.3g} | {r.regime} | {r.model} | "
-            f"{_fmt(r.G_N_G0, 1, 3)} | {dc} | {_fmt(r.E_g_eV)} ± {_fmt(r.E_g_err_eV)} | "
-            f"{_fmt(r.gamma_eV)} | {_fmt(r.Z, 1, 2)} |")
+            f"{_fmt(r.G_N_G0, 1, 3)} | {r.flagged(r.delta_c_eV, r.delta_c_err_eV)} | "
+            f"{r.flagged(r.E_g_eV, r.E_g_err_eV)} | {r.flagged(r.gamma_eV, r.gamma_err_eV)} | "
+            f"{Z} | {_fmt(r.chi2_noise, 1, 2)} | {reason} |")
     report = out / REPORT_NAME
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
     (out / SUMMARY_NAME).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")

@@ -59,12 +59,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _table_line(a: Analysis) -> str:
     r = a.result
-    dc = "none" if r.delta_c_eV is None else f"{r.delta_c_eV * 1e6:.1f}±{r.delta_c_err_eV * 1e6:.1f}"
-    Z = "-" if r.Z is None else f"{r.Z:.2f}"
+    Z = "-" if r.Z is None else r.flagged(r.Z, None, 1, 2)
     gn = "-" if r.G_N_G0 is None else f"{r.G_N_G0:.3g}"
+    grade = r.quality if r.quality == "good" else f"{r.quality.upper()}: {r.quality_reason}"
     return (f"{r.source}[{r.index}]  {r.regime:<10} {r.model:<7} G_N/G0={gn:<7} "
-            f"Delta_c={dc:<12} E_g={r.E_g_eV * 1e6:.1f}±{r.E_g_err_eV * 1e6:.1f} ueV  "
-            f"Gamma={r.gamma_eV * 1e6:.1f} ueV  Z={Z}  T={r.T_K:.3g} K")
+            f"Delta_c={r.flagged(r.delta_c_eV, r.delta_c_err_eV):<12} "
+            f"E_g={r.flagged(r.E_g_eV, r.E_g_err_eV)} ueV  "
+            f"Gamma={r.flagged(r.gamma_eV, r.gamma_err_eV)} ueV  Z={Z}  T={r.T_K:.3g} K  "
+            f"chi2/noise={r.chi2_noise:.2f}  fit {grade}")
 
 
 def run(args: argparse.Namespace) -> int:
