@@ -342,7 +342,7 @@ def analyze_spectrum(
     """Analyse one spectrum. ``T_K`` (K) and ``Vmod_rms_V`` (V rms) override what the input
     recorded; without either, 65 mK and no modulation are assumed (and noted). ``prior``:
     parameter sets (e.g. the previous temperature's two-gap solution) used as extra starts."""
-    notes: list[str] = []
+    notes: list[str] = list(spec.meta.get("input_notes", ()))
     T = T_K if T_K is not None else spec.T_K
     if T is None or not np.isfinite(T) or T <= 0:
         notes.append(f"temperature unknown: assumed {DEFAULT_T_K} K")
@@ -444,6 +444,7 @@ def analyze_spectrum(
         tip_y_m=spec.tip_y_m,
         label=spec.label,
         notes=tuple(notes),
+        channel=str(spec.meta.get("channel", "")),
         quality=quality,
         quality_reason=reason,
         chi2_noise=float(chi2_noise),

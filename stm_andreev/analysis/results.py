@@ -67,6 +67,7 @@ class SpectrumResult:
     ambiguous: bool = False
     delta_bic: dict[str, float] = field(default_factory=dict)
     gamma_c_err_eV: float | None = None  # 1-sigma of gamma_c_eV (None when not fitted)
+    channel: str = ""  # the file column the conductance came from (text and .dat files)
 
     def flagged(self, value: float | None, error: float | None = None,
                 scale: float = 1e6, digits: int = 1) -> str:

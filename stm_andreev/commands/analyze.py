@@ -15,6 +15,7 @@ import sys
 
 from stm_andreev.analysis.errors import AnalysisError
 from stm_andreev.analysis.inputs import G_UNITS
+from stm_andreev.analysis.io_text import LOCKIN_SIGNS, LOCKIN_USES
 from stm_andreev.analysis.pipeline import Analysis
 from stm_andreev.analysis.report import analyze_items, write_report
 
@@ -53,6 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--g-unit", default="auto", choices=("auto", *G_UNITS),
                         help="unit of the conductance column: S, G0 (2e^2/h), GN (already "
                              "normalised), arb (lock-in output); auto guesses")
+    parser.add_argument("--sign", default="auto", choices=LOCKIN_SIGNS,
+                        help="lock-in X of text/.dat files: + as recorded, - negated (phase "
+                             "off by 180 degrees), auto negated if its high-bias values are "
+                             "negative (default)")
+    parser.add_argument("--use", default="X", choices=LOCKIN_USES,
+                        help="lock-in output of .dat files: X (in-phase, default) or R "
+                             "(magnitude, phase-independent but adds noise)")
     parser.add_argument("--Tc-K", dest="Tc_K", type=_positive, default=None,
                         help="critical temperature for T/Tc in the report")
 
@@ -70,7 +78,8 @@ def _table_line(a: Analysis) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    load = dict(bias_col=args.bias_col, g_col=args.g_col, g_unit=args.g_unit)
+    load = dict(bias_col=args.bias_col, g_col=args.g_col, g_unit=args.g_unit, sign=args.sign,
+                use=args.use)
     analyses: list[Analysis] = []
     failed = 0
     for path in args.files:
@@ -86,6 +95,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {message}", file=sys.stderr)
         failed += bool(errors)
         for a in found:
+            if a.result.channel and not args.json:
+                print(f"{a.result.source}[{a.result.index}]: conductance from column "
+                      f"{a.result.channel!r}", file=sys.stderr)
             if args.json:
                 print(json.dumps(a.result.to_json_dict()), flush=True)
             else:
