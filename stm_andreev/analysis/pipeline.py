@@ -17,7 +17,7 @@ pair is kept as ``delta_c_peak_eV``.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -324,6 +324,19 @@ def _systematic(choice: _Choice, fits: dict[str, FitResult], key: str, value: fl
     return float(np.hypot(error, spread))
 
 
+def _barrier_error(fit: FitResult) -> float | None:
+    """The 1-sigma error of Z. At high barriers the spectrum depends on Z through 1/Z^2 and
+    the linear error bar is too short on the high side: the error is propagated through
+    u = 1/Z^2 and the longer side of the interval (Z(u - du), Z(u + du)) is reported."""
+    Z, err = fit.params.get("Z"), fit.errors.get("Z")
+    if Z is None or err is None or not np.isfinite(err) or Z <= 1.0:
+        return err
+    u, du = Z**-2, 2.0 * err / Z**3
+    high = (u - du) ** -0.5 if u > du else np.inf
+    low = (u + du) ** -0.5
+    return float(max(err, high - Z, Z - low))
+
+
 def _regime(model: str, Z: float | None, G_N_S: float | None) -> str:
     """Tunnelling for a Dynes spectrum and when G_N < 0.1 G0. Otherwise contact whenever
     a distinct Andreev channel is established (two-gap chosen), whatever the fitted Z (with
@@ -430,7 +443,7 @@ def analyze_spectrum(
         gamma_c_eV=None if dc_at_bound else fit.params.get("gamma_c_eV"),
         gamma_c_err_eV=None if dc_at_bound else fit.errors.get("gamma_c_eV"),
         Z=fit.params.get("Z"),
-        Z_err=fit.errors.get("Z"),
+        Z_err=_barrier_error(fit),
         G_N_S=G_N_S * scale if G_N_S is not None else None,
         G_N_G0=G_N_S * scale / G0_S if G_N_S is not None else None,
         T_K=float(T),
@@ -456,3 +469,30 @@ def analyze_spectrum(
         delta_bic=choice.delta_bic,
     )
     return Analysis(spec, result, V, g, G_N, fit, peaks, fits)
+
+
+def reseed_series(analyses: list[Analysis]) -> list[Analysis]:
+    """A temperature series (one contact, sorted by T) with each spectrum whose fit is not
+    good analysed again from the previous temperature's two-gap solution as an extra start
+    (near Tc the Andreev structure fades, and the neighbour's solution lies close to the
+    right minimum). The new analysis replaces the old one only when it is better graded or
+    fits better. Returns the series in the order given."""
+    order = sorted(range(len(analyses)), key=lambda i: analyses[i].result.T_K)
+    out = list(analyses)
+    previous: Analysis | None = None
+    for i in order:
+        a = out[i]
+        prior = previous.candidates.get("two_gap") if previous is not None else None
+        if prior is not None and a.result.quality != "good":
+            again = analyze_spectrum(a.spectrum, T_K=a.result.T_K,
+                                     Vmod_rms_V=a.result.Vmod_rms_V, prior=[prior.params])
+            rank = {"good": 0, "poor": 1, "failed": 2}
+            better = (rank[again.result.quality], again.result.chi2_noise or np.inf) < (
+                rank[a.result.quality], a.result.chi2_noise or np.inf)
+            if better:
+                notes = (*again.result.notes, "refitted from the previous temperature's "
+                         "two-gap solution")
+                a = replace(again, result=replace(again.result, notes=notes))
+                out[i] = a
+        previous = a
+    return out

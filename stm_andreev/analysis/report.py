@@ -31,7 +31,7 @@ from .figures import (
 )
 from .inputs import SpectrumInput
 from .parallel import map_items
-from .pipeline import Analysis, analyze_spectrum
+from .pipeline import Analysis, analyze_spectrum, reseed_series
 from .positions import position_points
 from .series import tc_from_resistance, temperature_series
 from .sources import load_spectra
@@ -159,6 +159,13 @@ def write_report(
     Tc, tc_source = _tc(analyses, Tc_K, R_T)
     base = base_temperature_set(analyses)
     tgroup = temperature_group(analyses)
+    if tgroup:
+        # Spectra of the series not fitted well get a second try from the previous
+        # temperature's two-gap solution.
+        reseeded = reseed_series(tgroup)
+        swap = {id(a): b for a, b in zip(tgroup, reseeded, strict=True)}
+        analyses = [swap.get(id(a), a) for a in analyses]
+        tgroup = reseeded
     tunnelling = sorted((a for a in base or analyses if a.result.regime == "tunnelling"
                          and a.result.quality == "good"),
                         key=lambda a: a.result.G_N_S or 0.0)

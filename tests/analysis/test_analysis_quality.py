@@ -139,3 +139,23 @@ def test_a_spectrum_no_model_describes_is_graded_and_never_shown_plain():
     assert f"({r.quality})" in line and r.quality.upper() in line
     rec = r.to_json_dict()
     assert rec["quality"] == r.quality and rec["quality_reason"] and rec["chi2_noise"] > 2
+
+
+def test_series_refits_a_poor_spectrum_from_the_previous_temperature():
+    from dataclasses import replace
+
+    from stm_andreev.analysis.pipeline import reseed_series
+
+    series = []
+    for k, T in enumerate((0.9, 1.2)):
+        G = spectrum(V, Eg=600 * UEV, Dc=120 * UEV, Z=0.8, gamma=40 * UEV, gamma_c=8 * UEV,
+                     T_K=T, seed=k, G_N_S=contact_G_N_S(0.8))
+        series.append(_analyse(G, T))
+    assert all(a.result.quality == "good" for a in series)
+    # As if the second had landed on a poor minimum: the series gives it another start.
+    poor = replace(series[1], result=replace(series[1].result, quality="poor",
+                                             chi2_noise=30.0))
+    again = reseed_series([poor, series[0]])  # any order; sorted by T inside
+    assert again[1] is series[0]
+    assert again[0].result.quality == "good"
+    assert "refitted from the previous temperature" in again[0].result.notes[-1]
