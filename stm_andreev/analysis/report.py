@@ -33,7 +33,8 @@ from .inputs import SpectrumInput
 from .parallel import map_items
 from .pipeline import Analysis, analyze_spectrum, reseed_series
 from .positions import position_points
-from .series import tc_from_resistance, temperature_series
+from .resistance import ResistanceCurve, cooldown_of_run, describe_tc, load_resistance
+from .series import TcResult, temperature_series
 from .sources import load_spectra
 
 log = logging.getLogger(__name__)
@@ -108,22 +109,40 @@ def temperature_group(analyses: Sequence[Analysis]) -> list[Analysis]:
     return sorted(best, key=lambda a: a.result.T_K)
 
 
-def _tc(analyses: Sequence[Analysis], Tc_K: float | None, R_T) -> tuple[float | None, str]:
+def _tc(analyses: Sequence[Analysis], Tc_K: float | None,
+        R_T) -> tuple[float | None, str, TcResult | None]:
+    """(Tc, where it came from, the R(T) fit if one was made). In order: the given value,
+    the given R(T) (arrays or a ResistanceCurve), the cooldown file written with a run
+    analysed here, the run's metadata, the sample preset's nominal value."""
     if Tc_K:
-        return float(Tc_K), "given"
-    if R_T is not None:
-        return tc_from_resistance(*R_T).Tc_K, "R(T) extrapolated to R = 0"
+        return float(Tc_K), "given", None
+    curve = None
+    if isinstance(R_T, ResistanceCurve):
+        curve = R_T
+    elif R_T is not None:
+        curve = ResistanceCurve(np.asarray(R_T[0], float), np.asarray(R_T[1], float),
+                                "the R(T) given")
+    else:
+        for source in dict.fromkeys(a.result.source for a in analyses):
+            cooldown = cooldown_of_run(source)
+            if cooldown is not None:
+                curve = load_resistance(cooldown)
+                break
+    if curve is not None:
+        tc = curve.tc()
+        return tc.Tc_K, describe_tc(tc, curve.source), tc
     for a in analyses:
         run = a.spectrum.meta.get("run", {})
         if run.get("Tc_K"):
-            return float(run["Tc_K"]), "run metadata"
+            return float(run["Tc_K"]), "run metadata", None
         sample = run.get("sample")
         if sample:
             from stm_andreev.physics import PRESETS
 
             if sample in PRESETS:
-                return PRESETS[sample].Tc_K, f"preset {sample}"
-    return None, "unknown"
+                return (PRESETS[sample].Tc_K, f"the {sample} preset's nominal value (no R(T) "
+                        "measured with this run)", None)
+    return None, "unknown", None
 
 
 def _fmt(x: float | None, scale: float = 1e6, digits: int = 1) -> str:
@@ -137,7 +156,7 @@ def write_report(
     T_K: float | None = None,
     Vmod_rms_V: float | None = None,
     Tc_K: float | None = None,
-    R_T: tuple[ArrayLike, ArrayLike] | None = None,
+    R_T: tuple[ArrayLike, ArrayLike] | ResistanceCurve | None = None,
     workers: int | None = None,
     **load_kwargs,
 ) -> Path:
@@ -145,8 +164,9 @@ def write_report(
     Tc, mean Delta_c, where the peaks vanish, figure names) into ``out_dir``.
 
     Inputs: run-file or text paths, SpectrumInput objects, or already computed Analyses.
-    ``T_K``/``Vmod_rms_V`` override recorded values; ``Tc_K`` (or ``R_T`` = (T_K, R_ohm)
-    arrays) gives T/Tc for Fig. 2, else the run's sample preset is used. ``workers``: see
+    ``T_K``/``Vmod_rms_V`` override recorded values; ``Tc_K``, or ``R_T`` ((T_K, R_ohm)
+    arrays or a ResistanceCurve), or else the cooldown file written with the run gives T/Tc
+    for Fig. 2; only without any of them the sample preset's nominal Tc is used (and said). ``workers``: see
     :func:`analyze_items`. Returns the path of the Markdown report. Raises AnalysisInputError
     if there is nothing to analyse.
     """
@@ -156,7 +176,7 @@ def write_report(
         raise AnalysisInputError("write_report: no spectra to analyse")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    Tc, tc_source = _tc(analyses, Tc_K, R_T)
+    Tc, tc_source, tc_fit = _tc(analyses, Tc_K, R_T)
     base = base_temperature_set(analyses)
     tgroup = temperature_group(analyses)
     if tgroup:
@@ -196,6 +216,9 @@ def write_report(
         "regimes": {k: sum(a.result.regime == k for a in analyses)
                     for k in ("tunnelling", "contact")},
         "Tc_K": Tc, "Tc_source": tc_source,
+        "Tc_err_K": tc_fit.Tc_err_K if tc_fit else None,
+        "Tc_window_K": list(tc_fit.window_K) if tc_fit else None,
+        "Tc_warnings": list(tc_fit.warnings) if tc_fit else [],
         "n_with_andreev_peaks": len(with_peaks),
         "delta_c_mean_eV": float(np.mean(with_peaks)) if with_peaks else None,
         "delta_c_spread_eV": float(np.std(with_peaks)) if with_peaks else None,

@@ -1,6 +1,8 @@
 """``stm-andreev analyze FILE...``: Delta_c, E_g, Gamma, Z and the regime of every spectrum.
 
-Files: run files (HDF5), Nanonis bias-spectroscopy .dat files, plain-text spectra. With
+Files: run files (HDF5), Nanonis bias-spectroscopy .dat files, plain-text spectra, and R(T)
+(a cooldown file, or text with a temperature and a resistance column): Tc by the paper's
+straight-line extrapolation of the resistive drop, also used for the report's T/Tc. With
 ``--json`` one JSON object per spectrum is printed per line (schema in docs/analysis.md);
 otherwise a table. ``--report DIR`` also writes the paper's figures and a Markdown report.
 Exit status 0 when every spectrum was analysed, 1 when a file could not be read or a spectrum
@@ -18,6 +20,12 @@ from stm_andreev.analysis.inputs import G_UNITS
 from stm_andreev.analysis.io_text import LOCKIN_SIGNS, LOCKIN_USES
 from stm_andreev.analysis.pipeline import Analysis
 from stm_andreev.analysis.report import analyze_items, write_report
+from stm_andreev.analysis.resistance import (
+    ResistanceCurve,
+    describe_tc,
+    is_resistance_file,
+    load_resistance,
+)
 
 HELP = "analyse spectra (run files, text, Nanonis .dat): Delta_c, E_g, Gamma, Z; figures"
 
@@ -37,7 +45,9 @@ def _non_negative(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE", help="spectra to analyse")
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help="spectra to analyse, and R(T) files (cooldown .h5, text T/R) "
+                             "for Tc")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object per spectrum per line")
     parser.add_argument("--report", metavar="DIR", help="write figures and report.md here")
@@ -77,12 +87,37 @@ def _table_line(a: Analysis) -> str:
             f"chi2/noise={r.chi2_noise:.2f}  fit {grade}")
 
 
+def _resistance(path: str, args: argparse.Namespace) -> ResistanceCurve | None:
+    """Tc of an R(T) file (cooldown file or text T/R columns), printed; None on an error."""
+    try:
+        curve = load_resistance(path)
+        tc = curve.tc()
+    except AnalysisError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    if args.json:
+        print(json.dumps({"kind": "Tc", "source": path, "Tc_K": tc.Tc_K,
+                          "Tc_err_K": tc.Tc_err_K, "window_K": list(tc.window_K),
+                          "n_points": tc.n_points, "slope_ohm_per_K": tc.slope_ohm_per_K,
+                          "R_max_ohm": tc.R_max_ohm, "warnings": list(tc.warnings)}),
+              flush=True)
+    else:
+        print(f"{path}: {describe_tc(tc, curve.source)}", flush=True)
+    return curve
+
+
 def run(args: argparse.Namespace) -> int:
     load = dict(bias_col=args.bias_col, g_col=args.g_col, g_unit=args.g_unit, sign=args.sign,
                 use=args.use)
     analyses: list[Analysis] = []
+    rt: ResistanceCurve | None = None
     failed = 0
     for path in args.files:
+        if is_resistance_file(path):
+            curve = _resistance(path, args)
+            failed += curve is None
+            rt = rt or curve
+            continue
         errors: list[str] = []
         try:
             found = analyze_items([path], T_K=args.T_K, Vmod_rms_V=args.vmod_rms_V,
@@ -104,6 +139,6 @@ def run(args: argparse.Namespace) -> int:
                 print(_table_line(a), flush=True)
         analyses.extend(found)
     if args.report and analyses:
-        report = write_report(analyses, args.report, Tc_K=args.Tc_K)
+        report = write_report(analyses, args.report, Tc_K=args.Tc_K, R_T=rt)
         print(f"report: {report}", file=sys.stderr)
     return 1 if failed else 0
