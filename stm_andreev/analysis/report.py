@@ -39,6 +39,7 @@ from .sources import load_spectra
 
 log = logging.getLogger(__name__)
 
+POSITION_TOLERANCE_M = 1e-10  # tip positions closer than this are one position
 BASE_T_FACTOR = 1.2  # spectra within 20 % of the lowest temperature count as "base"
 REPORT_NAME = "report.md"
 SUMMARY_NAME = "summary.json"  # the run command prints it after a run
@@ -89,19 +90,35 @@ def _setpoint_key(a: Analysis) -> float | None:
     return float(f"{value:.2g}") if value else None
 
 
+def _contact_key(a: Analysis) -> tuple:
+    """One sample at one tip position of one file: spectra of different samples (InO-1..4)
+    or positions never share a figure."""
+    sample = str(a.spectrum.meta.get("run", {}).get("sample", ""))
+    x, y = a.result.tip_x_m, a.result.tip_y_m
+    pos = (None if x is None or y is None or not (np.isfinite(x) and np.isfinite(y))
+           else (round(x / POSITION_TOLERANCE_M), round(y / POSITION_TOLERANCE_M)))
+    return (a.result.source, sample, pos)
+
+
 def base_temperature_set(analyses: Sequence[Analysis]) -> list[Analysis]:
-    """Spectra taken within 20 % of the lowest temperature."""
+    """The base-temperature spectra (within 20 % of the lowest temperature) of one sample at
+    one position: the largest such group (Fig. 1 is one setpoint series)."""
     if not analyses:
         return []
     T0 = min(a.result.T_K for a in analyses)
-    return [a for a in analyses if a.result.T_K <= BASE_T_FACTOR * T0]
+    groups: dict[tuple, list[Analysis]] = {}
+    for a in analyses:
+        if a.result.T_K <= BASE_T_FACTOR * T0:
+            groups.setdefault(_contact_key(a), []).append(a)
+    return max(groups.values(), key=len)
 
 
 def temperature_group(analyses: Sequence[Analysis]) -> list[Analysis]:
-    """The largest set of spectra at one setpoint spanning at least three temperatures."""
-    groups: dict[float | None, list[Analysis]] = {}
+    """The largest set of spectra of one sample, position and setpoint spanning at least three
+    temperatures."""
+    groups: dict[tuple, list[Analysis]] = {}
     for a in analyses:
-        groups.setdefault(_setpoint_key(a), []).append(a)
+        groups.setdefault((*_contact_key(a), _setpoint_key(a)), []).append(a)
     best: list[Analysis] = []
     for group in groups.values():
         if len({round(a.result.T_K, 4) for a in group}) >= 3 and len(group) > len(best):

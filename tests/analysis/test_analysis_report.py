@@ -69,7 +69,7 @@ def test_report_files_exist_and_axes_are_labelled_with_units(analysed, tmp_path)
         assert png.stat().st_size > 5000, name
         assert matplotlib.image.imread(png).shape[2] in (3, 4)
         assert f"]({name})" in text
-    assert "Tc: 1.500 K (preset InO-2)" in text
+    assert "Tc: 1.500 K (the InO-2 preset's nominal value (no R(T) measured" in text
     assert "last seen at 0.5 K and gone at 1 K" in text
     summary = json.loads((tmp_path / "rep" / "summary.json").read_text())
     assert summary["n_spectra"] == 6 and summary["Tc_K"] == 1.5
@@ -172,3 +172,28 @@ def test_fitted_collective_gap_closing_is_found_between_the_right_temperatures()
     assert series.T_vanish_K == pytest.approx(0.45)  # the resolved pair: merged by 0.8 K
     assert series.T_fit_vanish_K == pytest.approx(1.55)  # the fitted gap: closes near Tc
     assert series.T_fit_vanish_over_Tc == pytest.approx(1.55 / 1.5)
+
+
+def test_figures_never_mix_samples_or_positions():
+    from stm_andreev.analysis.inputs import SpectrumInput
+    from stm_andreev.analysis.pipeline import analyze_spectrum
+    from stm_andreev.analysis.report import base_temperature_set, temperature_group
+
+    from .simulated import bias, contact_G_N_S, spectrum
+
+    V = bias(121)
+    out = []
+    for sample, x, Zs, Ts in (("InO-1", 0.0, (30.0, 1.5, 0.6), (0.065,) * 3),
+                              ("InO-2", 0.0, (0.6, 0.6, 0.6), (0.065, 0.5, 1.0)),
+                              ("InO-2", 5e-9, (0.6, 0.6), (0.6, 0.9))):
+        for k, (Z, T) in enumerate(zip(Zs, Ts, strict=True)):
+            G = spectrum(V, Eg=600e-6, Dc=140e-6, Z=Z, gamma=40e-6, gamma_c=8e-6, T_K=T,
+                         seed=k, G_N_S=contact_G_N_S(Z))
+            out.append(analyze_spectrum(SpectrumInput(
+                V, G, "S", "one.h5", index=len(out), T_K=T, Vmod_rms_V=15e-6, tip_x_m=x,
+                tip_y_m=0.0, setpoint_G_S=contact_G_N_S(Z), meta={"run": {"sample": sample}})))
+    base = base_temperature_set(out)
+    assert {a.spectrum.meta["run"]["sample"] for a in base} == {"InO-1"} and len(base) == 3
+    series = temperature_group(out + [out[3]])
+    assert {(a.spectrum.meta["run"]["sample"], a.result.tip_x_m) for a in series} == {
+        ("InO-2", 0.0)}
