@@ -14,11 +14,11 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from stm_andreev.physics import G0_S
+from stm_andreev.physics import G0_S, R0_OHM
 
 from .pipeline import Analysis
 from .positions import PositionPoint, position_points
-from .series import TemperatureSeries
+from .series import TcResult, TemperatureSeries
 
 MV = 1e3  # V -> mV on plot axes
 UEV = 1e6  # eV -> ueV on plot axes
@@ -239,6 +239,60 @@ def figS5_btk_fits(analyses: Sequence[Analysis]) -> Figure | None:
     ax.set_ylabel("G / G_N (offset)")
     ax.set_title("Fig. S5: plain BTK fits")
     ax.legend(fontsize=7, loc="upper right")
+    return fig
+
+
+def figS1_resistance(T_K: np.ndarray, R_ohm: np.ndarray, tc: TcResult) -> Figure:
+    """Fig. S1: R(T) near the transition with the straight line through the drop extrapolated
+    to R = 0 (the fitted window drawn thick) and Tc marked."""
+    fig = _figure(5.0, 4.0)
+    ax = fig.add_subplot()
+    T, R = np.asarray(T_K, float), np.asarray(R_ohm, float)
+    # The transition, a few widths of the fitted straight part on each side.
+    span = max(tc.window_K[1] - tc.Tc_K, 1e-3 * tc.Tc_K)
+    near = (T > tc.Tc_K - 4 * span) & (T < max(tc.T_max_K, tc.Tc_K + 6 * span) + 2 * span)
+    ax.plot(T[near], R[near], ".", ms=2, color="k", label="R(T)")
+    lo, hi = tc.window_K
+    line_T = np.linspace(tc.Tc_K, hi + 0.3 * (hi - tc.Tc_K), 20)
+    ax.plot(line_T, tc.slope_ohm_per_K * (line_T - tc.Tc_K), "r-", lw=1,
+            label="straight part, extrapolated")
+    win = np.array([lo, hi])
+    ax.plot(win, tc.slope_ohm_per_K * (win - tc.Tc_K), "r-", lw=3, alpha=0.5,
+            label="fitted window")
+    ax.axvline(tc.Tc_K, color="gray", ls="--", lw=1,
+               label=f"Tc = {tc.Tc_K:.4f} K ± {tc.Tc_err_K * 1e3:.1f} mK")
+    ax.set_xlabel("T (K)")
+    ax.set_ylabel("R (Ω)")
+    ax.set_ylim(bottom=min(0.0, float(np.nanmin(R[near])) if near.any() else 0.0))
+    ax.set_title("Fig. S1: Tc from the resistive transition")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def fig4_resistance_and_gaps(T_K: np.ndarray, R_ohm: np.ndarray, Tc_K: float,
+                             analyses: Sequence[Analysis]) -> Figure:
+    """Fig. 4: R(T) in units of h/4e^2 versus T/Tc, with the ranges of Delta_c/k_B and
+    E_g/k_B (well-fitted spectra only) marked as bands on the T/Tc axis."""
+    from stm_andreev.physics import K_B_EV_PER_K
+
+    fig = _figure(5.5, 4.0)
+    ax = fig.add_subplot()
+    R_Q = 0.5 * R0_OHM  # h/4e^2 = 6453 ohm
+    T, R = np.asarray(T_K, float), np.asarray(R_ohm, float)
+    ax.plot(T / Tc_K, R / R_Q, "k-", lw=1, label="R(T)")
+    good = [a.result for a in analyses if a.result.quality == "good"]
+    for values, colour, name in (
+            ([r.delta_c_eV for r in good if r.delta_c_eV is not None], "tab:blue", "Δc/k_B"),
+            ([r.E_g_eV for r in good if r.E_g_eV is not None], "tab:orange", "E_g/k_B")):
+        if values:
+            lo, hi = min(values) / K_B_EV_PER_K / Tc_K, max(values) / K_B_EV_PER_K / Tc_K
+            ax.axvspan(lo, max(hi, lo * 1.01), color=colour, alpha=0.3,
+                       label=f"{name}: {lo:.2g}-{hi:.2g} Tc")
+    ax.set_xlim(0, None)
+    ax.set_xlabel("T / Tc")
+    ax.set_ylabel("R (h/4e²)")
+    ax.set_title("Fig. 4: resistance and gap energy scales")
+    ax.legend(fontsize=7)
     return fig
 
 

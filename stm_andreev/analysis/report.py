@@ -25,6 +25,8 @@ from .figures import (
     fig2b_d2G_map,
     fig2c_delta_c_vs_T,
     fig3_delta_c_vs_E_g,
+    fig4_resistance_and_gaps,
+    figS1_resistance,
     figS2_dynes_fit,
     figS5_btk_fits,
     save,
@@ -127,12 +129,12 @@ def temperature_group(analyses: Sequence[Analysis]) -> list[Analysis]:
 
 
 def _tc(analyses: Sequence[Analysis], Tc_K: float | None,
-        R_T) -> tuple[float | None, str, TcResult | None]:
+        R_T) -> tuple[float | None, str, TcResult | None, ResistanceCurve | None]:
     """(Tc, where it came from, the R(T) fit if one was made). In order: the given value,
     the given R(T) (arrays or a ResistanceCurve), the cooldown file written with a run
     analysed here, the run's metadata, the sample preset's nominal value."""
     if Tc_K:
-        return float(Tc_K), "given", None
+        return float(Tc_K), "given", None, None
     curve = None
     if isinstance(R_T, ResistanceCurve):
         curve = R_T
@@ -147,19 +149,19 @@ def _tc(analyses: Sequence[Analysis], Tc_K: float | None,
                 break
     if curve is not None:
         tc = curve.tc()
-        return tc.Tc_K, describe_tc(tc, curve.source), tc
+        return tc.Tc_K, describe_tc(tc, curve.source), tc, curve
     for a in analyses:
         run = a.spectrum.meta.get("run", {})
         if run.get("Tc_K"):
-            return float(run["Tc_K"]), "run metadata", None
+            return float(run["Tc_K"]), "run metadata", None, None
         sample = run.get("sample")
         if sample:
             from stm_andreev.physics import PRESETS
 
             if sample in PRESETS:
                 return (PRESETS[sample].Tc_K, f"the {sample} preset's nominal value (no R(T) "
-                        "measured with this run)", None)
-    return None, "unknown", None
+                        "measured with this run)", None, None)
+    return None, "unknown", None, None
 
 
 def _fmt(x: float | None, scale: float = 1e6, digits: int = 1) -> str:
@@ -193,7 +195,7 @@ def write_report(
         raise AnalysisInputError("write_report: no spectra to analyse")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    Tc, tc_source, tc_fit = _tc(analyses, Tc_K, R_T)
+    Tc, tc_source, tc_fit, curve = _tc(analyses, Tc_K, R_T)
     base = base_temperature_set(analyses)
     tgroup = temperature_group(analyses)
     if tgroup:
@@ -215,6 +217,11 @@ def write_report(
         "fig3_delta_c_vs_E_g.png": fig3_delta_c_vs_E_g(analyses),
         "figS2_dynes_fit.png": figS2_dynes_fit(tunnelling[0]) if tunnelling else None,
         "figS5_btk_fits.png": figS5_btk_fits(analyses),
+        "figS1_resistance.png": (figS1_resistance(curve.T_K, curve.R_ohm, tc_fit)
+                                 if curve is not None and tc_fit is not None else None),
+        "fig4_resistance_and_gaps.png": (
+            fig4_resistance_and_gaps(curve.T_K, curve.R_ohm, tc_fit.Tc_K, analyses)
+            if curve is not None and tc_fit is not None else None),
     }
     written = {name: save(fig, out / name) for name, fig in figures.items() if fig is not None}
     lines = ["# Spectroscopy report", "",

@@ -105,3 +105,5 @@ def test_report_takes_tc_from_the_runs_cooldown_file(tmp_path):
     assert summary["Tc_K"] == pytest.approx(TC, rel=0.005)
     assert "_cooldown.h5" in summary["Tc_source"] and summary["Tc_err_K"] > 0
     assert "preset" not in summary["Tc_source"]
+    for name in ("figS1_resistance.png", "fig4_resistance_and_gaps.png"):
+        assert name in summary["figures"] and (tmp_path / "rep" / name).stat().st_size > 5000
