@@ -68,15 +68,21 @@ def fig1_setpoint_series(analyses: Sequence[Analysis]) -> Figure | None:
         return None
     items = _spread(items, MAX_CURVES)
     curves = [_absolute(a) if absolute else a.g for a in items]
-    step = 0.15 * float(np.max([np.nanmax(c) for c in curves]))
+    # In 2e^2/h the setpoints span decades: a logarithmic axis without offsets keeps the
+    # tunnelling curves' shape visible next to the contacts (points at G <= 0, noise in a
+    # closed gap, are not drawn). Normalised curves are offset instead.
+    step = 0.0 if absolute else 0.15 * float(np.max([np.nanmax(c) for c in curves]))
     fig = _figure(6.5, 6.0)
     ax = fig.add_subplot()
     for k, (a, c) in enumerate(zip(items, curves, strict=True)):
         label = (f"G_N = {a.result.G_N_G0:.3g} G0" if a.result.G_N_G0 is not None
                  else f"Z = {a.result.Z:.2g}" if a.result.Z is not None else a.result.label)
-        ax.plot(a.bias_V * MV, c + k * step, lw=1, label=label)
+        y = np.where(c > 0, c, np.nan) if absolute else c + k * step
+        ax.plot(a.bias_V * MV, y, lw=1, label=label)
+    if absolute:
+        ax.set_yscale("log")
     ax.set_xlabel("bias V (mV)")
-    ax.set_ylabel("G (2e²/h, offset)" if absolute else "G / G_N (offset)")
+    ax.set_ylabel("G (2e²/h, logarithmic)" if absolute else "G / G_N (offset)")
     ax.set_title("Fig. 1: tunnelling to Andreev spectroscopy")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
