@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -106,9 +107,18 @@ def fig2a_temperature_series(analyses: Sequence[Analysis], Tc_K: float | None = 
     fig = _figure(6.5, 6.0)
     ax = fig.add_subplot()
     closest = int(np.argmin([abs(a.result.T_K - Tc_K) for a in items])) if Tc_K else -1
+    # One colour per temperature from a sequential map (the default cycle repeats after 10
+    # curves), one legend entry per temperature (repeated spectra share it).
+    temps = sorted({round(a.result.T_K, 4) for a in items})
+    cmap = matplotlib.colormaps["plasma"]
+    colour = {t: cmap(0.85 * k / max(len(temps) - 1, 1)) for k, t in enumerate(temps)}
+    labelled: set[float] = set()
     for k, (a, c) in enumerate(zip(items, curves, strict=True)):
-        style = dict(color="k", ls="--") if k == closest else {}
-        ax.plot(a.bias_V * MV, c + k * step, lw=1, label=f"{a.result.T_K:.3g} K", **style)
+        t = round(a.result.T_K, 4)
+        style = dict(color="k", ls="--") if k == closest else dict(color=colour[t])
+        label = None if t in labelled else f"{a.result.T_K:.3g} K"
+        labelled.add(t)
+        ax.plot(a.bias_V * MV, c + k * step, lw=1, label=label, **style)
     ax.set_xlabel("bias V (mV)")
     ax.set_ylabel("G (2e²/h, offset)" if absolute else "G / G_N (offset)")
     ax.set_title("Fig. 2a: temperature dependence")
@@ -117,8 +127,8 @@ def fig2a_temperature_series(analyses: Sequence[Analysis], Tc_K: float | None = 
 
 
 def fig2b_d2G_map(analyses: Sequence[Analysis], Tc_K: float | None = None):
-    """Fig. 2b: colour map of -d2G/dV2 (arb. units, one scale for all rows) versus bias and
-    T/Tc, with a colour bar."""
+    """Fig. 2b: colour map of -d2G/dV2 (each temperature scaled to its own maximum) versus
+    bias and T/Tc, with a colour bar."""
     if len(analyses) < 2:
         return None
     items = sorted(analyses, key=lambda a: a.result.T_K)
@@ -132,16 +142,16 @@ def fig2b_d2G_map(analyses: Sequence[Analysis], Tc_K: float | None = None):
         # Each spectrum in units of its own G_N, so that rows are comparable.
         rows.append(np.interp(grid, d.bias_V, d.minus_d2G))
     image = np.array(rows)
-    # One colour scale for the whole map (as in the paper): weak structure at high T stays
-    # weak instead of being blown up to full scale with its noise.
-    image /= float(np.nanpercentile(np.abs(image), 99.5)) or 1.0
+    # Each temperature scaled to its own largest |-d2G/dV2| (as the GUI's map): the Andreev
+    # pair fades with T, and on one common scale it would vanish from view long before Tc.
+    image /= np.maximum(np.nanmax(np.abs(image), axis=1, keepdims=True), 1e-300)
     T, label = _T_axis(items, Tc_K)
     fig = _figure(6.0, 4.5)
     ax = fig.add_subplot()
     mesh = ax.pcolormesh(grid * MV, T, np.clip(image, -1, 1), shading="nearest", cmap="RdBu_r",
                          vmin=-1, vmax=1)
     cbar = fig.colorbar(mesh, ax=ax)
-    cbar.set_label("-d²G/dV² (arb. units)")
+    cbar.set_label("-d²G/dV² / its maximum at that T")
     ax.set_xlabel("bias V (mV)")
     ax.set_ylabel(label)
     ax.set_title("Fig. 2b: -d²G/dV² versus bias and temperature")
