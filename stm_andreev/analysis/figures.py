@@ -312,6 +312,66 @@ def fig4_resistance_and_gaps(T_K: np.ndarray, R_ohm: np.ndarray, Tc_K: float,
     return fig
 
 
+def figS3_setpoint_d2G(analyses: Sequence[Analysis]) -> Figure | None:
+    """Fig. S3: a setpoint series of contact spectra, G/G_N (left) and -d2G/dV2 (right, each
+    scaled to its maximum) side by side, offset by increasing G_N, +-Delta_c marked (mean of
+    the well-fitted spectra with Andreev peaks)."""
+    items = sorted((a for a in analyses if a.result.regime == "contact"),
+                   key=lambda a: a.result.G_N_S or 0.0)
+    if len(items) < 2:
+        return None
+    items = _spread(items, MAX_CURVES)
+    fig = _figure(9.0, 5.5)
+    left, right = fig.subplots(1, 2)
+    for k, a in enumerate(items):
+        d = a.peaks.derivative
+        scale = float(np.max(np.abs(d.minus_d2G))) or 1.0
+        label = (f"G_N = {a.result.G_N_G0:.3g} G0" if a.result.G_N_G0 is not None
+                 else a.result.label or f"#{a.result.index}")
+        line, = left.plot(a.bias_V * MV, a.g + 0.3 * k, lw=1, label=label)
+        right.plot(d.bias_V * MV, d.minus_d2G / scale + 1.2 * k, lw=1, color=line.get_color())
+    dcs = [a.result.delta_c_eV for a in items
+           if a.result.delta_c_eV is not None and a.result.quality == "good"]
+    if dcs:
+        dc = float(np.mean(dcs)) * MV
+        for ax in (left, right):
+            for sign in (-1, 1):
+                ax.axvline(sign * dc, color="r", lw=0.8, ls=":")
+        right.text(0.02, 0.98, f"±Δc = ±{dc * 1e3:.0f} µeV", transform=right.transAxes,
+                   va="top", fontsize=7, color="r")
+    left.set_xlabel("bias V (mV)")
+    left.set_ylabel("G / G_N (offset)")
+    right.set_xlabel("bias V (mV)")
+    right.set_ylabel("-d²G/dV² / its maximum (offset)")
+    left.legend(fontsize=6, loc="upper left")
+    fig.suptitle("Fig. S3: setpoint series, G and -d²G/dV²")
+    return fig
+
+
+def figS4_tunnelling_map(analyses: Sequence[Analysis], Tc_K: float | None = None):
+    """Fig. S4: colour map of tunnelling G/G_N (scaled by the fitted G_N) versus bias and
+    T/Tc (or T) for one sample's tunnelling spectra at >= 3 temperatures."""
+    items = sorted((a for a in analyses if a.result.regime == "tunnelling"),
+                   key=lambda a: a.result.T_K)
+    if len({round(a.result.T_K, 4) for a in items}) < 3:
+        return None
+    lo = max(float(a.bias_V[0]) for a in items)
+    hi = min(float(a.bias_V[-1]) for a in items)
+    grid = np.linspace(lo, hi, max(len(a.bias_V) for a in items))
+    scale = [a.fit.params["scale"] if a.fit is not None else 1.0 for a in items]
+    image = np.array([np.interp(grid, a.bias_V, a.g) / s for a, s in zip(items, scale,
+                                                                         strict=True)])
+    T, label = _T_axis(items, Tc_K)
+    fig = _figure(6.0, 4.5)
+    ax = fig.add_subplot()
+    mesh = ax.pcolormesh(grid * MV, T, image, shading="nearest", cmap="viridis")
+    fig.colorbar(mesh, ax=ax).set_label("G / G_N")
+    ax.set_xlabel("bias V (mV)")
+    ax.set_ylabel(label)
+    ax.set_title("Fig. S4: tunnelling spectra versus temperature")
+    return fig
+
+
 def save(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
     """Write a figure as PNG and return its path."""
     path = Path(path)

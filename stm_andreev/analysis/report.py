@@ -28,6 +28,8 @@ from .figures import (
     fig4_resistance_and_gaps,
     figS1_resistance,
     figS2_dynes_fit,
+    figS3_setpoint_d2G,
+    figS4_tunnelling_map,
     figS5_btk_fits,
     save,
 )
@@ -128,6 +130,17 @@ def temperature_group(analyses: Sequence[Analysis]) -> list[Analysis]:
     return sorted(best, key=lambda a: a.result.T_K)
 
 
+def tunnelling_series(analyses: Sequence[Analysis]) -> list[Analysis]:
+    """The largest set of tunnelling spectra of one sample and position over >= 3
+    temperatures (Fig. S4)."""
+    groups: dict[tuple, list[Analysis]] = {}
+    for a in analyses:
+        if a.result.regime == "tunnelling":
+            groups.setdefault(_contact_key(a), []).append(a)
+    best = max(groups.values(), key=len, default=[])
+    return best if len({round(a.result.T_K, 4) for a in best}) >= 3 else []
+
+
 def _tc(analyses: Sequence[Analysis], Tc_K: float | None,
         R_T) -> tuple[float | None, str, TcResult | None, ResistanceCurve | None]:
     """(Tc, where it came from, the R(T) fit if one was made). In order: the given value,
@@ -217,6 +230,9 @@ def write_report(
         "fig3_delta_c_vs_E_g.png": fig3_delta_c_vs_E_g(analyses),
         "figS2_dynes_fit.png": figS2_dynes_fit(tunnelling[0]) if tunnelling else None,
         "figS5_btk_fits.png": figS5_btk_fits(analyses),
+        "figS3_setpoint_d2G.png": figS3_setpoint_d2G(base),
+        # In K: the report's one Tc may be another sample's.
+        "figS4_tunnelling_map.png": figS4_tunnelling_map(tunnelling_series(analyses)),
         "figS1_resistance.png": (figS1_resistance(curve.T_K, curve.R_ohm, tc_fit)
                                  if curve is not None and tc_fit is not None else None),
         "fig4_resistance_and_gaps.png": (

@@ -197,3 +197,26 @@ def test_figures_never_mix_samples_or_positions():
     series = temperature_group(out + [out[3]])
     assert {(a.spectrum.meta["run"]["sample"], a.result.tip_x_m) for a in series} == {
         ("InO-2", 0.0)}
+
+
+def test_figS3_and_figS4(analysed):
+    from stm_andreev.analysis.figures import figS3_setpoint_d2G, figS4_tunnelling_map
+    from stm_andreev.analysis.inputs import SpectrumInput
+    from stm_andreev.analysis.pipeline import analyze_spectrum
+
+    from .simulated import bias, contact_G_N_S, spectrum
+
+    _, _, analyses = analysed
+    fig = figS3_setpoint_d2G(analyses[:3])
+    left, right = fig.axes[:2]
+    assert "G / G_N" in left.get_ylabel() and "d²G/dV²" in right.get_ylabel()
+    assert any("Δc" in t.get_text() for t in right.texts)
+    V = bias(121)
+    tun = [analyze_spectrum(SpectrumInput(V, spectrum(V, Eg=600e-6, Dc=600e-6, Z=1e3,
+                                                      gamma=20e-6, T_K=T, seed=k,
+                                                      G_N_S=contact_G_N_S(10.0)),
+                                          "S", "t", index=k, T_K=T, Vmod_rms_V=15e-6))
+           for k, T in enumerate((0.065, 0.5, 1.0))]
+    ax = figS4_tunnelling_map(tun).axes[0]
+    assert ax.get_ylabel() == "T (K)" and "bias" in ax.get_xlabel()
+    assert figS4_tunnelling_map(tun[:2]) is None  # fewer than three temperatures
