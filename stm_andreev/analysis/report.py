@@ -299,7 +299,11 @@ def write_report(
     if points:
         from_tunnelling = sum(p.E_g_from == "tunnelling" for p in points)
         lines.append(f"Fig. 3: {len(points)} position(s) with Andreev peaks; E_g from tunnelling "
-                     f"spectra at {from_tunnelling} of them, from two-gap fits elsewhere.")
+                     f"spectra at {from_tunnelling} of them, from two-gap fits elsewhere. "
+                     "Error bars (1 sigma) combine each fit's covariance (scaled by its "
+                     "residual), the spread over the models the data cannot tell apart, for "
+                     "Δc the disagreement of the two-gap fit with the -d²G/dV² pair, and the "
+                     "scatter of repeated spectra at a position; only fits graded good enter.")
     summary["figures"] = sorted(written)
     lines += ["", "## Figures", ""]
     lines += [f"![{name}]({name})" for name in written] or ["(none: too few spectra)"]
