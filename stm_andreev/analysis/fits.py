@@ -107,6 +107,12 @@ class FitResult:
     T_K: float
     Vmod_rms_V: float
     at_bound: tuple[str, ...] = field(default=())
+    n_points: int = 0
+
+    @property
+    def chi2_sum(self) -> float:
+        """Sum of squared residuals (squared G/G_N units)."""
+        return self.rms**2 * self.n_points
 
     def curve(self, bias_V: ArrayLike) -> np.ndarray:
         """The fitted G/G_N (times the fitted scale) at the biases ``bias_V`` (V)."""
@@ -199,7 +205,7 @@ def fit_spectrum(
     return FitResult(model=model, params=params,
                      errors=dict(zip(names, errors.tolist(), strict=True)), chi2_red=chi2,
                      rms=float(np.sqrt(np.mean(res.fun**2))), nfev=problem.nfev, T_K=T_K,
-                     Vmod_rms_V=Vmod_rms_V, at_bound=at_bound)
+                     Vmod_rms_V=Vmod_rms_V, at_bound=at_bound, n_points=int(V.size))
 
 
 def _errors(J: np.ndarray, chi2_red: float) -> np.ndarray:
@@ -212,14 +218,36 @@ def _errors(J: np.ndarray, chi2_red: float) -> np.ndarray:
     return np.sqrt(cov_diag * chi2_red)
 
 
-def best_fit(model: str, bias_V, g, *, starts: list[dict[str, float]], **kwargs) -> FitResult:
-    """The lowest-chi-square of several starts (multi-start against local minima)."""
+def screen_starts(model: str, bias_V, g, starts: list[dict[str, float]], *, T_K: float,
+                  Vmod_rms_V: float) -> np.ndarray:
+    """Sum of squared residuals of each start (the scale set to its best value by linear least
+    squares), all in one batched model evaluation: a cheap way to rank many starts before
+    refining the best few (multi-start against local minima)."""
+    names = MODELS[model]
+    P = np.array([[s.get(n, 1.0) for n in names] for s in starts], dtype=float)
+    for k, n in enumerate(names):
+        P[:, k] = np.clip(P[:, k], _P[n].lower, _P[n].upper)
+    y = np.asarray(g, dtype=float)
+    m = _unscaled_curves(model, bias_V, P, T_K=T_K, Vmod_rms_V=Vmod_rms_V)
+    scale = np.clip(m @ y / np.maximum(np.sum(m * m, axis=1), 1e-300), _P["scale"].lower,
+                    _P["scale"].upper)
+    return np.sum((scale[:, None] * m - y) ** 2, axis=1)
+
+
+def best_fit(model: str, bias_V, g, *, starts: list[dict[str, float]],
+             good_enough: float | None = None, **kwargs) -> FitResult:
+    """The lowest-chi-square of several starts (multi-start against local minima), tried in
+    order; once one reaches ``chi2_red <= good_enough`` (the noise floor: no other minimum
+    can be meaningfully better) the rest are skipped."""
     results = []
     for start in starts:
         try:
             results.append(fit_spectrum(model, bias_V, g, initial=start, **kwargs))
         except FitError as exc:
             log.debug("%s start %s failed: %s", model, start, exc)
+            continue
+        if good_enough is not None and results[-1].chi2_red <= good_enough:
+            break
     if not results:
         raise FitError(f"every start of the {model} fit failed")
     return min(results, key=lambda r: r.chi2_red)

@@ -216,32 +216,131 @@ def _pick(table: Table, key, role: str, pattern: re.Pattern, exclude: int | None
     )
 
 
+# Lock-in channels in order of preference: the first harmonic's in-phase output under the
+# names Nanonis has used (Demod 1 since v5, "LIX 1 omega" before), a generic lock-in X, and the
+# analog input an external lock-in is often wired to. Second harmonics, Y, phase and
+# backward sweeps are never taken unasked.
+_LOCKIN_X = (
+    re.compile(r"demod\s*1\s*x\b", re.IGNORECASE),
+    re.compile(r"lix\s*1\s*omega", re.IGNORECASE),
+    re.compile(r"^(li|lock-?in)\s*x\b|^lix\b", re.IGNORECASE),
+    re.compile(r"^input\s*3\b", re.IGNORECASE),
+)
+_LOCKIN_R = (
+    re.compile(r"demod\s*1\s*r\b", re.IGNORECASE),
+    re.compile(r"lir\s*1\s*omega", re.IGNORECASE),
+    re.compile(r"^(li|lock-?in)\s*r\b|^lir\b", re.IGNORECASE),
+)
+_EXPLICIT_G = re.compile(r"di/dv|didv|^g\b|^g[ _(]|conduct", re.IGNORECASE)
+_NOT_FIRST_HARMONIC = re.compile(r"demod\s*[2-9]|[2-9]\s*omega|2f\b|\[bwd\]|\bbwd\b",
+                                 re.IGNORECASE)
+LOCKIN_SIGNS = ("auto", "+", "-")
+LOCKIN_USES = ("X", "R")
+
+
+def _harmonic_of_demod1(header: Mapping[str, str]) -> float | None:
+    return _header_float(header, ("Lock-in>Harmonic D1",))
+
+
+def _pick_lockin(table: Table, use: str) -> int | None:
+    """The first-harmonic lock-in channel (X, or R with use="R"), or None if there is none."""
+    patterns = _LOCKIN_R if use == "R" else _LOCKIN_X
+    for pattern in patterns:
+        for i, name in enumerate(table.names):
+            if pattern.search(name) and not _NOT_FIRST_HARMONIC.search(name):
+                return i
+    return None
+
+
+def _pick_conductance(table: Table, key, exclude: int, use: str) -> tuple[int, str]:
+    """(column, how it was chosen)."""
+    if key is not None:
+        return table.column(key, "conductance"), "chosen with --g-col"
+    named = [i for i, n in enumerate(table.names)
+             if i != exclude and _EXPLICIT_G.search(n) and not _NOT_FIRST_HARMONIC.search(n)]
+    if named and use == "X":
+        return named[0], "named as a conductance"
+    i = _pick_lockin(table, use)
+    if i is not None and i != exclude:
+        return i, f"first-harmonic lock-in {'R' if use == 'R' else 'X'}"
+    if use == "R":
+        raise AnalysisInputError(f"{table.path}: --use R but no first-harmonic lock-in R "
+                                 f"column; columns are: {', '.join(table.names)}")
+    return _pick(table, None, "conductance", _G_NAMES, exclude), "by name"
+
+
 def spectrum_from_table(table: Table, *, bias_col=None, g_col=None,
-                        g_unit: str = "auto") -> SpectrumInput:
+                        g_unit: str = "auto", sign: str = "auto",
+                        use: str = "X") -> SpectrumInput:
     """Pick the bias and conductance columns of a table and build a SpectrumInput.
 
+    The conductance column: ``g_col`` if given; else one named as a conductance (dI/dV, G);
+    else the first-harmonic lock-in X (Demod 1 X, LIX 1 omega, LI X, Input 3), never a
+    second harmonic, Y or backward-sweep column, whatever the order of the columns; with
+    ``use="R"`` the first-harmonic R instead. ``sign``: "+" as recorded, "-" negated (a
+    lock-in phase off by 180 degrees), "auto" negated when the high-bias values are negative.
     ``g_unit``: "S", "G0", "GN", "arb" or "auto" (from the column name, else S when every
-    |G| < 1e-2, which no normalised spectrum satisfies, else GN)."""
+    |G| < 1e-2, which no normalised spectrum satisfies, else GN).
+
+    From a Nanonis header: the temperature (any "... Temperature ... (K)" entry), the
+    modulation (``Lock-in>Amplitude``, read as V rms, the convention of the project's Nanonis
+    driver; an entry marked "pk"/"peak" is divided by sqrt 2) and the lock-in settings, all
+    kept in ``meta``; what was chosen is listed in ``meta["input_notes"]``."""
+    if sign not in LOCKIN_SIGNS:
+        raise ValueError(f"sign must be one of {LOCKIN_SIGNS}, got {sign!r}")
+    if use not in LOCKIN_USES:
+        raise ValueError(f"use must be one of {LOCKIN_USES}, got {use!r}")
     ib = _pick(table, bias_col, "bias", _BIAS_NAMES, None)
-    ig = _pick(table, g_col, "conductance", _G_NAMES, ib)
+    ig, how = _pick_conductance(table, g_col, ib, use)
     if ib == ig:
         raise AnalysisInputError(f"{table.path}: bias and conductance are the same column "
                                  f"({table.names[ib]!r})")
-    V, G = table.data[:, ib], table.data[:, ig]
+    V, G = table.data[:, ib], table.data[:, ig].copy()
+    name = table.names[ig]
     if not np.any(np.isfinite(G)):
-        raise AnalysisInputError(f"{table.path}: conductance column {table.names[ig]!r} is "
-                                 "all NaN")
+        raise AnalysisInputError(f"{table.path}: conductance column {name!r} is all NaN")
+    notes = [f"conductance from column {name!r} ({how})"]
+    harmonic = _harmonic_of_demod1(table.header)
+    if harmonic is not None and harmonic != 1 and re.search(r"demod\s*1", name, re.I):
+        raise AnalysisInputError(
+            f"{table.path}: column {name!r} is demodulator 1, but the header sets it to "
+            f"harmonic {harmonic:g} (Lock-in>Harmonic D1): that is not dI/dV; choose the "
+            "first-harmonic column with --g-col")
+    if use == "X" and sign != "+":
+        ok = np.isfinite(G)
+        reach = np.abs(V[ok]) >= 0.7 * np.max(np.abs(V[ok]))
+        tails = float(np.median(G[ok][reach])) if reach.any() else float(np.median(G[ok]))
+        if sign == "-" or tails < 0:
+            G = -G
+            notes.append("lock-in X negated (" + ("--sign -" if sign == "-" else
+                         "its high-bias values are negative: phase off by ~180 degrees; "
+                         "--sign + keeps it as recorded") + ")")
     if g_unit == "auto":
-        unit = _unit_from_name(table.names[ig])
+        unit = _unit_from_name(name)
         if unit is None:
             finite = np.abs(G[np.isfinite(G)])
             unit = "S" if finite.size and finite.max() < 1e-2 else "GN"
     else:
         unit = g_unit
     T = _header_float(table.header, ("Temperature (K)", "T (K)", "Temperature"))
-    vmod = _header_float(table.header, ("Lock-in>Amplitude", "Modulation (V rms)"))
+    if T is None:
+        T = _header_float(table.header, [k for k in table.header
+                                         if "temperature" in k.lower() and "(k)" in k.lower()])
+    if T is not None:
+        notes.append(f"temperature {T:g} K from the file's header")
+    vmod = _header_float(table.header, ("Modulation (V rms)", "Lock-in>Amplitude"))
+    if vmod is not None:
+        key = next(k for k in ("Modulation (V rms)", "Lock-in>Amplitude") if k in table.header)
+        if re.search(r"\bpk\b|peak", key + " " + table.header[key], re.IGNORECASE):
+            vmod /= math.sqrt(2.0)
+            notes.append(f"modulation {vmod:.3g} V rms from {key!r} (zero-to-peak / sqrt 2)")
+        else:
+            notes.append(f"modulation {vmod:.3g} V rms from {key!r} (read as rms)")
+    lockin = {k: v for k, v in table.header.items() if k.startswith("Lock-in>")}
+    meta = dict(table.header)
+    meta.update(channel=name, input_notes=notes, lockin=lockin)
     return SpectrumInput(V, G, unit, table.path, 0, T_K=T, Vmod_rms_V=vmod,
-                         label=Path(table.path).name, meta=dict(table.header))
+                         label=Path(table.path).name, meta=meta)
 
 
 def _header_float(header: Mapping[str, str], keys: Sequence[str]) -> float | None:

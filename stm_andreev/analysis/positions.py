@@ -63,10 +63,12 @@ def position_points(analyses: Sequence[Analysis], *,
         groups.setdefault(_key(a, tolerance_m), []).append(a)
     points = []
     for (source, sample, *_), group in groups.items():
-        contact = [a.result for a in group if a.result.delta_c_eV is not None]
+        # Only good fits make points: a poor one is in the report's table with its reason.
+        good = [a.result for a in group if a.result.quality == "good"]
+        contact = [r for r in good if r.delta_c_eV is not None]
         if not contact:
             continue
-        tunnelling = [a.result for a in group if a.result.model == "dynes"]
+        tunnelling = [r for r in good if r.regime == "tunnelling"]
         dc, dc_err = _combine([r.delta_c_eV for r in contact],
                               [r.delta_c_err_eV for r in contact])
         if tunnelling:

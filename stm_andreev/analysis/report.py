@@ -25,19 +25,25 @@ from .figures import (
     fig2b_d2G_map,
     fig2c_delta_c_vs_T,
     fig3_delta_c_vs_E_g,
+    fig4_resistance_and_gaps,
+    figS1_resistance,
     figS2_dynes_fit,
+    figS3_setpoint_d2G,
+    figS4_tunnelling_map,
     figS5_btk_fits,
     save,
 )
 from .inputs import SpectrumInput
 from .parallel import map_items
-from .pipeline import Analysis, analyze_spectrum
+from .pipeline import Analysis, analyze_spectrum, reseed_series
 from .positions import position_points
-from .series import tc_from_resistance, temperature_series
+from .resistance import ResistanceCurve, cooldown_of_run, describe_tc, load_resistance
+from .series import TcResult, temperature_series
 from .sources import load_spectra
 
 log = logging.getLogger(__name__)
 
+POSITION_TOLERANCE_M = 1e-10  # tip positions closer than this are one position
 BASE_T_FACTOR = 1.2  # spectra within 20 % of the lowest temperature count as "base"
 REPORT_NAME = "report.md"
 SUMMARY_NAME = "summary.json"  # the run command prints it after a run
@@ -88,19 +94,35 @@ def _setpoint_key(a: Analysis) -> float | None:
     return float(f"{value:.2g}") if value else None
 
 
+def _contact_key(a: Analysis) -> tuple:
+    """One sample at one tip position of one file: spectra of different samples (InO-1..4)
+    or positions never share a figure."""
+    sample = str(a.spectrum.meta.get("run", {}).get("sample", ""))
+    x, y = a.result.tip_x_m, a.result.tip_y_m
+    pos = (None if x is None or y is None or not (np.isfinite(x) and np.isfinite(y))
+           else (round(x / POSITION_TOLERANCE_M), round(y / POSITION_TOLERANCE_M)))
+    return (a.result.source, sample, pos)
+
+
 def base_temperature_set(analyses: Sequence[Analysis]) -> list[Analysis]:
-    """Spectra taken within 20 % of the lowest temperature."""
+    """The base-temperature spectra (within 20 % of the lowest temperature) of one sample at
+    one position: the largest such group (Fig. 1 is one setpoint series)."""
     if not analyses:
         return []
     T0 = min(a.result.T_K for a in analyses)
-    return [a for a in analyses if a.result.T_K <= BASE_T_FACTOR * T0]
+    groups: dict[tuple, list[Analysis]] = {}
+    for a in analyses:
+        if a.result.T_K <= BASE_T_FACTOR * T0:
+            groups.setdefault(_contact_key(a), []).append(a)
+    return max(groups.values(), key=len)
 
 
 def temperature_group(analyses: Sequence[Analysis]) -> list[Analysis]:
-    """The largest set of spectra at one setpoint spanning at least three temperatures."""
-    groups: dict[float | None, list[Analysis]] = {}
+    """The largest set of spectra of one sample, position and setpoint spanning at least three
+    temperatures."""
+    groups: dict[tuple, list[Analysis]] = {}
     for a in analyses:
-        groups.setdefault(_setpoint_key(a), []).append(a)
+        groups.setdefault((*_contact_key(a), _setpoint_key(a)), []).append(a)
     best: list[Analysis] = []
     for group in groups.values():
         if len({round(a.result.T_K, 4) for a in group}) >= 3 and len(group) > len(best):
@@ -108,22 +130,51 @@ def temperature_group(analyses: Sequence[Analysis]) -> list[Analysis]:
     return sorted(best, key=lambda a: a.result.T_K)
 
 
-def _tc(analyses: Sequence[Analysis], Tc_K: float | None, R_T) -> tuple[float | None, str]:
+def tunnelling_series(analyses: Sequence[Analysis]) -> list[Analysis]:
+    """The largest set of tunnelling spectra of one sample and position over >= 3
+    temperatures (Fig. S4)."""
+    groups: dict[tuple, list[Analysis]] = {}
+    for a in analyses:
+        if a.result.regime == "tunnelling":
+            groups.setdefault(_contact_key(a), []).append(a)
+    best = max(groups.values(), key=len, default=[])
+    return best if len({round(a.result.T_K, 4) for a in best}) >= 3 else []
+
+
+def _tc(analyses: Sequence[Analysis], Tc_K: float | None,
+        R_T) -> tuple[float | None, str, TcResult | None, ResistanceCurve | None]:
+    """(Tc, where it came from, the R(T) fit if one was made). In order: the given value,
+    the given R(T) (arrays or a ResistanceCurve), the cooldown file written with a run
+    analysed here, the run's metadata, the sample preset's nominal value."""
     if Tc_K:
-        return float(Tc_K), "given"
-    if R_T is not None:
-        return tc_from_resistance(*R_T).Tc_K, "R(T) extrapolated to R = 0"
+        return float(Tc_K), "given", None, None
+    curve = None
+    if isinstance(R_T, ResistanceCurve):
+        curve = R_T
+    elif R_T is not None:
+        curve = ResistanceCurve(np.asarray(R_T[0], float), np.asarray(R_T[1], float),
+                                "the R(T) given")
+    else:
+        for source in dict.fromkeys(a.result.source for a in analyses):
+            cooldown = cooldown_of_run(source)
+            if cooldown is not None:
+                curve = load_resistance(cooldown)
+                break
+    if curve is not None:
+        tc = curve.tc()
+        return tc.Tc_K, describe_tc(tc, curve.source), tc, curve
     for a in analyses:
         run = a.spectrum.meta.get("run", {})
         if run.get("Tc_K"):
-            return float(run["Tc_K"]), "run metadata"
+            return float(run["Tc_K"]), "run metadata", None, None
         sample = run.get("sample")
         if sample:
             from stm_andreev.physics import PRESETS
 
             if sample in PRESETS:
-                return PRESETS[sample].Tc_K, f"preset {sample}"
-    return None, "unknown"
+                return (PRESETS[sample].Tc_K, f"the {sample} preset's nominal value (no R(T) "
+                        "measured with this run)", None, None)
+    return None, "unknown", None, None
 
 
 def _fmt(x: float | None, scale: float = 1e6, digits: int = 1) -> str:
@@ -137,7 +188,7 @@ def write_report(
     T_K: float | None = None,
     Vmod_rms_V: float | None = None,
     Tc_K: float | None = None,
-    R_T: tuple[ArrayLike, ArrayLike] | None = None,
+    R_T: tuple[ArrayLike, ArrayLike] | ResistanceCurve | None = None,
     workers: int | None = None,
     **load_kwargs,
 ) -> Path:
@@ -145,8 +196,9 @@ def write_report(
     Tc, mean Delta_c, where the peaks vanish, figure names) into ``out_dir``.
 
     Inputs: run-file or text paths, SpectrumInput objects, or already computed Analyses.
-    ``T_K``/``Vmod_rms_V`` override recorded values; ``Tc_K`` (or ``R_T`` = (T_K, R_ohm)
-    arrays) gives T/Tc for Fig. 2, else the run's sample preset is used. ``workers``: see
+    ``T_K``/``Vmod_rms_V`` override recorded values; ``Tc_K``, or ``R_T`` ((T_K, R_ohm)
+    arrays or a ResistanceCurve), or else the cooldown file written with the run gives T/Tc
+    for Fig. 2; only without any of them the sample preset's nominal Tc is used (and said). ``workers``: see
     :func:`analyze_items`. Returns the path of the Markdown report. Raises AnalysisInputError
     if there is nothing to analyse.
     """
@@ -156,10 +208,18 @@ def write_report(
         raise AnalysisInputError("write_report: no spectra to analyse")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    Tc, tc_source = _tc(analyses, Tc_K, R_T)
+    Tc, tc_source, tc_fit, curve = _tc(analyses, Tc_K, R_T)
     base = base_temperature_set(analyses)
     tgroup = temperature_group(analyses)
-    tunnelling = sorted((a for a in base or analyses if a.result.model == "dynes"),
+    if tgroup:
+        # Spectra of the series not fitted well get a second try from the previous
+        # temperature's two-gap solution.
+        reseeded = reseed_series(tgroup)
+        swap = {id(a): b for a, b in zip(tgroup, reseeded, strict=True)}
+        analyses = [swap.get(id(a), a) for a in analyses]
+        tgroup = reseeded
+    tunnelling = sorted((a for a in base or analyses if a.result.regime == "tunnelling"
+                         and a.result.quality == "good"),
                         key=lambda a: a.result.G_N_S or 0.0)
     series = temperature_series([a.result for a in tgroup], Tc_K=Tc) if tgroup else None
     figures = {
@@ -170,24 +230,47 @@ def write_report(
         "fig3_delta_c_vs_E_g.png": fig3_delta_c_vs_E_g(analyses),
         "figS2_dynes_fit.png": figS2_dynes_fit(tunnelling[0]) if tunnelling else None,
         "figS5_btk_fits.png": figS5_btk_fits(analyses),
+        "figS3_setpoint_d2G.png": figS3_setpoint_d2G(base),
+        # In K: the report's one Tc may be another sample's.
+        "figS4_tunnelling_map.png": figS4_tunnelling_map(tunnelling_series(analyses)),
+        "figS1_resistance.png": (figS1_resistance(curve.T_K, curve.R_ohm, tc_fit)
+                                 if curve is not None and tc_fit is not None else None),
+        "fig4_resistance_and_gaps.png": (
+            fig4_resistance_and_gaps(curve.T_K, curve.R_ohm, tc_fit.Tc_K, analyses)
+            if curve is not None and tc_fit is not None else None),
     }
     written = {name: save(fig, out / name) for name, fig in figures.items() if fig is not None}
     lines = ["# Spectroscopy report", "",
              f"{len(analyses)} spectra from {len({a.result.source for a in analyses})} "
              f"source(s). Tc: {'unknown' if Tc is None else f'{Tc:.3f} K'} ({tc_source}).", ""]
-    with_peaks = [a.result.delta_c_eV for a in analyses if a.result.delta_c_eV is not None]
+    # Only good fits enter the summary numbers; poor and failed ones are counted and listed.
+    with_peaks = [a.result.delta_c_eV for a in analyses
+                  if a.result.delta_c_eV is not None and a.result.quality == "good"]
+    not_good = [a.result for a in analyses if a.result.quality != "good"]
     summary: dict[str, object] = {
+        "quality": {k: sum(a.result.quality == k for a in analyses)
+                    for k in ("good", "poor", "failed")},
+        "not_good": [{"source": r.source, "index": r.index, "quality": r.quality,
+                      "reason": r.quality_reason} for r in not_good],
         "n_spectra": len(analyses),
         "regimes": {k: sum(a.result.regime == k for a in analyses)
                     for k in ("tunnelling", "contact")},
         "Tc_K": Tc, "Tc_source": tc_source,
+        "Tc_err_K": tc_fit.Tc_err_K if tc_fit else None,
+        "Tc_window_K": list(tc_fit.window_K) if tc_fit else None,
+        "Tc_warnings": list(tc_fit.warnings) if tc_fit else [],
         "n_with_andreev_peaks": len(with_peaks),
         "delta_c_mean_eV": float(np.mean(with_peaks)) if with_peaks else None,
         "delta_c_spread_eV": float(np.std(with_peaks)) if with_peaks else None,
         "T_vanish_K": None, "T_vanish_over_Tc": None,
     }
+    if not_good:
+        lines.append(f"{len(not_good)} of {len(analyses)} fits are not good (graded poor or "
+                     "failed; reasons in the table): their numbers are marked there and left "
+                     "out of the figures and of the means below.")
+        lines.append("")
     if with_peaks:
-        lines.append(f"Andreev peaks in {len(with_peaks)} spectra: Δc = "
+        lines.append(f"Andreev peaks in {len(with_peaks)} well-fitted spectra: Δc = "
                      f"{np.mean(with_peaks) * 1e6:.1f} ± {np.std(with_peaks) * 1e6:.1f} µeV "
                      f"(mean ± spread); Δc/k_B = {np.mean(with_peaks) / 8.617333262e-5:.2f} K.")
     else:
@@ -216,21 +299,31 @@ def write_report(
     if points:
         from_tunnelling = sum(p.E_g_from == "tunnelling" for p in points)
         lines.append(f"Fig. 3: {len(points)} position(s) with Andreev peaks; E_g from tunnelling "
-                     f"spectra at {from_tunnelling} of them, from two-gap fits elsewhere.")
+                     f"spectra at {from_tunnelling} of them, from two-gap fits elsewhere. "
+                     "Error bars (1 sigma) combine each fit's covariance (scaled by its "
+                     "residual), the spread over the models the data cannot tell apart, for "
+                     "Δc the disagreement of the two-gap fit with the -d²G/dV² pair, and the "
+                     "scatter of repeated spectra at a position; only fits graded good enter.")
     summary["figures"] = sorted(written)
     lines += ["", "## Figures", ""]
     lines += [f"![{name}]({name})" for name in written] or ["(none: too few spectra)"]
     lines += ["", "## Spectra", "",
+              "Values of a fit not graded good carry its grade; χ²/σ² is the fit's mean squared "
+              "residual over the spectrum's own noise variance.", "",
               "| source | # | T (K) | regime | model | G_N (2e²/h) | Δc (µeV) | E_g (µeV) "
-              "| Γ (µeV) | Z |", "|---|---|---|---|---|---|---|---|---|---|"]
+              "| Γ (µeV) | Z | χ²/σ² | fit quality |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for a in analyses:
         r = a.result
-        dc = ("none" if r.delta_c_eV is None
-              else f"{_fmt(r.delta_c_eV)} ± {_fmt(r.delta_c_err_eV)}")
+        Z = "–" if r.Z is None else r.flagged(r.Z, None, 1, 2)
+        reason = r.quality if r.quality == "good" else f"{r.quality}: {r.quality_reason}"
+        if r.ambiguous:
+            reason += " (model choice ambiguous)" if "ambiguous" not in reason else ""
         lines.append(
             f"| {Path(r.source).name} | {r.index} | {r.T_K:.3g} | {r.regime} | {r.model} | "
-            f"{_fmt(r.G_N_G0, 1, 3)} | {dc} | {_fmt(r.E_g_eV)} ± {_fmt(r.E_g_err_eV)} | "
-            f"{_fmt(r.gamma_eV)} | {_fmt(r.Z, 1, 2)} |")
+            f"{_fmt(r.G_N_G0, 1, 3)} | {r.flagged(r.delta_c_eV, r.delta_c_err_eV)} | "
+            f"{r.flagged(r.E_g_eV, r.E_g_err_eV)} | {r.flagged(r.gamma_eV, r.gamma_err_eV)} | "
+            f"{Z} | {_fmt(r.chi2_noise, 1, 2)} | {reason} |")
     report = out / REPORT_NAME
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
     (out / SUMMARY_NAME).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")

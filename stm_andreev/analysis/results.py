@@ -53,6 +53,32 @@ class SpectrumResult:
     tip_y_m: float | None = None
     label: str = ""
     notes: tuple[str, ...] = field(default=())
+    # Fit quality (see stm_andreev.analysis.quality): "good" / "poor" / "failed" and why;
+    # chi2 per degree of freedom over the spectrum's own noise variance (noise_G_N, in G_N
+    # units, measured as noise_method says); physical parameters left at a bound.
+    quality: str = "good"
+    quality_reason: str = ""
+    chi2_noise: float | None = None
+    noise_G_N: float | None = None
+    noise_method: str = ""
+    at_bound: tuple[str, ...] = field(default=())
+    # How the model was chosen: BIC of every candidate minus the chosen one's.
+    model_choice: str = ""
+    ambiguous: bool = False
+    delta_bic: dict[str, float] = field(default_factory=dict)
+    gamma_c_err_eV: float | None = None  # 1-sigma of gamma_c_eV (None when not fitted)
+    channel: str = ""  # the file column the conductance came from (text and .dat files)
+
+    def flagged(self, value: float | None, error: float | None = None,
+                scale: float = 1e6, digits: int = 1) -> str:
+        """A value as text, with its error and, unless the fit is good, its grade, so a poor
+        number never appears plain."""
+        if value is None:
+            return "none"
+        text = f"{value * scale:.{digits}f}"
+        if error is not None:
+            text += f"±{error * scale:.{digits}f}"
+        return text if self.quality == "good" else f"{text} ({self.quality})"
 
     def to_json_dict(self) -> dict[str, Any]:
         """JSON-ready dict: NaN/inf become null, tuples become lists, plus ``schema``."""
@@ -68,5 +94,5 @@ class SpectrumResult:
 
 JSON_REQUIRED_KEYS = (
     "source", "index", "regime", "delta_c_eV", "delta_c_err_eV", "E_g_eV", "E_g_err_eV",
-    "gamma_eV", "Z", "G_N_S",
+    "gamma_eV", "Z", "G_N_S", "quality", "quality_reason", "chi2_noise",
 )

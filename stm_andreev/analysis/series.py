@@ -18,32 +18,78 @@ from .results import SpectrumResult
 
 @dataclass(frozen=True)
 class TcResult:
-    """Tc (K) from R(T): the line R = slope (T - Tc) along the drop, from ``n_points``
-    measured points of it, and the peak resistance ``R_max_ohm`` (reached at ``T_max_K``)."""
+    """Tc (K) from R(T) by the paper's method (Fig. S1): the straight line R = slope (T - Tc)
+    through the steepest part of the resistive drop, extrapolated to R = 0.
+
+    ``Tc_err_K``: 1 sigma, the line's own uncertainty (from the scatter of the points about
+    it) combined with how far Tc moves when the fitted window is narrowed or widened (the
+    drop's curvature). ``window_K``: the temperatures of the first and last fitted point;
+    ``n_points`` of them. ``R_max_ohm`` (at ``T_max_K``): the resistance maximum above the
+    drop. ``warnings``: why the number may not be what the paper's method means (few points,
+    a window-dependent Tc); empty when there is nothing to say."""
 
     Tc_K: float
     slope_ohm_per_K: float
     R_max_ohm: float
     T_max_K: float
     n_points: int
+    Tc_err_K: float = float("nan")
+    window_K: tuple[float, float] = (float("nan"), float("nan"))
+    warnings: tuple[str, ...] = ()
 
 
-DROP_BAND = (0.3, 0.7)
-WIDE_BAND = (0.1, 0.9)
+# The line is fitted to the points with R within +-HALF_BAND R_max of a centre level; the
+# centre is moved over CENTRES and the steepest line is kept (the straight part of the drop).
+HALF_BAND = 0.15
+CENTRES = np.arange(0.3, 0.71, 0.05)
+MIN_POINTS = 4
+WINDOW_SPREAD_WARN = 0.02  # Tc moving by more than this fraction with the window: warn
 
 
-def tc_from_resistance(T_K: ArrayLike, R_ohm: ArrayLike, *,
-                       band: tuple[float, float] = DROP_BAND) -> TcResult:
+def _line(T: np.ndarray, R: np.ndarray):
+    """(slope, intercept, Tc, Tc_err) of a least-squares line, Tc where it reaches R = 0."""
+    A = np.column_stack([T, np.ones_like(T)])
+    coef, *_ = np.linalg.lstsq(A, R, rcond=None)
+    slope, intercept = float(coef[0]), float(coef[1])
+    dof = T.size - 2
+    if slope <= 0:
+        return slope, intercept, float("nan"), float("inf")
+    Tc = -intercept / slope
+    if dof <= 0:
+        return slope, intercept, Tc, 0.0
+    s2 = float(np.sum((A @ coef - R) ** 2) / dof)
+    cov = np.linalg.inv(A.T @ A) * s2
+    # Tc = -b/a: gradient (b/a^2, -1/a)
+    grad = np.array([intercept / slope**2, -1.0 / slope])
+    return slope, intercept, Tc, float(np.sqrt(max(grad @ cov @ grad, 0.0)))
+
+
+def _steepest(T, R, below, R_max, half):
+    """The steepest line among the windows of half-width ``half`` R_max (None if none has
+    MIN_POINTS points)."""
+    best = None
+    for c in CENTRES:
+        sel = below & (R >= (c - half) * R_max) & (R <= (c + half) * R_max)
+        if sel.sum() < MIN_POINTS or np.ptp(T[sel]) <= 0:
+            continue
+        fit = _line(T[sel], R[sel])
+        if np.isfinite(fit[2]) and (best is None or fit[0] > best[0][0]):
+            best = (fit, sel)
+    return best
+
+
+def tc_from_resistance(T_K: ArrayLike, R_ohm: ArrayLike) -> TcResult:
     """Tc by linear extrapolation of the resistive drop to R = 0 (the paper's Fig. S1).
 
-    The drop is the part of R(T) below the temperature of the resistance maximum (found on
-    a 5-point running median, so one noisy reading cannot fake it); the line is fitted to
-    the points between ``band`` = (0.3, 0.7) of that maximum, where the drop is straightest;
-    with 8 or more points between 0.1 and 0.9 of it, a cubic through those gives the tangent
-    at the steepest point instead (exact for the presets' R(T)).
-    With fewer than two points there (a transition sharper than the sampling), the line runs
-    through the two readings bracketing half the maximum. Needs >= 5 finite points; raises
-    AnalysisInputError when there is no drop.
+    The drop is the part of R(T) below the temperature of the resistance maximum (found on a
+    5-point running median, so one noisy reading cannot fake it). Lines are fitted to the
+    points within +-0.15 R_max of levels 0.3 ... 0.7 R_max, and the steepest is kept: the
+    straight part of the drop, wherever a broad top or a fluctuation tail leaves it (the
+    tangent at the inflection of a symmetric drop). Windows of +-0.10 and +-0.25 R_max give
+    the systematic part of the uncertainty. With too few points for any window (a transition
+    sharper than the sampling) the line runs through the two readings bracketing half the
+    maximum, with a warning. Needs >= 5 finite points; raises AnalysisInputError when there
+    is no drop.
     """
     T = np.asarray(T_K, dtype=float).ravel()
     R = np.asarray(R_ohm, dtype=float).ravel()
@@ -57,25 +103,9 @@ def tc_from_resistance(T_K: ArrayLike, R_ohm: ArrayLike, *,
     k = int(np.argmax(smooth))
     R_max, T_max = float(smooth[k]), float(T[k])
     below = T <= T_max
-    lo, hi = band
-    inside = below & (R >= lo * R_max) & (R <= hi * R_max)
-    wide = below & (R >= WIDE_BAND[0] * R_max) & (R <= WIDE_BAND[1] * R_max)
-    if wide.sum() >= 8:
-        # Enough points to see the drop's curvature: the tangent at its inflection (the
-        # steepest point) of a cubic through the wider band; a straight line through the
-        # band would be 5 % shallower on a tanh-like drop and move Tc by a few mK.
-        t0 = float(np.mean(T[wide]))
-        c3, c2, c1, c0 = np.polyfit(T[wide] - t0, R[wide], 3)
-        x = float(np.clip(-c2 / (3 * c3), np.min(T[wide]) - t0, np.max(T[wide]) - t0)) \
-            if c3 != 0 else 0.0
-        slope = 3 * c3 * x**2 + 2 * c2 * x + c1
-        intercept = (c3 * x**3 + c2 * x**2 + c1 * x + c0) - slope * (x + t0)
-        n = int(wide.sum())
-    elif inside.sum() >= 2 and np.ptp(T[inside]) > 0:
-        slope, intercept = np.polyfit(T[inside], R[inside], 1)
-        n = int(inside.sum())
-    else:
-        # The last crossing of R_max/2 on the way up to the maximum.
+    warnings: list[str] = []
+    best = _steepest(T, R, below, R_max, HALF_BAND)
+    if best is None:
         half = 0.5 * R_max
         up = np.flatnonzero(below[:-1] & (R[:-1] < half) & (R[1:] >= half))
         if up.size == 0:
@@ -83,13 +113,28 @@ def tc_from_resistance(T_K: ArrayLike, R_ohm: ArrayLike, *,
                                      "its maximum on cooling)")
         i = int(up[-1])
         slope = (R[i + 1] - R[i]) / (T[i + 1] - T[i])
-        intercept = R[i] - slope * T[i]
-        n = 2
-    if not slope > 0:
-        raise AnalysisInputError("R(T) has no resistive drop (R does not rise with T below "
-                                 "its maximum)")
-    return TcResult(Tc_K=float(-intercept / slope), slope_ohm_per_K=float(slope),
-                    R_max_ohm=R_max, T_max_K=T_max, n_points=n)
+        if not slope > 0:
+            raise AnalysisInputError("R(T) has no resistive drop (R does not rise with T "
+                                     "below its maximum)")
+        Tc = float(T[i] - R[i] / slope)
+        warnings.append(f"fewer than {MIN_POINTS} readings on the drop: the line runs through "
+                        "the two readings around R_max/2; sample the transition more densely")
+        return TcResult(Tc, float(slope), R_max, T_max, 2, float(T[i + 1] - T[i]),
+                        (float(T[i]), float(T[i + 1])), tuple(warnings))
+    (slope, _, Tc, stat), sel = best
+    others = [b[0][2] for h in (0.10, 0.25) if (b := _steepest(T, R, below, R_max, h))]
+    spread = max((abs(x - Tc) for x in others), default=0.0)
+    err = float(np.hypot(stat, spread))
+    if spread > WINDOW_SPREAD_WARN * Tc:
+        warnings.append(f"Tc moves by {spread * 1e3:.0f} mK ({spread / Tc:.1%}) when the fitted "
+                        "window changes: the drop has no straight part")
+    if int(sel.sum()) < 6:
+        warnings.append(f"only {int(sel.sum())} readings in the fitted window")
+    if not 0 < Tc < T_max:
+        raise AnalysisInputError(f"R(T): the drop's line reaches R = 0 at {Tc:.3g} K, outside "
+                                 f"0 ... {T_max:.3g} K (no usable drop)")
+    return TcResult(float(Tc), float(slope), R_max, T_max, int(sel.sum()), err,
+                    (float(T[sel].min()), float(T[sel].max())), tuple(warnings))
 
 
 @dataclass(frozen=True)

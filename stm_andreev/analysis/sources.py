@@ -83,11 +83,14 @@ def load_run_file(path: str | Path) -> list[SpectrumInput]:
 
 
 def load_spectra(path: str | Path, *, bias_col: str | int | None = None,
-                 g_col: str | int | None = None, g_unit: str = "auto") -> list[SpectrumInput]:
+                 g_col: str | int | None = None, g_unit: str = "auto", sign: str = "auto",
+                 use: str = "X") -> list[SpectrumInput]:
     """Spectra from one file, whatever its kind (run file, Nanonis .dat, text).
 
-    ``bias_col``/``g_col`` (name or index) and ``g_unit`` ("auto", "S", "G0", "GN", "arb")
-    apply to text and .dat files. Raises AnalysisInputError naming the file and the problem.
+    ``bias_col``/``g_col`` (name or index), ``g_unit`` ("auto", "S", "G0", "GN", "arb"),
+    ``sign`` ("auto", "+", "-") and ``use`` ("X", "R": which lock-in output) apply to text
+    and .dat files (see :func:`~.io_text.spectrum_from_table`). Raises AnalysisInputError
+    naming the file and the problem.
     """
     p = Path(path)
     if not p.exists():
@@ -105,4 +108,5 @@ def load_spectra(path: str | Path, *, bias_col: str | int | None = None,
                                  "Nanonis .dat or a text spectrum")
     is_dat = "[DATA]" in p.read_text(encoding="utf-8", errors="replace")
     table = read_nanonis_dat(p) if is_dat else read_text_table(p)
-    return [spectrum_from_table(table, bias_col=bias_col, g_col=g_col, g_unit=g_unit)]
+    return [spectrum_from_table(table, bias_col=bias_col, g_col=g_col, g_unit=g_unit,
+                                sign=sign, use=use)]

@@ -1,6 +1,8 @@
 """``stm-andreev analyze FILE...``: Delta_c, E_g, Gamma, Z and the regime of every spectrum.
 
-Files: run files (HDF5), Nanonis bias-spectroscopy .dat files, plain-text spectra. With
+Files: run files (HDF5), Nanonis bias-spectroscopy .dat files, plain-text spectra, and R(T)
+(a cooldown file, or text with a temperature and a resistance column): Tc by the paper's
+straight-line extrapolation of the resistive drop, also used for the report's T/Tc. With
 ``--json`` one JSON object per spectrum is printed per line (schema in docs/analysis.md);
 otherwise a table. ``--report DIR`` also writes the paper's figures and a Markdown report.
 Exit status 0 when every spectrum was analysed, 1 when a file could not be read or a spectrum
@@ -16,10 +18,13 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the analysis stack pulls in scipy and matplotlib: imported by run() only
     from stm_andreev.analysis.pipeline import Analysis
+    from stm_andreev.analysis.resistance import ResistanceCurve
 
-# The conductance units of stm_andreev.analysis.inputs.G_UNITS, spelt out so that `--help`
-# does not import the analysis stack (a test checks the two agree).
+# Choices of stm_andreev.analysis (inputs.G_UNITS, io_text.LOCKIN_SIGNS / LOCKIN_USES), spelt
+# out so that `--help` does not import the analysis stack (a test checks they agree).
 G_UNIT_CHOICES = ("S", "G0", "GN", "arb")
+SIGN_CHOICES = ("auto", "+", "-")
+USE_CHOICES = ("X", "R")
 
 HELP = "analyse spectra (run files, text, Nanonis .dat): Delta_c, E_g, Gamma, Z; figures"
 
@@ -39,7 +44,9 @@ def _non_negative(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE", help="spectra to analyse")
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help="spectra to analyse, and R(T) files (cooldown .h5, text T/R) "
+                             "for Tc")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object per spectrum per line")
     parser.add_argument("--report", metavar="DIR", help="write figures and report.md here")
@@ -56,28 +63,67 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--g-unit", default="auto", choices=("auto", *G_UNIT_CHOICES),
                         help="unit of the conductance column: S, G0 (2e^2/h), GN (already "
                              "normalised), arb (lock-in output); auto guesses")
+    parser.add_argument("--sign", default="auto", choices=SIGN_CHOICES,
+                        help="lock-in X of text/.dat files: + as recorded, - negated (phase "
+                             "off by 180 degrees), auto negated if its high-bias values are "
+                             "negative (default)")
+    parser.add_argument("--use", default="X", choices=USE_CHOICES,
+                        help="lock-in output of .dat files: X (in-phase, default) or R "
+                             "(magnitude, phase-independent but adds noise)")
     parser.add_argument("--Tc-K", dest="Tc_K", type=_positive, default=None,
                         help="critical temperature for T/Tc in the report")
 
 
 def _table_line(a: Analysis) -> str:
     r = a.result
-    dc = "none" if r.delta_c_eV is None else f"{r.delta_c_eV * 1e6:.1f}±{r.delta_c_err_eV * 1e6:.1f}"
-    Z = "-" if r.Z is None else f"{r.Z:.2f}"
+    Z = "-" if r.Z is None else r.flagged(r.Z, None, 1, 2)
     gn = "-" if r.G_N_G0 is None else f"{r.G_N_G0:.3g}"
+    grade = r.quality if r.quality == "good" else f"{r.quality.upper()}: {r.quality_reason}"
     return (f"{r.source}[{r.index}]  {r.regime:<10} {r.model:<7} G_N/G0={gn:<7} "
-            f"Delta_c={dc:<12} E_g={r.E_g_eV * 1e6:.1f}±{r.E_g_err_eV * 1e6:.1f} ueV  "
-            f"Gamma={r.gamma_eV * 1e6:.1f} ueV  Z={Z}  T={r.T_K:.3g} K")
+            f"Delta_c={r.flagged(r.delta_c_eV, r.delta_c_err_eV):<12} "
+            f"E_g={r.flagged(r.E_g_eV, r.E_g_err_eV)} ueV  "
+            f"Gamma={r.flagged(r.gamma_eV, r.gamma_err_eV)} ueV  Z={Z}  T={r.T_K:.3g} K  "
+            f"chi2/noise={r.chi2_noise:.2f}  fit {grade}")
+
+
+def _resistance(path: str, args: argparse.Namespace) -> ResistanceCurve | None:
+    """Tc of an R(T) file (cooldown file or text T/R columns), printed; None on an error."""
+    from stm_andreev.analysis.errors import AnalysisError
+    from stm_andreev.analysis.resistance import describe_tc, load_resistance
+
+    try:
+        curve = load_resistance(path)
+        tc = curve.tc()
+    except AnalysisError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    if args.json:
+        print(json.dumps({"kind": "Tc", "source": path, "Tc_K": tc.Tc_K,
+                          "Tc_err_K": tc.Tc_err_K, "window_K": list(tc.window_K),
+                          "n_points": tc.n_points, "slope_ohm_per_K": tc.slope_ohm_per_K,
+                          "R_max_ohm": tc.R_max_ohm, "warnings": list(tc.warnings)}),
+              flush=True)
+    else:
+        print(f"{path}: {describe_tc(tc, curve.source)}", flush=True)
+    return curve
 
 
 def run(args: argparse.Namespace) -> int:
     from stm_andreev.analysis.errors import AnalysisError
     from stm_andreev.analysis.report import analyze_items, write_report
+    from stm_andreev.analysis.resistance import is_resistance_file
 
-    load = dict(bias_col=args.bias_col, g_col=args.g_col, g_unit=args.g_unit)
+    load = dict(bias_col=args.bias_col, g_col=args.g_col, g_unit=args.g_unit, sign=args.sign,
+                use=args.use)
     analyses: list[Analysis] = []
+    rt: ResistanceCurve | None = None
     failed = 0
     for path in args.files:
+        if is_resistance_file(path):
+            curve = _resistance(path, args)
+            failed += curve is None
+            rt = rt or curve
+            continue
         errors: list[str] = []
         try:
             found = analyze_items([path], T_K=args.T_K, Vmod_rms_V=args.vmod_rms_V,
@@ -90,12 +136,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {message}", file=sys.stderr)
         failed += bool(errors)
         for a in found:
+            if a.result.channel and not args.json:
+                print(f"{a.result.source}[{a.result.index}]: conductance from column "
+                      f"{a.result.channel!r}", file=sys.stderr)
             if args.json:
                 print(json.dumps(a.result.to_json_dict()), flush=True)
             else:
                 print(_table_line(a), flush=True)
         analyses.extend(found)
     if args.report and analyses:
-        report = write_report(analyses, args.report, Tc_K=args.Tc_K)
+        report = write_report(analyses, args.report, Tc_K=args.Tc_K, R_T=rt)
         print(f"report: {report}", file=sys.stderr)
     return 1 if failed else 0

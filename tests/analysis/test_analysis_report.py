@@ -69,7 +69,7 @@ def test_report_files_exist_and_axes_are_labelled_with_units(analysed, tmp_path)
         assert png.stat().st_size > 5000, name
         assert matplotlib.image.imread(png).shape[2] in (3, 4)
         assert f"]({name})" in text
-    assert "Tc: 1.500 K (preset InO-2)" in text
+    assert "Tc: 1.500 K (the InO-2 preset's nominal value (no R(T) measured" in text
     assert "last seen at 0.5 K and gone at 1 K" in text
     summary = json.loads((tmp_path / "rep" / "summary.json").read_text())
     assert summary["n_spectra"] == 6 and summary["Tc_K"] == 1.5
@@ -88,9 +88,14 @@ def test_report_files_exist_and_axes_are_labelled_with_units(analysed, tmp_path)
 def test_tc_from_resistance_of_every_preset():
     for name in PRESETS:
         s = get_sample(name)
-        T = np.linspace(0.3 * s.Tc_K, 3 * s.Tc_K, 400)
+        T = np.linspace(0.3 * s.Tc_K, 3 * s.Tc_K, 4000)
         assert tc_from_resistance(T, s.sheet_resistance_ohm(T)).Tc_K == pytest.approx(
             s.Tc_K, rel=2e-3)
+        # Four readings on the drop: the line through them is shallower than the tangent,
+        # and the error bar says by how much.
+        T = np.linspace(0.3 * s.Tc_K, 3 * s.Tc_K, 400)
+        tc = tc_from_resistance(T, s.sheet_resistance_ohm(T))
+        assert abs(tc.Tc_K - s.Tc_K) < min(2 * tc.Tc_err_K, 0.01 * s.Tc_K)
 
 
 @pytest.mark.parametrize(("n", "noise"), [(150, 0.01), (200, 0.002), (1000, 0.01)])
@@ -167,3 +172,51 @@ def test_fitted_collective_gap_closing_is_found_between_the_right_temperatures()
     assert series.T_vanish_K == pytest.approx(0.45)  # the resolved pair: merged by 0.8 K
     assert series.T_fit_vanish_K == pytest.approx(1.55)  # the fitted gap: closes near Tc
     assert series.T_fit_vanish_over_Tc == pytest.approx(1.55 / 1.5)
+
+
+def test_figures_never_mix_samples_or_positions():
+    from stm_andreev.analysis.inputs import SpectrumInput
+    from stm_andreev.analysis.pipeline import analyze_spectrum
+    from stm_andreev.analysis.report import base_temperature_set, temperature_group
+
+    from .simulated import bias, contact_G_N_S, spectrum
+
+    V = bias(121)
+    out = []
+    for sample, x, Zs, Ts in (("InO-1", 0.0, (30.0, 1.5, 0.6), (0.065,) * 3),
+                              ("InO-2", 0.0, (0.6, 0.6, 0.6), (0.065, 0.5, 1.0)),
+                              ("InO-2", 5e-9, (0.6, 0.6), (0.6, 0.9))):
+        for k, (Z, T) in enumerate(zip(Zs, Ts, strict=True)):
+            G = spectrum(V, Eg=600e-6, Dc=140e-6, Z=Z, gamma=40e-6, gamma_c=8e-6, T_K=T,
+                         seed=k, G_N_S=contact_G_N_S(Z))
+            out.append(analyze_spectrum(SpectrumInput(
+                V, G, "S", "one.h5", index=len(out), T_K=T, Vmod_rms_V=15e-6, tip_x_m=x,
+                tip_y_m=0.0, setpoint_G_S=contact_G_N_S(Z), meta={"run": {"sample": sample}})))
+    base = base_temperature_set(out)
+    assert {a.spectrum.meta["run"]["sample"] for a in base} == {"InO-1"} and len(base) == 3
+    series = temperature_group(out + [out[3]])
+    assert {(a.spectrum.meta["run"]["sample"], a.result.tip_x_m) for a in series} == {
+        ("InO-2", 0.0)}
+
+
+def test_figS3_and_figS4(analysed):
+    from stm_andreev.analysis.figures import figS3_setpoint_d2G, figS4_tunnelling_map
+    from stm_andreev.analysis.inputs import SpectrumInput
+    from stm_andreev.analysis.pipeline import analyze_spectrum
+
+    from .simulated import bias, contact_G_N_S, spectrum
+
+    _, _, analyses = analysed
+    fig = figS3_setpoint_d2G(analyses[:3])
+    left, right = fig.axes[:2]
+    assert "G / G_N" in left.get_ylabel() and "d²G/dV²" in right.get_ylabel()
+    assert any("Δc" in t.get_text() for t in right.texts)
+    V = bias(121)
+    tun = [analyze_spectrum(SpectrumInput(V, spectrum(V, Eg=600e-6, Dc=600e-6, Z=1e3,
+                                                      gamma=20e-6, T_K=T, seed=k,
+                                                      G_N_S=contact_G_N_S(10.0)),
+                                          "S", "t", index=k, T_K=T, Vmod_rms_V=15e-6))
+           for k, T in enumerate((0.065, 0.5, 1.0))]
+    ax = figS4_tunnelling_map(tun).axes[0]
+    assert ax.get_ylabel() == "T (K)" and "bias" in ax.get_xlabel()
+    assert figS4_tunnelling_map(tun[:2]) is None  # fewer than three temperatures

@@ -74,11 +74,13 @@ def test_a_mistyped_or_misplaced_file_is_refused_before_the_engine_loads():
     assert found == {"codes": [2, 2, 2], "heavy": []}
 
 
-def test_analyze_unit_choices_match_the_analysis():
+def test_analyze_choices_match_the_analysis():
     from stm_andreev.analysis.inputs import G_UNITS
-    from stm_andreev.commands.analyze import G_UNIT_CHOICES
+    from stm_andreev.analysis.io_text import LOCKIN_SIGNS, LOCKIN_USES
+    from stm_andreev.commands.analyze import G_UNIT_CHOICES, SIGN_CHOICES, USE_CHOICES
 
     assert G_UNIT_CHOICES == G_UNITS
+    assert (SIGN_CHOICES, USE_CHOICES) == (LOCKIN_SIGNS, LOCKIN_USES)
 
 
 CTRL_C_AT_START_UP = """
