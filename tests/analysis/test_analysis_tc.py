@@ -51,7 +51,7 @@ def test_sparse_drop_warns():
 
 
 def _cooldown_file(path, T, R):
-    from stm_andreev.commands.cooldown import CooldownWriter
+    from stm_andreev.storage.cooldown_file import CooldownWriter
     from stm_andreev.procedures.cooldown import CooldownReading
 
     w = CooldownWriter.create(path, [])
