@@ -121,6 +121,11 @@ class CustomSample(Strict):
                 raise KeyedValueError([((k,), (
                     "required for a custom sample without a preset (or start from one with "
                     "'preset: InO-2' and override only what differs)")) for k in missing])
+        if (self.Delta_c_eV is not None and self.E_g_eV is not None
+                and self.Delta_c_eV > self.E_g_eV):
+            raise KeyedValueError([(("Delta_c_eV",), (
+                f"the collective gap ({self.Delta_c_eV} eV) cannot exceed E_g_eV "
+                f"({self.E_g_eV} eV)"))])
         try:
             self.to_parameters()
         except ValueError as exc:
