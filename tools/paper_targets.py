@@ -14,8 +14,9 @@ Definitions (the same on model and run-file spectra):
 - G_N: the mean of G at |V| >= 1.3 mV (model: the exact N tau G0).
 - in-gap peak height: the largest rise of G above its lower convex envelope inside
   |V| <= 0.5 E_g, in % of G_N (a peak, or a zero-bias maximum, on the convex gap background).
-- pair position: the maximum of -d2G/dV2 in 10 uV < V < 0.5 E_g (mean of +V and -V); the pair
-  is resolved when that maximum exceeds -d2G/dV2 at V = 0.
+- pair position: the maximum of -d2G/dV2 in 10 uV < V < 0.5 E_g (mean of +V and -V; 0.8 E_g in
+  the position survey, where 200 ueV spots put Delta_c beyond E_g / 2); the pair is resolved
+  when that maximum exceeds -d2G/dV2 at V = 0.
 - E_g from the coherence peaks: the maximum of G at |V| > 0.5 E_g (mean of both signs).
 """
 
@@ -71,13 +72,13 @@ def minus_d2(V: np.ndarray, G: np.ndarray) -> np.ndarray:
     return -np.gradient(np.gradient(G, V), V)
 
 
-def pair_position(V: np.ndarray, G: np.ndarray, Eg: float) -> float | None:
-    """Mean |V| of the -d2G/dV2 maxima of the pair; None when not resolved."""
+def pair_position(V: np.ndarray, G: np.ndarray, Eg: float, reach: float = 0.5) -> float | None:
+    """Mean |V| of the -d2G/dV2 maxima of the pair inside reach * E_g; None when not resolved."""
     d2 = minus_d2(V, G)
     at_zero = float(np.interp(0.0, V, d2))
     found = []
     for sign in (1.0, -1.0):
-        window = (sign * V > 10e-6) & (sign * V < 0.5 * Eg)
+        window = (sign * V > 10e-6) & (sign * V < reach * Eg)
         idx = np.where(window)[0]
         if idx.size < 3:
             return None
@@ -259,7 +260,7 @@ def report_survey() -> None:
                 g = m.gaps_at(x, y)
                 c = contact_for_setpoint(1e-6, s, g.Eg0_eV, g.Delta_c0_eV, T_BASE)
                 G, Eg, _ = model_spectrum(s, g.Eg0_eV, g.Delta_c0_eV, T_BASE, c)
-                pos = pair_position(V, G, Eg)
+                pos = pair_position(V, G, Eg, reach=0.8)  # Delta_c > E_g / 2 on 200 ueV spots
                 egs.append(g.Eg0_eV)
                 dcs_true.append(g.Delta_c0_eV)
                 if pos is not None:

@@ -25,8 +25,8 @@ def test_good_station_and_plan_summary(capsys):
         assert any(line.split()[:3] == [name, driver, "simulated"] for line in out.splitlines())
     assert "feedback -> stm" in out and "|bias| <= 5 mV" in out and "T <= 2 K" in out
     assert "1. setpoint sweep at 65 mK: 31 setpoints 1 nA..1 uA" in out
-    assert "2. temperature sweep at 15 temperatures 65 mK..1.6 K at setpoint 1 uA" in out
-    assert "total: 46 spectra, 13846 bias points; estimated duration at least 2 h 17 min" in out
+    assert "2. temperature sweep at 17 temperatures 65 mK..1.8 K at setpoint 1.9 uA" in out
+    assert "total: 48 spectra, 14448 bias points; estimated duration at least 2 h 26 min" in out
     assert "limits: OK" in out
 
 
@@ -53,13 +53,13 @@ def test_bad_files_exit_1_with_the_problem_on_stderr(capsys, argv, key):
 
 def test_plan_over_the_limits_exits_1_after_the_summary(capsys, tmp_path):
     plan = tmp_path / "hot.yaml"
-    plan.write_text("kind: temperature_sweep\ntemperatures_K: [0.1, 2.5]\nsetpoint_A: 2e-6\n")
+    plan.write_text("kind: temperature_sweep\ntemperatures_K: [0.1, 2.5]\nsetpoint_A: 2.2e-6\n")
     code, out, err = run(capsys, "simulated", str(plan))
     assert code == 1
     assert "Plan 'hot'" in out  # the summary still helps to see what was asked
     assert "exceeds the limits of station 'simulated-InO-2' (2 problem(s))" in err
     assert "temperatures_K: 2.5 K exceeds limits.temperature_ceiling_K 2 K" in err
-    assert "setpoint_A: setpoint 2 uA exceeds limits.max_setpoint_A 1.5 uA" in err
+    assert "setpoint_A: setpoint 2.2 uA exceeds limits.max_setpoint_A 2 uA" in err
 
 
 def test_missing_argument_is_a_usage_error(capsys):
