@@ -129,8 +129,17 @@ class CustomSample(Strict):
         try:
             self.to_parameters()
         except ValueError as exc:
-            raise KeyedValueError([(self._blame(str(exc)), str(exc))]) from None
+            message = self._station_words(str(exc))
+            raise KeyedValueError([(self._blame(message), message)]) from None
         return self
+
+    @staticmethod
+    def _station_words(message: str) -> str:
+        """The physics core's field names in a message, as the station file spells them."""
+        message = message.replace("Delta_c0 (", "Delta_c_eV (").replace("E_g0 (", "E_g_eV (")
+        for key, field in sorted(_FIELDS.items(), key=lambda kv: -len(kv[1])):
+            message = message.replace(field, key)
+        return message
 
     def _plain(self) -> bool:
         if self.model is not None:
@@ -143,10 +152,9 @@ class CustomSample(Strict):
 
     @staticmethod
     def _blame(message: str) -> tuple[str, ...]:
-        for key, field in _FIELDS.items():
-            if field in message:
-                return (key,)
-        return ()
+        first = min(((message.find(key), key) for key in _FIELDS if key in message),
+                    default=None)
+        return () if first is None else (first[1],)
 
     def to_parameters(self):
         """The :class:`~stm_andreev.physics.SampleParameters` this section describes."""

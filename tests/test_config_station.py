@@ -254,3 +254,13 @@ def test_mixed_real_and_simulated_needs_real_time(base):
     data["simulation"].update(clock="scaled", speedup=1)
     station = station_from_dict(data)
     assert station.clock_kind == "scaled" and not station.fully_simulated
+
+
+def test_custom_sample_errors_name_the_station_keys(base):
+    data = copy.deepcopy(base)
+    data["simulation"]["sample"] = {"preset": "InO-2", "E_g_eV": 1e-4}  # below Delta_c 150 ueV
+    err = broken(data, lambda d: None)
+    assert err.keys == ["simulation.sample.Delta_c_eV"] and "E_g_eV" in str(err)
+    data["simulation"]["sample"] = {"preset": "InO-2", "E_g_map_eV": [7e-4, 2e-4]}
+    err = broken(data, lambda d: None)
+    assert err.keys == ["simulation.sample.E_g_map_eV"] and "low < high" in str(err)
