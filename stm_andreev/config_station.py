@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typing
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
@@ -51,6 +51,7 @@ from stm_andreev.config_instruments import (  # noqa: F401 - re-exported
     SR860Config,
     VisaOptions,
 )
+from stm_andreev.config_sample import CustomSample, SamplePresetName
 
 ROLES = ("lockin", "feedback", "temperature", "transport_bridge", "preamp")
 # Which drivers can play each role (the driver interfaces in drivers/interfaces.py).
@@ -58,7 +59,7 @@ ROLE_DRIVERS: dict[str, tuple[str, ...]] = {
     role: tuple(name for name, kind in DRIVER_KINDS.items() if role in kind.roles)
     for role in ROLES
 }
-SamplePreset = Literal["InO-1", "InO-2", "InO-3", "InO-4"]  # Table S1 of the paper
+SamplePreset = SamplePresetName  # Table S1 of the paper
 SAMPLE_PRESETS: tuple[str, ...] = typing.get_args(SamplePreset)
 
 HeaterRange = Annotated[int, Field(ge=0, le=8)]  # Lake Shore 372 sample heater: 0 off .. 8
@@ -81,28 +82,6 @@ class Roles(Strict):
 
 
 # ------------------------------------------------------------------------------- simulation
-
-class CustomSample(Strict):
-    """A sample not in the presets, in the simulator's two-gap BTK model (energies in eV)."""
-
-    union_tag: ClassVar[str | None] = "custom"
-
-    name: str = "custom"
-    Tc_K: PositiveFloat = Field(le=100)
-    E_g_eV: PositiveFloat = Field(le=0.1, description="single-particle gap at the tip, eV")
-    Delta_c_eV: NonNegativeFloat = Field(le=0.1, description="collective (Andreev) gap, eV")
-    Gamma_eV: NonNegativeFloat = Field(4e-5, le=0.01, description="Dynes broadening, eV")
-    R_max_ohm: PositiveFloat | None = Field(None, description="peak sheet resistance, ohm/sq")
-    thickness_m: PositiveFloat | None = Field(None, le=1e-5)
-
-    @model_validator(mode="after")
-    def _gaps(self) -> CustomSample:
-        if self.Delta_c_eV > self.E_g_eV:
-            raise KeyedValueError([(("Delta_c_eV",), (
-                f"the collective gap ({self.Delta_c_eV} eV) cannot exceed E_g_eV "
-                f"({self.E_g_eV} eV)"))])
-        return self
-
 
 register_union_tags("preset")
 

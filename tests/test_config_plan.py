@@ -115,7 +115,7 @@ def test_models_are_frozen():
     ({"kind": "single_spectrum", "setpoint_A": 1e-9, "bias_start_V": -4.99e-3},
      "bias_start_V", "modulation peak"),
     ({"kind": "single_spectrum", "setpoint_A": 1e-9, "V_sp_V": -8e-3}, "V_sp_V", "max_bias_V"),
-    ({"kind": "single_spectrum", "setpoint_A": 2e-6}, "setpoint_A", "max_setpoint_A"),
+    ({"kind": "single_spectrum", "setpoint_A": 3e-6}, "setpoint_A", "max_setpoint_A"),
     ({"kind": "setpoint_sweep", "I_start_A": 1e-9, "I_stop_A": 5e-6, "n_setpoints": 5},
      "I_stop_A", "max_setpoint_A"),
     ({"kind": "temperature_sweep", "temperatures_K": [0.1, 2.5], "setpoint_A": 1e-6},

@@ -142,13 +142,57 @@ def test_fault_with_two_triggers_is_refused(base):
     assert err.keys == ["simulation.faults.0"] and "not both" in str(err)
 
 
+FULL_CUSTOM = {"name": "InOx-7", "Tc_K": 2.1, "E_g_eV": 4e-4, "Delta_c_eV": 1.6e-4,
+               "Gamma_eV": 3e-5, "Gamma_A_eV": 2e-5, "n_channels": 25, "R_max_ohm": 4000,
+               "thickness_m": 2e-8}
+
+
 def test_custom_sample(base):
+    data = copy.deepcopy(base)
+    data["simulation"]["sample"] = dict(FULL_CUSTOM, Delta_c_closing_ratio=1.3,
+                                        E_g_map_eV=[2e-4, 5e-4], Delta_c_spread_eV=1e-5)
+    station = station_from_dict(data)
+    assert station.simulation.sample_name == "InOx-7"
+    p = station.simulation.sample.to_parameters()
+    assert (p.Tc_K, p.Eg0_eV, p.Delta_c0_eV, p.gamma_eV, p.gamma_c_eV, p.n_channels) == (
+        2.1, 4e-4, 1.6e-4, 3e-5, 2e-5, 25)
+    assert (p.R_max_ohm_sq, p.thickness_m, p.delta_c_closing_ratio) == (4000, 2e-8, 1.3)
+    assert p.Eg_map_range_eV == (2e-4, 5e-4) and p.delta_c_spread_eV == 1e-5
+    assert p.delta_c_eV(1.29 * 2.1) > 0 and p.delta_c_eV(1.3 * 2.1) == 0
+
+
+def test_custom_sample_does_not_inherit_inO2_silently(base):
+    """Issue 15: a custom sample took Gamma, R_max, thickness, Gamma_A ... from InO-2."""
     data = copy.deepcopy(base)
     data["simulation"]["sample"] = {"name": "InOx-7", "Tc_K": 2.1, "E_g_eV": 4e-4,
                                     "Delta_c_eV": 1.6e-4}
-    station = station_from_dict(data)
-    assert station.simulation.sample_name == "InOx-7"
-    assert station.simulation.sample.Gamma_eV == pytest.approx(4e-5)
+    err = broken(data, lambda d: None)
+    assert set(err.keys) == {f"simulation.sample.{k}" for k in (
+        "Gamma_eV", "Gamma_A_eV", "n_channels", "R_max_ohm", "thickness_m")}
+    assert "preset" in str(err)
+
+
+def test_custom_sample_from_a_named_preset(base):
+    data = copy.deepcopy(base)
+    data["simulation"]["sample"] = {"name": "InO-2 wide", "preset": "InO-2", "n_channels": 20,
+                                    "Gamma_A_eV": 2.4e-5}
+    p = station_from_dict(data).simulation.sample.to_parameters()
+    from stm_andreev.physics import get_sample
+
+    ino2 = get_sample("InO-2")
+    assert (p.n_channels, p.gamma_c_eV) == (20, 2.4e-5)
+    assert (p.Tc_K, p.Eg0_eV, p.Delta_c0_eV, p.Eg_map_range_eV) == (
+        ino2.Tc_K, ino2.Eg0_eV, ino2.Delta_c0_eV, ino2.Eg_map_range_eV)
+
+
+def test_plain_btk_custom_sample_refuses_two_gap_keys(base):
+    data = copy.deepcopy(base)
+    data["simulation"]["sample"] = {"preset": "InO-4", "Delta_c_eV": 1e-4}
+    err = broken(data, lambda d: None)
+    assert err.keys == ["simulation.sample.Delta_c_eV"] and "plain-BTK" in str(err)
+    data["simulation"]["sample"] = {"preset": "InO-4", "Tc_K": 3.0}
+    p = station_from_dict(data).simulation.sample.to_parameters()
+    assert p.plain_btk and p.Delta_c0_eV == p.Eg0_eV and p.Tc_K == 3.0
 
 
 def test_band_lookup(base):
@@ -210,3 +254,13 @@ def test_mixed_real_and_simulated_needs_real_time(base):
     data["simulation"].update(clock="scaled", speedup=1)
     station = station_from_dict(data)
     assert station.clock_kind == "scaled" and not station.fully_simulated
+
+
+def test_custom_sample_errors_name_the_station_keys(base):
+    data = copy.deepcopy(base)
+    data["simulation"]["sample"] = {"preset": "InO-2", "E_g_eV": 1e-4}  # below Delta_c 150 ueV
+    err = broken(data, lambda d: None)
+    assert err.keys == ["simulation.sample.Delta_c_eV"] and "E_g_eV" in str(err)
+    data["simulation"]["sample"] = {"preset": "InO-2", "E_g_map_eV": [7e-4, 2e-4]}
+    err = broken(data, lambda d: None)
+    assert err.keys == ["simulation.sample.E_g_map_eV"] and "low < high" in str(err)

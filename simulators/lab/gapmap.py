@@ -8,9 +8,10 @@ point, no grid), and conditioned on its value at the origin so that the default 
 Gaussian field g is mapped to E_g = lo + (hi - lo) * Phi(g): Phi of a unit normal is uniform,
 so the gaps spread over the whole range with every value about equally likely.
 
-Temperature enters through the sample's own laws (:class:`SampleParameters`): the local
-pairing gap Delta_p = E_g(0) - Delta_c(0) of a spot closes like the sample's pseudogap and the
-local Delta_c scales like the sample's collective gap.
+The spread of Delta_c (rms) and the correlation length of both fields are the sample's
+(``delta_c_spread_eV``, ``gap_correlation_length_m``: station-file keys). Temperature enters
+through the sample's own laws (:class:`SampleParameters`): a spot's E_g scales like the
+sample's pseudogap and its Delta_c like the sample's collective gap.
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ from scipy.special import ndtr, ndtri
 
 from stm_andreev.physics import SampleParameters
 
-DEFAULT_CORRELATION_LENGTH_M = 20e-9
-DEFAULT_DELTA_C_SPREAD_EV = 8e-6  # rms of Delta_c over the film: "nearly uniform"
 _N_MODES = 96
 _EDGE_U = 1e-4  # the conditioning target stays this far inside (0, 1) so Phi^-1 is finite
 
@@ -67,14 +66,7 @@ class LocalGaps:
         if sample.plain_btk:
             g = sample.gap_eV(T_K, self.Eg0_eV)
             return g, g
-        delta_c = sample.delta_c_eV(T_K)  # once: each call solves a BCS gap ratio
-        ratio = delta_c / sample.Delta_c0_eV if sample.Delta_c0_eV > 0 else 0.0
-        dc = self.Delta_c0_eV * ratio
-        # gap_eV(T, Eg0') = Delta_p(T) + Delta_c_sample(T) with Delta_p(0) = Eg0' - Delta_c0; pick
-        # Eg0' so that Delta_p(0) is this spot's, then swap in this spot's Delta_c.
-        shifted = self.Delta_p_eV + sample.Delta_c0_eV
-        eg = sample.gap_eV(T_K, shifted) - delta_c + dc
-        return eg, dc
+        return self.Eg0_eV * sample.gap_ratio(T_K), self.Delta_c0_eV * sample.delta_c_ratio(T_K)
 
 
 class GapMap:
@@ -84,13 +76,11 @@ class GapMap:
         self,
         sample: SampleParameters,
         seed: int = 0,
-        *,
-        correlation_length_m: float = DEFAULT_CORRELATION_LENGTH_M,
-        delta_c_spread_eV: float = DEFAULT_DELTA_C_SPREAD_EV,
     ) -> None:
         self.sample = sample
+        correlation_length_m = sample.gap_correlation_length_m
         self.correlation_length_m = correlation_length_m
-        self.delta_c_spread_eV = delta_c_spread_eV
+        self.delta_c_spread_eV = sample.delta_c_spread_eV
         # Different films under the same seed must not share a landscape.
         entropy = [int(seed), zlib.crc32(sample.name.encode())]
         rng_eg, rng_dc = (
@@ -119,7 +109,7 @@ class GapMap:
         lo, hi = self._range
         c = math.exp(-(x_m**2 + y_m**2) / (2.0 * self.correlation_length_m**2))
         eg = min(max(self._eg_from_field(x_m, y_m) + c * self._eg_residual, lo), hi)
-        # Delta_c: small spread, clipped at 2.5 sigma, always well inside E_g.
+        # Delta_c: the sample's spread, clipped at 2.5 sigma, always well inside E_g.
         g = min(max(self._dc_field(x_m, y_m), -2.5), 2.5)
         dc = s.Delta_c0_eV + self.delta_c_spread_eV * g
         dc = min(max(dc, 0.0), 0.9 * eg)

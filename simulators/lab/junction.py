@@ -3,12 +3,8 @@
 Geometry: N channels of transmission tau(z) = 1 / (1 + exp(2 kappa (z - z0))), BTK barrier
 Z = exp(kappa (z - z0)), G_N = N tau G0 (see :mod:`stm_andreev.physics.junction`).
 
-Why N = 6 by default: in the two-gap model the conductance between Delta_c and E_g is
-depleted even at high transparency, so at InO-2's 650 ueV spot I(-3 mV) / (G_N V) is only
-about 0.85 for Z = 0.3-0.6. The paper's top curve (1 uA at -3 mV, G_sp = 4.3 G0) then needs
-N tau >= 5.1: out of reach for 5 channels below the crash transmission (5 x 0.98 x 0.85 =
-4.2 G0). With 6 channels 1 uA sits at tau ~ 0.82 (Z ~ 0.47) on that spot and Z ~ 0.6 on a
-250 ueV spot; 1 nA is at tau ~ 7e-4.
+The channel count is the sample's ``n_channels`` (40 in the presets: docs/physics.md); 1 nA
+at -3 mV then sits at tau ~ 1e-4 and 1 uA at tau ~ 0.11 (Z ~ 2.8) on InO-2's 650 ueV spot.
 
 Z controller (Nanonis current feedback on a logarithmic error)::
 
@@ -23,7 +19,8 @@ exponential relaxation onto the fixed point z* (where I(z*) = I_sp) with rate
 I_gain * |d error / dz| at z*. Any time span costs O(1).
 
 Crash: reaching tau > :data:`CRASH_TRANSMISSION` (about 1.9 Angstrom below z0) is a tip
-crash: the tip reshapes (z0 and possibly the channel count jump, seeded), the controller
+crash: the tip reshapes (z0 jumps; the channel count changes only if the sample's
+``tip_change_channel_fraction`` > 0, by that rms fraction; seeded), the controller
 switches off and withdraws to the upper limit, the status reads 5 (safe-tip event) until the
 feedback is switched on again, and the event is logged.
 """
@@ -51,7 +48,6 @@ DEFAULT_Z_LIMITS_M = (-200e-9, 200e-9)
 DEFAULT_HOME_Z_M = 10e-9
 DEFAULT_FEEDBACK_GAINS = (5e-12, 1e-3, 5e-9)  # P (m), time constant (s), I (m/s): ~10 ms loop
 TIP_CHANGE_Z0_RMS_M = 1.5e-10
-MIN_CHANNELS, MAX_CHANNELS = 2, 8
 
 # Feedback status codes (Nanonis ZCtrl.StatusGet)
 STATUS_OFF, STATUS_ON, STATUS_HOLD, STATUS_SWITCHING_OFF, STATUS_SAFE_TIP, STATUS_WITHDRAWING = (
@@ -110,10 +106,15 @@ class Junction:
         *,
         n_channels: int = DEFAULT_CHANNELS,
         kappa_per_m: float = KAPPA_PER_M,
+        channel_change_fraction: float = 0.0,
     ) -> None:
-        if int(n_channels) != n_channels or not 1 <= n_channels <= 100:
-            raise LabValueError(f"n_channels = {n_channels} is outside 1..100")
+        if int(n_channels) != n_channels or not 1 <= n_channels <= 1000:
+            raise LabValueError(f"n_channels = {n_channels} is outside 1..1000")
+        if not 0.0 <= channel_change_fraction <= 1.0:
+            raise LabValueError(
+                f"channel_change_fraction = {channel_change_fraction} is outside 0..1")
         self._rng = rng
+        self.channel_change_fraction = float(channel_change_fraction)
         self.kappa_per_m = kappa_per_m
         self.tip = Tip(0.0, int(n_channels))
         self.z_limits_m = DEFAULT_Z_LIMITS_M
@@ -204,12 +205,14 @@ class Junction:
 
     # ------------------------------------------------------------- crash and tip changes
     def reshape_tip(self) -> str:
-        """Random tip change (seeded): z0 jumps, the channel count may change. Returns a note."""
+        """Random tip change (seeded): z0 jumps; the channel count changes by a log-normal
+        factor of rms ``channel_change_fraction`` (0: never). Returns a note."""
         dz = float(self._rng.normal(0.0, TIP_CHANGE_Z0_RMS_M))
-        dn = int(self._rng.choice((-1, 0, 0, 1)))
         old = (self.tip.z0_m, self.tip.n_channels)
         self.tip.z0_m += dz
-        self.tip.n_channels = min(max(self.tip.n_channels + dn, MIN_CHANNELS), MAX_CHANNELS)
+        if self.channel_change_fraction > 0.0:
+            factor = math.exp(float(self._rng.normal(0.0, self.channel_change_fraction)))
+            self.tip.n_channels = max(1, int(round(self.tip.n_channels * factor)))
         return (
             f"tip changed: z0 {old[0]:.3e} -> {self.tip.z0_m:.3e} m, "
             f"channels {old[1]} -> {self.tip.n_channels}"

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stm_andreev.clock import Clock
-from stm_andreev.physics import DEFAULT_CHANNELS, G0_S, SampleParameters, get_sample
+from stm_andreev.physics import G0_S, SampleParameters, get_sample
 
 from .electronics import (
     LOCKIN_INPUT_NOISE_V_PER_RTHZ,
@@ -84,7 +84,7 @@ class VirtualLab:
         clock: Clock,
         seed: int = 0,
         tip_xy_m: tuple[float, float] = (0.0, 0.0),
-        n_channels: int = DEFAULT_CHANNELS,
+        n_channels: int | None = None,
         modulation_divider: float = 1e-3,
     ) -> None:
         self.sample = get_sample(sample) if isinstance(sample, str) else sample
@@ -96,7 +96,12 @@ class VirtualLab:
         )
         self._current_noise = OUNoise(rng_current, clock.now())
         self.gap_map = GapMap(self.sample, self.seed)
-        self._junction = Junction(rng_tip, n_channels=n_channels)
+        # The contact's channel count is the sample's (a station-file key) unless overridden.
+        self._junction = Junction(
+            rng_tip,
+            n_channels=self.sample.n_channels if n_channels is None else n_channels,
+            channel_change_fraction=self.sample.tip_change_channel_fraction,
+        )
         self._tip_xy = self._check_xy(*tip_xy_m)
         self._local: LocalGaps = self.gap_map.gaps_at(*self._tip_xy)
         self._bias_V = DEFAULT_BIAS_V
@@ -165,7 +170,7 @@ class VirtualLab:
         if self._gaps_cache is None or self._gaps_cache[0] != key:
             eg, dc = self._local.at_temperature(self.sample, key[0])
             gamma = self.sample.gamma_at_eV(key[0])
-            self._gaps_cache = (key, (eg, dc, gamma, _andreev_broadening(self.sample, key[0])))
+            self._gaps_cache = (key, (eg, dc, gamma, self.sample.gamma_c_at_eV(key[0])))
         eg, dc, gamma, gamma_c = self._gaps_cache[1]
         return key[0], eg, dc, gamma, gamma_c
 
@@ -220,7 +225,7 @@ class VirtualLab:
                 round(eg, 8),
                 round(dc, 8),
                 round(self.sample.gamma_at_eV(T_key), 8),
-                round(_andreev_broadening(self.sample, T_key), 8),
+                round(self.sample.gamma_c_at_eV(T_key), 8),
             )
             self._barrier_gaps = (spot, params)
         key = BarrierKey(T_key, *self._barrier_gaps[1], self._bias_V)
@@ -556,9 +561,3 @@ class VirtualLab:
         noise = math.hypot(preamp, LOCKIN_INPUT_NOISE_V_PER_RTHZ)
         over = saturated or math.sqrt(2.0) * abs(signal) > LOCKIN_INPUT_RANGE_V_PEAK
         return LockInInput(signal_V=signal, noise_V_per_rthz=noise, input_overload=over)
-
-
-def _andreev_broadening(sample: SampleParameters, T_K: float) -> float:
-    """Gamma_c of the sample at T (eV); samples from before the two-broadening model use Gamma."""
-    method = getattr(sample, "gamma_c_at_eV", None)
-    return float(method(T_K)) if method is not None else float(sample.gamma_at_eV(T_K))

@@ -309,27 +309,9 @@ class SimulatedStationServers:
 def sample_for_lab(sample: Any) -> Any:
     """The station file's sample as the lab takes it: a preset name or SampleParameters.
 
-    A custom sample gets a uniform gap map; film properties it leaves out (peak sheet
-    resistance, thickness) are taken from the InO-2 preset.
+    A custom sample carries every model key itself or names the preset it starts from (see
+    :mod:`stm_andreev.config_sample`); nothing is taken from another film silently.
     """
     if isinstance(sample, str):
         return sample
-    import dataclasses
-
-    from stm_andreev.physics import get_sample
-
-    base = get_sample("InO-2")
-    delta_c = sample.Delta_c_eV
-    return dataclasses.replace(
-        base,
-        name=sample.name,
-        Tc_K=sample.Tc_K,
-        R_max_ohm_sq=sample.R_max_ohm if sample.R_max_ohm is not None else base.R_max_ohm_sq,
-        thickness_m=sample.thickness_m if sample.thickness_m is not None else base.thickness_m,
-        Eg0_eV=sample.E_g_eV,
-        Eg_map_range_eV=None,
-        Delta_c0_eV=delta_c,
-        Delta_p_eV=sample.E_g_eV - delta_c,
-        gamma_eV=sample.Gamma_eV,
-        plain_btk=delta_c == sample.E_g_eV,
-    )
+    return sample.to_parameters()

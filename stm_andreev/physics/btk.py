@@ -160,12 +160,11 @@ def two_gap_sigma(
     sees only the collective gap Delta_c, quasiparticle transmission the single-particle gap
     E_g. Equals plain BTK (1 + Z^2)(1 + A - B) when Delta_c = E_g. Energies in eV.
 
-    ``gamma_c_eV`` is the Dynes broadening of the Andreev channel (default: the shared Gamma).
-    With the Gamma ~ 40 ueV of the tunnelling fits, Plecenik's A(E; Delta_c ~ 150 ueV) is
-    washed out and the in-gap peaks of Fig. 1 cannot appear; pair transfer probes the
-    condensate, not the localized single-particle states, so a narrower broadening is used
-    for it in the presets (the implied normal reflection 1 - A_c - T_qp stays >= 0 for
-    Z >= 0.2 with those values; it dips to about -0.02 near Z = 0.1).
+    ``gamma_c_eV`` is the Dynes broadening of the Andreev channel (default: the shared Gamma),
+    a parameter of its own because pair transfer probes the condensate, not the localized
+    single-particle states. The presets use Gamma_c = Gamma = 40 ueV with 40 contact channels
+    (docs/physics.md). With Gamma_c < Gamma the implied normal reflection 1 - A_c - T_qp can
+    dip below 0 at small Z (about -0.02 near Z = 0.1 for 8 against 40 ueV).
     """
     single = gap_factors(E_eV, Eg_eV, gamma_eV)
     collective = gap_factors(E_eV, Dc_eV, gamma_eV if gamma_c_eV is None else gamma_c_eV)

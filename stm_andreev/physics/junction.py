@@ -1,6 +1,7 @@
 """The tip-sample junction: transmission from tip height, channels, DC current.
 
-N channels (default 6) of equal transmission tau carry G_N = N tau G0. The tip height z sets
+N channels (default 40, the presets' value; a sample sets its own) of equal transmission tau
+carry G_N = N tau G0. The tip height z sets
 tau(z) = 1 / (1 + exp(2 kappa (z - z0))), i.e. the BTK barrier Z = exp(kappa (z - z0)) and
 Z^2 = 1/tau - 1; kappa ~ 1/Angstrom (work function ~4 eV) gives one decade of conductance per
 ~1.1 Angstrom in the tunnelling regime.
@@ -16,9 +17,9 @@ from .conductance import conductance
 from .constants import G0_S, K_B_EV_PER_K
 
 DEFAULT_KAPPA_PER_M = 1.0e10
-# PHYSICS.md suggests 5; with the two-gap current deficit (I/(G_N V) ~ 0.85 at -3 mV on a
-# 650 ueV spot) 5 channels reach 1 uA only past the crash limit (tau 0.98), 6 at tau ~ 0.82.
-DEFAULT_CHANNELS = 6
+# A contact of 1 kOhm (12.9 G0, the paper's lowest) needs >= 13 open channels, and the in-gap
+# Andreev peaks must stay below 0.5 % of G_N up to 0.5 G0 (Fig. 1): docs/physics.md.
+DEFAULT_CHANNELS = 40
 
 
 def transmission_from_height(

@@ -30,14 +30,15 @@ def contact_G_N_S(Z: float, channels: int = 5) -> float:
 
 def write_paper_run(path, *, n_bias: int = 201, noise: float = 0.004, seed: int = 0):
     """A small InO-2 run file like the paper's: a setpoint series at 65 mK (Fig. 1) and one
-    contact (Z = 0.6) over temperature (Fig. 2), through the storage writer."""
+    contact (Z = 0.9, like the default plan's Fig. 2 contact) over temperature (Fig. 2),
+    through the storage writer."""
     from stm_andreev.physics import get_sample
     from stm_andreev.storage import RunWriter
 
     sample = get_sample("InO-2")
     V = bias(n_bias)
-    points = [(Z, T_BASE_K) for Z in (30.0, 1.5, 0.6)]  # 1 nA-like tunnelling first
-    points += [(0.6, T) for T in (0.3, 0.5, 1.0)]
+    points = [(Z, T_BASE_K) for Z in (30.0, 1.5, 0.9)]  # 1 nA-like tunnelling first
+    points += [(0.9, T) for T in (0.3, 0.5, 1.0)]
     writer = RunWriter.create(path, n_bias=n_bias, n_planned=len(points),
                               metadata={"sample": "InO-2"}, station_text="", plan_text="",
                               snapshot={})

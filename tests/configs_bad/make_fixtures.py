@@ -84,7 +84,7 @@ st("safe-heater-range-12", "temperature_control.safe_heater_range",
    sub(base, "safe_heater_range: 0", "safe_heater_range: 12"))
 st("unknown-sample", "simulation.sample", sub(base, "sample: InO-2 ", "sample: InO-9 "))
 st("custom-sample-gaps", "simulation.sample.Delta_c_eV",
-   sub(base, "sample: InO-2 ", "sample: {Tc_K: 1.5, E_g_eV: 1.0e-4, Delta_c_eV: 2.0e-4} "))
+   sub(base, "sample: InO-2 ", "sample: {preset: InO-2, E_g_eV: 1.0e-4, Delta_c_eV: 2.0e-4} "))
 st("clock-unknown", "simulation.clock", sub(base, "clock: virtual ", "clock: fast "))
 st("tip-position-in-nm", "simulation.tip_xy_m", sub(base, "tip_xy_m: [0.0, 0.0]", "tip_xy_m: [100, 20]"))
 st("fault-missing-delay", "simulation.faults.0.delay_s",

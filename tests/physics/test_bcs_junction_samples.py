@@ -1,10 +1,13 @@
 """BCS gap ratio, junction helpers, DC current and sample presets."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from stm_andreev.physics import (
     G0_S,
+    K_B_EV_PER_K,
     PRESETS,
     barrier_from_transmission,
     bcs_gap_ratio,
@@ -95,15 +98,56 @@ def test_presets_follow_the_paper():
     assert ino2.Eg_map_range_eV == pytest.approx((200 * UEV, 650 * UEV))
     with pytest.raises(KeyError, match="InO-1"):
         get_sample("InO-9")
-    # Andreev gap closes just above Tc; the single-particle gap survives as the pseudogap.
+    # Andreev gap closes at the sample's closing temperature (1.1 Tc), the single-particle gap
+    # survives as the pseudogap.
     assert ino2.delta_c_eV(0.065) == pytest.approx(150 * UEV, rel=1e-3)
-    assert 0 < ino2.delta_c_eV(1.5) < 0.5 * 150 * UEV
-    assert ino2.delta_c_eV(1.6) == 0.0
-    assert ino2.gap_eV(1.6) > 0.8 * 500 * UEV
+    assert 0 < ino2.delta_c_eV(1.5) < 0.6 * 150 * UEV
+    assert ino2.delta_c_eV(1.1 * 1.5) == 0.0
     assert ino2.gamma_at_eV(2.0) > ino2.gamma_at_eV(1.0)
     ino4 = get_sample("InO-4")
     assert ino4.plain_btk and ino4.delta_c_eV(0.05) == ino4.gap_eV(0.05)
     assert ino4.gap_eV(3.3) == 0.0
+
+
+def test_eg_is_a_pseudogap_unchanged_at_tc():
+    """Issue 15 (3): E_g(T) = Delta_p(T) + Delta_c(T) fell from 650 to 555 ueV at Tc."""
+    for name in ("InO-1", "InO-2", "InO-3"):
+        s = get_sample(name)
+        assert s.gap_eV(s.Tc_K) == pytest.approx(s.gap_eV(0.065), rel=1e-3)
+        assert s.gap_eV(1.05 * s.Tc_K) == pytest.approx(s.Eg0_eV, rel=2e-3)
+        assert s.gap_eV(s.Tc_K, 200 * UEV) == pytest.approx(200 * UEV, rel=1e-3)
+        # ... and vanishes only at several Tc.
+        assert s.gap_eV(s.pseudogap_closing_ratio * s.Tc_K) == 0.0
+        assert s.gap_eV(2 * s.Tc_K) > 0.9 * s.Eg0_eV
+
+
+def test_delta_c_closing_is_the_users_choice():
+    """Issue 15 (4): Delta_c(Tc) was fixed at 0.37 Delta_c0 (closing at 1.05 Tc) by construction."""
+    base = get_sample("InO-2")
+    for ratio in (1.0, 1.1, 1.3):
+        s = dataclasses.replace(base, delta_c_closing_ratio=ratio)
+        assert s.delta_c_eV(0.999 * ratio * s.Tc_K) > 0.0
+        assert s.delta_c_eV(ratio * s.Tc_K) == 0.0
+        assert s.delta_c_eV(s.Tc_K / 2) == pytest.approx(
+            150 * UEV * bcs_gap_ratio(0.5 / ratio), rel=1e-9)
+
+
+def test_inO4_gap_ratio_and_closing_follow_fig_s4():
+    s = get_sample("InO-4")
+    assert s.Eg0_eV / (K_B_EV_PER_K * s.Tc_K) == pytest.approx(2.4, abs=0.05)
+    assert s.gap_eV(s.Tc_K) > 0.0 and s.gap_eV(1.05 * s.Tc_K) == 0.0
+
+
+def test_presets_carry_the_paper_junction_and_map():
+    for name in ("InO-1", "InO-2", "InO-3"):
+        s = get_sample(name)
+        assert s.n_channels >= 13  # 1 kOhm = 12.9 G0 needs >= 13 open channels (Methods)
+        assert s.Eg_map_range_eV == pytest.approx((200 * UEV, 650 * UEV))
+        assert 140 * UEV <= s.Delta_c0_eV <= 150 * UEV
+        assert 15 * UEV <= s.delta_c_spread_eV <= 35 * UEV
+    tc_rmax = {n: (get_sample(n).Tc_K, get_sample(n).R_max_ohm_sq) for n in PRESETS}
+    assert tc_rmax == {"InO-1": (1.45, 5770), "InO-2": (1.5, 5615), "InO-3": (1.9, 3885),
+                       "InO-4": (3.2, 400)}
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

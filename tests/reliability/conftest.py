@@ -67,8 +67,8 @@ N_BIAS = 11
 #   instrument: (messages before spectrum 0 ends, ... after each spectrum)
 MESSAGES_AFTER_SPECTRUM = {
     "lockin": (28, 51, 74, 97),
-    "stm": (43, 109, 178, 217),
-    "fridge": (148, 158, 170, 343),
+    "stm": (43, 109, 175, 214),
+    "fridge": (148, 158, 168, 343),
 }
 # A message number in the middle of spectrum 1 (the 32 nA one) for each instrument.
 MID_SWEEP = {

@@ -35,16 +35,17 @@ def local_maxima(x: np.ndarray, y: np.ndarray, floor: float) -> np.ndarray:
 
 
 def test_contact_spectrum_shows_andreev_peaks_at_delta_c(lab, clock) -> None:
-    G = spectrum_at(lab, clock, 1e-6)
+    G = spectrum_at(lab, clock, 4.5e-6)  # the paper-inO2 temperature series' contact, Z ~ 1
     dc = lab.junction_state()["Dc_eV"]
     d2 = -np.gradient(np.gradient(G, V), V)
-    peaks = local_maxima(V, d2, 0.5 * d2.max())
-    inner = peaks[np.abs(peaks) < 400e-6]
+    window = np.abs(V) < 400e-6
+    inner = local_maxima(V[window], d2[window], 0.5 * d2[window].max())
     assert len(inner) == 2 and inner[0] == pytest.approx(-inner[1])
     # Maxima of -d2G/dV2 sit at Delta_c up to the broadening/thermal/modulation pull (~10 ueV).
     assert abs(inner[1] - dc) < 20e-6
-    # In contact the gap fills: zero-bias conductance is a large fraction of the normal one.
-    assert G[np.argmin(np.abs(V))] > 0.5 * G[-1]
+    # In contact the gap fills: zero-bias conductance is a large fraction of the normal one
+    # (about half at Z ~ 1; a tunnelling spectrum has ~6 %).
+    assert G[np.argmin(np.abs(V))] > 0.4 * G[-1]
 
 
 def test_tunnelling_spectrum_shows_only_E_g(lab, clock) -> None:
