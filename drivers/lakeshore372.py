@@ -26,7 +26,6 @@ from pymeasure.instruments import Channel, Instrument
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 from pyvisa.constants import Parity, StopBits
 
-from .lakeshore372_adapters import LakeShoreTemperatureControl, LakeShoreTransportBridge
 from .lakeshore372_types import (
     ERROR_MASK,
     INPUT_IDS,
@@ -69,8 +68,6 @@ __all__ = [
     "OutputChannel",
     "SampleHeaterOutput",
     "AuxHeaterOutput",
-    "LakeShoreTemperatureControl",
-    "LakeShoreTransportBridge",
     "LakeShoreError",
     "LakeShoreCommandError",
     "LakeShoreReplyError",

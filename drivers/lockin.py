@@ -443,10 +443,3 @@ class SR860LockIn(SRSLockInMixin, SR860CaptureMixin, SR860):
     y = float_measurement("OUTP? 1", """Measure Y in V rms.""")
     magnitude = float_measurement("OUTP? 2", """Measure R in V rms.""")
     theta = float_measurement("OUTP? 3", """Measure the phase theta in degrees.""")
-
-
-#: Station driver name -> lock-in class (for building a station from its configuration).
-LOCKIN_CLASSES: dict[str, type[SR830LockIn] | type[SR860LockIn]] = {
-    "sr830": SR830LockIn,
-    "sr860": SR860LockIn,
-}

@@ -12,38 +12,25 @@ from .errors import (
     TemperatureCeilingError,
     TemperatureExcursion,
 )
-from .spectroscopy import Spectrum, SpectrumSettings, take_spectrum
-from .sweeps import (
-    PROCEDURES,
-    OvernightGrid,
-    Point,
-    PositionSurvey,
-    SetpointSweep,
-    SingleSpectrum,
-    TemperatureSweep,
-    plan_points,
-)
+from .plan import Point, plan_points, spectrum_settings
+from .spectroscopy import take_spectrum
+from .spectrum import Spectrum, SpectrumSettings
 
 __all__ = [
-    "PROCEDURES",
     "InterlockError",
     "LockInOverload",
     "MeasurementError",
-    "OvernightGrid",
     "Point",
-    "PositionSurvey",
     "PreampSaturation",
     "RetakeNeeded",
     "SafeTipEvent",
-    "SetpointSweep",
     "SettleTimeout",
-    "SingleSpectrum",
     "Spectrum",
     "SpectrumSettings",
     "SweepAborted",
     "TemperatureCeilingError",
     "TemperatureExcursion",
-    "TemperatureSweep",
     "plan_points",
+    "spectrum_settings",
     "take_spectrum",
 ]

@@ -12,19 +12,16 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from stm_andreev.config_plan import CONTROLLER_SETTLING_S
-from stm_andreev.drivers.lockin_filter import SETTLE_FRACTION
+from stm_andreev.drivers.lockin_filter import SETTLE_FRACTION, settle_time_s
 from stm_andreev.drivers.srs_tables import ANALOG_OUTPUT_FULL_SCALE_V
 
 from .abort_watch import StopOnAbort
 from .errors import LockInOverload, RetakeNeeded, SweepAborted
-
-if TYPE_CHECKING:
-    from .spectroscopy import SpectrumSettings
+from .spectrum import SpectrumSettings
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +35,42 @@ STOP_POLL_S = 0.05
 LOCKIN_SETTLE_FRACTION = SETTLE_FRACTION
 
 
+# ------------------------------------------------------------------ timing (the estimate's too)
+def filter_settle_s(time_constant_s: float, slope_db: int) -> float:
+    """How long the lock-in's filter takes to settle to :data:`LOCKIN_SETTLE_FRACTION`, s
+    (what the lock-in driver's ``settle_time`` computes for its present filter)."""
+    return settle_time_s(time_constant_s, slope_db, LOCKIN_SETTLE_FRACTION)
+
+
+def point_wait_s(settle_s: float, filter_s: float) -> float:
+    """The wait at each bias point with the external lock-in, s. Reading before the filter
+    settles gives the previous point's value filtered: wait the filter's settle time
+    ``filter_s``, at least the plan's ``settle_s``."""
+    return max(settle_s, filter_s)
+
+
+def sweep_time_s(acquisition: str, n_bias: int, wait_s: float, integration_s: float) -> float:
+    """Station time of one bias sweep as the sweeps below take it, s.
+
+    ``wait_s`` is the wait per point: :func:`point_wait_s` with the external lock-in, the
+    plan's ``settle_s`` for the controller's own demodulator. Point by point (``lockin``) one
+    reading follows each wait; a controller-run sweep integrates ``integration_s`` after it
+    and adds the initial and end settling it is sent (:data:`CONTROLLER_SETTLING_S`).
+    """
+    if acquisition == "lockin":
+        return n_bias * wait_s
+    return n_bias * (wait_s + integration_s) + sum(CONTROLLER_SETTLING_S.values())
+
+
+# ------------------------------------------------------------------ the sweeps
+def _lockin_wait_s(lockin, settings: SpectrumSettings) -> float:
+    return point_wait_s(settings.settle_s, lockin.settle_time(LOCKIN_SETTLE_FRACTION))
+
+
 def sweep_with_lockin(station, settings: SpectrumSettings, gain: float, check=None):
     """Point-by-point bias sweep read through the lock-in; returns (X, Y) arrays in V."""
     fb, lockin, clock = station.feedback, station.lockin, station.clock
-    # Reading before the filter settles gives the previous point's value filtered: wait the
-    # settle time of the actual filter (time constant and slope), at least the plan's settle_s.
-    wait = max(settings.settle_s, lockin.settle_time(LOCKIN_SETTLE_FRACTION))
+    wait = _lockin_wait_s(lockin, settings)
     lockin.status_bits()  # clear what latched before the sweep (e.g. during the ramp)
     n = settings.bias_V.size
     X = np.empty(n)
@@ -160,7 +187,7 @@ def sweep_with_controller_lockin(
     """
     lockin = station.lockin
     signals = station.lockin_output_signals
-    wait = max(settings.settle_s, lockin.settle_time(LOCKIN_SETTLE_FRACTION))
+    wait = _lockin_wait_s(lockin, settings)
     lockin.status_bits()  # clear what latched before the sweep (e.g. during the ramp)
     data = controller_sweep(station, settings, wait, abort_requested, interlocks,
                             channels=list(signals), **CONTROLLER_SETTLING_S)

@@ -32,7 +32,6 @@ logged and reported through ``event``; it never ends a two-day cooldown. Errors 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 from collections.abc import Callable
@@ -41,7 +40,7 @@ from typing import Any
 
 from stm_andreev.drivers.lakeshore372_types import LakeShoreReadingError
 
-from .sweeps import Point, plan_points
+from .plan import Point, plan_points
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +53,6 @@ EventSink = Callable[[str, str], None]
 
 class CooldownError(Exception):
     """The cooldown monitor cannot run or cannot go on (the message says why)."""
-
-
-class CooldownOrderError(CooldownError):
-    """A cooldown step comes after a spectrum step: a plan cools first, then measures."""
 
 
 @dataclass(frozen=True)
@@ -104,27 +99,13 @@ class CooldownResult:
 def split_plan(plan) -> tuple[list[Any], list[Point]]:
     """(leading cooldown steps, spectrum points of the rest) of a validated plan.
 
-    Points keep the step indices of the plan file. A cooldown step after a spectrum step is
-    refused (:class:`CooldownOrderError`) before anything moves: the run file's points are
-    numbered once, up front, and a fridge cooled in the middle of a run would leave the
-    engine's temperature bookkeeping stale.
+    Points keep the step indices of the plan file. The plan's own validation has already
+    refused a cooldown step after a spectrum step (see ``PlanConfig``).
     """
     lead = 0
     while lead < len(plan.steps) and plan.steps[lead].kind == "cooldown":
         lead += 1
-    later = [i for i, s in enumerate(plan.steps[lead:], start=lead) if s.kind == "cooldown"]
-    if later:
-        raise CooldownOrderError(
-            f"{plan.step_key(later[0]) or 'step '}kind: cooldown comes after a spectrum step; "
-            "put cooldown steps first (cool down, then measure), or run them as a plan of "
-            "their own"
-        )
-    cooldowns = list(plan.steps[:lead])
-    if lead == len(plan.steps):
-        return cooldowns, []
-    rest = plan.model_copy(update={"steps": list(plan.steps[lead:])})
-    points = [dataclasses.replace(p, step_index=p.step_index + lead) for p in plan_points(rest)]
-    return cooldowns, points
+    return list(plan.steps[:lead]), plan_points(plan, first_step=lead)
 
 
 # ------------------------------------------------------------------------------ readings

@@ -16,11 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-import numpy as np
-
-from stm_andreev.config_plan import EXTERNAL_LOCKIN_MODES
 from stm_andreev.drivers.preamp import DEFAULT_GAINS_V_PER_A, settings_for_setpoint
 
 from .bias_sweeps import sweep_with_controller, sweep_with_controller_lockin, sweep_with_lockin
@@ -29,6 +25,7 @@ from .errors import (
     SafeTipEvent,
     TemperatureCeilingError,
 )
+from .spectrum import Spectrum, SpectrumSettings
 
 log = logging.getLogger(__name__)
 
@@ -38,39 +35,6 @@ PREAMP_RAIL_V = 10.0
 MAX_RAMP_RATIO = 1.25
 Z_SETTLE_TOLERANCE_M = 1e-12
 Z_POLL_S = 0.05
-
-
-@dataclass(frozen=True)
-class SpectrumSettings:
-    """How to take one spectrum (the plan's SpectrumParams, in SI units)."""
-
-    V_sp_V: float
-    bias_V: np.ndarray
-    acquisition: str  # "lockin", "controller" or "controller_lockin" (see config_plan)
-    modulation_Vrms: float
-    modulation_frequency_Hz: float
-    settle_s: float
-    integration_s: float
-    feedback_settle_s: float
-    settle_z_timeout_s: float
-    lockin_time_constant_s: float | None = None  # None: chosen per decade for the SNR
-    lockin_filter_slope_db: int = 24
-
-    @property
-    def uses_external_lockin(self) -> bool:
-        """Whether the external lock-in measures (and its sine out modulates the bias)."""
-        return self.acquisition in EXTERNAL_LOCKIN_MODES
-
-
-@dataclass
-class Spectrum:
-    """A measured spectrum and the record of the conditions it was taken in."""
-
-    bias_V: np.ndarray
-    G_S: np.ndarray
-    X_V: np.ndarray
-    Y_V: np.ndarray
-    record: dict = field(default_factory=dict)
 
 
 def preamp_gains(station) -> tuple[float, ...]:

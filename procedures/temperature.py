@@ -50,9 +50,3 @@ def wait_for_temperature(
         what=f"mixing-chamber temperature ({target_K:g} K)",
         check=check,
     )
-
-
-def in_band(station, target_K: float, *readings_K: float) -> bool:
-    """Whether every reading lies within the settle tolerance of the target."""
-    tol = station.config.temperature_control.settle.tolerance_K
-    return all(abs(T - target_K) <= tol for T in readings_K)

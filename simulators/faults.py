@@ -39,8 +39,8 @@ need ``after_commands`` or ``at_time_s``, fire once, and are checked whenever an
 instrument handles a message. Random draws come from one :class:`random.Random` per instrument
 seeded from the plan's seed and the instrument name, so a run is reproducible.
 
-The station file schema (``stm_andreev.config_station``) validates the same fields;
-:meth:`FaultPlan.from_config` accepts its fault objects as well as plain dicts.
+The faults are the station file's own fault models (``stm_andreev.config_faults``, one schema);
+:meth:`FaultPlan.from_config` accepts those objects as well as plain dicts.
 """
 
 from __future__ import annotations
@@ -51,52 +51,17 @@ import re
 import struct
 import threading
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from stm_andreev.clock import Clock
+from stm_andreev.config_errors import format_key_path, problems_from_validation_error
+from stm_andreev.config_faults import FaultConfig
 from stm_andreev.simulators.emulator import NANONIS_HEADER_BYTES, FrameEmulator, LineEmulator
 from stm_andreev.simulators.transports.errors import ConnectionDropped
 
 log = logging.getLogger(__name__)
-
-FaultKind = Literal[
-    "drop_connection",
-    "delay",
-    "stall",
-    "garble",
-    "error_status",
-    "restart",
-    "temperature_spike",
-    "tip_change",
-]
-WIRE_KINDS = frozenset(
-    {"drop_connection", "delay", "stall", "garble", "error_status", "restart"}
-)
-LAB_KINDS = frozenset({"temperature_spike", "tip_change"})
-LAB_INSTRUMENT = "lab"
-
-# Fields each kind needs beyond its trigger; checked by FaultSpec so a station file with a
-# missing value fails at load time with the key named, not mid-run.
-REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
-    "drop_connection": (),
-    "delay": ("delay_s",),
-    "stall": (),
-    "garble": (),
-    "error_status": (),
-    "restart": (),
-    "temperature_spike": ("delta_K", "duration_s"),
-    "tip_change": (),
-}
-TRIGGERS = ("after_commands", "at_time_s", "probability")
 
 # Status queries error_status ORs its bits into, as mnemonic -> (bit_indexed, default_bits).
 # bit_indexed: an argument is a bit index and the answer is that one bit (SRS LIAS? i, ERRS? i,
@@ -125,65 +90,15 @@ class FaultConfigError(ValueError):
     """A fault plan is invalid (unknown kind, missing field, no trigger, unknown instrument)."""
 
 
-class FaultSpec(BaseModel):
-    """One fault of a plan. Times in seconds of station clock, temperatures in kelvin."""
+#: One fault of a plan: the station file's fault models (``stm_andreev.config_faults``), the
+#: one schema. Times in seconds of station clock, temperatures in kelvin.
+FaultSpec = FaultConfig
+_FAULT = TypeAdapter(FaultConfig)
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: FaultKind
-    instrument: str = LAB_INSTRUMENT
-    after_commands: int | None = Field(default=None, ge=0)
-    at_time_s: float | None = Field(default=None, ge=0.0)
-    probability: float | None = Field(default=None, gt=0.0, le=1.0)
-    count: int = Field(default=1, ge=1, description="consecutive messages hit once due")
-    delay_s: float | None = Field(default=None, gt=0.0, le=3600.0)
-    bits: int | None = Field(default=None, ge=1, le=0xFFFF)
-    delta_K: float | None = Field(default=None, gt=-10.0, lt=10.0)
-    duration_s: float | None = Field(
-        default=None, gt=0.0, description="window of station time the fault lasts once due"
-    )
-
-    @field_validator("instrument", mode="before")
-    @classmethod
-    def _lab_by_default(cls, value: Any) -> Any:
-        return LAB_INSTRUMENT if value is None else value
-
-    @model_validator(mode="after")
-    def _check_kind(self) -> FaultSpec:
-        if self.after_commands is not None and self.at_time_s is not None:
-            raise ValueError(f"{self.kind}: give after_commands or at_time_s, not both")
-        if all(getattr(self, name) is None for name in TRIGGERS):
-            raise ValueError(f"{self.kind}: needs a trigger: {', '.join(TRIGGERS)}")
-        missing = [name for name in REQUIRED_FIELDS[self.kind] if getattr(self, name) is None]
-        if missing:
-            raise ValueError(f"{self.kind}: missing {', '.join(missing)}")
-        if self.kind in WIRE_KINDS and self.instrument == LAB_INSTRUMENT:
-            raise ValueError(f"{self.kind}: name the instrument whose traffic it hits")
-        if self.kind in LAB_KINDS and self.probability is not None:
-            raise ValueError(
-                f"{self.kind}: a lab fault fires once; use after_commands or at_time_s"
-            )
-        if self.kind in LAB_KINDS and self.after_commands is None and self.at_time_s is None:
-            raise ValueError(f"{self.kind}: needs after_commands or at_time_s")
-        return self
-
-    @property
-    def is_lab_fault(self) -> bool:
-        return self.kind in LAB_KINDS
-
-    def summary(self) -> str:
-        """One line for people: what, where, when, e.g. ``garble lockin p=0.01``."""
-        parts = [self.kind, self.instrument]
-        if self.after_commands is not None:
-            parts.append(f"after {self.after_commands} commands")
-        if self.at_time_s is not None:
-            parts.append(f"at t={self.at_time_s:g} s")
-        if self.probability is not None:
-            parts.append(f"p={self.probability:g}")
-        extras = {"count": self.count if self.count != 1 else None, "delay_s": self.delay_s,
-                  "bits": self.bits, "delta_K": self.delta_K, "duration_s": self.duration_s}
-        parts += [f"{key}={value:g}" for key, value in extras.items() if value is not None]
-        return " ".join(parts)
+def fault_spec(**fields: Any) -> FaultSpec:
+    """A validated fault from keyword fields (``kind`` selects the model)."""
+    return _FAULT.validate_python(fields)
 
 
 class FaultPlan(BaseModel):
@@ -192,7 +107,7 @@ class FaultPlan(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     seed: int = 0
-    faults: tuple[FaultSpec, ...] = ()
+    faults: tuple[FaultConfig, ...] = ()
 
     @classmethod
     def from_config(
@@ -211,19 +126,16 @@ class FaultPlan(BaseModel):
             body = dict(data)
         else:
             body = {"faults": list(data)}
-        # Station-file fault objects (pydantic models) become plain dicts of the fields set.
-        body["faults"] = [
-            f.model_dump(exclude_none=True) if isinstance(f, BaseModel) else f
-            for f in body.get("faults", [])
-        ]
+        body["faults"] = list(body.get("faults", []))
         if seed is not None:
             body["seed"] = seed
         try:
             return cls.model_validate(body)
         except ValidationError as exc:
+            # The station file's own wording: each problem with its key path.
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'plan'}: {err['msg']}"
-                for err in exc.errors()
+                f"{format_key_path(p.path) or 'plan'}: {p.message}"
+                for p in problems_from_validation_error(exc, cls, body)
             )
             raise FaultConfigError(f"invalid fault plan: {problems}") from exc
 
@@ -270,11 +182,13 @@ class _Trigger:
                 return False
         if self.since_s is None:
             self.since_s = now_s
-        if spec.duration_s is not None and now_s >= self.since_s + spec.duration_s:
+        # Not every kind has a window (tip_change has none).
+        duration_s = getattr(spec, "duration_s", None)
+        if duration_s is not None and now_s >= self.since_s + duration_s:
             return False
         if spec.probability is not None:
             return rng.random() < spec.probability
-        if spec.duration_s is not None:
+        if duration_s is not None:
             return True
         if self.remaining > 0:
             self.remaining -= 1

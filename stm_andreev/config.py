@@ -1,10 +1,12 @@
 """Station and plan configuration: load, validate, cross-check. The one import others need.
 
-    from stm_andreev.config import load_station, load_plan, check_plan_against_station
+    from stm_andreev.config import load_station, load_plan
 
     station = load_station("configs/simulated.yaml")     # or load_station("simulated")
     plan = load_plan("paper-inO2")                      # looks in configs/plans/
-    problems = check_plan_against_station(plan, station)  # [] when the plan fits
+
+(A plan against a station's limits, and its time estimate, are the procedures' to judge:
+:mod:`stm_andreev.procedures.checks`.)
 
 Everything is validated before any instrument connects. Any problem, from a missing file to a
 role naming an instrument that does not exist, raises one :class:`ConfigError` whose message
@@ -22,12 +24,6 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from stm_andreev.config_base import Sweep, duration_text, si
-from stm_andreev.config_checks import (
-    PlanEstimate,
-    StepEstimate,
-    check_plan_against_station,
-    estimate_plan,
-)
 from stm_andreev.config_errors import (
     ConfigError,
     ConfigFileError,
@@ -78,13 +74,13 @@ __all__ = [
     "ConfigError", "ConfigFileError", "ConfigProblem", "ConfigSyntaxError", "ConfigValidationError",
     "CooldownStep", "DuplicateKeyError", "InstrumentConfig", "LakeShore372Config", "Limits",
     "NanonisConfig", "NoTemperatureBandError", "OvernightGridStep", "PlanConfig",
-    "PlanEstimate", "PlanLimitError", "PositionGrid", "PositionSurveyStep", "SR570Config",
+    "PlanLimitError", "PositionGrid", "PositionSurveyStep", "SR570Config",
     "SR830Config", "SR860Config", "SetpointSweepStep", "SimulationConfig",
-    "SingleSpectrumStep", "SpectrumParams", "StationConfig", "StepConfig", "StepEstimate",
+    "SingleSpectrumStep", "SpectrumParams", "StationConfig", "StepConfig",
     "StrictSafeLoader", "Sweep", "TemperatureBand", "TemperatureControl",
-    "TemperatureSweepStep", "UnsafeTagError", "check_plan_against_station", "config_dir",
-    "duration_text", "estimate_plan", "load_plan", "load_plan_text", "load_station", "plan_from_dict",
-    "require_plan_fits_station", "resolve_config_path", "si", "station_from_dict",
+    "TemperatureSweepStep", "UnsafeTagError", "config_dir",
+    "duration_text", "load_plan", "load_plan_text", "load_station", "plan_from_dict",
+    "resolve_config_path", "si", "station_from_dict",
 ]
 
 CONFIG_DIR_ENV = "STM_ANDREEV_CONFIG_DIR"
@@ -204,15 +200,3 @@ def load_station_text(text: str, file: str = "<memory>") -> StationConfig:
     station = station_from_dict(doc.data, file, doc.lines)
     station._source_text = text
     return station
-
-
-def require_plan_fits_station(plan: PlanConfig, station: StationConfig,
-                              file: str | None = None) -> None:
-    """Raise :class:`PlanLimitError` listing every limit the plan exceeds (engine entry check)."""
-    violations = check_plan_against_station(plan, station)
-    if violations:
-        problems = []
-        for text in violations:
-            key, _, message = text.partition(": ")
-            problems.append(ConfigProblem(tuple(key.split(".")), message))
-        raise PlanLimitError(file or plan.name, problems)

@@ -1,8 +1,8 @@
 """Fault injection entries of a station file (``simulation.faults``), tagged by ``kind``.
 
-The simulator executes them (``stm_andreev.simulators.faults``, which accepts these objects);
-here they are validated at load time with the same fields, so a bad fault fails before the run
-with its key named. Wire faults hit one simulated instrument's traffic; lab faults
+These models are the one fault schema: the station file validates them at load time (a bad
+fault fails before the run with its key named) and the simulator
+(``stm_andreev.simulators.faults``) executes the same objects. Wire faults hit one simulated instrument's traffic; lab faults
 (``temperature_spike``, ``tip_change``) change the simulated world once.
 """
 
@@ -14,14 +14,44 @@ from pydantic import Field, field_validator, model_validator
 
 from stm_andreev.config_base import NonNegativeFloat, PositiveFloat, Strict
 
+LAB_INSTRUMENT = "lab"  # what a lab fault's ``instrument`` is (it hits no one instrument)
 
-class _FaultBase(Strict):
+
+class _Described:
+    """A fault's one-line description for people."""
+
+    kind: str
+    instrument: str | None
+    after_commands: int | None
+    at_time_s: float | None
+
+    def summary(self) -> str:
+        """What, where, when, e.g. ``garble lockin p=0.01``."""
+        parts = [self.kind, self.instrument or LAB_INSTRUMENT]
+        if self.after_commands is not None:
+            parts.append(f"after {self.after_commands} commands")
+        if self.at_time_s is not None:
+            parts.append(f"at t={self.at_time_s:g} s")
+        probability = getattr(self, "probability", None)
+        if probability is not None:
+            parts.append(f"p={probability:g}")
+        count = getattr(self, "count", 1)
+        extras = {"count": count if count != 1 else None}
+        extras.update({key: getattr(self, key, None)
+                       for key in ("delay_s", "bits", "delta_K", "duration_s")})
+        parts += [f"{key}={value:g}" for key, value in extras.items() if value is not None]
+        return " ".join(parts)
+
+
+class _FaultBase(_Described, Strict):
     """Fault on one simulated instrument's traffic (applied by simulators/faults.py).
 
     Triggers: after ``after_commands`` commands to ``instrument``, or at ``at_time_s`` of
     station time, and/or with ``probability`` per command. Once due it hits ``count``
     consecutive commands, or every command for ``duration_s`` of station time if given.
     """
+
+    is_lab_fault: ClassVar[bool] = False
 
     instrument: str
     after_commands: int | None = Field(None, ge=0)
@@ -72,9 +102,14 @@ class RestartFault(_FaultBase):
     kind: Literal["restart"]
 
 
-class LabFault(Strict):
+class LabFault(_Described, Strict):
     """A fault of the simulated world itself; fires once, after ``after_commands`` commands
     to any instrument or at ``at_time_s`` of station time."""
+
+    is_lab_fault: ClassVar[bool] = True
+    # What the fault injector's triggers read: a lab fault fires once, never by chance.
+    count: ClassVar[int] = 1
+    probability: ClassVar[None] = None
 
     instrument: Literal["lab"] | None = None
     after_commands: int | None = Field(None, ge=0)

@@ -8,6 +8,7 @@ checked against the forms the driver can use (:mod:`stm_andreev.config_address`)
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -16,7 +17,6 @@ from stm_andreev.config_address import Address, AddressError, parse_address
 from stm_andreev.config_base import Port, PositiveFloat, Strict
 from stm_andreev.config_errors import KeyedValueError
 
-DRIVERS = ("sr830", "sr860", "lakeshore372", "nanonis", "sr570")
 # Names of instruments and thermometer channels: they appear in key paths and in roles.
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
@@ -217,3 +217,46 @@ InstrumentConfig = Annotated[
     SR830Config | SR860Config | LakeShore372Config | NanonisConfig | SR570Config,
     Field(discriminator="driver"),
 ]
+
+
+@dataclass(frozen=True)
+class DriverKind:
+    """Everything the project knows about one kind of instrument, in one row: its station-file
+    model, the roles it can play, the driver that talks to it and the emulator that stands in
+    for it. Classes are named as ``"module:attr"`` and imported only when used, so reading a
+    station file imports no driver and no simulator."""
+
+    config: type[_Instrument]
+    roles: tuple[str, ...]
+    factory: str  # the driver class
+    emulator: str | None = None  # under stm_andreev.simulators.emulators; None: not simulated
+    clients_per_port: int = 1  # what the real instrument accepts at once
+    default_ports: tuple[int, ...] = ()  # `stm-andreev simulate` without a station file
+    default_name: str | None = None  # its name there
+    framed: bool = False  # binary frames (the Nanonis), not text lines
+
+    @property
+    def name(self) -> str:
+        return str(self.config.union_tag)
+
+
+DRIVER_KINDS: dict[str, DriverKind] = {kind.name: kind for kind in (
+    DriverKind(SR830Config, ("lockin", "transport_bridge"),
+               "stm_andreev.drivers.lockin:SR830LockIn", "srs:SR830Emulator",
+               default_ports=(5025,), default_name="lockin"),
+    DriverKind(SR860Config, ("lockin", "transport_bridge"),
+               "stm_andreev.drivers.lockin:SR860LockIn", "srs:SR860Emulator",
+               default_ports=(5026,), default_name="lockin2"),
+    # Two clients: the 372's Ethernet port takes more than one (a GUI beside the run).
+    DriverKind(LakeShore372Config, ("temperature", "transport_bridge"),
+               "stm_andreev.drivers.lakeshore372:LakeShore372",
+               "lakeshore372:LakeShore372Emulator", clients_per_port=2,
+               default_ports=(7777,), default_name="fridge"),
+    DriverKind(NanonisConfig, ("feedback", "preamp"),
+               "stm_andreev.drivers.nanonis.client:NanonisController",
+               "nanonis:NanonisEmulator", default_ports=(6501, 6502, 6503, 6504),
+               default_name="stm", framed=True),
+    DriverKind(SR570Config, ("preamp",), "pymeasure.instruments.srs:SR570"),
+)}
+DRIVERS = tuple(DRIVER_KINDS)
+

@@ -11,7 +11,7 @@ Units are SI and in every name: V, A, K, s, m, Vrms (rms modulation at the junct
 from __future__ import annotations
 
 import math
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, NamedTuple
 
 import numpy as np
 from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
@@ -155,14 +155,36 @@ class SpectrumParams(Strict):
                 + (f" {si(self.modulation_Vrms, 'Vrms')}" if self.uses_external_lockin else ""))
 
 
+class GridPoint(NamedTuple):
+    """Where and how one spectrum of a step is taken, before it is numbered in the plan.
+
+    ``temperature_K`` None: at whatever temperature the fridge is; ``position_m`` None:
+    wherever the tip is.
+    """
+
+    temperature_K: float | None
+    position_m: tuple[float, float] | None
+    setpoint_A: float
+    repeat: int
+
+
 class _StepMixin:
-    """Accessors every step has; overridden where the step does something."""
+    """Accessors every step has; overridden where the step does something.
+
+    A spectrum step defines its spectra once, in :meth:`grid` (measurement order); the
+    setpoint sequence and the spectrum count are read from it, so the limit check, the
+    estimate and the procedures cannot disagree about what a step measures.
+    """
 
     label: str | None
 
+    def grid_points(self) -> list[GridPoint]:
+        """Every spectrum of the step, in measurement order (none for a cooldown)."""
+        return []
+
     def setpoint_sequence_A(self) -> np.ndarray:
         """Setpoint currents in the order they are visited, A (one per spectrum)."""
-        return np.zeros(0)
+        return np.array([g.setpoint_A for g in self.grid_points()], dtype=float)
 
     def temperature_sequence_K(self) -> np.ndarray:
         """Temperatures regulated to, in order, K (empty: the fridge is left as it is)."""
@@ -174,7 +196,7 @@ class _StepMixin:
 
     @property
     def n_spectra(self) -> int:
-        return len(self.setpoint_sequence_A())
+        return len(self.grid_points())
 
     def describe(self) -> str:  # pragma: no cover - every step overrides
         raise NotImplementedError
@@ -194,8 +216,19 @@ class _OptionalPlace(Strict):
     temperature_K: Temperature | None = None
     position_m: Position | None = None
 
+    def temperature_sequence_K(self) -> np.ndarray:
+        return np.zeros(0) if self.temperature_K is None else np.array([self.temperature_K])
 
-class SetpointSweepStep(_StepMixin, _OptionalPlace, SpectrumParams):
+    def position_sequence_m(self) -> np.ndarray:
+        return np.zeros((0, 2)) if self.position_m is None else np.array([self.position_m])
+
+    def _place(self) -> tuple[float | None, tuple[float, float] | None]:
+        xy = None if self.position_m is None else (float(self.position_m[0]),
+                                                   float(self.position_m[1]))
+        return self.temperature_K, xy
+
+
+class SetpointSweepStep(_OptionalPlace, _StepMixin, SpectrumParams):
     """Spectra at setpoints from ``I_start_A`` to ``I_stop_A`` (tunnelling to contact, Fig. 1)."""
 
     union_tag: ClassVar[str | None] = "setpoint_sweep"
@@ -213,15 +246,11 @@ class SetpointSweepStep(_StepMixin, _OptionalPlace, SpectrumParams):
                                                       "I_stop_A")])
         return self
 
-    def setpoint_sequence_A(self) -> np.ndarray:
+    def grid_points(self) -> list[GridPoint]:
         make = np.geomspace if self.spacing == "log" else np.linspace
-        return make(self.I_start_A, self.I_stop_A, self.n_setpoints)
-
-    def temperature_sequence_K(self) -> np.ndarray:
-        return np.zeros(0) if self.temperature_K is None else np.array([self.temperature_K])
-
-    def position_sequence_m(self) -> np.ndarray:
-        return np.zeros((0, 2)) if self.position_m is None else np.array([self.position_m])
+        T, xy = self._place()
+        return [GridPoint(T, xy, float(I), 0)
+                for I in make(self.I_start_A, self.I_stop_A, self.n_setpoints)]
 
     def describe(self) -> str:
         return (f"setpoint sweep{_temp_text(self.temperature_sequence_K())}: {self.n_setpoints} "
@@ -249,11 +278,14 @@ class TemperatureSweepStep(_StepMixin, SpectrumParams):
     def temperature_sequence_K(self) -> np.ndarray:
         return values_of(self.temperatures_K)
 
-    def setpoint_sequence_A(self) -> np.ndarray:
-        return np.full(len(self.temperature_sequence_K()), self.setpoint_A)
-
     def position_sequence_m(self) -> np.ndarray:
         return np.zeros((0, 2)) if self.position_m is None else np.array([self.position_m])
+
+    def grid_points(self) -> list[GridPoint]:
+        xy = None if self.position_m is None else (float(self.position_m[0]),
+                                                   float(self.position_m[1]))
+        return [GridPoint(float(T), xy, self.setpoint_A, 0)
+                for T in self.temperature_sequence_K()]
 
     def describe(self) -> str:
         return (f"temperature sweep{_temp_text(self.temperature_sequence_K())} at setpoint "
@@ -282,12 +314,25 @@ class OvernightGridStep(_StepMixin, SpectrumParams):
     def temperature_sequence_K(self) -> np.ndarray:
         return values_of(self.temperatures_K)
 
-    def setpoint_sequence_A(self) -> np.ndarray:
-        per_position = np.repeat(values_of(self.setpoints_A), self.repeats)
-        return np.tile(per_position, len(self.positions_m) * len(self.temperature_sequence_K()))
-
     def position_sequence_m(self) -> np.ndarray:
         return np.asarray(self.positions_m, dtype=float).reshape(-1, 2)
+
+    def grid_points(self) -> list[GridPoint]:
+        # Loops nest temperature > position > setpoint > repeat: one fridge temperature
+        # change per temperature, one tip move per position.
+        return [
+            GridPoint(float(T), (float(x), float(y)), float(I), rep)
+            for T in self.temperature_sequence_K()
+            for x, y in self.position_sequence_m()
+            for I in values_of(self.setpoints_A)
+            for rep in range(self.repeats)
+        ]
+
+    @property
+    def n_spectra(self) -> int:
+        # Counted, not listed: a plan is sized (and refused if too big) before it is expanded.
+        return (len(self.temperature_sequence_K()) * len(self.positions_m)
+                * len(values_of(self.setpoints_A)) * self.repeats)
 
     def describe(self) -> str:
         s = values_of(self.setpoints_A)
@@ -313,7 +358,7 @@ class PositionGrid(Strict):
         return np.array([(x, y) for y in ys for x in xs])
 
 
-class PositionSurveyStep(_StepMixin, _OptionalPlace, SpectrumParams):
+class PositionSurveyStep(_OptionalPlace, _StepMixin, SpectrumParams):
     """At each position: a tunnelling spectrum (E_g) then a contact spectrum (Delta_c), Fig. 3."""
 
     union_tag: ClassVar[str | None] = "position_survey"
@@ -346,11 +391,11 @@ class PositionSurveyStep(_StepMixin, _OptionalPlace, SpectrumParams):
             return self.grid.positions()
         return np.asarray(self.positions_m, dtype=float).reshape(-1, 2)
 
-    def setpoint_sequence_A(self) -> np.ndarray:
-        return np.tile([self.low_setpoint_A, self.high_setpoint_A], len(self.position_sequence_m()))
-
-    def temperature_sequence_K(self) -> np.ndarray:
-        return np.zeros(0) if self.temperature_K is None else np.array([self.temperature_K])
+    def grid_points(self) -> list[GridPoint]:
+        # A survey's positions replace position_m (refused above), so only T is the place.
+        return [GridPoint(self.temperature_K, (float(x), float(y)), I, 0)
+                for x, y in self.position_sequence_m()
+                for I in (self.low_setpoint_A, self.high_setpoint_A)]
 
     def describe(self) -> str:
         return (f"position survey{_temp_text(self.temperature_sequence_K())}: "
@@ -388,7 +433,7 @@ class CooldownStep(_StepMixin, Strict):
                 f"{duration_text(self.max_duration_s)}")
 
 
-class SingleSpectrumStep(_StepMixin, _OptionalPlace, SpectrumParams):
+class SingleSpectrumStep(_OptionalPlace, _StepMixin, SpectrumParams):
     """One spectrum at one setpoint."""
 
     union_tag: ClassVar[str | None] = "single_spectrum"
@@ -396,14 +441,9 @@ class SingleSpectrumStep(_StepMixin, _OptionalPlace, SpectrumParams):
     label: str | None = None
     setpoint_A: Current
 
-    def setpoint_sequence_A(self) -> np.ndarray:
-        return np.array([self.setpoint_A])
-
-    def temperature_sequence_K(self) -> np.ndarray:
-        return np.zeros(0) if self.temperature_K is None else np.array([self.temperature_K])
-
-    def position_sequence_m(self) -> np.ndarray:
-        return np.zeros((0, 2)) if self.position_m is None else np.array([self.position_m])
+    def grid_points(self) -> list[GridPoint]:
+        T, xy = self._place()
+        return [GridPoint(T, xy, self.setpoint_A, 0)]
 
     def describe(self) -> str:
         return (f"single spectrum{_temp_text(self.temperature_sequence_K())} at setpoint "
@@ -438,6 +478,34 @@ class PlanConfig(Strict):
         if not value.strip():
             raise ValueError("must not be blank")
         return value
+
+    @model_validator(mode="after")
+    def _one_run(self) -> PlanConfig:
+        """What makes a plan one run: cooldown steps first (they log before the run file
+        exists, and the run's points are numbered once, up front), and one n_bias for every
+        spectrum (the run file's rows have one width)."""
+        problems = []
+        seen_spectra = False
+        for index, step in enumerate(self.steps):
+            if isinstance(step, CooldownStep):
+                if seen_spectra:
+                    problems.append((("steps", index, "kind"), (
+                        "cooldown comes after a spectrum step; put cooldown steps first (cool "
+                        "down, then measure), or run them as a plan of their own")))
+                    break
+            else:
+                seen_spectra = True
+        widths = {step.n_bias for step in self.steps if isinstance(step, SpectrumParams)}
+        if len(widths) > 1:
+            first = next(s.n_bias for s in self.steps if isinstance(s, SpectrumParams))
+            index = next(i for i, s in enumerate(self.steps)
+                         if isinstance(s, SpectrumParams) and s.n_bias != first)
+            problems.append((("steps", index, "n_bias"), (
+                f"every spectrum of a run must have the same n_bias; the plan has "
+                f"{sorted(widths)} (a run file's rows have one width: split the plan)")))
+        if problems:
+            raise KeyedValueError(problems)
+        return self
 
     @property
     def n_spectra(self) -> int:

@@ -36,6 +36,7 @@ from stm_andreev.config_faults import (  # noqa: F401 - re-exported for the stat
     TipChangeFault,
 )
 from stm_andreev.config_instruments import (  # noqa: F401 - re-exported
+    DRIVER_KINDS,
     DRIVERS,
     NAME_RE,
     InstrumentConfig,
@@ -54,11 +55,8 @@ from stm_andreev.config_instruments import (  # noqa: F401 - re-exported
 ROLES = ("lockin", "feedback", "temperature", "transport_bridge", "preamp")
 # Which drivers can play each role (the driver interfaces in drivers/interfaces.py).
 ROLE_DRIVERS: dict[str, tuple[str, ...]] = {
-    "lockin": ("sr830", "sr860"),
-    "feedback": ("nanonis",),
-    "temperature": ("lakeshore372",),
-    "transport_bridge": ("lakeshore372", "sr830", "sr860"),
-    "preamp": ("sr570", "nanonis"),
+    role: tuple(name for name, kind in DRIVER_KINDS.items() if role in kind.roles)
+    for role in ROLES
 }
 SamplePreset = Literal["InO-1", "InO-2", "InO-3", "InO-4"]  # Table S1 of the paper
 SAMPLE_PRESETS: tuple[str, ...] = typing.get_args(SamplePreset)

@@ -16,6 +16,7 @@ is contacted (:func:`stm_andreev.config.load_station`).
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import logging
 import math
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from typing import Any
 
 from stm_andreev.clock import Clock, ScaledClock, VirtualClock, WallClock
 from stm_andreev.config import StationConfig
+from stm_andreev.config_instruments import DRIVER_KINDS
 from stm_andreev.drivers.interfaces import (
     FeedbackController,
     LockIn,
@@ -340,17 +342,12 @@ class Connection:
 
 def connection_for(name: str, inst, emulator=None, clock: Clock | None = None) -> Connection:
     """The :class:`Connection` of one instrument, on its emulator or its address; connects nothing."""
-    if inst.driver in ("sr830", "sr860"):
-        from stm_andreev.drivers.lockin import LOCKIN_CLASSES
-
-        factory = LOCKIN_CLASSES[inst.driver]
-    elif inst.driver == "lakeshore372":
-        from stm_andreev.drivers.lakeshore372 import LakeShore372 as factory
-    elif inst.driver == "sr570":
-        from pymeasure.instruments.srs import SR570 as factory
-    elif inst.driver == "nanonis":
-        from stm_andreev.drivers.nanonis.client import NanonisController as factory
-
+    kind = DRIVER_KINDS.get(inst.driver)
+    if kind is None:
+        raise StationError(f"instruments.{name}: unknown driver {inst.driver!r}")
+    module, _, attr = kind.factory.partition(":")
+    factory = getattr(importlib.import_module(module), attr)
+    if kind.framed:
         if emulator is not None:
             from stm_andreev.simulators.transports.inprocess import EmulatorSocket
 
@@ -359,8 +356,6 @@ def connection_for(name: str, inst, emulator=None, clock: Clock | None = None) -
             addr = inst.parsed_address
             kwargs = {"host": addr.host, "port": addr.port, "timeout_s": inst.options.timeout_s}
         return Connection(name, inst.driver, factory, None, kwargs)
-    else:
-        raise StationError(f"instruments.{name}: unknown driver {inst.driver!r}")
     return Connection(
         name,
         inst.driver,

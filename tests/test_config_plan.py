@@ -12,13 +12,15 @@ from stm_andreev.config import (
     ConfigError,
     PlanLimitError,
     Sweep,
-    check_plan_against_station,
-    estimate_plan,
     load_station,
     plan_from_dict,
-    require_plan_fits_station,
 )
 from stm_andreev.config_plan import PositionSurveyStep, SetpointSweepStep
+from stm_andreev.procedures.checks import (
+    check_plan_against_station,
+    estimate_plan,
+    require_plan_fits_station,
+)
 
 SPECTRUM = {"bias_start_V": -1e-3, "bias_stop_V": 1e-3, "n_bias": 11, "settle_s": 0.5,
             "integration_s": 0.5, "feedback_settle_s": 4.0}

@@ -12,12 +12,11 @@ from stm_andreev.config import (
     CooldownStep,
     SetpointSweepStep,
     TemperatureSweepStep,
-    check_plan_against_station,
     config_dir,
-    estimate_plan,
     load_plan,
     load_station,
 )
+from stm_andreev.procedures.checks import check_plan_against_station, estimate_plan
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 STATIONS = sorted(CONFIGS.glob("*.yaml"))

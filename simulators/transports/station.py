@@ -24,33 +24,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from stm_andreev.clock import Clock, ScaledClock
+from stm_andreev.config_instruments import DRIVER_KINDS, DriverKind
 from stm_andreev.simulators.faults import FaultInjector, FaultPlan
 from stm_andreev.simulators.transports.errors import ServerError
 from stm_andreev.simulators.transports.tcp import DEFAULT_HOST, FrameServer, LineServer
 
 log = logging.getLogger(__name__)
 
-# driver -> (emulator "module:Class" under stm_andreev.simulators.emulators, clients per port,
-# number of ports). Resolved lazily so that a station without an SR860 does not need its module.
-EMULATORS: dict[str, tuple[str, int, int]] = {
-    "sr830": ("srs:SR830Emulator", 1, 1),
-    "sr860": ("srs:SR860Emulator", 1, 1),
-    "lakeshore372": ("lakeshore372:LakeShore372Emulator", 2, 1),
-    "nanonis": ("nanonis:NanonisEmulator", 1, 4),
-}
-# Ports `stm-andreev simulate` uses without a station file: the instruments' own where they
-# have one (Lake Shore 7777, Nanonis 6501-6504), the SCPI-raw convention for the lock-ins.
-DEFAULT_PORTS: dict[str, tuple[int, ...]] = {
-    "sr830": (5025,),
-    "sr860": (5026,),
-    "lakeshore372": (7777,),
-    "nanonis": (6501, 6502, 6503, 6504),
-}
-DEFAULT_NAMES: dict[str, str] = {
-    "sr830": "lockin",
-    "sr860": "lockin2",
-    "lakeshore372": "fridge",
-    "nanonis": "stm",
+# driver -> its row of the one driver table (emulator, clients per port, default ports and
+# name); only the kinds that have an emulator are served.
+SIMULATED: dict[str, DriverKind] = {
+    name: kind for name, kind in DRIVER_KINDS.items() if kind.emulator is not None
 }
 
 
@@ -70,12 +54,12 @@ class ServedInstrument:
     ports: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        if self.driver not in EMULATORS:
+        if self.driver not in SIMULATED:
             raise StationServerError(
                 f"{self.name}: no emulator for driver {self.driver!r}; "
-                f"simulated drivers are {', '.join(EMULATORS)}"
+                f"simulated drivers are {', '.join(SIMULATED)}"
             )
-        most = EMULATORS[self.driver][2]
+        most = len(SIMULATED[self.driver].default_ports)
         if not 1 <= len(self.ports) <= most:
             raise StationServerError(
                 f"{self.name}: a {self.driver} is served on 1 to {most} port(s), "
@@ -85,7 +69,7 @@ class ServedInstrument:
 
 def emulator_class(driver: str) -> type:
     """The emulator class for ``driver`` (imported on first use)."""
-    target = EMULATORS[driver][0]
+    target = SIMULATED[driver].emulator
     module_name, class_name = target.split(":")
     module_path = f"stm_andreev.simulators.emulators.{module_name}"
     try:
@@ -119,8 +103,9 @@ def default_instruments(*, sr860: bool = False, ephemeral: bool = False) -> list
     drivers = ["sr830", *(["sr860"] if sr860 else []), "lakeshore372", "nanonis"]
     return [
         ServedInstrument(
-            DEFAULT_NAMES[d], d,
-            tuple(0 for _ in DEFAULT_PORTS[d]) if ephemeral else DEFAULT_PORTS[d],
+            SIMULATED[d].default_name, d,
+            tuple(0 for _ in SIMULATED[d].default_ports) if ephemeral
+            else SIMULATED[d].default_ports,
         )
         for d in drivers
     ]
@@ -189,7 +174,7 @@ class SimulatedStationServers:
                 self.servers[inst.name] = FrameServer(served, host, inst.ports, name=inst.name)
             else:
                 self.servers[inst.name] = LineServer(
-                    served, host, inst.ports[0], max_clients=EMULATORS[inst.driver][1],
+                    served, host, inst.ports[0], max_clients=SIMULATED[inst.driver].clients_per_port,
                     name=inst.name,
                 )
 

@@ -13,13 +13,12 @@ from stm_andreev.config import (
     ConfigError,
     PlanConfig,
     StationConfig,
-    check_plan_against_station,
-    estimate_plan,
     load_plan,
     load_station,
     resolve_config_path,
     si,
 )
+from stm_andreev.procedures.checks import check_plan_against_station, estimate_plan
 
 HELP = "validate a station file (and a plan) and print a summary; nothing connects"
 

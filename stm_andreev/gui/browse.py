@@ -57,7 +57,7 @@ def is_cooldown_file(path: Path) -> bool:
 
 
 def _describe_cooldown(path: Path) -> tuple[str, str, str, str, str]:
-    from stm_andreev.commands.cooldown import read_cooldown
+    from stm_andreev.storage.cooldown_file import read_cooldown
 
     try:
         data = read_cooldown(path)

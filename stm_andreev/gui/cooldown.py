@@ -342,14 +342,14 @@ class CooldownFileSampler:
 
     :param path: the cooldown file (HDF5, format ``stm_andreev.cooldown``).
     :param reader: reads the whole file into plain arrays (default:
-        ``stm_andreev.commands.cooldown.read_cooldown``).
+        ``stm_andreev.storage.cooldown_file.read_cooldown``).
     """
 
     def __init__(self, path, reader=None) -> None:
         from pathlib import Path
 
         if reader is None:
-            from stm_andreev.commands.cooldown import read_cooldown as reader
+            from stm_andreev.storage.cooldown_file import read_cooldown as reader
         self.path = Path(path)
         self._reader = reader
         self._seen = 0

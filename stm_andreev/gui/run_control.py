@@ -20,8 +20,8 @@ from stm_andreev.engine import send_command
 from . import theme
 from .browse import COOLDOWN_FORMAT, file_format, is_cooldown_file
 from .launcher import LaunchError, RunHandle, RunLauncher
-from .plan_form import ParameterInputError, ProcedureForm
-from .plans import EditableStep, load_editable, plan_names, plan_text_from_procedures
+from .plan_form import StepForm, StepInputError
+from .plans import EditableStep, load_editable, plan_names, plan_text_from_steps
 from .queue import QueueItem, RunQueue
 from .runfile import FINAL_STATUSES, RunFollower, RunFollowError, format_duration, writer_alive
 
@@ -75,7 +75,7 @@ class RunControlWidget(QtWidgets.QWidget):
         self._events_shown = 0
         self._plan = None
         self._steps: list[EditableStep] = []
-        self.forms: list[ProcedureForm] = []
+        self.forms: list[StepForm] = []
         self._build(station)
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(interval_ms)
@@ -166,11 +166,11 @@ class RunControlWidget(QtWidgets.QWidget):
         self.plan_description.setText(self._plan.description)
         for step in self._steps:
             title = f"{step.index + 1}. {getattr(step.step, 'label', None) or step.kind}"
-            if step.procedure is None:
+            if not step.editable:
                 page = QtWidgets.QLabel(f"{step.step.describe()}\n(no spectra: not editable here)")
                 page.setWordWrap(True)
             else:
-                form = ProcedureForm(step.procedure)
+                form = StepForm(step.step)
                 self.forms.append(form)
                 page = QtWidgets.QScrollArea()
                 page.setWidget(form)
@@ -181,14 +181,16 @@ class RunControlWidget(QtWidgets.QWidget):
         """The plan with the form's values, validated (raises on a bad field)."""
         if self._plan is None:
             raise ValueError("no plan loaded")
-        for form in self.forms:
-            form.apply()
-        return plan_text_from_procedures(self._plan, self._steps)
+        forms = iter(self.forms)
+        for step in self._steps:
+            if step.editable:
+                step.edited = next(forms).values()
+        return plan_text_from_steps(self._plan, self._steps)
 
     def add_to_queue(self) -> QueueItem | None:
         try:
             text = self.edited_plan_text()
-        except (ConfigError, ParameterInputError, ValueError) as exc:
+        except (ConfigError, StepInputError, ValueError) as exc:
             self.form_error.setText(f"not queued: {exc}")
             return None
         self.form_error.setText("")
@@ -379,7 +381,7 @@ class RunControlWidget(QtWidgets.QWidget):
 
 
 def _cooldown_status(path: Path) -> str:
-    from stm_andreev.commands.cooldown import read_cooldown
+    from stm_andreev.storage.cooldown_file import read_cooldown
 
     try:
         return str(read_cooldown(path)["status"])

@@ -151,7 +151,10 @@ def test_a_busy_port_fails_the_whole_start_and_leaves_nothing_running(doubles):
 
 
 def test_missing_emulator_is_a_clear_error(monkeypatch):
-    monkeypatch.setitem(station_module.EMULATORS, "sr830", ("nowhere:Nothing", 1, 1))
+    import dataclasses
+
+    broken = dataclasses.replace(station_module.SIMULATED["sr830"], emulator="nowhere:Nothing")
+    monkeypatch.setitem(station_module.SIMULATED, "sr830", broken)
     with pytest.raises(StationServerError, match="not available"):
         station_module.emulator_class("sr830")
 

@@ -14,8 +14,6 @@ from stm_andreev.drivers.lakeshore372 import (
     LakeShore372,
     LakeShoreCommandError,
     LakeShoreReadingError,
-    LakeShoreTemperatureControl,
-    LakeShoreTransportBridge,
     OutputMode,
     OutputSetup,
     Polarity,
@@ -24,6 +22,10 @@ from stm_andreev.drivers.lakeshore372 import (
     Scanner,
     StandardEvent,
     TempCoefficient,
+)
+from stm_andreev.drivers.lakeshore372_adapters import (
+    LakeShoreTemperatureControl,
+    LakeShoreTransportBridge,
 )
 from stm_andreev.simulators.emulators.lakeshore372 import LakeShore372Emulator
 from stm_andreev.simulators.lab import VirtualLab

@@ -14,10 +14,10 @@ from stm_andreev.drivers.lakeshore372 import (
     LakeShoreCommandError,
     LakeShoreError,
     LakeShoreReadingError,
-    LakeShoreTransportBridge,
 )
+from stm_andreev.drivers.lakeshore372_adapters import LakeShoreTransportBridge
 from stm_andreev.simulators.emulators.lakeshore372 import LakeShore372Emulator
-from stm_andreev.simulators.faults import FaultSpec, FaultyEmulator
+from stm_andreev.simulators.faults import FaultyEmulator, fault_spec
 from stm_andreev.simulators.lab import VirtualLab
 from stm_andreev.simulators.transports.inprocess import EmulatorAdapter
 
@@ -29,7 +29,7 @@ def _driver(faults: list[dict[str, Any]]) -> tuple[LakeShore372, VirtualClock, E
     lab = VirtualLab("InO-2", clock=clock, seed=2)
     emulator = FaultyEmulator(
         LakeShore372Emulator(lab, seed=2),
-        [FaultSpec(instrument="fridge", **spec) for spec in faults],
+        [fault_spec(instrument="fridge", **spec) for spec in faults],
         random.Random(7),
         clock=clock,
     )

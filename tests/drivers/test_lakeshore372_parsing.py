@@ -76,7 +76,7 @@ def test_random_reply_gives_value_or_documented_error(reply: str, index: int) ->
 @settings(max_examples=200, deadline=None)
 @given(reply=st.one_of(lakeshore_like, any_text))
 def test_temperature_adapter_raises_only_documented_errors(reply: str) -> None:
-    from stm_andreev.drivers.lakeshore372 import LakeShoreTemperatureControl
+    from stm_andreev.drivers.lakeshore372_adapters import LakeShoreTemperatureControl
 
     ADAPTER.reply = reply
     control = LakeShoreTemperatureControl(INSTRUMENT, channels={"mixing chamber": 6})

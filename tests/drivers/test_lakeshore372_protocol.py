@@ -27,8 +27,6 @@ from stm_andreev.drivers.lakeshore372 import (
     LakeShoreCommandError,
     LakeShoreReadingError,
     LakeShoreReplyError,
-    LakeShoreTemperatureControl,
-    LakeShoreTransportBridge,
     OutputMode,
     OutputSetup,
     Polarity,
@@ -40,6 +38,10 @@ from stm_andreev.drivers.lakeshore372 import (
     SensorUnits,
     StandardEvent,
     TempCoefficient,
+)
+from stm_andreev.drivers.lakeshore372_adapters import (
+    LakeShoreTemperatureControl,
+    LakeShoreTransportBridge,
 )
 
 ESR_OK = ("*ESR?", "0")

@@ -16,7 +16,7 @@ from stm_andreev.drivers.nanonis import (
     NanonisTimeout,
 )
 from stm_andreev.simulators.emulators.nanonis import NanonisEmulator
-from stm_andreev.simulators.faults import FaultSpec, FaultyEmulator
+from stm_andreev.simulators.faults import FaultyEmulator, fault_spec
 from stm_andreev.simulators.lab import VirtualLab
 from stm_andreev.simulators.transports.inprocess import EmulatorSocket
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.faults
 def faulty_controller(*faults: dict, reconnect_attempts: int = 2, timeout_s: float = 2.0):
     clock = VirtualClock()
     lab = VirtualLab("InO-2", clock=clock, seed=5)
-    specs = [FaultSpec(instrument="nanonis", **f) for f in faults]
+    specs = [fault_spec(instrument="nanonis", **f) for f in faults]
     emulator = FaultyEmulator(NanonisEmulator(lab), specs, random.Random(1), clock=clock)
     connections = []
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from stm_andreev.config import load_plan_text
-from stm_andreev.config_checks import estimate_plan, spectrum_time_s
 from stm_andreev.procedures import plan_points
+from stm_andreev.procedures.checks import estimate_plan, spectrum_time_s
 from stm_andreev.procedures.spectroscopy import take_spectrum
 from stm_andreev.station import Station
 

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from stm_andreev.cli import main
-from stm_andreev.config import PlanLimitError, load_plan_text, require_plan_fits_station
+from stm_andreev.config import PlanLimitError, load_plan_text
 from stm_andreev.engine import RunControl, RunEngine
+from stm_andreev.procedures.checks import require_plan_fits_station
 from stm_andreev.storage import RunReader
 
 from .conftest import new_run, station_config

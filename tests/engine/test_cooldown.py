@@ -11,18 +11,14 @@ import pytest
 
 from stm_andreev.analysis.series import tc_from_resistance
 from stm_andreev.cli import main
-from stm_andreev.commands.cooldown import (
-    CooldownFileError,
-    CooldownWriter,
-    read_cooldown,
-    run_cooldown_steps,
-)
-from stm_andreev.config import load_plan_text, load_station, station_from_dict
+from stm_andreev.config import ConfigError, load_plan_text, load_station, station_from_dict
 from stm_andreev.config_yaml import parse_yaml
 from stm_andreev.engine import RunControl
-from stm_andreev.procedures.cooldown import CooldownOrderError, split_plan, thermometers
+from stm_andreev.engine.cooldown import run_cooldown_steps
+from stm_andreev.procedures.cooldown import split_plan, thermometers
 from stm_andreev.station import Station
 from stm_andreev.storage import RunReader
+from stm_andreev.storage.cooldown_file import CooldownFileError, CooldownWriter, read_cooldown
 
 SCAN_WAIT_S = 13.0  # the emulated 372's default INSET: pause 3 s + dwell 10 s
 
@@ -70,17 +66,16 @@ steps:
     assert [s.kind for s in cooldowns] == ["cooldown"]
     assert [(p.index, p.step_index) for p in points] == [(0, 1), (1, 2)]
     assert split_plan(cooldown_plan())[1] == []
-    late = load_plan_text(
-        """
+    with pytest.raises(ConfigError, match=r"steps\.1\.kind.*put cooldown steps first"):
+        load_plan_text(
+            """
 name: late
 steps:
   - {kind: single_spectrum, setpoint_A: 1.0e-8, n_bias: 21}
   - {kind: cooldown, target_K: 0.06, interval_s: 60, max_duration_s: 86400}
 """,
-        "late.yaml",
-    )
-    with pytest.raises(CooldownOrderError, match=r"steps\.1\..*put cooldown steps first"):
-        split_plan(late)
+            "late.yaml",
+        )
 
 
 def test_whole_cooldown_from_room_temperature_reaches_base(tmp_path):

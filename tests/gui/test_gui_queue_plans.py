@@ -1,4 +1,4 @@
-"""Run queue persistence, plan <-> Procedure round trip, the Procedure form and run control."""
+"""Run queue persistence, plan <-> form round trip, the step form and run control."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 
 from stm_andreev.config import ConfigError, load_plan, load_plan_text
 from stm_andreev.gui.launcher import RunHandle, find_run_file, run_command
-from stm_andreev.gui.plan_form import ParameterInputError, ProcedureForm
-from stm_andreev.gui.plans import load_editable, plan_names, plan_text_from_procedures
+from stm_andreev.gui.plan_form import StepForm, StepInputError
+from stm_andreev.gui.plans import load_editable, plan_names, plan_text_from_steps
 from stm_andreev.gui.queue import QueueFileError, QueueItem, RunQueue
 from stm_andreev.gui.run_control import RunControlWidget
 from stm_andreev.procedures import plan_points
@@ -49,53 +49,78 @@ def test_bad_queue_file_is_refused_with_its_name(tmp_path, text, match):
     assert str(path) in str(info.value)
 
 
-@pytest.mark.parametrize("name", [n for n in plan_names() if n != "cooldown"])
-def test_every_shipped_plan_round_trips_through_its_procedures(name):
+@pytest.mark.parametrize("name", plan_names())
+def test_every_shipped_plan_round_trips_through_its_forms(qtbot, name):
+    """Every key of every shipped plan survives the form untouched: same spectra, same plan."""
     plan, steps = load_editable(name)
-    edited = load_plan_text(plan_text_from_procedures(plan, steps))
+    for step in steps:
+        if step.editable:
+            form = StepForm(step.step)
+            qtbot.addWidget(form)
+            step.edited = form.values()
+    edited = load_plan_text(plan_text_from_steps(plan, steps))
+    assert edited.steps == plan.steps
     before = [(p.setpoint_A, p.temperature_K, p.position_m, p.settings.bias_V.size)
-              for p in plan_points(plan)]
+              for p in plan_points(plan, first_step=_lead(plan))]
     after = [(p.setpoint_A, p.temperature_K, p.position_m, p.settings.bias_V.size)
-             for p in plan_points(edited)]
+             for p in plan_points(edited, first_step=_lead(edited))]
     assert after == before
 
 
-def test_edited_procedure_values_reach_the_plan():
+def _lead(plan):
+    return sum(1 for s in plan.steps if s.kind == "cooldown")
+
+
+def test_edited_values_reach_the_plan(qtbot):
     plan, steps = load_editable("quick")
-    steps[0].procedure.n_setpoints = 7
-    steps[0].procedure.log_spacing = False
-    steps[1].procedure.temperatures_K = "0.1, 0.5, 0.9"
-    edited = load_plan_text(plan_text_from_procedures(plan, steps))
+    forms = [StepForm(s.step) for s in steps]
+    for form in forms:
+        qtbot.addWidget(form)
+    forms[0].set_value("n_setpoints", 7)
+    forms[0].set_value("spacing", "linear")
+    forms[1].set_value("temperatures_K", "[0.1, 0.5, 0.9]")
+    for step, form in zip(steps, forms, strict=True):
+        step.edited = form.values()
+    edited = load_plan_text(plan_text_from_steps(plan, steps))
     assert edited.steps[0].n_setpoints == 7 and edited.steps[0].spacing == "linear"
     assert edited.steps[1].temperature_sequence_K().tolist() == [0.1, 0.5, 0.9]
     assert edited.n_spectra == 10
 
 
-def test_invalid_edit_is_refused_naming_the_key():
+def test_invalid_edit_is_refused_naming_the_key(qtbot):
     plan, steps = load_editable("quick")
-    steps[0].procedure.bias_stop_V = steps[0].procedure.bias_start_V
-    with pytest.raises(ConfigError, match="bias_stop_V"):
-        plan_text_from_procedures(plan, steps)
-
-
-def test_form_is_generated_from_the_procedure_parameters(qtbot):
-    plan, steps = load_editable("setpoint-sweep")
-    proc = steps[0].procedure
-    form = ProcedureForm(proc)
+    form = StepForm(steps[0].step)
     qtbot.addWidget(form)
-    assert set(form.fields) == set(proc.parameter_objects())
-    assert form.values()["n_setpoints"] == 31
+    form.set_value("bias_stop_V", steps[0].step.bias_start_V)
+    steps[0].edited = form.values()
+    with pytest.raises(ConfigError, match="bias_stop_V"):
+        plan_text_from_steps(plan, steps)
+
+
+def test_form_is_generated_from_the_step_schema(qtbot):
+    plan, steps = load_editable("setpoint-sweep")
+    step = steps[0].step
+    form = StepForm(step)
+    qtbot.addWidget(form)
+    # every key of the schema but the kind, and nothing else
+    assert set(form.fields) == set(type(step).model_fields) - {"kind"}
+    assert form.texts()["n_setpoints"] == 31
+    # an integer field carries the schema's bounds
+    assert form.fields["n_setpoints"].maximum() == 10_000
+    assert form.fields["lockin_filter_slope_db"].count() == 4
     form.set_value("n_setpoints", 9)
     form.set_value("I_stop_A", "2e-7")
-    form.set_value("log_spacing", False)
-    form.apply()
-    assert (proc.n_setpoints, proc.I_stop_A, proc.log_spacing) == (9, 2e-7, False)
+    form.set_value("spacing", "linear")
+    values = form.values()
+    assert (values["n_setpoints"], values["I_stop_A"], values["spacing"]) == (9, 2e-7, "linear")
+    assert isinstance(values["lockin_filter_slope_db"], int)
     form.set_value("I_stop_A", "lots")
-    with pytest.raises(ParameterInputError, match="Stop setpoint"):
-        form.apply()
-    form.set_value("I_stop_A", "5e-2")  # above the Parameter's maximum (1e-3 A)
-    with pytest.raises(ParameterInputError, match="maximum"):
-        form.apply()
+    with pytest.raises(StepInputError, match="I_stop_A"):
+        form.values()
+    form.set_value("I_stop_A", "5e-2")  # above the schema's maximum (1e-3 A)
+    steps[0].edited = form.values()
+    with pytest.raises(ConfigError, match=r"I_stop_A.*0\.001"):
+        plan_text_from_steps(plan, steps)
 
 
 class RecordingLauncher:

@@ -86,13 +86,13 @@ def test_plan_from_a_list_of_dicts_and_from_a_mapping():
 @pytest.mark.parametrize(
     ("fault", "message"),
     [
-        ({"kind": "delay", "instrument": "lockin", "after_commands": 1}, "missing delay_s"),
+        ({"kind": "delay", "instrument": "lockin", "after_commands": 1}, r"delay_s: missing"),
         ({"kind": "stall", "instrument": "lockin"}, "needs a trigger"),
         ({"kind": "stall", "instrument": "lockin", "after_commands": 1, "at_time_s": 2},
          "not both"),
-        ({"kind": "garble", "after_commands": 1}, "name the instrument"),
-        ({"kind": "tip_change", "probability": 0.5}, "fires once"),
-        ({"kind": "temperature_spike", "at_time_s": 1, "delta_K": 0.1}, "missing duration_s"),
+        ({"kind": "garble", "after_commands": 1}, r"instrument: missing"),
+        ({"kind": "tip_change", "probability": 0.5}, r"probability: unknown key"),
+        ({"kind": "temperature_spike", "at_time_s": 1, "delta_K": 0.1}, r"duration_s: missing"),
         ({"kind": "melt", "instrument": "lockin", "after_commands": 1}, "faults.0.kind"),
         ({"kind": "garble", "instrument": "lockin", "probability": 2}, "probability"),
         ({"kind": "garble", "instrument": "lockin", "after_commands": 1, "colour": 1},
@@ -113,12 +113,16 @@ def test_unknown_instruments_are_reported():
 def test_station_schema_fault_objects_are_accepted():
     from stm_andreev.config_station import DelayFault, TipChangeFault
 
-    plan = FaultPlan.from_config([
+    given = [
         DelayFault(kind="delay", instrument="lockin", after_commands=2, delay_s=1.5),
         TipChangeFault(kind="tip_change", at_time_s=10.0),
-    ])
+    ]
+    plan = FaultPlan.from_config(given)
+    # one schema: the simulator runs the station file's own fault objects
+    assert list(plan.faults) == given
     assert plan.faults[0].delay_s == 1.5
-    assert plan.faults[1].instrument == "lab"
+    assert plan.faults[1].is_lab_fault and plan.lab_faults == [given[1]]
+    assert plan.faults[1].summary() == "tip_change lab at t=10 s"
 
 
 def test_wrapper_matches_the_emulator_family():

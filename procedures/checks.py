@@ -1,7 +1,9 @@
 """A plan against a station: limit violations and an estimate of how long the plan takes.
 
 Both read the steps only through their common accessors (setpoint sequence, temperatures,
-bias extremes, spectrum time), so a new step kind needs no change here.
+bias extremes), so a new step kind needs no change here. The time of a spectrum comes from the
+timing rules the sweeps themselves use (:mod:`.bias_sweeps`: the wait per point and the time of
+a sweep in each acquisition mode), so the estimate cannot drift from what the procedures do.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from stm_andreev.config_base import duration_text, si
-from stm_andreev.config_plan import (
-    CONTROLLER_SETTLING_S,
-    CooldownStep,
-    PlanConfig,
-    SpectrumParams,
-)
+from stm_andreev.config_errors import ConfigProblem, PlanLimitError
+from stm_andreev.config_plan import CooldownStep, PlanConfig, SpectrumParams
 from stm_andreev.config_station import StationConfig
+from stm_andreev.drivers.nanonis.client import MAX_POINT_TIME_S
+from stm_andreev.drivers.preamp import DEFAULT_GAINS_V_PER_A, settings_for_setpoint
+
+from .bias_sweeps import filter_settle_s, point_wait_s, sweep_time_s
 
 
 def check_plan_against_station(plan: PlanConfig, station: StationConfig) -> list[str]:
@@ -137,8 +139,6 @@ def _controller_settling_violations(at: str, step: SpectrumParams, station: Stat
                                    ) -> list[str]:
     """In controller_lockin mode the controller settles each point for the lock-in filter's
     wait, which at low setpoints can exceed what the controller accepts."""
-    from stm_andreev.drivers.nanonis.client import MAX_POINT_TIME_S
-
     out = []
     for I in np.unique(step.setpoint_sequence_A()):
         wait = lockin_point_wait_s(step, float(I), station)
@@ -154,41 +154,29 @@ def _controller_settling_violations(at: str, step: SpectrumParams, station: Stat
 
 def lockin_point_wait_s(step: SpectrumParams, setpoint_A: float, station: StationConfig
                         ) -> float:
-    """The wait per bias point with the external lock-in at ``setpoint_A``: the larger of
-    ``settle_s`` and the settle time of the filter chosen for the setpoint's decade (from the
-    station's lock-in model and preamp gains), as the procedures wait it."""
-    from stm_andreev.drivers.lockin_filter import settle_time_s
-    from stm_andreev.drivers.preamp import DEFAULT_GAINS_V_PER_A, settings_for_setpoint
-
+    """The wait per bias point with the external lock-in at ``setpoint_A``: the sweeps' own
+    rule (:func:`.bias_sweeps.point_wait_s`) for the filter the procedure sets at this
+    setpoint's decade (from the station's lock-in model and preamp gains)."""
     driver = station.instruments[station.roles.lockin].driver.upper()
     gains = (tuple(station.preamp.gains_V_per_A) if station.preamp is not None
              else DEFAULT_GAINS_V_PER_A)
     _, chosen = settings_for_setpoint(setpoint_A, step, gains, driver)
-    return max(step.settle_s, settle_time_s(chosen.time_constant_s, chosen.filter_slope_db))
+    return point_wait_s(step.settle_s,
+                        filter_settle_s(chosen.time_constant_s, chosen.filter_slope_db))
 
 
 def spectrum_time_s(step: SpectrumParams, setpoint_A: float,
                     station: StationConfig | None = None) -> float:
-    """Station time of one spectrum of ``step`` at ``setpoint_A``: feedback settle + points x wait.
-
-    Point by point through the lock-in, the procedure waits per point the larger of
-    ``settle_s`` and the settle time of the filter it sets for this setpoint's decade (which
-    at low setpoints is long: 13 tau at 24 dB/oct); that filter follows from the station's
-    lock-in model and preamp gains. A ``controller_lockin`` sweep has the controller settle
-    that same wait, then integrate ``integration_s``, per point; a ``controller`` sweep
-    ``settle_s`` then ``integration_s``; both plus the initial and end settling the procedure
-    sets (:data:`CONTROLLER_SETTLING_S`). Without a station a lock-in mode counts the nominal
-    ``settle_s + integration_s`` per point.
-    """
-    if step.acquisition == "controller":
-        return step.spectrum_time_s() + sum(CONTROLLER_SETTLING_S.values())
-    if station is None or not step.uses_external_lockin:
+    """Station time of one spectrum of ``step`` at ``setpoint_A``: the feedback settle plus the
+    sweep's time by the sweeps' own rule (:func:`.bias_sweeps.sweep_time_s`). Without a
+    station the lock-in's filter is unknown, and a lock-in mode counts the nominal
+    ``settle_s + integration_s`` per point."""
+    if station is None and step.uses_external_lockin:
         return step.spectrum_time_s()
-    wait = lockin_point_wait_s(step, setpoint_A, station)
-    if step.acquisition == "controller_lockin":
-        return (step.feedback_settle_s + sum(CONTROLLER_SETTLING_S.values())
-                + step.n_bias * (wait + step.integration_s))
-    return step.feedback_settle_s + step.n_bias * wait
+    wait = (lockin_point_wait_s(step, setpoint_A, station) if step.uses_external_lockin
+            else step.settle_s)
+    return step.feedback_settle_s + sweep_time_s(step.acquisition, step.n_bias, wait,
+                                                 step.integration_s)
 
 
 def estimate_plan(plan: PlanConfig, station: StationConfig | None = None) -> PlanEstimate:
@@ -218,3 +206,15 @@ def estimate_plan(plan: PlanConfig, station: StationConfig | None = None) -> Pla
         out.append(StepEstimate(index, step.n_spectra, step.n_spectra * step.n_bias,
                                 spectra_s + ramp_s + dwell, spectra_s + ramp_s + timeout))
     return PlanEstimate(tuple(out))
+
+
+def require_plan_fits_station(plan: PlanConfig, station: StationConfig,
+                              file: str | None = None) -> None:
+    """Raise :class:`PlanLimitError` listing every limit the plan exceeds (engine entry check)."""
+    violations = check_plan_against_station(plan, station)
+    if violations:
+        problems = []
+        for text in violations:
+            key, _, message = text.partition(": ")
+            problems.append(ConfigProblem(tuple(key.split(".")), message))
+        raise PlanLimitError(file or plan.name, problems)

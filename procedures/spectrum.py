@@ -1,0 +1,43 @@
+"""What one spectrum is: how it is taken (:class:`SpectrumSettings`) and what came back
+(:class:`Spectrum`). Shared by the spectrum sequence and the three bias sweeps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from stm_andreev.config_plan import EXTERNAL_LOCKIN_MODES
+
+
+@dataclass(frozen=True)
+class SpectrumSettings:
+    """How to take one spectrum (the plan's SpectrumParams, in SI units)."""
+
+    V_sp_V: float
+    bias_V: np.ndarray
+    acquisition: str  # "lockin", "controller" or "controller_lockin" (see config_plan)
+    modulation_Vrms: float
+    modulation_frequency_Hz: float
+    settle_s: float
+    integration_s: float
+    feedback_settle_s: float
+    settle_z_timeout_s: float
+    lockin_time_constant_s: float | None = None  # None: chosen per decade for the SNR
+    lockin_filter_slope_db: int = 24
+
+    @property
+    def uses_external_lockin(self) -> bool:
+        """Whether the external lock-in measures (and its sine out modulates the bias)."""
+        return self.acquisition in EXTERNAL_LOCKIN_MODES
+
+
+@dataclass
+class Spectrum:
+    """A measured spectrum and the record of the conditions it was taken in."""
+
+    bias_V: np.ndarray
+    G_S: np.ndarray
+    X_V: np.ndarray
+    Y_V: np.ndarray
+    record: dict = field(default_factory=dict)
