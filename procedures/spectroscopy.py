@@ -235,9 +235,8 @@ def take_spectrum(
         "tip_x_m": tip_x,
         "tip_y_m": tip_y,
         **setup,
-        **ramp_info,
     }
-    return Spectrum(settings.bias_V.copy(), G, X, Y, record, G_sigma)
+    return Spectrum(settings.bias_V.copy(), G, X, Y, record, G_sigma, ramp_info)
 
 
 def _close_loop(station, settings: SpectrumSettings) -> None:

@@ -44,3 +44,6 @@ class Spectrum:
     record: dict = field(default_factory=dict)
     #: one standard deviation of G_S per point, where the mode estimates it (continuous)
     G_sigma_S: np.ndarray | None = None
+    #: how a continuous sweep was taken and estimated (ramp time, capture rate, regularisation,
+    #: averaging width, resolution); not yet a field of the run file's record
+    ramp: dict = field(default_factory=dict)
