@@ -4,8 +4,9 @@ At a setpoint (V_sp, I_sp): choose the preamp gain and the lock-in range for the
 the setpoint with the feedback on (never faster than the station's ramp rate), wait until the
 tip height settles, record z, I and G_sp = I_sp/V_sp, open the feedback, sweep the bias (point
 by point through the lock-in, as one controller-run sweep read by the controller's own
-demodulator, or as one controller-run sweep recording the lock-in's X and Y outputs), return
-the bias to V_sp and close the feedback.
+demodulator, as one controller-run sweep recording the lock-in's X and Y outputs, or as a
+continuous walk through the grid recorded by the SR860's capture buffer with the filter
+inverted: :mod:`.continuous`), return the bias to V_sp and close the feedback.
 
 These functions only talk to the station's role interfaces (LockIn, FeedbackController,
 TemperatureController), never to a model of instrument.
