@@ -111,3 +111,19 @@ def test_too_few_samples_is_a_clear_error():
     t = np.linspace(0.0, 1.0, 20)
     with pytest.raises(ValueError, match="cannot determine 50 grid values"):
         estimate(t, np.zeros(20), steps, TAU, 24)
+
+
+def test_sharp_andreev_peaks_keep_the_grid_resolution_at_the_stated_noise():
+    """Contact at 65 mK with 10 uVrms modulation: structure at the grid scale, so GCV keeps
+    every point independent (width ~1) and the noise is the stated bound for that resolution,
+    sqrt(1 / (2 ENBW dt)) times one settled reading's."""
+    G = conductance(V, Eg_eV=650e-6, Dc_eV=150e-6, Z=0.5, gamma_eV=20e-6, T_K=0.065,
+                    Vmod_rms_V=10e-6)
+    steps, t, dwell = ramp(24)
+    sigma_y = 2e-4
+    est = estimate(t, filtered(G, steps, TAU, 24, t, sigma=sigma_y, seed=5), steps, TAU, 24)
+    z = (est.values - G) / est.sigma
+    assert np.mean(np.abs(z) <= 2) >= 0.93
+    assert np.median(est.width_points) < 1.2
+    bound = math.sqrt(1.0 / (2.0 * enbw_Hz(TAU, 24) * dwell)) * sigma_y
+    assert np.std(est.values - G) == pytest.approx(bound, rel=0.25)
