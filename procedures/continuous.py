@@ -6,7 +6,8 @@ The lock-in is set as in ``lockin`` mode. The bias is set to each grid value in 
 ``Bias.Set`` per point, on a schedule kept against the station clock so query latency does
 not accumulate), spending ``ramp_dwell_fraction`` of the filter's settle time at each; the
 first and last points are held one settle time longer so they are as well determined as the
-rest. Sample times follow from the capture start and the capture rate; the times the bias
+rest. With ``ramp_directions: forward_backward`` the walk goes up the grid and back down, and
+both passes are estimated jointly (one value per grid point). Sample times follow from the capture start and the capture rate; the times the bias
 reached each grid value are recorded as it is set.
 """
 
@@ -63,10 +64,20 @@ def ramp_plan(n_bias: int, time_constant_s: float, slope_db: int,
     return RampPlan(offsets, float(offsets[-1] + dwell + hold), dwell, settle)
 
 
+def grid_walk(n_bias: int, directions: str) -> np.ndarray:
+    """The grid index of each bias step: up the grid, or up and back down."""
+    if directions not in ("forward", "forward_backward"):
+        raise ValueError(f"ramp directions must be forward or forward_backward, got "
+                         f"{directions!r}")
+    up = np.arange(n_bias)
+    return up if directions == "forward" else np.concatenate([up, up[-2::-1]])
+
+
 def continuous_sweep_time_s(n_bias: int, time_constant_s: float, slope_db: int,
-                            dwell_fraction: float) -> float:
+                            dwell_fraction: float, directions: str = "forward") -> float:
     """Station time of one continuous sweep, s."""
-    return ramp_plan(n_bias, time_constant_s, slope_db, dwell_fraction).total_s
+    steps = grid_walk(n_bias, directions).size
+    return ramp_plan(steps, time_constant_s, slope_db, dwell_fraction).total_s
 
 
 def sweep_continuous(station, settings: SpectrumSettings, gain: float,
@@ -81,7 +92,8 @@ def sweep_continuous(station, settings: SpectrumSettings, gain: float,
             f"station's lock-in is {type(lockin).__name__}")
     tau, slope = float(lockin.time_constant), int(lockin.filter_slope)
     bias = np.asarray(settings.bias_V, dtype=float)
-    plan = ramp_plan(bias.size, tau, slope, settings.ramp_dwell_fraction)
+    walk = grid_walk(bias.size, settings.ramp_directions)
+    plan = ramp_plan(walk.size, tau, slope, settings.ramp_dwell_fraction)
     lockin.capture_quantities = "XY"
     lockin.capture_rate_exponent = 0
     rate = float(lockin.capture_rate_Hz)
@@ -96,8 +108,8 @@ def sweep_continuous(station, settings: SpectrumSettings, gain: float,
     lockin.status_bits()  # clear what latched before the sweep (e.g. during the ramp)
     lockin.start_capture()
     t_capture = clock.now()
-    step_t = np.empty(bias.size)
-    for i, value in enumerate(bias):
+    step_t = np.empty(walk.size)
+    for i, value in enumerate(bias[walk]):
         wait = t_capture + plan.offsets_s[i] - clock.now()
         if wait > 0:
             clock.sleep(wait)
@@ -122,11 +134,13 @@ def sweep_continuous(station, settings: SpectrumSettings, gain: float,
         raise LockInOverload(
             f"lock-in overload during the continuous ramp at gain {gain:.0e} V/A"
             f"{' (captured outputs at full scale)' if clipped else ''}")
-    result = estimate(sample_t, np.column_stack([X_s, Y_s]), step_t, tau, slope)
+    result = estimate(sample_t, np.column_stack([X_s, Y_s]), step_t, tau, slope,
+                      grid_index=walk)
     step_V = abs(float(bias[1] - bias[0])) if bias.size > 1 else 0.0
     rate_V_per_s = step_V / plan.dwell_s
     info = {
         "ramp_time_s": plan.total_s,
+        "ramp_directions": settings.ramp_directions,
         "ramp_dwell_s": plan.dwell_s,
         "capture_rate_Hz": rate,
         "capture_samples": int(X_s.size),

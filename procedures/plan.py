@@ -56,6 +56,7 @@ def spectrum_settings(step: SpectrumParams) -> SpectrumSettings:
         lockin_time_constant_s=step.lockin_time_constant_s,
         lockin_filter_slope_db=step.lockin_filter_slope_db,
         ramp_dwell_fraction=step.ramp_dwell_fraction,
+        ramp_directions=step.ramp_directions,
     )
 
 

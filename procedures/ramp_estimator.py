@@ -122,17 +122,21 @@ def whiten(matrix: np.ndarray, sample_t_s: np.ndarray, correlation_s: float) -> 
 
 def estimate(sample_t_s: np.ndarray, samples: np.ndarray, step_t_s: np.ndarray,
              tau_s: float, slope_db: int, *, basis: str = "hold",
-             lam: float | None = None) -> RampEstimate:
+             lam: float | None = None, grid_index: np.ndarray | None = None) -> RampEstimate:
     """The filter's input on the grid from ``samples`` (M,) or (M, q) taken at
-    ``sample_t_s`` (M,); the grid is reached at ``step_t_s`` (N,). ``lam``: relative
-    regularisation (None: chosen by GCV on the first column). See the module docstring."""
+    ``sample_t_s`` (M,); step k (at ``step_t_s[k]``) reaches grid point ``grid_index[k]``
+    (default k: one pass through the grid; a forward and backward pass visits each point
+    twice and is estimated jointly). ``lam``: relative regularisation (None: chosen by GCV
+    on the first column). See the module docstring."""
     # A few-hundred-unknown solve: threaded BLAS only adds contention (10-100x slower on a
     # loaded machine), so it runs on one thread.
     with threadpool_limits(limits=1):
-        return _estimate(sample_t_s, samples, step_t_s, tau_s, slope_db, basis, lam)
+        return _estimate(sample_t_s, samples, step_t_s, tau_s, slope_db, basis, lam,
+                         grid_index)
 
 
-def _estimate(sample_t_s, samples, step_t_s, tau_s, slope_db, basis, lam) -> RampEstimate:
+def _estimate(sample_t_s, samples, step_t_s, tau_s, slope_db, basis, lam,
+              grid_index) -> RampEstimate:
     t = np.asarray(sample_t_s, dtype=float)
     y = np.asarray(samples, dtype=float)
     y2 = y[:, None] if y.ndim == 1 else y
@@ -140,13 +144,24 @@ def _estimate(sample_t_s, samples, step_t_s, tau_s, slope_db, basis, lam) -> Ram
         raise ValueError(f"{y2.shape[0]} samples but {t.size} sample times")
     keep = t >= step_t_s[0]
     t, y2 = t[keep], y2[keep]
-    N = len(step_t_s)
+    n_steps = len(step_t_s)
+    index = np.arange(n_steps) if grid_index is None else np.asarray(grid_index, dtype=int)
+    if index.shape != (n_steps,) or index.min() < 0:
+        raise ValueError("grid_index needs one grid point (>= 0) per bias step")
+    N = int(index.max()) + 1
+    if np.unique(index).size != N:
+        raise ValueError("every grid point must be visited at least once")
     n = filter_stages(slope_db)
     if t.size < N + n + 2:
         raise ValueError(f"{t.size} samples cannot determine {N} grid values and the filter "
                          f"state ({N + n} unknowns): sample faster or ramp slower")
     correlation = 1.0 / (4.0 * enbw_Hz(tau_s, slope_db))
-    A = whiten(design_matrix(t, step_t_s, tau_s, slope_db, basis), t, correlation)
+    per_step = design_matrix(t, step_t_s, tau_s, slope_db, basis)
+    n_filter = per_step.shape[1] - n_steps
+    columns = np.zeros((t.size, N + n_filter))
+    np.add.at(columns.T, index, per_step[:, :n_steps].T)  # visits of one point share it
+    columns[:, N:] = per_step[:, n_steps:]
+    A = whiten(columns, t, correlation)
     b = whiten(y2, t, correlation)
     G = A.T @ A
     D = np.zeros((max(N - 2, 0), N + n))

@@ -26,6 +26,7 @@ class SpectrumSettings:
     lockin_time_constant_s: float | None = None  # None: chosen per decade for the SNR
     lockin_filter_slope_db: int = 24
     ramp_dwell_fraction: float = 0.28  # continuous: time per point / the filter's settle time
+    ramp_directions: str = "forward"  # continuous: "forward" or "forward_backward"
 
     @property
     def uses_external_lockin(self) -> bool:

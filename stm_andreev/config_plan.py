@@ -124,6 +124,9 @@ class SpectrumParams(Strict):
     # continuous: time at each bias point as a fraction of the filter's settle time (the
     # point-by-point wait); the first and last points are held one settle time longer.
     ramp_dwell_fraction: float = Field(0.28, gt=0.0, le=1.0)
+    # continuous: one pass up the grid, or up and back down (each point visited twice, one
+    # value per point estimated from both passes)
+    ramp_directions: Literal["forward", "forward_backward"] = "forward"
 
     @model_validator(mode="after")
     def _bias(self) -> SpectrumParams:

@@ -127,3 +127,22 @@ def test_sharp_andreev_peaks_keep_the_grid_resolution_at_the_stated_noise():
     assert np.median(est.width_points) < 1.2
     bound = math.sqrt(1.0 / (2.0 * enbw_Hz(TAU, 24) * dwell)) * sigma_y
     assert np.std(est.values - G) == pytest.approx(bound, rel=0.25)
+
+
+def test_forward_and_backward_passes_are_estimated_jointly():
+    """A walk up and back down the grid: each point visited twice, one value each, with
+    about 1/sqrt(2) of one pass's uncertainty."""
+    G = conductance(V, Eg_eV=650e-6, Dc_eV=220e-6, Z=3.0, gamma_eV=20e-6, T_K=0.065,
+                    Vmod_rms_V=20e-6)
+    index = np.concatenate([np.arange(V.size), np.arange(V.size - 2, -1, -1)])
+    steps, t, _ = ramp(24, n=index.size)
+    y = filtered(G[index], steps, TAU, 24, t, sigma=1 / 300, seed=9)
+    both = estimate(t, y, steps, TAU, 24, grid_index=index)
+    one = estimate(t, filtered(G, steps[:V.size], TAU, 24, t, sigma=1 / 300, seed=9),
+                   steps[:V.size], TAU, 24)
+    assert both.values.shape == (V.size,)
+    z = (both.values - G) / both.sigma
+    assert np.mean(np.abs(z) <= 2) >= 0.93
+    assert np.median(both.sigma) < 0.85 * np.median(one.sigma)
+    with pytest.raises(ValueError, match="visited at least once"):
+        estimate(t, y, steps, TAU, 24, grid_index=np.where(index == 5, 4, index))

@@ -158,3 +158,24 @@ feedback_settle_s: 0.5
     with RunReader(writer.path) as run:
         spectra = run.spectra()
     assert np.all(np.isfinite(spectra["G_S"]))
+
+
+def test_forward_and_backward_passes_make_one_spectrum_in_twice_the_time(monkeypatch):
+    reference, _, _ = one_spectrum("lockin", 1e-8)
+    station = Station.from_config(sr860_config(), source_text="test")
+    try:
+        plan = single_plan("continuous", 1e-8, "ramp_directions: forward_backward\n")
+        point = plan_points(plan)[0]
+        spectrum = take_spectrum(station, point.setpoint_A, point.settings)
+    finally:
+        station.close()
+    forward, _, _ = one_spectrum("continuous", 1e-8)
+    assert spectrum.G_S.shape == (N_BIAS,)
+    assert spectrum.ramp["ramp_directions"] == "forward_backward"
+    assert spectrum.ramp["ramp_time_s"] == pytest.approx(
+        spectrum_time_s(plan.steps[0], 1e-8, sr860_config()) - plan.steps[0].feedback_settle_s)
+    to_G = reference.record["preamp_gain_V_per_A"] * reference.record["modulation_Vrms"]
+    reading_sigma = float(np.std(reference.Y_V)) / to_G
+    z = (spectrum.G_S - reference.G_S) / np.sqrt(spectrum.G_sigma_S ** 2 + reading_sigma ** 2)
+    assert np.mean(np.abs(z) <= 2) >= 0.9
+    assert np.median(spectrum.G_sigma_S) < 0.85 * np.median(forward.G_sigma_S)
