@@ -192,7 +192,7 @@ def spectrum_time_s(step: SpectrumParams, setpoint_A: float,
         chosen = _lockin_filter(step, setpoint_A, station)
         return step.feedback_settle_s + continuous_sweep_time_s(
             step.n_bias, chosen.time_constant_s, chosen.filter_slope_db, step.ramp_dwell_fraction,
-            step.ramp_directions)
+            step.ramp_directions, step.ramp_noise_ratio)
     wait = (lockin_point_wait_s(step, setpoint_A, station) if step.uses_external_lockin
             else step.settle_s)
     return step.feedback_settle_s + sweep_time_s(step.acquisition, step.n_bias, wait,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stm_andreev.drivers.lockin_filter import settle_time_s
+from stm_andreev.drivers.lockin_filter import enbw_Hz, settle_time_s
 
 from .errors import LockInOverload
 from .ramp_estimator import estimate, resolution_limit_V
@@ -54,10 +54,16 @@ class RampPlan:
 
 
 def ramp_plan(n_bias: int, time_constant_s: float, slope_db: int,
-              dwell_fraction: float) -> RampPlan:
-    """The schedule of one continuous sweep (the plan estimate uses the same)."""
+              dwell_fraction: float, noise_ratio: float | None = None) -> RampPlan:
+    """The schedule of one continuous sweep (the plan estimate uses the same). The dwell per
+    point is ``dwell_fraction`` of the filter's settle time, or, with ``noise_ratio``, the
+    time 1 / (2 ENBW noise_ratio^2) that gives that noise per point at full grid resolution
+    relative to one settled reading (docs/continuous.md)."""
     settle = settle_time_s(time_constant_s, slope_db, SETTLE_FRACTION)
-    dwell = dwell_fraction * settle
+    if noise_ratio is not None:
+        dwell = 1.0 / (2.0 * enbw_Hz(time_constant_s, slope_db) * noise_ratio ** 2)
+    else:
+        dwell = dwell_fraction * settle
     hold = END_HOLD_SETTLES * settle
     offsets = hold + dwell * np.arange(n_bias, dtype=float)
     offsets[0] = 0.0
@@ -74,10 +80,11 @@ def grid_walk(n_bias: int, directions: str) -> np.ndarray:
 
 
 def continuous_sweep_time_s(n_bias: int, time_constant_s: float, slope_db: int,
-                            dwell_fraction: float, directions: str = "forward") -> float:
+                            dwell_fraction: float, directions: str = "forward",
+                            noise_ratio: float | None = None) -> float:
     """Station time of one continuous sweep, s."""
     steps = grid_walk(n_bias, directions).size
-    return ramp_plan(steps, time_constant_s, slope_db, dwell_fraction).total_s
+    return ramp_plan(steps, time_constant_s, slope_db, dwell_fraction, noise_ratio).total_s
 
 
 def sweep_continuous(station, settings: SpectrumSettings, gain: float,
@@ -93,7 +100,8 @@ def sweep_continuous(station, settings: SpectrumSettings, gain: float,
     tau, slope = float(lockin.time_constant), int(lockin.filter_slope)
     bias = np.asarray(settings.bias_V, dtype=float)
     walk = grid_walk(bias.size, settings.ramp_directions)
-    plan = ramp_plan(walk.size, tau, slope, settings.ramp_dwell_fraction)
+    plan = ramp_plan(walk.size, tau, slope, settings.ramp_dwell_fraction,
+                     settings.ramp_noise_ratio)
     lockin.capture_quantities = "XY"
     lockin.capture_rate_exponent = 0
     rate = float(lockin.capture_rate_Hz)

@@ -57,6 +57,7 @@ def spectrum_settings(step: SpectrumParams) -> SpectrumSettings:
         lockin_filter_slope_db=step.lockin_filter_slope_db,
         ramp_dwell_fraction=step.ramp_dwell_fraction,
         ramp_directions=step.ramp_directions,
+        ramp_noise_ratio=step.ramp_noise_ratio,
     )
 
 

@@ -27,6 +27,7 @@ class SpectrumSettings:
     lockin_filter_slope_db: int = 24
     ramp_dwell_fraction: float = 0.28  # continuous: time per point / the filter's settle time
     ramp_directions: str = "forward"  # continuous: "forward" or "forward_backward"
+    ramp_noise_ratio: float | None = None  # continuous: dwell from this noise target instead
 
     @property
     def uses_external_lockin(self) -> bool:

@@ -127,6 +127,9 @@ class SpectrumParams(Strict):
     # continuous: one pass up the grid, or up and back down (each point visited twice, one
     # value per point estimated from both passes)
     ramp_directions: Literal["forward", "forward_backward"] = "forward"
+    # continuous: instead of the fraction, the noise per point at full grid resolution
+    # relative to one settled point-by-point reading; the dwell is then 1 / (2 ENBW ratio^2)
+    ramp_noise_ratio: float | None = Field(None, gt=0.0, le=100.0)
 
     @model_validator(mode="after")
     def _bias(self) -> SpectrumParams:

@@ -179,3 +179,27 @@ def test_forward_and_backward_passes_make_one_spectrum_in_twice_the_time(monkeyp
     z = (spectrum.G_S - reference.G_S) / np.sqrt(spectrum.G_sigma_S ** 2 + reading_sigma ** 2)
     assert np.mean(np.abs(z) <= 2) >= 0.9
     assert np.median(spectrum.G_sigma_S) < 0.85 * np.median(forward.G_sigma_S)
+
+
+def test_a_noise_target_sets_the_rate_and_is_met_at_full_resolution():
+    """ramp_noise_ratio: 1.0 on a contact spectrum (Andreev structure at the grid scale, so no
+    averaging helps): the noise per point is that of one settled reading, in 0.49 of the
+    settle limit at 24 dB/oct (1 / (2 ENBW) = 6.4 tau of the 13.06 tau settle time)."""
+    reference, _, _ = one_spectrum("lockin", 1e-6)
+    station = Station.from_config(sr860_config(), source_text="test")
+    try:
+        plan = single_plan("continuous", 1e-6, "ramp_noise_ratio: 1.0\n")
+        point = plan_points(plan)[0]
+        spectra = [take_spectrum(station, point.setpoint_A, point.settings) for _ in range(4)]
+    finally:
+        station.close()
+    tau = reference.record["lockin_time_constant_s"]
+    settle = filter_settle_s(tau, 24)
+    assert spectra[0].ramp["ramp_dwell_s"] == pytest.approx(6.4 * tau)
+    assert spectra[0].ramp["ramp_time_s"] == pytest.approx(
+        spectrum_time_s(plan.steps[0], 1e-6, sr860_config()) - plan.steps[0].feedback_settle_s)
+    assert spectra[0].ramp["ramp_time_s"] < 0.52 * N_BIAS * settle
+    to_G = reference.record["preamp_gain_V_per_A"] * reference.record["modulation_Vrms"]
+    reading_sigma = float(np.std(reference.Y_V)) / to_G
+    scatter = np.median(np.std([s.G_S for s in spectra], axis=0, ddof=1))
+    assert scatter < 1.15 * reading_sigma
