@@ -57,6 +57,8 @@ def sweep_time_s(acquisition: str, n_bias: int, wait_s: float, integration_s: fl
     reading follows each wait; a controller-run sweep integrates ``integration_s`` after it
     and adds the initial and end settling it is sent (:data:`CONTROLLER_SETTLING_S`).
     """
+    if acquisition == "continuous":
+        raise ValueError("a continuous sweep is timed by continuous.continuous_sweep_time_s")
     if acquisition == "lockin":
         return n_bias * wait_s
     return n_bias * (wait_s + integration_s) + sum(CONTROLLER_SETTLING_S.values())

@@ -21,6 +21,10 @@ from stm_andreev.drivers.nanonis.client import MAX_POINT_TIME_S
 from stm_andreev.drivers.preamp import DEFAULT_GAINS_V_PER_A, settings_for_setpoint
 
 from .bias_sweeps import filter_settle_s, point_wait_s, sweep_time_s
+from .continuous import continuous_sweep_time_s
+
+#: Lock-in drivers with a capture buffer (``acquisition: continuous`` records through it).
+CAPTURE_DRIVERS = frozenset({"sr860"})
 
 
 def check_plan_against_station(plan: PlanConfig, station: StationConfig) -> list[str]:
@@ -57,6 +61,12 @@ def check_plan_against_station(plan: PlanConfig, station: StationConfig) -> list
                                   "the station")
             elif step.acquisition == "controller_lockin":
                 violations.extend(_controller_settling_violations(at, step, station))
+            elif (step.acquisition == "continuous"
+                  and station.instruments[roles["lockin"]].driver not in CAPTURE_DRIVERS):
+                violations.append(
+                    f"{at}acquisition: continuous records the lock-in's capture buffer, which "
+                    f"only the SR860 has; the station's lock-in is "
+                    f"{station.instruments[roles['lockin']].driver}")
         setpoints = step.setpoint_sequence_A()
         if setpoints.size and setpoints.max() > limits.max_setpoint_A * (1 + 1e-12):
             violations.append(
@@ -157,12 +167,17 @@ def lockin_point_wait_s(step: SpectrumParams, setpoint_A: float, station: Statio
     """The wait per bias point with the external lock-in at ``setpoint_A``: the sweeps' own
     rule (:func:`.bias_sweeps.point_wait_s`) for the filter the procedure sets at this
     setpoint's decade (from the station's lock-in model and preamp gains)."""
+    chosen = _lockin_filter(step, setpoint_A, station)
+    return point_wait_s(step.settle_s,
+                        filter_settle_s(chosen.time_constant_s, chosen.filter_slope_db))
+
+
+def _lockin_filter(step: SpectrumParams, setpoint_A: float, station: StationConfig):
+    """The lock-in settings the procedure chooses at this setpoint's decade."""
     driver = station.instruments[station.roles.lockin].driver.upper()
     gains = (tuple(station.preamp.gains_V_per_A) if station.preamp is not None
              else DEFAULT_GAINS_V_PER_A)
-    _, chosen = settings_for_setpoint(setpoint_A, step, gains, driver)
-    return point_wait_s(step.settle_s,
-                        filter_settle_s(chosen.time_constant_s, chosen.filter_slope_db))
+    return settings_for_setpoint(setpoint_A, step, gains, driver)[1]
 
 
 def spectrum_time_s(step: SpectrumParams, setpoint_A: float,
@@ -173,6 +188,11 @@ def spectrum_time_s(step: SpectrumParams, setpoint_A: float,
     ``settle_s + integration_s`` per point."""
     if station is None and step.uses_external_lockin:
         return step.spectrum_time_s()
+    if step.acquisition == "continuous":
+        chosen = _lockin_filter(step, setpoint_A, station)
+        return step.feedback_settle_s + continuous_sweep_time_s(
+            step.n_bias, chosen.time_constant_s, chosen.filter_slope_db, step.ramp_dwell_fraction,
+            step.ramp_directions, step.ramp_noise_ratio)
     wait = (lockin_point_wait_s(step, setpoint_A, station) if step.uses_external_lockin
             else step.settle_s)
     return step.feedback_settle_s + sweep_time_s(step.acquisition, step.n_bias, wait,

@@ -55,6 +55,9 @@ def spectrum_settings(step: SpectrumParams) -> SpectrumSettings:
         settle_z_timeout_s=step.settle_z_timeout_s,
         lockin_time_constant_s=step.lockin_time_constant_s,
         lockin_filter_slope_db=step.lockin_filter_slope_db,
+        ramp_dwell_fraction=step.ramp_dwell_fraction,
+        ramp_directions=step.ramp_directions,
+        ramp_noise_ratio=step.ramp_noise_ratio,
     )
 
 

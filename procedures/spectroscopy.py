@@ -4,8 +4,9 @@ At a setpoint (V_sp, I_sp): choose the preamp gain and the lock-in range for the
 the setpoint with the feedback on (never faster than the station's ramp rate), wait until the
 tip height settles, record z, I and G_sp = I_sp/V_sp, open the feedback, sweep the bias (point
 by point through the lock-in, as one controller-run sweep read by the controller's own
-demodulator, or as one controller-run sweep recording the lock-in's X and Y outputs), return
-the bias to V_sp and close the feedback.
+demodulator, as one controller-run sweep recording the lock-in's X and Y outputs, or as a
+continuous walk through the grid recorded by the SR860's capture buffer with the filter
+inverted: :mod:`.continuous`), return the bias to V_sp and close the feedback.
 
 These functions only talk to the station's role interfaces (LockIn, FeedbackController,
 TemperatureController), never to a model of instrument.
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from stm_andreev.drivers.preamp import DEFAULT_GAINS_V_PER_A, settings_for_setpoint
 
 from .bias_sweeps import sweep_with_controller, sweep_with_controller_lockin, sweep_with_lockin
+from .continuous import sweep_continuous
 from .errors import (
     PreampSaturation,
     SafeTipEvent,
@@ -178,7 +180,7 @@ def take_spectrum(
     T_before = station.mixing_chamber_K()
     check_temperature_ceiling(station, T_before)
     tip_x, tip_y = fb.get_tip_position()
-    if settings.acquisition != "lockin" and abort_requested is not None:
+    if settings.acquisition in ("controller", "controller_lockin") and abort_requested is not None:
         # Open the link that can stop a controller sweep now, with the loop still closed:
         # trying its ports may take a few timeouts, which must not pass with the tip at fixed z.
         station.sweep_stopper()
@@ -194,6 +196,8 @@ def take_spectrum(
         if check is not None:
             check()
 
+    G_sigma = None
+    ramp_info: dict = {}
     try:
         if settings.acquisition == "controller":
             X, Y = sweep_with_controller(station, settings, abort_requested, interlocks)
@@ -202,6 +206,10 @@ def take_spectrum(
         else:
             if settings.acquisition == "lockin":
                 X, Y = sweep_with_lockin(station, settings, gain, during_sweep)
+            elif settings.acquisition == "continuous":
+                X, Y, sigma_X, ramp_info = sweep_continuous(
+                    station, settings, gain, setup["lockin_sensitivity_V"], during_sweep)
+                G_sigma = sigma_X / (gain * settings.modulation_Vrms)
             else:
                 X, Y = sweep_with_controller_lockin(
                     station, settings, gain, setup["lockin_sensitivity_V"], abort_requested,
@@ -229,7 +237,7 @@ def take_spectrum(
         "tip_y_m": tip_y,
         **setup,
     }
-    return Spectrum(settings.bias_V.copy(), G, X, Y, record)
+    return Spectrum(settings.bias_V.copy(), G, X, Y, record, G_sigma, ramp_info)
 
 
 def _close_loop(station, settings: SpectrumSettings) -> None:

@@ -16,7 +16,7 @@ class SpectrumSettings:
 
     V_sp_V: float
     bias_V: np.ndarray
-    acquisition: str  # "lockin", "controller" or "controller_lockin" (see config_plan)
+    acquisition: str  # "lockin", "controller", "controller_lockin", "continuous"
     modulation_Vrms: float
     modulation_frequency_Hz: float
     settle_s: float
@@ -25,6 +25,9 @@ class SpectrumSettings:
     settle_z_timeout_s: float
     lockin_time_constant_s: float | None = None  # None: chosen per decade for the SNR
     lockin_filter_slope_db: int = 24
+    ramp_dwell_fraction: float = 0.28  # continuous: time per point / the filter's settle time
+    ramp_directions: str = "forward"  # continuous: "forward" or "forward_backward"
+    ramp_noise_ratio: float | None = None  # continuous: dwell from this noise target instead
 
     @property
     def uses_external_lockin(self) -> bool:
@@ -41,3 +44,8 @@ class Spectrum:
     X_V: np.ndarray
     Y_V: np.ndarray
     record: dict = field(default_factory=dict)
+    #: one standard deviation of G_S per point, where the mode estimates it (continuous)
+    G_sigma_S: np.ndarray | None = None
+    #: how a continuous sweep was taken and estimated (ramp time, capture rate, regularisation,
+    #: averaging width, resolution); not yet a field of the run file's record
+    ramp: dict = field(default_factory=dict)

@@ -66,10 +66,12 @@ def _check_values(spec: list[float] | Sweep, low: float, high: float, what: str,
 
 #: Acquisition modes: point by point through the external lock-in (``lockin``), a sweep the
 #: controller times and records with its own demodulator (``controller``) or with the external
-#: lock-in's analog outputs wired to its inputs (``controller_lockin``).
-Acquisition = Literal["lockin", "controller", "controller_lockin"]
+#: lock-in's analog outputs wired to its inputs (``controller_lockin``), or a bias ramp through
+#: the grid recorded by the SR860's capture buffer with the filter inverted (``continuous``,
+#: docs/continuous.md).
+Acquisition = Literal["lockin", "controller", "controller_lockin", "continuous"]
 #: The modes whose signal is the external lock-in's (its sine out is the modulation).
-EXTERNAL_LOCKIN_MODES = frozenset({"lockin", "controller_lockin"})
+EXTERNAL_LOCKIN_MODES = frozenset({"lockin", "controller_lockin", "continuous"})
 #: The controller's initial and end settling (s) that a controller-run sweep (``controller``
 #: and ``controller_lockin``) sets: none. The first point's settling already waits out the
 #: filter after the jump from V_sp to the first bias, as point by point; nothing is read after
@@ -97,7 +99,11 @@ class SpectrumParams(Strict):
     waiting ``settle_s`` then averaging for ``integration_s`` at each point) or
     ``controller_lockin`` (the Nanonis times the sweep and records the external lock-in's X and
     Y outputs: the lock-in is set as in ``lockin`` mode, the controller waits the same
-    per-point time as ``lockin`` mode, then averages for ``integration_s``).
+    per-point time as ``lockin`` mode, then averages for ``integration_s``) or ``continuous``
+    (the lock-in set as in ``lockin`` mode; the bias walks through the grid spending
+    ``ramp_dwell_fraction`` of the filter's settle time at each point while the SR860's capture
+    buffer records X and Y; G on the grid is recovered by inverting the known filter, with a
+    per-point uncertainty: docs/continuous.md).
     """
 
     V_sp_V: Bias = -3e-3
@@ -115,6 +121,15 @@ class SpectrumParams(Strict):
     # the plan needs; a value fixes it (s, one of the lock-in's table values).
     lockin_time_constant_s: PositiveFloat | None = None
     lockin_filter_slope_db: Literal[6, 12, 18, 24] = 24
+    # continuous: time at each bias point as a fraction of the filter's settle time (the
+    # point-by-point wait); the first and last points are held one settle time longer.
+    ramp_dwell_fraction: float = Field(0.28, gt=0.0, le=1.0)
+    # continuous: one pass up the grid, or up and back down (each point visited twice, one
+    # value per point estimated from both passes)
+    ramp_directions: Literal["forward", "forward_backward"] = "forward"
+    # continuous: instead of the fraction, the noise per point at full grid resolution
+    # relative to one settled point-by-point reading; the dwell is then 1 / (2 ENBW ratio^2)
+    ramp_noise_ratio: float | None = Field(None, gt=0.0, le=100.0)
 
     @model_validator(mode="after")
     def _bias(self) -> SpectrumParams:
