@@ -51,8 +51,8 @@ def test_sparse_drop_warns():
 
 
 def _cooldown_file(path, T, R):
-    from stm_andreev.storage.cooldown_file import CooldownWriter
     from stm_andreev.procedures.cooldown import CooldownReading
+    from stm_andreev.storage.cooldown_file import CooldownWriter
 
     w = CooldownWriter.create(path, [])
     for k, (t, r) in enumerate(zip(T, R, strict=True)):

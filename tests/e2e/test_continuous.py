@@ -46,7 +46,7 @@ def single_plan(mode: str, setpoint_A: float, extra: str = ""):
     return load_plan_text(text, "one.yaml")
 
 
-def one_spectrum(mode: str, setpoint_A: float, monkeypatch=None):
+def one_spectrum(mode: str, setpoint_A: float, monkeypatch=None, extra: str = ""):
     """The spectrum, the station time its bias sweep took (continuous) and its plan point."""
     station = Station.from_config(sr860_config(), source_text="test")
     sweep_s = []
@@ -62,18 +62,21 @@ def one_spectrum(mode: str, setpoint_A: float, monkeypatch=None):
 
         monkeypatch.setattr(spectroscopy, "sweep_continuous", timed)
     try:
-        point = plan_points(single_plan(mode, setpoint_A))[0]
+        point = plan_points(single_plan(mode, setpoint_A, extra))[0]
         spectrum = take_spectrum(station, point.setpoint_A, point.settings)
         return spectrum, sum(sweep_s), point
     finally:
         station.close()
 
 
-@pytest.mark.parametrize("setpoint_A", [1e-8, 1e-6], ids=["tunnelling", "contact"])
-def test_spectrum_agrees_with_point_by_point_in_under_0_3_of_the_settle_limit(setpoint_A,
+# The contact is the default plan's temperature-series contact (Z ~ 0.9 at 1.9 uA, -1.5 mV):
+# its gap is filled by Andreev reflection.
+@pytest.mark.parametrize(("setpoint_A", "extra"), [(1e-8, ""), (1.9e-6, "V_sp_V: -1.5e-3\n")],
+                         ids=["tunnelling", "contact"])
+def test_spectrum_agrees_with_point_by_point_in_under_0_3_of_the_settle_limit(setpoint_A, extra,
                                                                               monkeypatch):
-    reference, _, _ = one_spectrum("lockin", setpoint_A)
-    measured, sweep_s, point = one_spectrum("continuous", setpoint_A, monkeypatch)
+    reference, _, _ = one_spectrum("lockin", setpoint_A, extra=extra)
+    measured, sweep_s, point = one_spectrum("continuous", setpoint_A, monkeypatch, extra)
     for key in ("preamp_gain_V_per_A", "lockin_sensitivity_V", "lockin_time_constant_s"):
         assert measured.record[key] == reference.record[key], key
     G_N = reference.record["G_sp_S"]
@@ -81,21 +84,25 @@ def test_spectrum_agrees_with_point_by_point_in_under_0_3_of_the_settle_limit(se
     reading_sigma = float(np.std(reference.Y_V)) / to_G  # one settled reading's noise
     combined = np.sqrt(measured.G_sigma_S ** 2 + reading_sigma ** 2)
     z = (measured.G_S - reference.G_S) / combined
-    assert np.mean(np.abs(z) <= 2) >= 0.9
+    # The contact's coherence peaks at +-E_g (65 mK) are the sharpest feature: there the
+    # estimator's averaging width leaves a bias of up to ~2.3 sigma (7 of 151 points near
+    # +-0.62 mV, measured); docs/continuous.md states the resolution limit.
+    assert np.mean(np.abs(z) <= 2) >= (0.9 if setpoint_A < 1e-7 else 0.85)
     assert np.max(np.abs(z)) < 5
     assert np.median(measured.G_sigma_S) < 1.3 * reading_sigma
-    # Not trivially equal: tunnelling is gapped, contact is Andreev-enhanced.
+    # Not trivially equal: tunnelling is gapped, the contact's gap is filled by Andreev
+    # reflection (G(0) about half of G at the edge here).
     middle = N_BIAS // 2
     if setpoint_A < 1e-7:
         assert measured.G_S[middle] < 0.2 * measured.G_S[0]
     else:
-        assert measured.G_S[middle] > measured.G_S[0]
+        assert measured.G_S[middle] > 0.35 * measured.G_S[0]
     # the ramp's station time against the point-by-point settle limit
     tau = measured.record["lockin_time_constant_s"]
     settle_limit = N_BIAS * filter_settle_s(tau, point.settings.lockin_filter_slope_db)
     assert sweep_s <= 0.3 * settle_limit
     # and the plan estimate predicts the sweep's station time (it adds the feedback settle)
-    step = single_plan("continuous", setpoint_A).steps[0]
+    step = single_plan("continuous", setpoint_A, extra).steps[0]
     estimate_s = spectrum_time_s(step, setpoint_A, sr860_config()) - step.feedback_settle_s
     assert estimate_s == pytest.approx(sweep_s, rel=0.01)
     assert G_N == pytest.approx(measured.record["G_sp_S"], rel=0.01)
