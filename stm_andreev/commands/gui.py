@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     from stm_andreev.config import ConfigError
     from stm_andreev.gui.app import GuiOptions, run_gui
-    from stm_andreev.gui.queue import QueueFileError
+    from stm_andreev.service.queue_store import QueueFileError
 
     if args.attach and not Path(args.attach).is_file():
         print(f"error: --attach {args.attach}: no such run file", file=sys.stderr)

@@ -1,6 +1,6 @@
 """Run control: pick and edit a plan, queue runs, start/pause/resume/abort, progress, events.
 
-Runs are separate ``stm-andreev run`` processes (see :mod:`.launcher`); this widget starts them,
+Runs are separate ``stm-andreev run`` processes (see :mod:`stm_andreev.service.launcher`); this widget starts them,
 reads their run files and writes to their control channels. It never runs the engine itself.
 """
 
@@ -16,13 +16,13 @@ from PyQt5 import QtCore, QtWidgets
 
 from stm_andreev.config import ConfigError
 from stm_andreev.engine import send_command
+from stm_andreev.service.launcher import LaunchError, RunHandle, RunLauncher
+from stm_andreev.service.queue_store import QueueItem, RunQueue
 
 from . import theme
 from .browse import COOLDOWN_FORMAT, file_format, is_cooldown_file
-from .launcher import LaunchError, RunHandle, RunLauncher
 from .plan_form import ParameterInputError, ProcedureForm
 from .plans import EditableStep, load_editable, plan_names, plan_text_from_procedures
-from .queue import QueueItem, RunQueue
 from .runfile import FINAL_STATUSES, RunFollower, RunFollowError, format_duration, writer_alive
 
 log = logging.getLogger(__name__)
