@@ -80,34 +80,16 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     from stm_andreev.config import load_station
     from stm_andreev.service.api import create_app
-    from stm_andreev.service.auth import (
-        Auth,
-        AuthConfigError,
-        is_loopback,
-        make_token_file,
-        read_token_file,
-    )
+    from stm_andreev.service.auth import auth_for_bind
     from stm_andreev.service.core import StationService
     from stm_andreev.service.launcher import RunLauncher
     from stm_andreev.service.queue_store import DEFAULT_QUEUE_PATH, RunQueue
     from stm_andreev.service.supervisor import Supervisor
 
     host, port = parse_bind(args.bind)
-    loopback = is_loopback(host)
-    if args.token_file:
-        token = read_token_file(args.token_file)
-        token_where = args.token_file
-    elif not loopback:
-        raise AuthConfigError(
-            f"--bind {args.bind} is beyond loopback: give --token-file with a token of at "
-            "least 16 characters (anything that can move the tip is authenticated)")
-    else:
-        default = Path.home() / ".stm-andreev" / "service.token"
-        try:
-            token = read_token_file(default)
-        except AuthConfigError:
-            token = make_token_file(default)
-        token_where = str(default)
+    auth, token_where = auth_for_bind(
+        host, args.token_file, open_status=args.open_status,
+        default_token_file=Path.home() / ".stm-andreev" / "service.token")
     station_cfg = load_station(args.station)  # a bad station is refused before serving
     station = str(Path(args.station).resolve()) if Path(args.station).exists() else args.station
     queue_path = args.queue or os.environ.get("STM_ANDREEV_QUEUE", DEFAULT_QUEUE_PATH)
@@ -118,7 +100,6 @@ def _serve(args: argparse.Namespace) -> int:
         station=station, runs_dir=runs, continue_on_failure=args.continue_on_failure,
     )
     service = StationService(supervisor)
-    auth = Auth(token, open_reads=args.open_status or loopback)
     app = create_app(service, auth)
     service.start()
     print(f"serving on http://{args.bind}/ (API at /docs); queue {queue_path}; "

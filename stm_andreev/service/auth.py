@@ -81,3 +81,27 @@ class Auth:
             return None
         scheme, _, value = authorization.partition(" ")
         return value.strip() if scheme.lower() == "bearer" else None
+
+
+def auth_for_bind(host: str, token_file: str | None, *, open_status: bool,
+                  default_token_file: str | os.PathLike[str]) -> tuple[Auth, str]:
+    """The service's :class:`Auth` for binding to ``host``, and where its token is kept.
+
+    Beyond loopback a token file must be given and reads need the token unless
+    ``open_status``; on loopback a missing token file is made at ``default_token_file``, and
+    reads are open (anyone on this machine can read the run files anyway).
+    """
+    loopback = is_loopback(host)
+    if token_file:
+        token, where = read_token_file(token_file), str(token_file)
+    elif not loopback:
+        raise AuthConfigError(
+            f"binding to {host} (beyond loopback) needs --token-file with a token of at least "
+            f"{MIN_TOKEN_CHARS} characters: anything that can move the tip is authenticated")
+    else:
+        try:
+            token = read_token_file(default_token_file)
+        except AuthConfigError:
+            token = make_token_file(default_token_file)
+        where = str(default_token_file)
+    return Auth(token, open_reads=open_status or loopback), where

@@ -9,10 +9,6 @@ import json
 MAX_BODY_BYTES = 256 * 1024
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BodyLimitMiddleware:
     """ASGI middleware answering 413 to a body over ``max_bytes``."""
 
@@ -35,29 +31,33 @@ class BodyLimitMiddleware:
             if too_big:
                 await _reply(send, 413, f"request body over {self.max_bytes} bytes")
                 return
+        # Read the whole body first (it is small by rule): a body that grows past the limit
+        # is answered 413 before the application sees any of it.
+        chunks: list[bytes] = []
         seen = 0
-        started = False
-
-        async def limited_receive():
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge
-            return message
-
-        async def tracking_send(message):
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.max_bytes:
                 await _reply(send, 413, f"request body over {self.max_bytes} bytes")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: disconnect notices for streams
+
+        await self.app(scope, replay, send)
 
 
 async def _reply(send, status: int, message: str) -> None:
