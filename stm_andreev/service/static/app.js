@@ -35,15 +35,15 @@ function extent(values) {
   return [lo, hi];
 }
 // Draws y(x) polylines in a 600x300 box with a margin for tick labels; series: [{x, y, color}].
-function plot(svg, series, xlabel, ylabels) {
+function plot(svg, series, xlabel, ylabels, xfmt = (v) => v.toPrecision(3)) {
   clear(svg);
   const W = 600, H = 300, L = 60, R = 56, T = 10, B = 34;
   el("rect", { x: L, y: T, width: W - L - R, height: H - T - B, fill: "none", stroke: "#2a323b" }, svg);
   const xs = extent(series.flatMap((s) => s.x));
   if (!xs) { const t = el("text", { x: W / 2, y: H / 2, "text-anchor": "middle" }, svg); t.textContent = "no data yet"; return; }
   const sx = (v) => L + (v - xs[0]) / (xs[1] - xs[0]) * (W - L - R);
-  el("text", { x: L, y: H - 8 }, svg).textContent = xs[0].toPrecision(3);
-  el("text", { x: W - R, y: H - 8, "text-anchor": "end" }, svg).textContent = xs[1].toPrecision(3);
+  el("text", { x: L, y: H - 8 }, svg).textContent = xfmt(xs[0]);
+  el("text", { x: W - R, y: H - 8, "text-anchor": "end" }, svg).textContent = xfmt(xs[1]);
   el("text", { x: W / 2, y: H - 8, "text-anchor": "middle" }, svg).textContent = xlabel;
   series.forEach((s, i) => {
     const ys = extent(s.y);
@@ -71,9 +71,9 @@ function drawSpectrum() {
 function drawSeries() {
   const rows = state.rows, idx = rows.map((_, i) => i);
   plot($("series-plot"), [
-    { x: idx, y: rows.map((r) => r.setpoint_A > 0 ? Math.log10(r.setpoint_A) : null), color: "#4fa3e0", fmt: (v) => "1e" + v.toFixed(1) },
-    { x: idx, y: rows.map((r) => r.temperature_after_K), color: "#e0a84f", fmt: (v) => v.toPrecision(3) },
-  ], "spectrum #", ["log I", "T (K)"]);
+    { x: idx, y: rows.map((r) => r.setpoint_A > 0 ? Math.log10(r.setpoint_A) : null), color: "#4fa3e0", fmt: (v) => Math.pow(10, v).toExponential(1) },
+    { x: idx, y: rows.map((r) => r.temperature_after_K), color: "#e0a84f", fmt: (v) => v.toPrecision(4) },
+  ], "spectrum #", ["I_sp (A)", "T (K)"], (v) => String(Math.round(v)));
 }
 
 // ------------------------------------------------------------------ status
@@ -85,7 +85,8 @@ function showStatus(st) {
   text($("count"), run.done ?? 0);
   text($("planned"), run.planned ?? 0);
   text($("status"), run.status || (st.current ? "starting" : "idle"));
-  text($("eta"), run.status === "finished" ? "done" : fmtDuration(run.eta_s));
+  const paused = run.status === "paused" || (run.interlock || {}).level === "pause" || (run.interlock || {}).level === "interlock";
+  text($("eta"), run.status === "finished" ? "done" : paused ? "-- (paused)" : fmtDuration(run.eta_s));
   $("bar").style.width = (run.planned ? 100 * run.done / run.planned : 0) + "%";
   const p = run.point;
   text($("point"), p ? "#" + p.point_index + " step " + p.step_index + ", I_sp " + fmt(p.setpoint_A, 2, " A") +
@@ -140,7 +141,17 @@ function connect() {
   const q = token() ? "?token=" + encodeURIComponent(token()) : "";
   source = new EventSource("/api/stream" + q);
   source.onopen = () => { $("conn").className = "pill live"; text($("conn"), "live"); };
-  source.onerror = () => { $("conn").className = "pill down"; text($("conn"), "reconnecting"); };
+  source.onerror = async () => {
+    $("conn").className = "pill down"; text($("conn"), "reconnecting");
+    // Reads closed (served beyond loopback without --open-status): ask for the token once.
+    const r = await fetch("/api/status", { headers: authHeaders() }).catch(() => null);
+    if (r && r.status === 401) {
+      source.close();
+      const tok = (window.prompt("This station needs its token to show the run") || "").trim();
+      if (tok) { localStorage.setItem("stmToken", tok); connect(); }
+      else text($("conn"), "token needed");
+    }
+  };
   source.addEventListener("series", (ev) => {
     const d = JSON.parse(ev.data);
     state.rows = d.rows; state.runFile = d.run_file; state.spectrum = null;
