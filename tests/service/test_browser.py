@@ -3,8 +3,8 @@ loaded during a simulated run. The spectrum count rises on the page; Pause asks 
 and the run pauses. Screenshots go to $STM_ANDREEV_SCREENSHOT_DIR (docs/screenshots/ when made
 for the docs) or the test's tmp dir.
 
-Skipped only when Chromium, chromedriver or Selenium is missing outside CI; in CI (``CI`` set)
-their absence fails the test.
+Skipped only when Chromium, chromedriver or Selenium is missing outside CI; in CI (``CI`` or
+``STM_ANDREEV_REQUIRE_BROWSER`` set, as .ci/run does) their absence fails the test.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def _browser(width: int, height: int):
     if not CHROMEDRIVER:
         missing.append("apt chromium-driver")
     if missing:
-        if os.environ.get("CI"):
+        if os.environ.get("CI") or os.environ.get("STM_ANDREEV_REQUIRE_BROWSER"):
             pytest.fail(f"browser test needs {', '.join(missing)} in CI")
         pytest.skip(f"no {', '.join(missing)}")
     options = webdriver.ChromeOptions()
