@@ -102,11 +102,23 @@ def _serve(args: argparse.Namespace) -> int:
     service = StationService(supervisor)
     app = create_app(service, auth)
     service.start()
+    from stm_andreev.service.client import remove_discovery, write_discovery
+
+    # The GUI finds the service through this file (the URL and where the token is kept).
+    write_discovery(queue_path, f"http://{_url_host(host)}:{port}", token_where)
     print(f"serving on http://{args.bind}/ (API at /docs); queue {queue_path}; "
           f"runs in {runs}; token in {token_where}", file=sys.stderr, flush=True)
     try:
         # No access log: the event stream takes the token as a query parameter.
         uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
     finally:
+        remove_discovery(queue_path)
         service.stop()
     return 0
+
+
+def _url_host(host: str) -> str:
+    """How a local client reaches a service bound to ``host``."""
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host

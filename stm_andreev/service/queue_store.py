@@ -23,6 +23,29 @@ QUEUE_FORMAT = 1
 STATES = ("queued", "running", "finished", "aborted", "failed")
 
 
+def queue_lock_path(queue_path: str | os.PathLike[str]) -> Path:
+    """The lock a station service holds on its queue file while it runs."""
+    return Path(f"{queue_path}.lock")
+
+
+def queue_owned(queue_path: str | os.PathLike[str]) -> bool:
+    """Whether a station service holds the queue at ``queue_path`` now (the GUI asks this
+    before it starts a plan or writes the queue itself)."""
+    import fcntl
+
+    lock_path = queue_lock_path(queue_path)
+    if not lock_path.exists():
+        return False
+    fd = os.open(lock_path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 class QueueFileError(Exception):
     """The queue file cannot be read or written (message names the file and why)."""
 

@@ -25,7 +25,7 @@ from stm_andreev.gui.runfile import FINAL_STATUSES, writer_alive
 from stm_andreev.storage import RunReader, StorageError
 
 from .launcher import LaunchError, RunHandle, RunLauncher
-from .queue_store import QueueItem, RunQueue
+from .queue_store import QueueItem, RunQueue, queue_lock_path
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class Supervisor:
     def acquire(self) -> None:
         """Take the queue's lock (held until :meth:`release` or process exit) and re-attach
         to a run an earlier service or GUI left going."""
-        lock_path = Path(f"{self.queue.path}.lock")
+        lock_path = queue_lock_path(self.queue.path)
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -112,21 +112,6 @@ class Supervisor:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
-
-    @staticmethod
-    def owned(queue_path: str | os.PathLike[str]) -> bool:
-        """Whether a service holds the queue at ``queue_path`` now (what the GUI asks)."""
-        lock_path = Path(f"{queue_path}.lock")
-        if not lock_path.exists():
-            return False
-        fd = os.open(lock_path, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
-        return False
 
     # ------------------------------------------------------------------ the loop's step
     def step(self) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 pytest.importorskip("uvicorn")
 
+from stm_andreev.service.client import ServiceClient, ServiceError  # noqa: E402
 from stm_andreev.storage import RunReader  # noqa: E402
 
 from .serving import Served, pid_alive, sweep_plan  # noqa: E402
@@ -80,10 +81,20 @@ def test_killed_service_leaves_the_run_going_and_a_restart_carries_on(tmp_path):
         served.stop()
 
 
-def test_a_second_service_on_the_same_queue_refuses_to_start(tmp_path):
+def test_a_second_service_is_refused_and_the_gui_client_finds_the_first(tmp_path):
     served = Served(tmp_path).start()
     try:
         with pytest.raises(RuntimeError, match="already owns the queue"):
             Served(tmp_path).start()
+        client = ServiceClient.find(served.queue)
+        assert client is not None and client.url == served.url
+        with pytest.raises(ServiceError, match="plan refused"):
+            client.add("name: x\nsteps: []")
+        served.post("/api/queue-control/stop-after-current")  # nothing is started here
+        added = client.add(sweep_plan("from-gui"))
+        assert [i["id"] for i in served.get("/api/queue")] == [added["id"]]
+        with pytest.raises(ServiceError, match="no running plan"):
+            client.command("pause")
     finally:
         served.stop()
+    assert ServiceClient.find(served.queue) is None  # the GUI runs the queue alone again

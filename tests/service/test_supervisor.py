@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from stm_andreev.service.queue_store import RunQueue
+from stm_andreev.service.queue_store import RunQueue, queue_owned
 from stm_andreev.service.supervisor import (
     HOLD_STOP,
     QueueRequestError,
@@ -143,9 +143,9 @@ def test_a_second_service_on_the_same_queue_is_refused(supervisor, tmp_path, lau
     other = Supervisor(RunQueue(tmp_path / "queue.json"), launcher, runs_dir=tmp_path)
     with pytest.raises(StationBusyError, match="already owns"):
         other.acquire()
-    assert Supervisor.owned(tmp_path / "queue.json")
+    assert queue_owned(tmp_path / "queue.json")
     supervisor.release()
-    assert not Supervisor.owned(tmp_path / "queue.json")
+    assert not queue_owned(tmp_path / "queue.json")
 
 
 def test_queue_edits_persist_with_the_hold(supervisor):
