@@ -49,6 +49,7 @@ class SseClient(threading.Thread):
         self.spectrum_seen: dict[int, float] = {}  # row -> wall time the event arrived
         self.events = 0
         self.stop = threading.Event()
+        self.service_share = self.client_share = float("nan")
 
     def run(self) -> None:
         with httpx.Client(timeout=None) as client, client.stream(
@@ -88,6 +89,7 @@ def run_served(plan_text: str, folder: Path, *, watch: bool = False):
     client = SseClient(served)
     client.start()
     confirmed: dict[int, float] = {}
+    cpu0, own0, wall0 = _cpu_s(served.process.pid), time.process_time(), time.perf_counter()
     try:
         served.post("/api/queue", {"plan_text": plan_text})
         if watch:
@@ -96,12 +98,21 @@ def run_served(plan_text: str, folder: Path, *, watch: bool = False):
             _watch(Path(status["current"]["run_file"]), confirmed, served)
         served.wait_for(lambda s: s["queue_counts"] == {"finished": 1}, "the run's end",
                         timeout_s=600)
+        wall = time.perf_counter() - wall0
+        client.service_share = (_cpu_s(served.process.pid) - cpu0) / wall
+        client.client_share = (time.process_time() - own0) / wall
         run_log = next(served.runs.glob("*/run.log")).read_text()
         time.sleep(0.5)  # the last spectrum's event is on its way
     finally:
         client.stop.set()
         served.stop()
     return _rate(run_log), client, confirmed
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _watch(path: Path, confirmed: dict[int, float], served: Served) -> None:
@@ -126,18 +137,21 @@ def throughput(n_runs: int, n_setpoints: int, folder: Path) -> None:
     plan_text = sweep_plan("bench-service", n=n_setpoints, n_bias=N_BIAS)
     plan = folder / "bench-service.yaml"
     plan.write_text(plan_text)
-    alone, served = [], []
+    alone, served, shares = [], [], []
     for k in range(n_runs):
         alone.append(run_alone(plan, folder / f"alone-{k}"))
         rate, client, _ = run_served(plan_text, folder / f"served-{k}")
         served.append(rate)
+        shares.append(client.service_share)
         print(f"  pair {k + 1}: alone {alone[-1]:.2f} spectra/s, served + SSE client "
               f"{rate:.2f} spectra/s (ratio {rate / alone[-1]:.3f}; client got "
-              f"{client.events} events)", flush=True)
+              f"{client.events} events; service used {100 * client.service_share:.1f} % of a "
+              f"core, the client {100 * client.client_share:.1f} %)", flush=True)
     a, s = statistics.median(alone), statistics.median(served)
     print(f"throughput ({n_setpoints} spectra x {N_BIAS} points, simulated station, "
           f"{n_runs} pairs): alone {a:.2f} spectra/s, served + client {s:.2f} spectra/s, "
-          f"ratio of medians {s / a:.3f} (target >= 0.95); machine load average "
+          f"ratio of medians {s / a:.3f} (target >= 0.95); service CPU median "
+          f"{100 * statistics.median(shares):.1f} % of a core; machine load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 

@@ -30,6 +30,8 @@ from .queue_store import QueueItem, RunQueue, queue_lock_path
 log = logging.getLogger(__name__)
 
 HOLD_STOP = "stopped after the current plan (resume the queue to go on)"
+#: Appended to HOLD_STOP while the current plan still runs.
+PENDING = " [after the running plan]"
 
 
 class StationBusyError(Exception):
@@ -163,9 +165,10 @@ class Supervisor:
         self.queue.update(item, state=state, message=message)
         log.info("queue item %s (%s) ended: %s (%s)", item.id, item.plan_name, state, message)
         self.item = self.handle = None
-        if state != "finished" and not self.continue_on_failure and not self.queue.hold:
+        if state != "finished" and not self.continue_on_failure:
+            # Also replaces a pending stop: the failure is what the operator must see.
             self.queue.set_hold(f"{item.plan_name} ({item.id}) {state}: skip or retry it")
-        elif self.queue.hold == HOLD_STOP + " [pending]":
+        elif self.queue.hold == HOLD_STOP + PENDING:
             self.queue.set_hold(HOLD_STOP)
 
     def _start(self, item: QueueItem) -> None:
@@ -229,7 +232,7 @@ class Supervisor:
 
     def stop_after_current(self) -> None:
         with self.lock:
-            self.queue.set_hold(HOLD_STOP + (" [pending]" if self.item is not None else ""))
+            self.queue.set_hold(HOLD_STOP + (PENDING if self.item is not None else ""))
 
     def resume_queue(self) -> None:
         with self.lock:

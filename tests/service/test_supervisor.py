@@ -177,3 +177,15 @@ def test_running_items_cannot_be_edited_moved_or_removed(supervisor):
             call()
     with pytest.raises(LookupError):
         supervisor.remove("nope")
+
+
+def test_a_failure_during_a_pending_stop_shows_the_failure(supervisor, launcher):
+    a = supervisor.add(plan_named("a"))
+    supervisor.add(plan_named("b"))
+    supervisor.step()
+    supervisor.stop_after_current()
+    assert "after the running plan" in supervisor.queue.hold
+    launcher.end(a.id, 2)
+    supervisor.step()
+    assert "a (" in supervisor.queue.hold and "failed" in supervisor.queue.hold
+    assert launcher.started == [a.id]
