@@ -262,7 +262,7 @@ class RunControlWidget(QtWidgets.QWidget):
             self.queue.update(item, state="failed", message=str(exc))
             self._refresh_queue_table()
             return
-        self.queue.update(item, state="running", message="started")
+        self.queue.update(item, state="running", message="started", pid=handle.pid)
         self._follow(item, handle)
 
     def attach(self, run_path: str | os.PathLike[str]) -> None:

@@ -114,7 +114,8 @@ class Served:
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {TOKEN}"}
 
-    def wait_for(self, condition, what: str, timeout_s: float = PROCESS_WAIT_S):
+    def wait_for(self, condition, what: str, timeout_s: float = PROCESS_WAIT_S,
+                 poll_s: float = 0.1):
         deadline = time.monotonic() + timeout_s
         while True:
             status = self.get("/api/status")
@@ -123,7 +124,7 @@ class Served:
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out waiting for {what}; last status {status}\n"
                                      f"{self.log()}")
-            time.sleep(0.1)
+            time.sleep(poll_s)
 
 
 def pid_alive(pid: int) -> bool:
