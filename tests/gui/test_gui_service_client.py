@@ -4,6 +4,9 @@ itself, and follows the plan the service runs; without a service it runs the que
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from stm_andreev.gui.run_control import RunControlWidget
 from stm_andreev.service.client import ServiceError
 from stm_andreev.service.queue_store import QueueItem, RunQueue
@@ -38,6 +41,9 @@ class FakeService:
 
 
 def test_with_a_service_the_gui_is_its_client(qtbot, tmp_path, physics_run):
+    # A copy: a live reader left open on the shared session file would clash (HDF5 refuses
+    # a second live open of one file in one process) with later tests reading it.
+    run_file = Path(shutil.copy(physics_run, tmp_path / "run.h5"))
     path = tmp_path / "queue.json"
     service = FakeService(path)
     launcher = RecordingLauncher()
@@ -53,9 +59,9 @@ def test_with_a_service_the_gui_is_its_client(qtbot, tmp_path, physics_run):
     widget.start_next()
     assert launcher.started == [] and service.calls[-1] == ("resume_queue",)
     # The service starts the plan and records its run file; the GUI follows it.
-    service.own.update(service.own.get(item.id), state="running", run_path=str(physics_run))
+    service.own.update(service.own.get(item.id), state="running", run_path=str(run_file))
     widget.poll()
-    assert widget.run_path == physics_run
+    assert widget.run_path == run_file
     assert widget.queue_table.item(0, 1).text() == "running"
     assert "finished" in widget.progress_label.text()
     widget.command("pause")
@@ -66,6 +72,8 @@ def test_with_a_service_the_gui_is_its_client(qtbot, tmp_path, physics_run):
     assert launcher.started == []
     service.refuse = True
     assert widget.add_to_queue() is None and "refused" in widget.form_error.text()
+    widget.timer.stop()
+    widget.follower.close()
 
 
 def test_remove_goes_through_the_service(qtbot, tmp_path):
