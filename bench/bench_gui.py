@@ -34,9 +34,9 @@ from PyQt5 import QtWidgets  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stm_andreev.gui.launcher import find_run_file  # noqa: E402
 from stm_andreev.gui.run_control import RunControlWidget  # noqa: E402
 from stm_andreev.gui.spectra_view import LiveSpectraWidget  # noqa: E402
+from stm_andreev.service.launcher import find_run_file  # noqa: E402
 from tests.gui.physics_runs import append, create_run  # noqa: E402
 
 THROUGHPUT_PLAN = """
@@ -114,8 +114,8 @@ def _run(plan: Path, out: Path, app: QtWidgets.QApplication | None) -> tuple[flo
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     widgets = []
     if app is not None:
-        from stm_andreev.gui.launcher import RunLauncher
-        from stm_andreev.gui.queue import RunQueue
+        from stm_andreev.service.launcher import RunLauncher
+        from stm_andreev.service.queue_store import RunQueue
 
         view = LiveSpectraWidget()
         control = RunControlWidget(RunQueue(out / "queue.json"), RunLauncher(), runs_dir=out)

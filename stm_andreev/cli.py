@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "analyze": "analyze",
     "gui": "gui",
     "cooldown": "cooldown",
+    "serve": "serve",
 }
 
 

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from stm_andreev.config import ConfigError
     from stm_andreev.gui.app import GuiOptions, run_gui
     from stm_andreev.gui.qt_messages import quiet_qt
-    from stm_andreev.gui.queue import QueueFileError
+    from stm_andreev.service.queue_store import QueueFileError
 
     before = _stat(args.screenshot)
     try:

@@ -4,8 +4,8 @@ Views, each a widget taking its collaborators as constructor arguments:
 
 * :class:`~.dashboard.CooldownDashboard` (a sampler: :class:`~.cooldown.StationSampler`,
   :class:`~.cooldown.SimulatedCooldown`);
-* :class:`~.run_control.RunControlWidget` (a :class:`~.queue.RunQueue`, a
-  :class:`~.launcher.RunLauncher`, a follower factory);
+* :class:`~.run_control.RunControlWidget` (a :class:`stm_andreev.service.queue_store.RunQueue`, a
+  :class:`stm_andreev.service.launcher.RunLauncher`, a follower factory);
 * :class:`~.spectra_view.LiveSpectraWidget` (a follower factory);
 * :class:`~.browse.BrowseWidget` (a directory);
 * :class:`~.main_window.MainWindow` puts them in tabs; ``stm-andreev gui`` opens it.

@@ -12,6 +12,9 @@ from pathlib import Path
 
 from PyQt5 import QtCore, QtWidgets
 
+from stm_andreev.service.launcher import RunLauncher
+from stm_andreev.service.queue_store import DEFAULT_QUEUE_PATH, RunQueue
+
 from .browse import BrowseWidget
 from .cooldown import (
     AlarmBand,
@@ -20,9 +23,7 @@ from .cooldown import (
     StationSampler,
 )
 from .dashboard import CooldownDashboard
-from .launcher import RunLauncher
 from .main_window import MainWindow, dashboard_placeholder
-from .queue import DEFAULT_QUEUE_PATH, RunQueue
 from .runfile import FINAL_STATUSES
 from .spectra_view import LiveSpectraWidget
 

@@ -1,7 +1,11 @@
 """Run control: pick and edit a plan, queue runs, start/pause/resume/abort, progress, events.
 
-Runs are separate ``stm-andreev run`` processes (see :mod:`.launcher`); this widget starts them,
-reads their run files and writes to their control channels. It never runs the engine itself.
+Runs are separate ``stm-andreev run`` processes (see :mod:`stm_andreev.service.launcher`); this
+widget starts them, reads their run files and writes to their control channels. It never runs
+the engine itself. While a station service (``stm-andreev serve``) owns the queue file, the
+widget is its client: queue edits and run commands go to the service, which alone starts plans
+and writes the queue; the widget re-reads the queue file and follows the running plan. When no
+service runs, it runs the queue itself as before.
 """
 
 from __future__ import annotations
@@ -16,18 +20,20 @@ from PyQt5 import QtCore, QtWidgets
 
 from stm_andreev.config import ConfigError
 from stm_andreev.engine import send_command
+from stm_andreev.service.client import ServiceClient, ServiceError
+from stm_andreev.service.launcher import LaunchError, RunHandle, RunLauncher
+from stm_andreev.service.queue_store import QueueFileError, QueueItem, RunQueue
 
 from . import theme
 from .browse import COOLDOWN_FORMAT, file_format, is_cooldown_file
-from .launcher import LaunchError, RunHandle, RunLauncher
 from .plan_form import StepForm, StepInputError
 from .plans import EditableStep, load_editable, plan_names, plan_text_from_steps
-from .queue import QueueItem, RunQueue
 from .runfile import FINAL_STATUSES, RunFollower, RunFollowError, format_duration, writer_alive
 
 log = logging.getLogger(__name__)
 
 FollowerFactory = Callable[[Path], RunFollower]
+ServiceFinder = Callable[[Path], "ServiceClient | None"]
 QUEUE_COLUMNS = ("plan", "state", "run file", "message")
 
 
@@ -42,6 +48,9 @@ class RunControlWidget(QtWidgets.QWidget):
     :param send: sends ``pause``/``resume``/``abort`` to a run (default
         :func:`stm_andreev.engine.send_command`).
     :param interval_ms: how often the run file is polled (ms).
+    :param find_service: the station service owning the queue file, or None (default
+        :meth:`ServiceClient.find`; asked at every action, so the GUI follows a service that
+        starts or stops while it is open).
 
     Emits :attr:`run_file_changed` with the path of the run it now follows, or
     :attr:`cooldown_file_changed` when a started plan turned out to log a cooldown.
@@ -60,10 +69,12 @@ class RunControlWidget(QtWidgets.QWidget):
         follower_factory: FollowerFactory = RunFollower,
         send: Callable[[Path, str], None] = send_command,
         interval_ms: int = 500,
+        find_service: ServiceFinder = ServiceClient.find,
         parent: QtWidgets.QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.queue = queue
+        self.find_service = find_service
         self.launcher = launcher
         self.runs_dir = Path(runs_dir).resolve()
         self.follower_factory = follower_factory
@@ -197,6 +208,16 @@ class RunControlWidget(QtWidgets.QWidget):
         station = self.station_edit.text().strip()
         if Path(station).exists():
             station = str(Path(station).resolve())
+        service = self.find_service(self.queue.path)
+        if service is not None:
+            try:
+                added = service.add(text, station)
+            except ServiceError as exc:
+                self.form_error.setText(f"not queued: {exc}")
+                return None
+            self._reload_queue()
+            self.timer.start()  # follow what the service starts
+            return self.queue.get(added["id"])
         item = QueueItem(self._plan.name, text, station, "")
         item.out_dir = str(self.runs_dir / f"{self._plan.name}-{item.id}")
         self.queue.add(item)
@@ -205,16 +226,32 @@ class RunControlWidget(QtWidgets.QWidget):
 
     def remove_selected(self) -> None:
         rows = {i.row() for i in self.queue_table.selectedIndexes()}
+        service = self.find_service(self.queue.path)
         for row in sorted(rows, reverse=True):
             try:
-                self.queue.remove(self.queue.items[row].id)
-            except (ValueError, IndexError) as exc:
+                if service is not None:
+                    service.remove(self.queue.items[row].id)
+                else:
+                    self.queue.remove(self.queue.items[row].id)
+            except (ValueError, IndexError, ServiceError) as exc:
                 self.form_error.setText(str(exc))
+        if service is not None:
+            self._reload_queue()
         self._refresh_queue_table()
 
     # ------------------------------------------------------------------ runs
     def start_next(self) -> None:
-        """Start the first queued item unless a run is in progress."""
+        """Start the first queued item unless a run is in progress (with a station service:
+        release its queue's hold; the service starts the plans)."""
+        service = self.find_service(self.queue.path)
+        if service is not None:
+            try:
+                service.resume_queue()
+                self.progress_label.setText("the station service runs the queue")
+                self.timer.start()
+            except ServiceError as exc:
+                self.progress_label.setText(str(exc))
+            return
         if self.item is not None and self.item.state == "running":
             return
         item = self.queue.next_queued()
@@ -227,7 +264,7 @@ class RunControlWidget(QtWidgets.QWidget):
             self.queue.update(item, state="failed", message=str(exc))
             self._refresh_queue_table()
             return
-        self.queue.update(item, state="running", message="started")
+        self.queue.update(item, state="running", message="started", pid=handle.pid)
         self._follow(item, handle)
 
     def attach(self, run_path: str | os.PathLike[str]) -> None:
@@ -269,11 +306,24 @@ class RunControlWidget(QtWidgets.QWidget):
         if self.run_path is None:
             self.progress_label.setText(f"no run to {what}")
             return
-        self.send(self.run_path, what)
+        service = self.find_service(self.queue.path)
+        if service is not None and self.item is not None:
+            try:
+                service.command(what)
+            except ServiceError as exc:
+                self.progress_label.setText(str(exc))
+                return
+        else:
+            self.send(self.run_path, what)
         self.event_log.appendPlainText(f"-- {what} sent to {self.run_path.name}")
 
     def poll(self) -> None:
         """Timer: find the run file, refresh progress, banner and events, end of run."""
+        if self.find_service(self.queue.path) is not None:
+            self._poll_as_client()
+            return
+        if self.item is not None and self.item.state == "running" and self.handle is None:
+            self.handle = self.launcher.attach(self.item)  # the service went away mid-run
         self._discover_run_file()
         if self.follower is not None:
             try:
@@ -282,6 +332,32 @@ class RunControlWidget(QtWidgets.QWidget):
                 self.progress_label.setText(str(exc))
             self._show_run_state()
         self._check_finished()
+
+    def _reload_queue(self) -> None:
+        try:
+            self.queue.load()
+        except QueueFileError as exc:  # the service is rewriting it: next poll
+            log.debug("%s", exc)
+        self._refresh_queue_table()
+
+    def _poll_as_client(self) -> None:
+        """With a station service: show its queue, follow its running plan, never write."""
+        self._reload_queue()
+        running = self.queue.running()
+        if running is not None:
+            self.item, self.handle = running, None  # the item objects are new after a reload
+        elif self.item is not None:
+            self.item = next((i for i in self.queue.items if i.id == self.item.id), None)
+        path = Path(self.item.run_path) if self.item is not None and self.item.run_path else None
+        if path is not None and (self.follower is None or self.follower.path != path) \
+                and not is_cooldown_file(path):
+            self._set_follower(path)  # the last run stays shown until the next one has a file
+        if self.follower is not None:
+            try:
+                self.follower.poll_status()
+            except RunFollowError as exc:
+                self.progress_label.setText(str(exc))
+            self._show_run_state()
 
     def _discover_run_file(self) -> None:
         """Find the file the started run writes, once it is laid out enough to tell a run

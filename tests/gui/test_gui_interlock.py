@@ -11,10 +11,10 @@ import pytest
 from stm_andreev.config import load_plan_text, load_station
 from stm_andreev.engine import RunControl, RunEngine
 from stm_andreev.engine.runner import POINT_KEYS
-from stm_andreev.gui.launcher import RunLauncher
-from stm_andreev.gui.queue import RunQueue
 from stm_andreev.gui.run_control import RunControlWidget
 from stm_andreev.procedures import plan_points
+from stm_andreev.service.launcher import RunLauncher
+from stm_andreev.service.queue_store import RunQueue
 from stm_andreev.station import Station
 from stm_andreev.storage import RunReader, RunWriter
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from stm_andreev.gui.app import GuiOptions, build_gui
-from stm_andreev.gui.launcher import RunLauncher, find_run_file
-from stm_andreev.gui.queue import RunQueue
 from stm_andreev.gui.run_control import RunControlWidget
 from stm_andreev.gui.spectra_view import LiveSpectraWidget
+from stm_andreev.service.launcher import RunLauncher, find_run_file
+from stm_andreev.service.queue_store import RunQueue
 from stm_andreev.storage import RunReader
 
 pytestmark = pytest.mark.slow

@@ -7,12 +7,12 @@ import json
 import pytest
 
 from stm_andreev.config import ConfigError, load_plan, load_plan_text
-from stm_andreev.gui.launcher import RunHandle, find_run_file, run_command
 from stm_andreev.gui.plan_form import StepForm, StepInputError
 from stm_andreev.gui.plans import load_editable, plan_names, plan_text_from_steps
-from stm_andreev.gui.queue import QueueFileError, QueueItem, RunQueue
 from stm_andreev.gui.run_control import RunControlWidget
 from stm_andreev.procedures import plan_points
+from stm_andreev.service.launcher import RunHandle, find_run_file, run_command
+from stm_andreev.service.queue_store import QueueFileError, QueueItem, RunQueue
 
 
 def test_queue_survives_a_restart(tmp_path):

@@ -19,10 +19,10 @@ from PyQt5 import QtGui
 
 from stm_andreev.gui.cooldown import AlarmBand, SimulatedCooldown
 from stm_andreev.gui.dashboard import CooldownDashboard
-from stm_andreev.gui.launcher import RunHandle
-from stm_andreev.gui.queue import QueueItem, RunQueue
 from stm_andreev.gui.run_control import RunControlWidget
 from stm_andreev.gui.spectra_view import LiveSpectraWidget
+from stm_andreev.service.launcher import RunHandle
+from stm_andreev.service.queue_store import QueueItem, RunQueue
 from stm_andreev.station import Station
 
 from .physics_runs import write_physics_run

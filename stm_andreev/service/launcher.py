@@ -1,9 +1,10 @@
 """Starting headless runs: ``python -m stm_andreev.cli run PLANFILE --station S --out DIR``.
 
-The run is its own process in its own session, so closing or killing the GUI (even its whole
-process group, as a terminal's Ctrl-C does) never stops it; a reopened GUI reattaches by
-reading the run file. The GUI talks to the run only through the run file (reading) and the
-control channel beside it (``stm_andreev.engine.send_command``).
+The run is its own process in its own session, so closing or killing the GUI or the station
+service (even its whole process group, as a terminal's Ctrl-C does) never stops it; a reopened
+GUI or a restarted service reattaches by the run's pid and its run file. Clients talk to the run
+only through the run file (reading) and the control channel beside it
+(``stm_andreev.engine.send_command``). Qt-free.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .queue import QueueItem
+from .queue_store import QueueItem
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +29,12 @@ class LaunchError(Exception):
 
 @dataclass
 class RunHandle:
-    """A started run: its process (None once the GUI that started it is gone) and out dir."""
+    """A started run: its process (None once the GUI or service that started it is gone),
+    out dir and pid (kept in the queue so a restarted client can tell whether it still runs)."""
 
     out_dir: Path
     process: subprocess.Popen | None = None
+    pid: int = 0
 
     def run_file(self) -> Path | None:
         """The run file, once the run process has created it (None before)."""
@@ -41,12 +44,64 @@ class RunHandle:
         """The process's exit code, None while it runs or when not started by this GUI."""
         return None if self.process is None else self.process.poll()
 
+    def alive(self) -> bool:
+        """Whether the run process still runs (for an attached run: by its pid, checked to be
+        a run writing into this out dir, so a recycled pid is not taken for the run)."""
+        if self.process is not None:
+            return self.process.poll() is None
+        return pid_runs_in(self.pid, self.out_dir)
+
     def log_tail(self, n_chars: int = 2000) -> str:
         path = self.out_dir / RUN_LOG_NAME
         try:
             return path.read_text(encoding="utf-8", errors="replace")[-n_chars:]
         except OSError:
             return ""
+
+
+def pid_runs_in(pid: int, out_dir: str | os.PathLike[str]) -> bool:
+    """Whether process ``pid`` is alive and is an ``stm-andreev run`` into ``out_dir``.
+
+    Linux: its command line is read from /proc. Elsewhere only liveness can be checked.
+    """
+    if pid <= 0:
+        return False
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    try:
+        args = cmdline.read_bytes().split(b"\0")
+    except FileNotFoundError:
+        return False
+    except OSError:  # pragma: no cover - no /proc: fall back to "is the pid alive"
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    if _is_zombie(pid):
+        return False
+    return os.fsencode(str(out_dir)) in args
+
+
+def find_run_pid(out_dir: str | os.PathLike[str]) -> int:
+    """The pid of a live ``stm-andreev run`` into ``out_dir`` (0 if none; Linux /proc)."""
+    proc = Path("/proc")
+    if not proc.is_dir():  # pragma: no cover - non-Linux
+        return 0
+    for entry in proc.iterdir():
+        if entry.name.isdigit() and pid_runs_in(int(entry.name), out_dir):
+            return int(entry.name)
+    return 0
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # state is the field after the ")" that closes the command name
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def find_run_file(out_dir: str | os.PathLike[str]) -> Path | None:
@@ -92,9 +147,14 @@ class RunLauncher:
                 )
         except OSError as exc:
             raise LaunchError(f"cannot start {' '.join(cmd)}: {exc}") from exc
-        return RunHandle(out_dir, process)
+        return RunHandle(out_dir, process, process.pid)
 
     @staticmethod
     def attach(item: QueueItem) -> RunHandle:
-        """A handle for a run started by an earlier GUI (no process object)."""
-        return RunHandle(Path(item.out_dir), None)
+        """A handle for a run started by an earlier GUI or service (no process object).
+
+        Without a kept pid (the starter died between starting the run and saving its pid)
+        the process is looked for by its out dir, so a live run is never taken for dead.
+        """
+        pid = item.pid or find_run_pid(item.out_dir)
+        return RunHandle(Path(item.out_dir), None, pid)

@@ -1,7 +1,8 @@
 """The run queue: plans waiting to run, the one running and those done, kept in a JSON file.
 
-The file survives a GUI restart (and a GUI crash: it is rewritten atomically after every
-change), so a reopened GUI finds its queue and reattaches to the run that is still going.
+The file survives a GUI or service restart (and a crash: it is rewritten atomically after every
+change), so a reopened GUI or a restarted ``stm-andreev serve`` finds its queue and reattaches
+to the run that is still going. Qt-free: the GUI and the station service both use it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,29 @@ QUEUE_FORMAT = 1
 STATES = ("queued", "running", "finished", "aborted", "failed")
 
 
+def queue_lock_path(queue_path: str | os.PathLike[str]) -> Path:
+    """The lock a station service holds on its queue file while it runs."""
+    return Path(f"{queue_path}.lock")
+
+
+def queue_owned(queue_path: str | os.PathLike[str]) -> bool:
+    """Whether a station service holds the queue at ``queue_path`` now (the GUI asks this
+    before it starts a plan or writes the queue itself)."""
+    import fcntl
+
+    lock_path = queue_lock_path(queue_path)
+    if not lock_path.exists():
+        return False
+    fd = os.open(lock_path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 class QueueFileError(Exception):
     """The queue file cannot be read or written (message names the file and why)."""
 
@@ -38,6 +62,9 @@ class QueueItem:
     state: str = "queued"
     run_path: str = ""
     message: str = ""
+    #: Process id of the ``stm-andreev run`` started for it (0: none yet, or started by a GUI
+    #: before pids were kept): how a restarted service tells a live run from a dead one.
+    pid: int = 0
 
     def plan_file(self) -> Path:
         """Where the plan YAML is written for the run process (inside ``out_dir``)."""
@@ -50,6 +77,9 @@ class RunQueue:
     def __init__(self, path: str | os.PathLike[str] = DEFAULT_QUEUE_PATH) -> None:
         self.path = Path(path)
         self.items: list[QueueItem] = []
+        #: Why the queue does not advance ("" = it does): a failed plan with continue-on-failure
+        #: off, or stop-after-current. Persisted, so a restart does not start the next plan.
+        self.hold = ""
         if self.path.exists():
             self.load()
 
@@ -59,6 +89,7 @@ class RunQueue:
             if data.get("format") != QUEUE_FORMAT:
                 raise ValueError(f"format {data.get('format')!r}, expected {QUEUE_FORMAT}")
             self.items = [QueueItem(**item) for item in data["items"]]
+            self.hold = str(data.get("hold", ""))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise QueueFileError(f"queue file {self.path} is unreadable: {exc}") from exc
         for item in self.items:
@@ -67,7 +98,8 @@ class RunQueue:
                                      f"{item.state!r}")
 
     def save(self) -> None:
-        data = {"format": QUEUE_FORMAT, "items": [asdict(i) for i in self.items]}
+        data = {"format": QUEUE_FORMAT, "items": [asdict(i) for i in self.items],
+                "hold": self.hold}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".queue-", suffix=".json")
@@ -96,11 +128,38 @@ class RunQueue:
                 return item
         raise KeyError(f"no queue item {item_id!r}")
 
-    def update(self, item: QueueItem, **changes: str) -> None:
+    def update(self, item: QueueItem, **changes: str | int) -> None:
         for key, value in changes.items():
             if key == "state" and value not in STATES:
                 raise ValueError(f"unknown queue state {value!r}")
             setattr(item, key, value)
+        self.save()
+
+    def move(self, item_id: str, index: int) -> None:
+        """Put a queued item at position ``index`` of the list (clamped to its ends)."""
+        item = self.get(item_id)
+        if item.state != "queued":
+            raise ValueError(f"queue item {item_id} is {item.state}; only queued items move")
+        self.items.remove(item)
+        self.items.insert(max(0, min(index, len(self.items))), item)
+        self.save()
+
+    def edit(self, item_id: str, **changes: str) -> QueueItem:
+        """Change a queued item's ``plan_name``/``plan_text``/``station`` before it starts."""
+        item = self.get(item_id)
+        if item.state != "queued":
+            raise ValueError(f"queue item {item_id} is {item.state}; only queued items can be "
+                             "edited")
+        unknown = set(changes) - {"plan_name", "plan_text", "station"}
+        if unknown:
+            raise ValueError(f"cannot edit {', '.join(sorted(unknown))} of a queue item")
+        for key, value in changes.items():
+            setattr(item, key, value)
+        self.save()
+        return item
+
+    def set_hold(self, reason: str) -> None:
+        self.hold = reason
         self.save()
 
     def next_queued(self) -> QueueItem | None:
