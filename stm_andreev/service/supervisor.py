@@ -18,10 +18,11 @@ import os
 import threading
 from pathlib import Path
 
-from stm_andreev.config import load_plan_text, load_station, require_plan_fits_station
+from stm_andreev.config import load_plan_text, load_station
 from stm_andreev.engine import send_command
 from stm_andreev.engine.control import COMMANDS
 from stm_andreev.gui.runfile import FINAL_STATUSES, writer_alive
+from stm_andreev.procedures.checks import require_plan_fits_station
 from stm_andreev.storage import RunReader, StorageError
 
 from .launcher import LaunchError, RunHandle, RunLauncher
@@ -50,7 +51,7 @@ def run_status(path: str) -> str:
     except (StorageError, OSError, KeyError) as exc:
         log.debug("%s has no run status: %s", path, exc)
     try:
-        from stm_andreev.commands.cooldown import read_cooldown
+        from stm_andreev.storage.cooldown_file import read_cooldown
 
         return str(read_cooldown(Path(path))["status"])
     except Exception as exc:  # a log being laid out or damaged: no status
