@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -47,12 +48,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from stm_andreev.config import ConfigError
+    from stm_andreev.storage.errors import StorageError
 
     try:
-        return _run(args)
+        code = _run(args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        code = 2
+    except StorageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = 3
+    _exit_now_if_files_unclosed(code)
+    return code
+
+
+def _exit_now_if_files_unclosed(code: int) -> None:
+    """After a full disk HDF5 may hold a run file it could not close; h5py collecting it at
+    interpreter exit crashes the process, so leave without that collection (what the ledger
+    confirmed is on disk; ``--resume`` in a new process recovers it)."""
+    from stm_andreev.storage.writer import unclosed_files
+
+    if unclosed_files():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
 
 
 def _run(args) -> int:
