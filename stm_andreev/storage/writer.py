@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 import stm_andreev
+from stm_andreev.redact import redact
 
 from .errors import (
     DuplicatePointError,
@@ -271,6 +272,8 @@ class RunWriter:
         columns = POINT_COLUMNS + extra_columns(point_keys)
         if not isinstance(station_text, str) or not isinstance(plan_text, str):
             raise RecordFieldError("station_text and plan_text must be text (the file contents)")
+        # No credential from the station file (a webhook's user:password or token) is stored.
+        station_text = redact(station_text)
         text_bytes = sum(
             len(t.encode("utf-8"))
             for t in (station_text, plan_text, to_json(dict(snapshot), "snapshot"),
