@@ -67,12 +67,36 @@ def _table_line(a: Analysis) -> str:
             f"Gamma={r.gamma_eV * 1e6:.1f} ueV  Z={Z}  T={r.T_K:.3g} K")
 
 
+def _run_file_problem(path: str) -> str:
+    """For an HDF5 file: why it cannot be analysed safely (damaged, unreadable, a hang in
+    HDF5), checked in bounded time in a child process; "" if intact or not HDF5."""
+    from stm_andreev.storage.verify import HDF5_SIGNATURE, verify_run_file
+
+    try:
+        with open(path, "rb") as f:
+            if f.read(8) != HDF5_SIGNATURE:
+                return ""  # text, .dat or junk: the loaders say what is wrong
+    except OSError:
+        return ""
+    verdict = verify_run_file(path)
+    if verdict.ok:
+        return ""
+    hint = f" (`stm-andreev verify --list {path}` lists the intact spectra)" \
+        if verdict.intact else ""
+    return verdict.describe() + hint
+
+
 def run(args: argparse.Namespace) -> int:
     load = dict(bias_col=args.bias_col, g_col=args.g_col, g_unit=args.g_unit)
     analyses: list[Analysis] = []
     failed = 0
     for path in args.files:
         errors: list[str] = []
+        problem = _run_file_problem(path)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            failed += 1
+            continue
         try:
             found = analyze_items([path], T_K=args.T_K, Vmod_rms_V=args.vmod_rms_V,
                                   errors=errors, **load)

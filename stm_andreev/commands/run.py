@@ -90,6 +90,12 @@ def _run(args) -> int:
     from stm_andreev.storage import RunWriter
 
     if args.resume:
+        # Checked read-only, in bounded time, before anything is written: a file of another
+        # program, a damaged or a busy one is left byte for byte as it was.
+        problem = _resume_problem(args.resume)
+        if problem:
+            print(f"error: cannot resume: {problem}", file=sys.stderr)
+            return 2
         writer = RunWriter.resume(args.resume)
         meta = _stored_texts(args.resume)
         station_cfg = load_station_text(meta["station_text"], file=f"{args.resume}:station")
@@ -141,9 +147,10 @@ def _run(args) -> int:
             if cooled.status != "finished" or not points:
                 return 0 if cooled.status == "finished" else 3
         if not args.resume:
-            path = out_dir / f"{stamp}_{plan.name}.h5"
-            writer = RunWriter.create(
-                path,
+            writer = _create_unique(
+                RunWriter.create,
+                out_dir,
+                f"{stamp}_{plan.name}",
                 n_bias=n_bias.pop(),
                 n_planned=len(points),
                 metadata={
@@ -180,6 +187,40 @@ def _run(args) -> int:
     if summary.status == "finished" and not args.no_report:
         _report(Path(summary.path))
     return 0 if summary.status == "finished" else 3
+
+
+MAX_NAME_SUFFIX = 100
+
+
+def _create_unique(create, out_dir: Path, stem: str, **kwargs):
+    """``create(out_dir / f"{stem}.h5", **kwargs)``, or with a suffix ``-2``, ``-3``... when
+    the name is taken: run-file names have a one-second stamp, and two runs started in the same
+    second (or a file already there) must not collide. Creation is exclusive, so two processes
+    racing for one name end up with two names."""
+    from stm_andreev.storage import RunFileExistsError
+
+    for n in range(1, MAX_NAME_SUFFIX + 1):
+        path = out_dir / (f"{stem}.h5" if n == 1 else f"{stem}-{n}.h5")
+        try:
+            return create(path, **kwargs)
+        except RunFileExistsError:
+            continue
+    raise RunFileExistsError(f"{out_dir / stem}.h5 and {MAX_NAME_SUFFIX - 1} suffixed names "
+                             "are all taken")
+
+
+def _resume_problem(path: str) -> str:
+    """Why ``path`` cannot be resumed (missing, not a run file, damaged, unreadable), or ""."""
+    from stm_andreev.storage.verify import verify_run_file
+
+    verdict = verify_run_file(path)
+    if verdict.ok:
+        return ""
+    text = verdict.describe()
+    if verdict.intact:
+        text += (f"; its {len(verdict.intact)} intact spectra are safe in the file "
+                 f"(`stm-andreev verify --list {path}`)")
+    return text
 
 
 def _output_dir_problem(out_dir: Path) -> str:
