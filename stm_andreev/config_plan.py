@@ -21,6 +21,7 @@ from stm_andreev.config_base import (
     PositiveFloat,
     Strict,
     Sweep,
+    check_file_name_part,
     duration_text,
     si,
     sweep_or_list_tag,
@@ -282,6 +283,12 @@ class OvernightGridStep(_StepMixin, SpectrumParams):
     def temperature_sequence_K(self) -> np.ndarray:
         return values_of(self.temperatures_K)
 
+    @property
+    def n_spectra(self) -> int:
+        # Counted, not built: a grid of 10^7 spectra must be refused without its arrays.
+        return (len(values_of(self.setpoints_A)) * self.repeats * len(self.positions_m)
+                * len(self.temperature_sequence_K()))
+
     def setpoint_sequence_A(self) -> np.ndarray:
         per_position = np.repeat(values_of(self.setpoints_A), self.repeats)
         return np.tile(per_position, len(self.positions_m) * len(self.temperature_sequence_K()))
@@ -421,6 +428,11 @@ class PlanConfig(Strict):
     """A validated plan: a name, a description and the steps in order."""
 
     name: str = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        return check_file_name_part(value)
     description: str = ""
     steps: list[StepConfig] = Field(min_length=1)
 
