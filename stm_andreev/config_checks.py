@@ -52,6 +52,8 @@ def check_plan_against_station(plan: PlanConfig, station: StationConfig) -> list
     tc = station.temperature_control
     roles = dict(station.roles.items())
     violations: list[str] = plan_size_violations(plan, station)
+    if violations:
+        return violations  # the checks below walk every spectrum: not for a plan this size
     for index, step in enumerate(plan.steps):
         at = plan.step_key(index)
         if isinstance(step, SpectrumParams):

@@ -14,7 +14,7 @@ import json
 import sys
 
 from stm_andreev.analysis.errors import AnalysisError
-from stm_andreev.analysis.inputs import G_UNITS
+from stm_andreev.analysis.inputs import G_UNITS, flatness_note
 from stm_andreev.analysis.pipeline import Analysis
 from stm_andreev.analysis.report import analyze_items, write_report
 
@@ -108,6 +108,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {message}", file=sys.stderr)
         failed += bool(errors)
         for a in found:
+            note = flatness_note(a.spectrum.bias_V, a.spectrum.G)
+            if note:
+                print(f"warning: {a.result.source}[{a.result.index}]: {note}", file=sys.stderr)
             if args.json:
                 print(json.dumps(a.result.to_json_dict()), flush=True)
             else:
