@@ -89,7 +89,7 @@ def test_hostile_plan_is_refused_by_check_config_and_run(tmp_path, outcome, case
     assert code == 2 and expected in output, output[-2000:]
     assert not list(out.glob("*.h5")) if out.exists() else True
     outcome.happened = f"check-config exit 1 and run exit 2 before any instrument: " \
-                       f"'...{expected}...'; peak {peak / 1e6:.0f} MB"
+                       f"'...{expected}...'; peak memory grew {peak / 1e6:.0f} MB"
 
 
 def test_a_ramp_of_1e_300_A_per_s_is_refused(tmp_path, outcome):
