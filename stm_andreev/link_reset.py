@@ -18,6 +18,9 @@ from typing import Any
 #: Wall seconds a drain may take: stale replies are a few lines; a link that keeps talking
 #: for longer than this is not one a retry can trust.
 DRAIN_BUDGET_S = 0.5
+#: Wall seconds the first look waits: an instrument that refuses a client (all slots taken)
+#: accepts and closes within milliseconds; seeing that here names the problem at once.
+FIRST_WAIT_S = 0.05
 
 
 class LinkClosedError(ConnectionError):
@@ -45,8 +48,10 @@ def drain_socket(sock: socket.socket, budget_s: float = DRAIN_BUDGET_S) -> int:
     """
     deadline = time.monotonic() + budget_s
     dropped = 0
+    wait = min(FIRST_WAIT_S, budget_s)
     while True:
-        readable, _, _ = select.select([sock], [], [], 0)
+        readable, _, _ = select.select([sock], [], [], wait)
+        wait = 0.0
         if not readable:
             return dropped
         try:
