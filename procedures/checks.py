@@ -27,6 +27,25 @@ from .continuous import continuous_sweep_time_s
 CAPTURE_DRIVERS = frozenset({"sr860"})
 
 
+def plan_size_violations(plan: PlanConfig, station: StationConfig) -> list[str]:
+    """The plan's spectrum count and estimated duration against ``limits.max_plan_spectra``
+    and ``limits.max_plan_duration_days`` (counted without building the plan's arrays; the
+    duration is estimated only for a plan whose count is within the limit)."""
+    limits = station.limits
+    n = plan.n_spectra
+    if n > limits.max_plan_spectra:
+        return [f"steps: the plan has {n} spectra; limits.max_plan_spectra is "
+                f"{limits.max_plan_spectra}"]
+    try:
+        days = estimate_plan(plan, station).min_s / 86400.0
+    except ValueError:  # e.g. a setpoint no preamp gain can take: reported by its own check
+        return []
+    if not days <= limits.max_plan_duration_days:
+        return [f"steps: the plan takes at least {days:.3g} days; limits.max_plan_duration_days is "
+                f"{limits.max_plan_duration_days:g}"]
+    return []
+
+
 def check_plan_against_station(plan: PlanConfig, station: StationConfig) -> list[str]:
     """List every way ``plan`` exceeds ``station``'s limits (empty list: the plan fits).
 
@@ -38,7 +57,9 @@ def check_plan_against_station(plan: PlanConfig, station: StationConfig) -> list
     limits = station.limits
     tc = station.temperature_control
     roles = dict(station.roles.items())
-    violations: list[str] = []
+    violations: list[str] = plan_size_violations(plan, station)
+    if violations:
+        return violations  # the checks below walk every spectrum: not for a plan this size
     for index, step in enumerate(plan.steps):
         at = plan.step_key(index)
         if isinstance(step, SpectrumParams):

@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "simulate",
     "check-config": "check_config",
     "analyze": "analyze",
+    "verify": "verify",
     "gui": "gui",
     "cooldown": "cooldown",
     "serve": "serve",

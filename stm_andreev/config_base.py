@@ -160,3 +160,23 @@ def duration_text(seconds: float) -> str:
         return f"{hours} h {minutes:02d} min"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours:02d} h"
+
+
+#: Longest station or plan name: it becomes part of run-file names (a file name is <= 255 bytes).
+MAX_NAME_CHARS = 100
+
+
+def check_file_name_part(value: str) -> str:
+    """A station or plan name, which becomes part of a run file's name: no path separators,
+    no control characters (NUL...), not hidden, at most MAX_NAME_CHARS characters."""
+    if len(value) > MAX_NAME_CHARS:
+        raise ValueError(f"{len(value)} characters; at most {MAX_NAME_CHARS} (it becomes part "
+                         "of the run file's name)")
+    bad = sorted({c for c in value if c in "/\\" or ord(c) < 32 or ord(c) == 127})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        raise ValueError(f"contains {shown}; a name becomes part of a file name (no path "
+                         "separators or control characters)")
+    if value.startswith(".") or not value.strip():
+        raise ValueError("must not start with '.' or be blank (it becomes part of a file name)")
+    return value

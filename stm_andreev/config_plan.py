@@ -21,6 +21,7 @@ from stm_andreev.config_base import (
     PositiveFloat,
     Strict,
     Sweep,
+    check_file_name_part,
     duration_text,
     si,
     sweep_or_list_tag,
@@ -476,6 +477,11 @@ class PlanConfig(Strict):
     """A validated plan: a name, a description and the steps in order."""
 
     name: str = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        return check_file_name_part(value)
     description: str = ""
     steps: list[StepConfig] = Field(min_length=1)
 

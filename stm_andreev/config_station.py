@@ -20,6 +20,7 @@ from stm_andreev.config_base import (
     Port,
     PositiveFloat,
     Strict,
+    check_file_name_part,
     register_union_tags,
 )
 from stm_andreev.config_errors import KeyedValueError
@@ -140,6 +141,10 @@ class Limits(Strict):
     z_limits_m: tuple[float, float]
     setpoint_ramp_A_per_s: PositiveFloat
     max_modulation_Vrms: PositiveFloat = Field(le=5)
+    # Bounds on one plan, so a typo (a 10^7-spectrum grid, a 1e-300 A/s ramp) is refused up
+    # front instead of running for years or exhausting memory.
+    max_plan_spectra: int = Field(100_000, ge=1, le=10_000_000)
+    max_plan_duration_days: PositiveFloat = Field(60.0, le=3650)
 
     @field_validator("allowed_heater_ranges")
     @classmethod
@@ -278,6 +283,11 @@ class StationConfig(Strict):
 
     name: str = Field(min_length=1)
     instruments: dict[str, InstrumentConfig] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        return check_file_name_part(value)
     roles: Roles
     simulation: SimulationConfig | None = None
     limits: Limits

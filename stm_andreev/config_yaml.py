@@ -15,6 +15,7 @@ with three changes:
 from __future__ import annotations
 
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,28 @@ def _walk(node: Node, path: KeyPath, lines: dict[KeyPath, int], file: str,
             _walk(item, (*path, index), lines, file, done, stack)
 
 
+# Bounds on what a small file can make the parser do (see parse_yaml / read_yaml).
+MAX_CONFIG_BYTES = 1024 * 1024  # a station or plan file is a few kB
+MAX_EXPANDED_VALUES = 100_000  # values after expanding every alias (a "billion laughs" bomb)
+
+
+def _expanded_size(node: Node, memo: dict[int, int]) -> int:
+    """Number of values ``node`` stands for once every alias is expanded (memoised per node,
+    so counting is linear in the file even when the expansion is exponential)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 1  # a recursive alias is reported by _walk
+    if isinstance(node, MappingNode):
+        size = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    elif isinstance(node, SequenceNode):
+        size = 1 + sum(_expanded_size(item, memo) for item in node.value)
+    else:
+        size = 1
+    memo[key] = min(size, 10 * MAX_EXPANDED_VALUES)  # capped: ints stay small
+    return memo[key]
+
+
 def _problem_from_yaml_error(exc: yaml.YAMLError) -> ConfigProblem:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
@@ -136,7 +159,10 @@ def _problem_from_yaml_error(exc: yaml.YAMLError) -> ConfigProblem:
 
 def parse_yaml(text: str, file: str = "<memory>") -> YamlDocument:
     """Parse one YAML document strictly; raise :class:`ConfigSyntaxError` on anything odd."""
-    loader = StrictSafeLoader(text)
+    try:
+        loader = StrictSafeLoader(text)
+    except yaml.YAMLError as exc:  # e.g. a NUL or other control character in the text
+        raise ConfigSyntaxError(file, [_problem_from_yaml_error(exc)]) from None
     try:
         try:
             node = loader.get_single_node()
@@ -146,10 +172,22 @@ def parse_yaml(text: str, file: str = "<memory>") -> YamlDocument:
             raise ConfigSyntaxError(file, [ConfigProblem((), "the file is empty")])
         lines: dict[KeyPath, int] = {}
         _walk(node, (), lines, file, set())
+        expanded = _expanded_size(node, {})
+        if expanded > MAX_EXPANDED_VALUES:
+            raise ConfigSyntaxError(file, [ConfigProblem(
+                (), f"aliases (*name) expand to more than {MAX_EXPANDED_VALUES} values; a "
+                    "configuration never needs that many (a YAML alias bomb?)", 1)])
         try:
             data = loader.construct_document(node)
         except yaml.YAMLError as exc:  # pragma: no cover - _walk catches these first
             raise ConfigSyntaxError(file, [_problem_from_yaml_error(exc)]) from exc
+        except ValueError as exc:  # e.g. an integer of more than 4300 digits
+            raise ConfigSyntaxError(file, [ConfigProblem(
+                (), f"a value cannot be read: {str(exc)[:200]}")]) from None
+    except RecursionError:
+        raise ConfigSyntaxError(file, [ConfigProblem(
+            (), "nested too deeply (brackets or indentation); a configuration is a few levels "
+                "deep")]) from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):
@@ -163,7 +201,20 @@ def read_yaml(path: str | Path) -> YamlDocument:
     """Read and strictly parse a YAML file (UTF-8); every failure is a ``ConfigError``."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            # A FIFO would block the read for ever, /dev/zero never end it.
+            raise ConfigFileError(path, [ConfigProblem(
+                (), "cannot read: not a regular file (a directory, a device or a pipe)")])
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise ConfigFileError(path, [ConfigProblem(
+                (), f"{info.st_size} bytes; a configuration file is at most "
+                    f"{MAX_CONFIG_BYTES // 1024} KiB")])
+        with open(path, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigFileError(path, [ConfigProblem(
+                (), f"more than {MAX_CONFIG_BYTES // 1024} KiB; not a configuration file")])
     except FileNotFoundError as exc:
         raise ConfigFileError(path, [ConfigProblem((), "file not found")]) from exc
     except OSError as exc:

@@ -33,6 +33,7 @@ from stm_andreev.drivers.interfaces import (
     TemperatureController,
     TransportBridge,
 )
+from stm_andreev.link_reset import flush_link
 from stm_andreev.stop_link import SweepStopLink, stop_ports
 
 log = logging.getLogger(__name__)
@@ -179,6 +180,9 @@ class Station:
 
         pymeasure instruments get their adapter re-opened (VISA resources re-opened, the
         in-process adapter reset); the Nanonis driver reconnects by itself on its next command.
+        Bounded in wall time (:func:`~stm_andreev.link_reset.flush_link`): a link that cannot
+        be re-opened is logged and left for the next command to fail, which the engine counts
+        against its bounded retries.
         """
         for name, driver in self.drivers.items():
             adapter = getattr(driver, "adapter", None)
@@ -190,8 +194,7 @@ class Station:
                     adapter.connection = adapter.manager.open_resource(
                         adapter.resource_name, **getattr(adapter, "_open_kwargs", {})
                     )
-                if hasattr(adapter, "flush_read_buffer"):
-                    adapter.flush_read_buffer()
+                flush_link(adapter)
             except Exception as exc:
                 log.warning("reconnecting %s failed: %s", name, exc)
 

@@ -27,6 +27,7 @@ import select
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from stm_andreev.simulators.emulator import NANONIS_HEADER_BYTES, FrameEmulator, LineEmulator
@@ -39,6 +40,12 @@ DEFAULT_HOST = "127.0.0.1"
 RECV_BYTES = 65536
 JOIN_TIMEOUT_S = 5.0  # bounded wait for a worker still inside a long emulator call
 MAX_LINE_CHARS = 1 << 20  # an unterminated line this long is garbage: hang up
+# A Nanonis request body larger than this is garbage (the largest real request, a bias sweep's
+# settings, is well under a kilobyte): hang up instead of buffering what the header announces.
+MAX_FRAME_BODY_BYTES = 1 << 20
+# When every client slot is taken, a client silent for this long (wall s) gives its slot to the
+# newcomer: a half-open or forgotten connection must not lock the instrument out for good.
+IDLE_EVICT_S = 10.0
 
 
 class _Hangup(Exception):
@@ -59,6 +66,8 @@ class _TcpServer:
         self._max_clients = max_clients_per_port
         self._listeners: list[socket.socket] = []
         self._clients: dict[int, list[socket.socket]] = {}
+        self._last_seen: dict[socket.socket, float] = {}  # monotonic time of a client's last data
+        self.idle_evict_s = IDLE_EVICT_S
         self._accept_threads: list[threading.Thread] = []
         self._client_threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -173,11 +182,22 @@ class _TcpServer:
                 conn, peer = listener.accept()
             except OSError:
                 return
+            evicted = None
             with self._lock:
                 closing = self._closed
                 busy = len(self._clients[index]) >= self._max_clients
+                if busy and not closing:
+                    evicted = self._idlest(index)
+                    if evicted is not None:
+                        self._clients[index].remove(evicted)
+                        busy = False
                 if not (closing or busy):
                     self._clients[index].append(conn)
+                    self._last_seen[conn] = time.monotonic()
+            if evicted is not None:
+                log.warning("%s: client idle for more than %g s hung up to free a slot",
+                            self.name, self.idle_evict_s)
+                _shutdown(evicted)  # its thread sees EOF and ends
             if closing:
                 conn.close()
                 return
@@ -189,6 +209,14 @@ class _TcpServer:
                 continue
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._spawn(self._client_thread, index, conn, peer[:2], kind="client")
+
+    def _idlest(self, index: int) -> socket.socket | None:
+        """(Under the lock) the longest-silent client of listener ``index`` if it has been
+        silent for more than ``idle_evict_s``, else None."""
+        now = time.monotonic()
+        idle = [(self._last_seen.get(c, now), c) for c in self._clients[index]]
+        idle = [(t, c) for t, c in idle if now - t > self.idle_evict_s]
+        return min(idle, key=lambda tc: tc[0])[1] if idle else None
 
     def _client_thread(self, index: int, conn: socket.socket, peer: tuple[str, int]) -> None:
         # peer comes from accept(): getpeername() fails once close() has shut the socket down
@@ -208,16 +236,17 @@ class _TcpServer:
             with self._lock:
                 if conn in self._clients[index]:
                     self._clients[index].remove(conn)
+                self._last_seen.pop(conn, None)
             _shutdown(conn)
             conn.close()
             log.info("%s: client %s:%d gone", self.name, *peer)
 
-    @staticmethod
-    def _recv(conn: socket.socket) -> bytes:
+    def _recv(self, conn: socket.socket) -> bytes:
         """Wait for data from the client; raise _Hangup on EOF (also what close() causes)."""
         data = conn.recv(RECV_BYTES)
         if not data:
             raise _Hangup
+        self._last_seen[conn] = time.monotonic()
         return data
 
     def _serve(self, conn: socket.socket) -> None:
@@ -279,6 +308,7 @@ class LineServer(_TcpServer):
             data = conn.recv(RECV_BYTES)
             if not data:
                 return
+            self._last_seen[conn] = time.monotonic()
             text = data.decode(WIRE_ENCODING)
             if pending:
                 text = pending + text
@@ -337,7 +367,7 @@ class FrameServer(_TcpServer):
         while True:
             header = self._read_exactly(conn, buffer, NANONIS_HEADER_BYTES)
             (body_size,) = struct.unpack_from(">i", header, 32)
-            if body_size < 0:
+            if body_size < 0 or body_size > MAX_FRAME_BODY_BYTES:
                 name = header[:32].rstrip(b"\0").decode("ascii", "replace")
                 log.warning("%s: request %r announces %d body bytes; hanging up", self.name,
                             name, body_size)

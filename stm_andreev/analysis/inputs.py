@@ -74,3 +74,49 @@ def check_arrays(bias_V: np.ndarray, G: np.ndarray, where: str) -> None:
         )
     if np.ptp(V[finite]) <= 0:
         raise AnalysisInputError(f"{where}: all biases are equal; expected a bias sweep")
+    _refuse_concatenated_sweeps(V[finite], where)
+
+
+# A bias step smaller than this fraction of the sweep's range is read-back noise, not a reversal.
+REVERSAL_TOLERANCE = 1e-3
+
+
+def _refuse_concatenated_sweeps(V: np.ndarray, where: str) -> None:
+    """One spectrum is one sweep: a bias that turns back (up then down, or a second ramp from
+    the start) means several sweeps in one file, which sorting by bias would silently mix."""
+    steps = np.diff(V)
+    steps = steps[np.abs(steps) > REVERSAL_TOLERANCE * np.ptp(V)]
+    if steps.size < 2:
+        return
+    turns = np.flatnonzero(np.sign(steps[1:]) != np.sign(steps[:-1]))
+    if turns.size:
+        raise AnalysisInputError(
+            f"{where}: the bias turns back {turns.size} time(s) (e.g. a forward and a backward "
+            "sweep, or several sweeps one after the other); one spectrum is one sweep: split "
+            "the file or select one sweep"
+        )
+
+
+# Relative spread of the conductance (between bias bins, so noise averages out) below which a
+# spectrum has no gap structure to fit.
+FLAT_RELATIVE_SPREAD = 0.005
+FLAT_BINS = 10
+
+
+def flatness_note(bias_V: np.ndarray, G: np.ndarray) -> str:
+    """A warning if G(V) is flat (no gap, no peaks: E_g and Gamma cannot be determined from
+    it and a fit lands at its bounds), else ""."""
+    V = np.asarray(bias_V, dtype=float)
+    g = np.asarray(G, dtype=float)
+    ok = np.isfinite(V) & np.isfinite(g)
+    V, g = V[ok], g[ok]
+    scale = float(np.median(np.abs(g))) if g.size else 0.0
+    if g.size < 2 * FLAT_BINS or not scale > 0:
+        return ""
+    order = np.argsort(V)
+    means = [float(np.mean(chunk)) for chunk in np.array_split(g[order], FLAT_BINS)]
+    spread = (max(means) - min(means)) / scale
+    if spread >= FLAT_RELATIVE_SPREAD:
+        return ""
+    return (f"conductance flat within {spread * 100:.2g} % across the sweep: no gap structure, "
+            "so E_g and Gamma are not determined by this spectrum (a fit sits at its bounds)")

@@ -53,12 +53,18 @@ def _text_columns(path: Path) -> tuple[int, int] | None:
     return (t[0], r[0]) if t and r else None
 
 
+def _starts_hdf5(p: Path) -> bool:
+    # The signature only: a run file can be gigabytes.
+    with p.open("rb") as f:
+        return f.read(8) == b"\x89HDF\r\n\x1a\n"
+
+
 def is_resistance_file(path: str | Path) -> bool:
     """A cooldown file, or a text file with a temperature and a resistance column by name."""
     p = Path(path)
     if not p.is_file():
         return False
-    if p.read_bytes()[:8] == b"\x89HDF\r\n\x1a\n":
+    if _starts_hdf5(p):
         return _is_cooldown(p)
     return p.suffix.lower() != ".dat" and _text_columns(p) is not None
 
@@ -67,7 +73,7 @@ def load_resistance(path: str | Path) -> ResistanceCurve:
     """R(T) of a cooldown file (film resistance against the control thermometer) or of a
     text file. Raises AnalysisInputError naming the file."""
     p = Path(path)
-    if p.read_bytes()[:8] == b"\x89HDF\r\n\x1a\n":
+    if _starts_hdf5(p):
         # Read through the cooldown command's reader (the format's one definition).
         from stm_andreev.storage.cooldown_file import CooldownFileError, read_cooldown
 

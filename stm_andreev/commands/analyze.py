@@ -108,8 +108,28 @@ def _resistance(path: str, args: argparse.Namespace) -> ResistanceCurve | None:
     return curve
 
 
+def _run_file_problem(path: str) -> str:
+    """For an HDF5 file: why it cannot be analysed safely (damaged, unreadable, a hang in
+    HDF5), checked in bounded time in a child process; "" if intact or not HDF5."""
+    from stm_andreev.storage.verify import HDF5_SIGNATURE, verify_run_file
+
+    try:
+        with open(path, "rb") as f:
+            if f.read(8) != HDF5_SIGNATURE:
+                return ""  # text, .dat or junk: the loaders say what is wrong
+    except OSError:
+        return ""
+    verdict = verify_run_file(path)
+    if verdict.ok:
+        return ""
+    hint = f" (`stm-andreev verify --list {path}` lists the intact spectra)" \
+        if verdict.intact else ""
+    return verdict.describe() + hint
+
+
 def run(args: argparse.Namespace) -> int:
     from stm_andreev.analysis.errors import AnalysisError
+    from stm_andreev.analysis.inputs import flatness_note
     from stm_andreev.analysis.report import analyze_items, write_report
     from stm_andreev.analysis.resistance import is_resistance_file
 
@@ -125,6 +145,11 @@ def run(args: argparse.Namespace) -> int:
             rt = rt or curve
             continue
         errors: list[str] = []
+        problem = _run_file_problem(path)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            failed += 1
+            continue
         try:
             found = analyze_items([path], T_K=args.T_K, Vmod_rms_V=args.vmod_rms_V,
                                   errors=errors, **load)
@@ -139,6 +164,9 @@ def run(args: argparse.Namespace) -> int:
             if a.result.channel and not args.json:
                 print(f"{a.result.source}[{a.result.index}]: conductance from column "
                       f"{a.result.channel!r}", file=sys.stderr)
+            note = flatness_note(a.spectrum.bias_V, a.spectrum.G)
+            if note:
+                print(f"warning: {a.result.source}[{a.result.index}]: {note}", file=sys.stderr)
             if args.json:
                 print(json.dumps(a.result.to_json_dict()), flush=True)
             else:

@@ -63,6 +63,9 @@ def plan_summary(plan: PlanConfig, source: str, station: StationConfig) -> list[
     """Lines describing the plan: its steps, spectrum counts and the duration estimate."""
     from stm_andreev.procedures.checks import estimate_plan
 
+    if plan.n_spectra > station.limits.max_plan_spectra:
+        return [f"Plan {plan.name!r} ({source}): {plan.n_spectra} spectra, more than "
+                f"limits.max_plan_spectra; not estimated"]
     estimate = estimate_plan(plan, station)
     lines = [f"Plan {plan.name!r} ({source})"]
     if plan.description:

@@ -19,6 +19,7 @@ from stm_andreev.commands.status_line import StatusLine
 if TYPE_CHECKING:
     from stm_andreev.engine.cooldown import CooldownSummary
 
+
 HELP = "log fridge temperatures and the film resistance R(T) during a cooldown"
 DEFAULT_FROM_K = 300.0  # the engine's default, repeated so --help imports nothing heavy
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import shlex
 import sys
 import time
@@ -50,15 +51,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from stm_andreev.config import ConfigError
+    from stm_andreev.storage.errors import StorageError
 
     try:
-        return _run(args)
+        code = _run(args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         hint = _kind_hint(exc)
         if hint:
             print(hint, file=sys.stderr)
-        return 2
+        code = 2
+    except StorageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = 3
+    _exit_now_if_files_unclosed(code)
+    return code
+
+
+def _exit_now_if_files_unclosed(code: int) -> None:
+    """After a full disk HDF5 may hold a run file it could not close; h5py collecting it at
+    interpreter exit crashes the process, so leave without that collection (what the ledger
+    confirmed is on disk; ``--resume`` in a new process recovers it)."""
+    from stm_andreev.storage.writer import unclosed_files
+
+    if unclosed_files():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
 
 
 def _kind_hint(exc) -> str:
@@ -81,6 +101,12 @@ def _run(args) -> int:
     )
 
     if args.resume:
+        # Checked read-only, in bounded time, before anything is written: a file of another
+        # program, a damaged or a busy one is left byte for byte as it was.
+        problem = _resume_problem(args.resume)
+        if problem:
+            print(f"error: cannot resume: {problem}", file=sys.stderr)
+            return 2
         from stm_andreev.storage import RunWriter
 
         writer = RunWriter.resume(args.resume)
@@ -133,9 +159,10 @@ def _run(args) -> int:
             if cooled.status != "finished" or not points:
                 return 0 if cooled.status == "finished" else 3
         if not args.resume:
-            path = out_dir / f"{stamp}_{plan.name}.h5"
-            writer = RunWriter.create(
-                path,
+            writer = _create_unique(
+                RunWriter.create,
+                out_dir,
+                f"{stamp}_{plan.name}",
                 n_bias=n_bias.pop(),
                 n_planned=len(points),
                 metadata={
@@ -175,6 +202,40 @@ def _run(args) -> int:
     if summary.status == "finished" and not args.no_report:
         _report(Path(summary.path))
     return 0 if summary.status == "finished" else 3
+
+
+MAX_NAME_SUFFIX = 100
+
+
+def _create_unique(create, out_dir: Path, stem: str, **kwargs):
+    """``create(out_dir / f"{stem}.h5", **kwargs)``, or with a suffix ``-2``, ``-3``... when
+    the name is taken: run-file names have a one-second stamp, and two runs started in the same
+    second (or a file already there) must not collide. Creation is exclusive, so two processes
+    racing for one name end up with two names."""
+    from stm_andreev.storage import RunFileExistsError
+
+    for n in range(1, MAX_NAME_SUFFIX + 1):
+        path = out_dir / (f"{stem}.h5" if n == 1 else f"{stem}-{n}.h5")
+        try:
+            return create(path, **kwargs)
+        except RunFileExistsError:
+            continue
+    raise RunFileExistsError(f"{out_dir / stem}.h5 and {MAX_NAME_SUFFIX - 1} suffixed names "
+                             "are all taken")
+
+
+def _resume_problem(path: str) -> str:
+    """Why ``path`` cannot be resumed (missing, not a run file, damaged, unreadable), or ""."""
+    from stm_andreev.storage.verify import verify_run_file
+
+    verdict = verify_run_file(path)
+    if verdict.ok:
+        return ""
+    text = verdict.describe()
+    if verdict.intact:
+        text += (f"; its {len(verdict.intact)} intact spectra are safe in the file "
+                 f"(`stm-andreev verify --list {path}`)")
+    return text
 
 
 def _output_dir_problem(out_dir: Path) -> str:

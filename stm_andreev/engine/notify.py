@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from stm_andreev.physics import G0_S
+from stm_andreev.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ class Notifier:
             try:
                 deliver(payload)
             except Exception as exc:  # whatever the network does, the run goes on
-                reason = f"{type(exc).__name__}: {exc}"
+                reason = redact(f"{type(exc).__name__}: {exc}")  # URLs may hold credentials
                 log.error("notification of %r by %s failed: %s", kind, channel, reason)
                 self.failures.append((channel, kind, reason))
                 ok = False

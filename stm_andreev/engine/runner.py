@@ -306,6 +306,13 @@ class RunEngine:
         self.safe_state(heater_safe=False)
         path = self.writer.path
         self.writer.close("paused")  # best effort after the failure; releases the file
+        if getattr(self.writer, "close_failed", False):
+            # HDF5 met the full disk half-way through a flush and still holds the file: it
+            # cannot be re-opened in this process. What the ledger confirmed is safe.
+            raise RunFileWriteError(
+                f"{path}: the disk filled while HDF5 was writing and the file could not be "
+                f"closed; free space, then continue with `stm-andreev run --resume {path}`"
+            ) from exc
         self.control.request("pause")
         try:
             self.control.wait_while_paused()

@@ -23,6 +23,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from stm_andreev.redact import redact
+
 FORMAT_NAME = "stm_andreev.cooldown"
 FORMAT_VERSION = 1
 CHUNK_ROWS = 512
@@ -174,7 +176,7 @@ def _lay_out(f, path, thermometers, station_text, plan_text, metadata) -> None:
                              dtype=f"S{TEXT_BYTES}")
     config = entry.create_group("config")
     config.attrs["NX_class"] = "NXcollection"
-    config["station_text"] = station_text
+    config["station_text"] = redact(station_text)  # no credentials in the file
     config["plan_text"] = plan_text
     config["metadata_json"] = json.dumps(metadata, default=str)
     config["thermometers_json"] = json.dumps(list(thermometers))

@@ -223,7 +223,8 @@ def encode_truncated(value: str, max_bytes: int) -> tuple[bytes, bool]:
 
 def _growing(group: h5py.Group, column: Column, chunk_rows: int) -> h5py.Dataset:
     ds = group.create_dataset(
-        column.name, shape=(0,), maxshape=(None,), chunks=(chunk_rows,), dtype=column.dtype
+        column.name, shape=(0,), maxshape=(None,), chunks=(chunk_rows,), dtype=column.dtype,
+        fletcher32=True,
     )
     _label(ds, column)
     return ds
@@ -302,6 +303,9 @@ def create_layout(
             maxshape=(None, n_bias),
             chunks=(SPECTRUM_CHUNK_ROWS, n_bias),
             dtype=np.float64,
+            # A checksum per chunk (= per spectrum): a flipped bit in stored data is an error
+            # on read, never a plausible wrong number.
+            fletcher32=True,
         )
         _label(ds, column)
     data["G_G0"].attrs["interpretation"] = "spectrum"

@@ -17,6 +17,7 @@ import logging
 import numbers
 import os
 import shutil
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 import stm_andreev
+from stm_andreev.redact import redact
 
 from .errors import (
     DuplicatePointError,
@@ -222,6 +224,9 @@ class RunWriter:
         """Status the file had when resumed ("" for a new file)."""
         self.recovered_unclean = recovered_unclean
         """True if resume found the file left open by a writer that died."""
+        self.close_failed = False
+        """True if closing failed after a write failure (full disk): HDF5 still holds the file,
+        so only a new process can resume it (see :func:`unclosed_files`)."""
         data = file[DATA]
         points = file[POINTS]
         events = file[EVENTS]
@@ -267,6 +272,8 @@ class RunWriter:
         columns = POINT_COLUMNS + extra_columns(point_keys)
         if not isinstance(station_text, str) or not isinstance(plan_text, str):
             raise RecordFieldError("station_text and plan_text must be text (the file contents)")
+        # No credential from the station file (a webhook's user:password or token) is stored.
+        station_text = redact(station_text)
         text_bytes = sum(
             len(t.encode("utf-8"))
             for t in (station_text, plan_text, to_json(dict(snapshot), "snapshot"),
@@ -308,12 +315,23 @@ class RunWriter:
             _publish(staging, path)
         except BaseException as exc:
             if file is not None:
-                file.close()
+                try:
+                    file.close()
+                except Exception as close_exc:  # full disk: HDF5 cannot write its metadata
+                    log.debug("closing the half-made %s failed: %s", staging, close_exc)
+                    # Never collected: h5py would crash on the file, and the objects in the
+                    # failed frames would each print a deallocation traceback.
+                    _keep_unclosed(file, exc)
             if lock is not None:
                 lock.release()
             staging.unlink(missing_ok=True)  # ours, and holds no data yet
-            if isinstance(exc, OSError) and not isinstance(exc, StorageError):
-                raise RunFileWriteError(f"cannot lay out run file {path}: {exc}") from exc
+            if isinstance(exc, OSError | RuntimeError) and not isinstance(exc, StorageError):
+                if _disk_is_full(exc, path):
+                    raise InsufficientDiskSpaceError(
+                        f"cannot create run file {path}: disk full (nothing was written; "
+                        "free space and start again)"
+                    ) from None
+                raise RunFileWriteError(f"cannot lay out run file {path}: {exc}") from None
             raise
         log.info("created run file %s (%d points x %d bias values)", path, n_planned, n_bias)
         return cls(
@@ -503,6 +521,7 @@ class RunWriter:
             raise SpectrumDataError(f"bias_V of point {index} has non-finite values")
         arrays["G_G0"] = arrays["G_S"] / G0_S
         values = self._check_record(record, index)
+        _check_room(self._path, f"writing the spectrum of point {index}")
         k = self._n_rows
         with self._guard(f"writing the spectrum of point {index}"):
             for arg, rows in self._spectrum_rows:
@@ -552,6 +571,7 @@ class RunWriter:
         values = {"time_s": float(time_s), "point_index": int(point_index),
                   "kind": encode_fixed(kind, "event kind", EVENT_KIND_BYTES),
                   "message": raw_message}
+        _check_room(self._path, f"logging event {kind!r}")
         m = self._n_events
         with self._guard(f"logging event {kind!r}"):
             for name, rows in self._event_rows:
@@ -591,11 +611,25 @@ class RunWriter:
             finally:
                 self._closed = True
                 try:
-                    self._file.close()
+                    self._close_file()
                 finally:
                     self._lock.release()
         log.info("closed run file %s with status %r (%d spectra)", self._path, status,
                  self._n_rows)
+
+    def _close_file(self) -> None:
+        """Close the HDF5 file; on a full disk HDF5 cannot write its metadata and the close
+        fails: the file object is then kept for the life of the process, because h5py
+        collecting (or touching) it later crashes the process (SIGSEGV). Appends check the free
+        space first (:func:`_check_room`) so that this stays the rare race it is."""
+        try:
+            self._file.close()
+        except Exception as exc:
+            if self._failed is None:
+                raise
+            log.warning("%s: could not close after the earlier failure (%s)", self._path, exc)
+            _keep_unclosed(self._file, exc)
+            self.close_failed = True
 
     def _write_end(self, raw_status: bytes) -> None:
         self._status[()] = raw_status
@@ -683,7 +717,8 @@ class _WriteGuard:
         writer = self._writer
         writer._failed = f"{self._what}: {exc}"
         log.error("run file %s: %s failed: %s", writer.path, self._what, exc)
-        if isinstance(exc, OSError) and not isinstance(exc, StorageError):
+        # h5py reports failed writes (a full disk among them) as RuntimeError, not OSError.
+        if isinstance(exc, OSError | RuntimeError) and not isinstance(exc, StorageError):
             if _disk_is_full(exc, writer.path):
                 raise InsufficientDiskSpaceError(
                     f"disk full while {self._what} in {writer.path}; free space, then resume"
@@ -691,8 +726,79 @@ class _WriteGuard:
             raise RunFileWriteError(f"{self._what} in {writer.path} failed: {exc}") from exc
 
 
-def _disk_is_full(exc: OSError, path: Path) -> bool:
-    if exc.errno == errno.ENOSPC:
+# Free space (bytes) an append needs before it touches the file: a few table chunks (text
+# columns take up to 64 KiB per chunk) and HDF5 metadata. Below it the append is refused with
+# nothing written, so HDF5 never meets a full disk half-way through a flush (h5py then fails
+# to close the file, and a later collection of it crashes the process).
+MIN_FREE_BYTES = 2 * 1024 * 1024
+
+
+def _check_room(path: Path, what: str) -> None:
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        return  # cannot tell: the write itself will say
+    if free < MIN_FREE_BYTES:
+        raise InsufficientDiskSpaceError(
+            f"disk nearly full before {what} in {path} ({free / 1e6:.1f} MB free, "
+            f"{MIN_FREE_BYTES / 1e6:.1f} MB needed); nothing written; free space, then resume"
+        )
+
+
+def _h5py_release_failure(exc: BaseException | None) -> bool:
+    return isinstance(exc, RuntimeError) and "decrement id ref count" in str(exc)
+
+
+def _install_quiet_h5py_release() -> None:
+    """Silence h5py's reports of objects it cannot release on a full disk.
+
+    Once HDF5 cannot flush (full disk), every h5py object collected afterwards fails to
+    release and h5py prints a traceback for each (through ``sys.excepthook`` and
+    ``sys.unraisablehook``): dozens of tracebacks for one failure the writer already reported
+    with a message. Only that failure is filtered (logged at debug level); everything else
+    goes to the previous hooks.
+    """
+    previous_unraisable, previous_except = sys.unraisablehook, sys.excepthook
+
+    def unraisable(info) -> None:
+        if _h5py_release_failure(info.exc_value):
+            log.debug("h5py could not release an object: %s", info.exc_value)
+            return
+        previous_unraisable(info)
+
+    def excepthook(kind, value, tb) -> None:
+        if _h5py_release_failure(value) and tb is not None and "h5py" in repr(tb.tb_frame):
+            log.debug("h5py could not release an object: %s", value)
+            return
+        previous_except(kind, value, tb)
+
+    sys.unraisablehook = unraisable
+    sys.excepthook = excepthook
+
+
+_install_quiet_h5py_release()
+
+
+# h5py objects whose close failed (full disk), with the exception whose frames hold the
+# file's datasets; see RunWriter._close_file.
+_UNCLOSED: list[tuple[h5py.File, BaseException]] = []
+
+
+def _keep_unclosed(file: h5py.File, exc: BaseException) -> None:
+    _UNCLOSED.append((file, exc))
+
+
+def unclosed_files() -> int:
+    """How many run files this process could not close after a full disk. A process with any
+    must end with ``os._exit``: h5py collecting them at interpreter exit crashes (SIGSEGV)."""
+    return len(_UNCLOSED)
+
+
+def _disk_is_full(exc: BaseException, path: Path) -> bool:
+    if getattr(exc, "errno", None) == errno.ENOSPC:
+        return True
+    text = str(exc)
+    if "errno = 28" in text or "No space left on device" in text:
         return True
     try:
         # HDF5 reports write failures without errno; judge by what is left on the disk.

@@ -129,3 +129,100 @@ def test_abort_while_paused_for_a_full_disk_closes_the_file_aborted(
     outcome.spectra_planned = 1  # only point 0 was measured before the abort
     outcome.spectra_stored = len(run.ledger)
     outcome.happened = "paused on the storage error; abort closed the file 'aborted', resumable"
+
+
+# ------------------------------------------------------------------ hostile: real full disks
+@pytest.fixture
+def h5py_disk_full(monkeypatch):
+    """h5py reports a full disk on flush as RuntimeError (errno 28 in the text), not OSError."""
+
+    def arm(point_index: int) -> dict:
+        state = {"hits": 0}
+
+        def hook(at_stage: str, index: int) -> None:
+            if at_stage == "row_written" and index == point_index and state["hits"] == 0:
+                state["hits"] += 1
+                raise RuntimeError(
+                    "Unable to synchronously flush file (file write failed: errno = 28, "
+                    "error message = 'No space left on device')"
+                )
+
+        monkeypatch.setattr(RunWriter, "fault_hook", staticmethod(hook))
+        return state
+
+    return arm
+
+
+@pytest.mark.hostile
+def test_h5py_runtime_error_on_a_full_disk_pauses_and_resumes(
+    tmp_path, reference, outcome, h5py_disk_full
+):
+    """The pause used to run only for OSError: h5py's RuntimeError(errno 28) failed the run."""
+    state = h5py_disk_full(2)
+    run = dry_run(tmp_path, [], outcome=outcome)
+    outcome.fault, outcome.instrument = "disk full reported by h5py as RuntimeError", "disk"
+    outcome.injections = state["hits"]
+    assert run.error is None, run.error
+    assert run.status == "finished" and "storage_error" in run.event_kinds
+    assert_complete_and_plausible(run, reference)
+    outcome.happened = "taken as disk full: paused holding the spectrum; resumed, plan finished"
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 16 MB tmpfs (root only); skipped where it cannot be mounted."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def _child(kind: str, where) -> dict:
+    import json
+    from pathlib import Path
+
+    child = Path(__file__).with_name("full_disk_child.py")
+    proc = subprocess.run([sys.executable, str(child), kind, str(where)],
+                          capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+    assert proc.returncode == 0, f"child died ({proc.returncode}): {proc.stderr[-3000:]}"
+    return {**json.loads(proc.stdout.strip().splitlines()[-1]), "stderr": proc.stderr}
+
+
+@pytest.mark.hostile
+@pytest.mark.slow
+def test_real_full_disk_mid_run_pauses_and_resume_completes(small_tmpfs, outcome):
+    """A 16 MB tmpfs filled after spectrum 1: paused holding spectrum 2 (no crash, no SIGSEGV),
+    space freed while paused, the run resumes and finishes every spectrum."""
+    outcome.fault, outcome.instrument = "real full disk (16 MB tmpfs) mid-run", "disk"
+    result = _child("midrun", small_tmpfs)
+    outcome.injections = result["filled"]
+    outcome.spectra_stored = len(set(result["ledger"]))
+    assert result["error"] is None, result
+    assert "Traceback" not in result["stderr"], result["stderr"][-3000:]
+    assert result["filled"] == 1 and result["freed"] >= 1
+    assert result["status"] == "finished" and sorted(result["ledger"]) == list(range(N_POINTS))
+    assert "storage_error" in result["events"] and "pause" in result["events"]
+    outcome.happened = ("refused before touching the file (free space checked first), paused "
+                        "holding the spectrum; space freed, resumed, plan finished; no crash")
+
+
+@pytest.mark.hostile
+def test_disk_filling_while_a_run_file_is_created_leaves_nothing(small_tmpfs, outcome):
+    """The disk fills while the new file is laid out: a one-line disk-full error naming the
+    file, no half-made file, no h5py deallocation traceback."""
+    outcome.fault, outcome.instrument = "disk fills while the run file is created", "disk"
+    outcome.spectra_planned = 0
+    result = _child("create", small_tmpfs)
+    outcome.injections = 1
+    assert result["message"] and "disk full" in result["message"], result
+    assert "run.h5" in result["message"]
+    assert result["left"] == [], result
+    assert "Traceback" not in result["stderr"], result["stderr"][-3000:]
+    outcome.happened = f"refused: '{result['message'].split(':', 1)[0]}: ... disk full'; " \
+                       "no half-made file left"

@@ -1,0 +1,227 @@
+"""Checking a run file in bounded time: structure, checksums, ledger; which spectra are intact.
+
+A damaged HDF5 file (a copy cut short, a flipped byte) can make the HDF5 library block or loop
+inside a read. The checks therefore run in a child process (``python -m
+stm_andreev.storage.verify FILE``) that :func:`verify_run_file` kills after a timeout, so a
+batch over a lab's archive always ends, with a verdict naming the file.
+
+What is checked: the HDF5 signature; that the file opens read-only as a run file of this
+format (nothing is ever written); the ledger (indices in the plan, none twice, every confirmed
+row present); every confirmed row of every spectrum dataset and per-spectrum column, read
+through HDF5's Fletcher32 checksums (one per spectrum chunk, one per 64 table rows), so a
+flipped byte in stored data is a read error here, never a plausible wrong number; the event
+log and the stored station/plan text. Files written before checksums were added are read
+as they are and the verdict says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+#: Wall seconds a check may take before the file is declared unreadable (a hang in HDF5).
+VERIFY_TIMEOUT_S = 30.0
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+# Verdict states
+INTACT = "intact"  # every confirmed spectrum and the file's structure read back cleanly
+DAMAGED = "damaged"  # a run file, but some stored data fail their checks (see ``damaged``)
+NOT_A_RUN_FILE = "not a run file"  # not HDF5, or HDF5 of another program
+UNREADABLE = "unreadable"  # HDF5 cannot open or read it (cut short, header damaged, hangs)
+MISSING = "missing"
+
+
+@dataclass
+class Verdict:
+    """What :func:`verify_run_file` found in one file."""
+
+    path: str
+    state: str
+    message: str
+    status: str = ""  # the run status stored in the file ("finished", "aborted", ...)
+    n_confirmed: int = 0  # rows the ledger confirms
+    intact: list[int] = field(default_factory=list)  # point indices whose spectrum is intact
+    damaged: list[int] = field(default_factory=list)  # rows that failed a check
+    notes: list[str] = field(default_factory=list)
+    checksums: bool = True  # the spectra datasets carry Fletcher32 checksums
+
+    @property
+    def ok(self) -> bool:
+        return self.state == INTACT
+
+    def describe(self) -> str:
+        """One line for the terminal, naming the file."""
+        text = f"{self.path}: {self.state}: {self.message}"
+        if self.notes:
+            text += " (" + "; ".join(self.notes) + ")"
+        return text
+
+
+def _chunk_rows(ds) -> int:
+    return int(ds.chunks[0]) if ds.chunks else max(int(ds.shape[0]), 1)
+
+
+def _check_rows(ds, n: int, bad: set[int]) -> None:
+    """Read rows 0..n-1 of ``ds`` chunk by chunk; add rows of chunks that fail to ``bad``."""
+    step = _chunk_rows(ds)
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        try:
+            ds[start:stop]
+        except Exception:
+            bad.update(range(start, stop))
+
+
+def check(path: str | os.PathLike[str]) -> Verdict:
+    """The checks, in this process (may block on a damaged file: use :func:`verify_run_file`)."""
+    import h5py
+    import numpy as np
+
+    from .layout import (
+        CONFIG,
+        DATA,
+        EVENTS,
+        FORMAT_NAME,
+        FORMAT_VERSION,
+        LEDGER,
+        POINTS,
+        SPECTRUM_DATASETS,
+        STATUS,
+    )
+
+    p = Path(path)
+    name = str(p)
+    if not p.exists():
+        return Verdict(name, MISSING, "no such file")
+    if not p.is_file():
+        return Verdict(name, NOT_A_RUN_FILE, "not a regular file")
+    with open(p, "rb") as f:
+        head = f.read(8)
+    if head != HDF5_SIGNATURE:
+        return Verdict(name, NOT_A_RUN_FILE, "not an HDF5 file (no HDF5 signature at its start)")
+    try:
+        file = h5py.File(p, "r", libver="latest", swmr=True, locking=False)
+    except Exception as exc:
+        return Verdict(name, UNREADABLE, f"HDF5 cannot open it ({_short(exc)}); cut short "
+                       "or its header is damaged, or another program has it open for writing")
+    with file:
+        try:
+            fmt = file.attrs.get("stm_andreev_format")
+            version = int(file.attrs.get("stm_andreev_format_version", -1))
+        except Exception as exc:
+            return Verdict(name, UNREADABLE, f"its root attributes cannot be read ({_short(exc)})")
+        if fmt != FORMAT_NAME:
+            return Verdict(name, NOT_A_RUN_FILE, "HDF5, but not an stm_andreev run file")
+        if version != FORMAT_VERSION:
+            return Verdict(name, NOT_A_RUN_FILE, f"run-file format version {version}; this "
+                           f"software reads version {FORMAT_VERSION}")
+        try:
+            n_planned = int(file["entry/n_planned"][()])
+            status = bytes(file[STATUS][()]).decode("utf-8", errors="replace")
+            ledger = file[LEDGER][()].astype(np.int64)
+            spectra = [file[DATA][c.name] for _, c in SPECTRUM_DATASETS]
+            points = file[POINTS]
+            columns = [points[str(n)] for n in points.attrs["columns"]]
+        except Exception as exc:
+            return Verdict(name, UNREADABLE, f"its structure or ledger cannot be read "
+                           f"({_short(exc)})")
+        verdict = Verdict(name, INTACT, "", status=status, n_confirmed=len(ledger))
+        problems: list[str] = []
+        if ((ledger < 0) | (ledger >= n_planned)).any():
+            problems.append(f"the ledger holds point indices outside 0..{n_planned - 1}")
+        if len(np.unique(ledger)) != len(ledger):
+            problems.append("the ledger lists a point twice")
+        n = len(ledger)
+        shortest = min(ds.shape[0] for ds in (*spectra, *columns))
+        if shortest < n:
+            problems.append(f"the ledger confirms {n} rows but only {shortest} are stored")
+        bad: set[int] = set(range(min(shortest, n), n))
+        verdict.checksums = all(ds.fletcher32 for ds in spectra)
+        if not verdict.checksums:
+            verdict.notes.append("written without checksums: damage to stored values cannot "
+                                 "be detected")
+        for ds in (*spectra, *columns):
+            _check_rows(ds, min(n, ds.shape[0]), bad)
+        for what, read in (("event log", lambda: [ds[()] for ds in file[EVENTS].values()]),
+                           ("stored station/plan text",
+                            lambda: [ds[()] for ds in file[CONFIG].values()])):
+            try:
+                read()
+            except Exception as exc:
+                problems.append(f"the {what} cannot be read ({_short(exc)})")
+        valid = [(row, int(p)) for row, p in enumerate(ledger) if 0 <= p < n_planned]
+        verdict.damaged = sorted(bad)
+        verdict.intact = sorted(p for row, p in valid if row not in bad)
+        if bad:
+            problems.insert(0, f"{len(bad)} of {n} confirmed spectra fail their checks "
+                            f"(rows {_ranges(sorted(bad))})")
+        if problems:
+            verdict.state = DAMAGED
+            verdict.message = "; ".join(problems) + f"; {len(verdict.intact)} spectra intact"
+        else:
+            verdict.message = f"{n} spectra intact, status {status!r}"
+        return verdict
+
+
+def _short(exc: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _ranges(rows: list[int]) -> str:
+    """[0, 1, 2, 5] -> '0-2, 5' (at most 10 ranges shown)."""
+    out: list[str] = []
+    start = prev = None
+    for r in rows:
+        if start is None:
+            start = prev = r
+        elif r == prev + 1:
+            prev = r
+        else:
+            out.append(f"{start}-{prev}" if prev != start else f"{start}")
+            start = prev = r
+    if start is not None:
+        out.append(f"{start}-{prev}" if prev != start else f"{start}")
+    return ", ".join(out[:10]) + (", ..." if len(out) > 10 else "")
+
+
+def verify_run_file(path: str | os.PathLike[str], timeout_s: float = VERIFY_TIMEOUT_S) -> Verdict:
+    """:func:`check` in a child process, killed after ``timeout_s`` wall seconds."""
+    name = str(path)
+    if not Path(path).exists():
+        return Verdict(name, MISSING, "no such file")
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "stm_andreev.storage.verify", os.fspath(path)],
+            capture_output=True, text=True, timeout=timeout_s,
+        )
+    except subprocess.TimeoutExpired:
+        return Verdict(name, UNREADABLE, f"reading it did not finish within {timeout_s:g} s "
+                       "(HDF5 blocked on damaged data)")
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        why = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"
+        return Verdict(name, UNREADABLE, f"reading it crashed the HDF5 library ({why})")
+    return Verdict(**json.loads(lines[-1]))
+
+
+def _main(argv: list[str]) -> int:
+    import logging
+    import warnings
+
+    logging.disable(logging.CRITICAL)
+    warnings.simplefilter("ignore")
+    try:
+        verdict = check(argv[0])
+    except Exception as exc:  # anything HDF5 throws at a damaged file is a verdict
+        verdict = Verdict(argv[0], UNREADABLE, f"reading it failed ({_short(exc)})")
+    print(json.dumps(asdict(verdict)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
