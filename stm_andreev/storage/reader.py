@@ -3,7 +3,7 @@
 Readers only ever see ledger-confirmed rows: the writer flushes a row before it appends the
 ledger entry, so after refreshing the ledger first and the rows second, every row below the
 ledger length is complete. A row written by a writer that died before confirming it is never
-shown.
+shown. The status and the event log are refreshed before the ledger for the same reason.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class RunReader:
         try:
             # Every reader of this file in the process shares one handle per dataset (see
             # shared_file.py: two handles of one dataset read stale rows after a refresh).
-            self._shared, joined = shared_file.acquire(self._path)
+            self._shared = shared_file.acquire(self._path)
         except OSError as exc:
             raise NotARunFileError(f"{self._path} cannot be opened as an HDF5 run file: "
                                    f"{exc}") from exc
@@ -114,21 +114,22 @@ class RunReader:
                 self._ledger_ds = ds(LEDGER)
                 self._status_ds = ds(STATUS)
                 self._end_time_ds = ds(END_TIME)
-                # Ledger first: rows are flushed before their ledger entry, so rows refreshed
-                # after it cover every confirmed entry.
+                # Read in the reverse of the order the writer writes, so that what is seen of
+                # a later write implies every earlier one: rows are flushed before their
+                # ledger entry, a run's last ledger entry and events before its final status,
+                # a pause event before the status "paused", the status before the end time.
+                # End time and status are read (and kept until the next refresh) before the
+                # growing datasets are refreshed (their shapes change only then).
                 self._refresh_order = [
+                    *(f"{EVENTS}/{c.name}" for c in EVENT_COLUMNS),
                     LEDGER,
                     *(f"{DATA}/{c.name}" for _, c in SPECTRUM_DATASETS),
                     *(f"{POINTS}/{n}" for n in self._column_names),
-                    *(f"{EVENTS}/{c.name}" for c in EVENT_COLUMNS),
-                    STATUS,
-                    END_TIME,
                 ]
-                if joined:
-                    # Another reader in this process had the file open: what it last refreshed
-                    # may be older than the disk.
-                    self._shared.refresh(self._refresh_order)
-                self._n = self._confirmed_rows()
+                self._end_time = self._status = ""
+                # Refreshed even when just opened: the datasets were opened before the status
+                # was read (and another reader of this process may have opened them earlier).
+                self._take_snapshot()
         except KeyError as exc:
             self.close()
             raise NotARunFileError(f"{self._path}: damaged or incomplete run file: {exc}") from exc
@@ -145,9 +146,18 @@ class RunReader:
         if not self._live:
             raise ReaderNotLiveError(f"reader of {self._path} was opened without live=True")
         with self._shared.lock:
-            self._shared.refresh(self._refresh_order)
-            self._n = self._confirmed_rows()
+            self._take_snapshot()
         return self._n
+
+    def _take_snapshot(self) -> None:
+        # A contiguous dataset's value is cached (HDF5's sieve buffer) until it is refreshed,
+        # and read from the disk at the first read after that.
+        self._shared.refresh([END_TIME])
+        self._end_time = _text(self._end_time_ds[()])
+        self._shared.refresh([STATUS])
+        self._status = _text(self._status_ds[()])
+        self._shared.refresh(self._refresh_order)
+        self._n = self._confirmed_rows()
 
     def close(self) -> None:
         """Close the file (idempotent); the last reader of it in this process closes it."""
@@ -206,13 +216,14 @@ class RunReader:
 
     @property
     def status(self) -> str:
-        """Run status as last flushed ("running", "finished", "aborted", ...)."""
-        return _text(self._status_ds[()])
+        """Run status ("running", "finished", "aborted", ...) as of the last refresh (or the
+        opening): it never runs ahead of the spectra and events this reader shows."""
+        return self._status
 
     @property
     def end_time(self) -> str:
-        """Run end, ISO 8601 UTC; "" while the run is open."""
-        return _text(self._end_time_ds[()])
+        """Run end, ISO 8601 UTC; "" while the run is open (as of the last refresh)."""
+        return self._end_time
 
     @property
     def station_text(self) -> str:

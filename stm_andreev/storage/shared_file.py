@@ -84,21 +84,20 @@ def _key(path: Path) -> FileKey:
     return (st.st_dev, st.st_ino)
 
 
-def acquire(path: Path) -> tuple[SharedFile, bool]:
-    """The shared handle of ``path`` (opened if no reader in this process has it) and whether
-    it was open already. Raises OSError if the file cannot be opened as HDF5."""
+def acquire(path: Path) -> SharedFile:
+    """The shared handle of ``path``, opened if no reader in this process has it (refresh it
+    before use: another reader may have refreshed it long ago). Raises OSError if the file
+    cannot be opened as HDF5."""
     key = _key(path)
     with _registry_lock:
         shared = _registry.get(key)
-        joined = True
         if shared is None or not shared.file.id.valid:
             # SWMR read mode also opens files whose (dead) writer left the open flags set.
             file = open_h5(path, "r", libver="latest", swmr=True)
             shared = SharedFile(key, path, file)
             _registry[key] = shared
-            joined = False
         shared.users += 1
-    return shared, joined
+    return shared
 
 
 def open_count() -> int:

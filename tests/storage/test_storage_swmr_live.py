@@ -6,6 +6,7 @@ import json
 import signal
 
 import numpy as np
+import pytest
 
 from stm_andreev.storage import G0_S, RunReader, RunWriter, shared_file
 
@@ -212,3 +213,55 @@ def test_several_live_readers_in_one_process_each_read_what_is_on_disk(tmp_path)
             writer.kill()
             writer.communicate(timeout=TIMEOUT_S)
     assert shared_file.open_count() == 0  # the last reader closed the file
+
+
+@pytest.mark.parametrize(
+    ("after", "step", "last_point"),
+    [
+        # The writer pauses (event, then status) just after the reader refreshed the events.
+        ("entry/events/message", "pause", 2),
+        # The writer appends the last point and finishes just after the ledger was refreshed.
+        ("entry/ledger", "finish 3", 3),
+    ],
+)
+def test_a_refresh_never_sees_a_status_ahead_of_what_led_to_it(tmp_path, monkeypatch, after,
+                                                               step, last_point):
+    """The writer acts between two dataset refreshes of one reader refresh; whatever status
+    the reader then shows, it also has the event and the rows that came before it."""
+    path = tmp_path / "run.h5"
+    writer = start_module("tests.storage.stepped_writer_child", str(path), str(last_point + 1))
+    refresh = shared_file.SharedFile.refresh
+    stepped: list[str] = []
+
+    def refresh_with_a_writer_step(self, names):
+        for name in names:
+            refresh(self, [name])
+            if name == after and not stepped:
+                stepped.append(name)
+                send_line(writer, step)
+                assert read_line(writer) == "ok"
+
+    try:
+        assert read_line(writer) == "ready"
+        for point in range(3):
+            send_line(writer, f"add {point}")
+            assert read_line(writer) == "ok"
+        with RunReader(path, live=True) as reader:
+            monkeypatch.setattr(shared_file.SharedFile, "refresh", refresh_with_a_writer_step)
+            n = reader.refresh()
+            assert stepped == [after]
+            kinds = [e.kind for e in reader.events()]
+            if reader.status == "paused":
+                assert "pause" in kinds
+            if reader.status == "finished":
+                assert "finish" in kinds and n == last_point + 1
+            monkeypatch.setattr(shared_file.SharedFile, "refresh", refresh)
+            n = reader.refresh()  # the next refresh has it all
+            assert reader.status == ("paused" if step == "pause" else "finished")
+            assert n == (3 if step == "pause" else 4)
+        send_line(writer, "close")
+        writer.communicate(timeout=TIMEOUT_S)
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+            writer.communicate(timeout=TIMEOUT_S)
