@@ -385,8 +385,10 @@ class RunEngine:
             self.writer.set_status("running")
 
     def _paused(self, message: str, point: Point | None) -> None:
-        self.writer.set_status("paused")
+        # The why before the status: a reader that sees "paused" then finds the pause event
+        # (readers refresh the status before the event log, storage/reader.py).
         self.event("pause", message, point)
+        self.writer.set_status("paused")
 
     def safe_state(self, *, withdraw: bool = False, heater_safe: bool = True) -> None:
         """Feedback on (or tip withdrawn), bias back to V_sp, heater to its safe range.

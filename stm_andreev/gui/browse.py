@@ -13,6 +13,12 @@ from stm_andreev.storage import RunReader, StorageError
 log = logging.getLogger(__name__)
 
 COLUMNS = ("run file", "plan", "status", "spectra", "started")
+#: Changes in the folder within this many ms make one re-scan (a run writes its file under a
+#: staging name and links it into place: several events for one new run).
+RESCAN_DELAY_MS = 300
+#: Re-scan at least this often even without a change notice (file systems where inotify does
+#: not see other machines' writes, e.g. a network share).
+RESCAN_INTERVAL_MS = 10_000
 #: ``stm_andreev_format`` of the cooldown logs of ``stm-andreev cooldown``.
 COOLDOWN_FORMAT = "stm_andreev.cooldown"
 
@@ -108,6 +114,19 @@ class BrowseWidget(QtWidgets.QWidget):
                                             "cooldown view)")
         open_button.clicked.connect(self._open_selected)
         layout.addWidget(open_button)
+        # New runs appear by themselves: the folder (and its sub-folders) is watched, and
+        # re-scanned every RESCAN_INTERVAL_MS in case a change notice never comes.
+        self._rescan = QtCore.QTimer(self)
+        self._rescan.setSingleShot(True)
+        self._rescan.setInterval(RESCAN_DELAY_MS)
+        self._rescan.timeout.connect(self.refresh)
+        self._watcher = QtCore.QFileSystemWatcher(self)
+        self._watcher.directoryChanged.connect(lambda _path: self._rescan.start())
+        self._poll = QtCore.QTimer(self)
+        self._poll.setInterval(RESCAN_INTERVAL_MS)
+        self._poll.timeout.connect(self.refresh)
+        self._poll.start()
+        self.dir_edit.editingFinished.connect(self.refresh)
         self.refresh()
 
     def _choose(self) -> None:
@@ -121,6 +140,7 @@ class BrowseWidget(QtWidgets.QWidget):
         """Re-scan the directory, newest run first."""
         folder = Path(self.dir_edit.text())
         found = list(folder.rglob("*.h5")) if folder.is_dir() else []
+        self._watch(folder)
         self.paths = sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
         self.table.setRowCount(len(self.paths))
         for row, path in enumerate(self.paths):
@@ -129,6 +149,17 @@ class BrowseWidget(QtWidgets.QWidget):
                 item.setToolTip(str(path))
                 self.table.setItem(row, col, item)
         self.table.resizeColumnsToContents()
+
+    def _watch(self, folder: Path) -> None:
+        """Watch ``folder`` and its sub-folders (QFileSystemWatcher is not recursive)."""
+        wanted = {str(folder)} if folder.is_dir() else set()
+        if wanted:
+            wanted.update(str(p) for p in folder.rglob("*") if p.is_dir())
+        watched = set(self._watcher.directories())
+        if watched - wanted:
+            self._watcher.removePaths(sorted(watched - wanted))
+        if wanted - watched:
+            self._watcher.addPaths(sorted(wanted - watched))
 
     def _open_selected(self) -> None:
         rows = sorted({i.row() for i in self.table.selectedIndexes()})

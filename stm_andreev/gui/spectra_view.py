@@ -152,6 +152,12 @@ class LiveSpectraWidget(QtWidgets.QWidget):
         self.eg_points = self.gaps_plot.plot(
             [], [], pen=None, symbol="s", symbolBrush="#555555", symbolPen=None, symbolSize=7,
             name="E_g (gap edge)")
+        # Every temperature of the sweep appears: where the analysis finds no in-gap pair
+        # (near Tc the Andreev peaks merge into one zero-bias maximum) an open marker on the
+        # axis says so, rather than the temperature silently missing.
+        self.unresolved_points = self.gaps_plot.plot(
+            [], [], pen=None, symbol="o", symbolBrush=None, symbolPen=pg.mkPen("#c62828"),
+            symbolSize=7, name="Δc not resolved (no in-gap pair)")
         g.ci.layout.setRowStretchFactor(0, 3)
         g.ci.layout.setRowStretchFactor(1, 2)
         self.status = QtWidgets.QLabel("")
@@ -246,6 +252,7 @@ class LiveSpectraWidget(QtWidgets.QWidget):
         T, dc, eg = m.gaps_vs_temperature()
         self.delta_points.setData(T[np.isfinite(dc)], dc[np.isfinite(dc)])
         self.eg_points.setData(T[np.isfinite(eg)], eg[np.isfinite(eg)])
+        self.unresolved_points.setData(T[~np.isfinite(dc)], np.zeros(int(np.sum(~np.isfinite(dc)))))
 
     def _show_gaps(self, result, row: int) -> None:
         for key, value in (("delta_c", result.delta_c_eV), ("E_g", result.E_g_eV)):

@@ -242,13 +242,17 @@ def create_layout(
     columns: Sequence[Column],
     software_version: str,
     start_time: str,
+    file_name: str,
 ) -> None:
-    """Create every group and dataset of an empty run file (call before enabling SWMR)."""
+    """Create every group and dataset of an empty run file (call before enabling SWMR).
+
+    ``file_name`` is the run file's own name (the file may be laid out under another one).
+    """
     f.attrs["NX_class"] = "NXroot"
     f.attrs["default"] = "entry"
     f.attrs["creator"] = "stm_andreev"
     f.attrs["creator_version"] = software_version
-    f.attrs["file_name"] = str(f.filename)
+    f.attrs["file_name"] = file_name
     f.attrs["file_time"] = start_time
     f.attrs["stm_andreev_format"] = FORMAT_NAME
     f.attrs["stm_andreev_format_version"] = FORMAT_VERSION
@@ -310,8 +314,13 @@ def create_layout(
         _label(ds, column)
     data["G_G0"].attrs["interpretation"] = "spectrum"
     data["G_G0"].attrs["G0_S"] = G0_S
+    # Written (as NaN) now so that its storage exists before SWMR starts: a contiguous dataset
+    # whose storage is allocated later (at the first spectrum) lies past the end of file that a
+    # SWMR reader attached earlier knows, and HDF5 then refuses to open it ("invalid dataset
+    # size, likely file corruption"; tests/storage/test_storage_swmr_live.py). After SWMR
+    # starts only its values change, in place.
     axis = data.create_dataset(
-        "bias_axis_V", shape=(n_bias,), dtype=np.float64, fillvalue=math.nan
+        "bias_axis_V", data=np.full(n_bias, math.nan), dtype=np.float64, fillvalue=math.nan
     )
     _label(axis, Column("bias_axis_V", "float", "V",
                         "sample bias (grid of the first spectrum; exact per row in bias_V)"))

@@ -145,6 +145,14 @@ def _publish(staging: Path, path: Path) -> None:
     staging.unlink()
 
 
+def _allocate_plot_axis(file: h5py.File) -> None:
+    """Give the plot axis its storage before SWMR starts, in files laid out before it was
+    allocated up front (see :func:`~.layout.create_layout`): NaN until the first spectrum."""
+    axis = file[BIAS_AXIS]
+    if axis.id.get_storage_size() == 0:
+        axis[:] = np.full(axis.shape, np.nan)
+
+
 def _as_spectrum(value: ArrayLike, name: str, n_bias: int) -> np.ndarray:
     try:
         array = np.asarray(value, dtype=np.float64)
@@ -308,6 +316,7 @@ class RunWriter:
                 columns=columns,
                 software_version=stm_andreev.__version__,
                 start_time=utc_now_iso(),
+                file_name=path.name,
             )
             # SWMR last: no dataset or attribute can be created once it is on.
             file.swmr_mode = True
@@ -367,6 +376,7 @@ class RunWriter:
             if version != FORMAT_VERSION:
                 raise NotARunFileError(f"{path} has run-file format version {version}; this "
                                        f"software writes version {FORMAT_VERSION}")
+            _allocate_plot_axis(file)
             # SWMR on before any repair: the truncations below then reach attached readers
             # in order, and a crash during them is no worse than one during appends.
             file.swmr_mode = True

@@ -108,6 +108,32 @@ def test_operator_pause_and_resume(tmp_path, tiny_plan):
         assert [e.kind for e in run.events()].count("resume") == 1
 
 
+def test_a_pause_is_logged_before_the_status_says_paused(tmp_path, tiny_plan):
+    """A reader that sees the status "paused" must find the pause (and why) in the event log:
+    the writer logs the event first (the GUI's banner and event log once missed it)."""
+    station, points, writer = new_run(tmp_path, tiny_plan)
+    logged: list[str] = []
+    statuses: list[tuple[str, list[str]]] = []
+    log_event, set_status = writer.log_event, writer.set_status
+
+    def logging_event(kind, message, **kwargs):
+        log_event(kind, message, **kwargs)
+        logged.append(kind)
+
+    def setting_status(status):
+        statuses.append((status, list(logged)))
+        set_status(status)
+
+    writer.log_event, writer.set_status = logging_event, setting_status
+    control = ScriptedControl()
+    run_engine(station, points, writer, control=control,
+               on_spectrum=lambda p, s: control.request("pause") if p.index == 0 else None)
+    paused = [kinds for status, kinds in statuses if status == "paused"]
+    assert len(paused) == 1 and paused[0][-1] == "pause"
+    resumed = [kinds for status, kinds in statuses if status == "running"]
+    assert resumed and resumed[-1][-1] == "resume"
+
+
 def test_temperature_spike_during_spectrum_is_retaken(tmp_path, tiny_plan):
     station, points, writer = new_run(tmp_path, tiny_plan)
     lockin = station.lockin

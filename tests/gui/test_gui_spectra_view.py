@@ -75,6 +75,39 @@ def test_widget_shows_a_finished_run(qtbot, physics_run):
     view.close_run()
 
 
+def test_gaps_panel_shows_every_temperature_of_the_sweep(qtbot, physics_run):
+    """Each of the 7 temperatures appears in the gaps-versus-temperature panel: as a Delta_c
+    point where the analysis resolves the in-gap pair, as an open "not resolved" marker where
+    it does not (near Tc the pair merges at zero bias); never silently left out."""
+    view = LiveSpectraWidget()
+    qtbot.addWidget(view)
+    view.follow(physics_run)
+    qtbot.waitUntil(lambda: view._analysis_done(), timeout=10_000)
+    view._redraw()
+    shown: set[float] = set()
+    for item in view.gaps_plot.listDataItems():
+        x, _ = item.getData()
+        if x is not None and item is not view.eg_points:
+            shown.update(np.round(x, 2).tolist())
+    measured = view.model.temperatures_K()[view.model.temperature_rows()]
+    assert sorted(shown) == sorted(np.round(measured, 2).tolist())
+    assert len(shown) == 7
+    view.close_run()
+
+
+def test_browser_shows_a_new_run_without_refresh(qtbot, physics_run, tmp_path):
+    """A run file that appears in the folder (or a new sub-folder) is listed by itself."""
+    browser = BrowseWidget(tmp_path)
+    qtbot.addWidget(browser)
+    assert browser.table.rowCount() == 0
+    (tmp_path / "first.h5").write_bytes(physics_run.read_bytes())
+    qtbot.waitUntil(lambda: browser.table.rowCount() == 1, timeout=10_000)
+    (tmp_path / "2026-12").mkdir()
+    (tmp_path / "2026-12" / "second.h5").write_bytes(physics_run.read_bytes())
+    qtbot.waitUntil(lambda: browser.table.rowCount() == 2, timeout=10_000)
+    assert {browser.table.item(r, 2).text() for r in range(2)} == {"finished"}
+
+
 def test_widget_follows_a_growing_run(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr("stm_andreev.gui.spectra_view.CURRENT_REDRAW_S", 0.0)
     rows = plan_rows(n_setpoints=5, temperatures_K=(0.065, 1.0, 1.4))

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import select
 import subprocess
 import sys
 import time
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 60.0  # generous bound for a slow shared CI machine; never a pass/fail measure
+
+# Bytes read from each child's stdout but not yet handed out as lines. read_line reads the pipe
+# with os.read, never through proc.stdout's own buffer: a buffered readline can take two lines
+# at once, and select() on the pipe then waits for a third that may never come.
+_pending: WeakKeyDictionary[subprocess.Popen[str], bytes] = WeakKeyDictionary()
 
 
 def start_module(module: str, *args: str) -> subprocess.Popen[str]:
@@ -24,16 +31,23 @@ def start_module(module: str, *args: str) -> subprocess.Popen[str]:
 def read_line(proc: subprocess.Popen[str], timeout_s: float = TIMEOUT_S) -> str:
     """Next stdout line of ``proc``; fails (and kills it) if none comes within ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+    fd = proc.stdout.fileno()
+    pending = _pending.get(proc, b"")
+    while b"\n" not in pending:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            proc.kill()
+            proc.communicate(timeout=TIMEOUT_S)
+            raise AssertionError("child wrote nothing within the time limit")
+        ready, _, _ = select.select([fd], [], [], min(remaining, 1.0))
         if ready:
-            line = proc.stdout.readline()
-            if not line:
+            chunk = os.read(fd, 65536)
+            if not chunk:
                 raise AssertionError(f"child ended early: {proc.stderr.read()}")
-            return line.strip()
-    proc.kill()
-    proc.communicate(timeout=TIMEOUT_S)
-    raise AssertionError("child wrote nothing within the time limit")
+            pending += chunk
+    line, _, rest = pending.partition(b"\n")
+    _pending[proc] = rest
+    return line.decode("utf-8").strip()
 
 
 def send_line(proc: subprocess.Popen[str], line: str) -> None:

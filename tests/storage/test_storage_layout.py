@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import stm_andreev
-from stm_andreev.storage import G0_S, POINT_COLUMNS, SPECTRUM_DATASETS
+from stm_andreev.storage import G0_S, POINT_COLUMNS, SPECTRUM_DATASETS, RunWriter
 
 from .storage_helpers import (
     METADATA,
@@ -116,6 +116,49 @@ def test_nexus_attributes(run_file):
         assert axis.shape == (N_BIAS,) and axis.attrs["units"] == "V"
         np.testing.assert_array_equal(axis[()], data["bias_V"][0])
         assert data["G_G0"].attrs["interpretation"] == "spectrum"
+
+
+def test_file_name_attribute_is_the_run_files_own_name(run_file):
+    """The file is laid out under a hidden staging name and then linked into place; the
+    NeXus ``file_name`` must name the run file, not the staging file."""
+    with h5py.File(run_file, "r") as f:
+        assert f.attrs["file_name"] == run_file.name == "run.h5"
+
+
+def test_plot_axis_storage_exists_before_the_first_spectrum(tmp_path):
+    """Its storage is allocated before SWMR starts (a SWMR reader cannot open a contiguous
+    dataset allocated later); it reads NaN until the first spectrum sets it."""
+    path = tmp_path / "run.h5"
+    writer = new_run(path, n_planned=2, n_bias=401)
+    try:
+        with h5py.File(path, "r", libver="latest", swmr=True) as f:
+            axis = f["entry/data/bias_axis_V"]
+            assert axis.id.get_storage_size() == 401 * 8
+            assert np.isnan(axis[()]).all()
+    finally:
+        writer.close()
+
+
+def test_resume_allocates_the_plot_axis_of_a_file_laid_out_without_it(tmp_path):
+    """Files written before the axis was allocated up front get it on resume, before SWMR."""
+    path = tmp_path / "run.h5"
+    new_run(path, n_planned=2).close("aborted")
+    with h5py.File(path, "r+", libver="latest") as f:  # the old layout: no storage yet
+        attrs = dict(f["entry/data/bias_axis_V"].attrs)
+        del f["entry/data/bias_axis_V"]
+        old = f["entry/data"].create_dataset("bias_axis_V", shape=(N_BIAS,), dtype=np.float64,
+                                             fillvalue=np.nan)
+        old.attrs.update(attrs)
+        assert old.id.get_storage_size() == 0
+    writer = RunWriter.resume(path)
+    try:
+        with h5py.File(path, "r", libver="latest", swmr=True) as f:
+            assert f["entry/data/bias_axis_V"].id.get_storage_size() == N_BIAS * 8
+        append_point(writer, 0)
+    finally:
+        writer.close()
+    with h5py.File(path, "r") as f:
+        np.testing.assert_array_equal(f["entry/data/bias_axis_V"][()], f["entry/data/bias_V"][0])
 
 
 def test_run_metadata_texts_and_times(run_file):
