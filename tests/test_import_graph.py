@@ -50,7 +50,10 @@ def import_graph() -> dict[str, set[str]]:
                     for _ in range(node.level - 1):
                         up = up.rpartition(".")[0]
                     base = f"{up}.{base}" if base else up
-                targets = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+                # `from package import module` needs the module, not the package's own code
+                # (which may well import the importer); `from module import name` the module.
+                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in mods else base
+                           for alias in node.names]
             else:
                 continue
             for target in targets:
