@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from stm_andreev.gui.launcher import find_run_file
+from stm_andreev.service.launcher import find_run_file
 
 pytestmark = pytest.mark.slow
 
