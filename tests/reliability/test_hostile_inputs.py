@@ -81,14 +81,14 @@ def test_hostile_plan_is_refused_by_check_config_and_run(tmp_path, outcome, case
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     code, output = _cli("check-config", "simulated", str(plan))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before  # growth of peak
-    assert code == 1, output
+    assert code == 2, output  # check-config refuses as run does
     assert expected in output and "Traceback" not in output, output[-2000:]
     assert peak < MEMORY_BOUND_B, f"{peak / 1e6:.0f} MB"
     out = tmp_path / "runs"
     code, output = _cli("run", str(plan), "--out", str(out), "--no-report", "--quiet")
     assert code == 2 and expected in output, output[-2000:]
     assert not list(out.glob("*.h5")) if out.exists() else True
-    outcome.happened = f"check-config exit 1 and run exit 2 before any instrument: " \
+    outcome.happened = f"check-config and run exit 2 before any instrument: " \
                        f"'...{expected}...'; peak memory grew {peak / 1e6:.0f} MB"
 
 
@@ -103,11 +103,11 @@ def test_a_ramp_of_1e_300_A_per_s_is_refused(tmp_path, outcome):
     station = tmp_path / "station.yaml"
     station.write_text(yaml.safe_dump(data))
     code, output = _cli("check-config", str(station), "quick")
-    assert code == 1 and "max_plan_duration_days" in output, output[-2000:]
+    assert code == 2 and "max_plan_duration_days" in output, output[-2000:]
     code, output = _cli("run", "quick", "--station", str(station), "--out",
                         str(tmp_path / "runs"), "--no-report", "--quiet")
     assert code == 2 and "max_plan_duration_days" in output, output[-2000:]
-    outcome.happened = "check-config exit 1 and run exit 2: 'the plan takes at least 1e+258 " \
+    outcome.happened = "check-config and run exit 2: 'the plan takes at least 1e+258 " \
                        "days; limits.max_plan_duration_days is 60'"
 
 
@@ -128,7 +128,7 @@ def test_a_config_file_that_is_not_a_small_regular_file_is_refused(tmp_path, out
         path = tmp_path / "plan.yaml"
         path.write_text("name: big\n" + "#" * 2_000_000 + "\n" + GOOD_STEP)
     proc = run_cli("check-config", "simulated", str(path))
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.returncode == 2, proc.stdout + proc.stderr
     assert str(path) in proc.stderr and "Traceback" not in proc.stderr
     outcome.happened = f"refused, exit 1: '{proc.stderr.strip().splitlines()[-1].strip()}'"
 
