@@ -51,7 +51,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from stm_andreev.config import ConfigError
-    from stm_andreev.storage.errors import StorageError
 
     try:
         code = _run(args)
@@ -61,20 +60,28 @@ def run(args: argparse.Namespace) -> int:
         if hint:
             print(hint, file=sys.stderr)
         code = 2
-    except StorageError as exc:
+    except Exception as exc:
+        if not _is_storage_error(exc):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         code = 3
     _exit_now_if_files_unclosed(code)
     return code
 
 
+def _is_storage_error(exc: Exception) -> bool:
+    # Looked up, not imported: storage pulls in HDF5, which a mistyped plan name must not wait
+    # for, and a storage error can only have come from storage once it was imported.
+    errors = sys.modules.get("stm_andreev.storage.errors")
+    return errors is not None and isinstance(exc, errors.StorageError)
+
+
 def _exit_now_if_files_unclosed(code: int) -> None:
     """After a full disk HDF5 may hold a run file it could not close; h5py collecting it at
     interpreter exit crashes the process, so leave without that collection (what the ledger
     confirmed is on disk; ``--resume`` in a new process recovers it)."""
-    from stm_andreev.storage.writer import unclosed_files
-
-    if unclosed_files():
+    writer = sys.modules.get("stm_andreev.storage.writer")  # no run file was opened without it
+    if writer is not None and writer.unclosed_files():
         sys.stdout.flush()
         sys.stderr.flush()
         logging.shutdown()

@@ -83,6 +83,13 @@ def test_analyze_choices_match_the_analysis():
     assert (SIGN_CHOICES, USE_CHOICES) == (LOCKIN_SIGNS, LOCKIN_USES)
 
 
+def test_verify_timeout_default_matches_storage():
+    from stm_andreev.commands import verify
+    from stm_andreev.storage import verify as storage_verify
+
+    assert verify.VERIFY_TIMEOUT_S == storage_verify.VERIFY_TIMEOUT_S
+
+
 CTRL_C_AT_START_UP = """
 import os, signal, sys, time
 import stm_andreev.config
