@@ -34,7 +34,7 @@ import numpy as np
 
 from stm_andreev.analysis.fits import fit_spectrum
 from stm_andreev.config import load_plan_text, load_station, station_from_dict
-from stm_andreev.config_yaml import parse_yaml
+from stm_andreev.config.yaml_file import parse_yaml
 from stm_andreev.procedures import plan_points, spectroscopy, take_spectrum
 from stm_andreev.procedures.bias_sweeps import filter_settle_s
 from stm_andreev.station import Station

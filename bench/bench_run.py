@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from stm_andreev.config import load_plan, load_plan_text, load_station, station_from_dict
-from stm_andreev.config_yaml import parse_yaml
+from stm_andreev.config.yaml_file import parse_yaml
 from stm_andreev.engine import RunControl, RunEngine
 from stm_andreev.engine.runner import POINT_KEYS
 from stm_andreev.physics import conductance

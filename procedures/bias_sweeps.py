@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from stm_andreev.config_plan import CONTROLLER_SETTLING_S
+from stm_andreev.config.plan import CONTROLLER_SETTLING_S
 from stm_andreev.drivers.lockin_filter import SETTLE_FRACTION, settle_time_s
 from stm_andreev.drivers.srs_tables import ANALOG_OUTPUT_FULL_SCALE_V
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stm_andreev.config_base import duration_text, si
-from stm_andreev.config_errors import ConfigProblem, PlanLimitError
-from stm_andreev.config_plan import CooldownStep, PlanConfig, SpectrumParams
-from stm_andreev.config_station import StationConfig
+from stm_andreev.config.base import duration_text, si
+from stm_andreev.config.errors import ConfigProblem, PlanLimitError
+from stm_andreev.config.plan import CooldownStep, PlanConfig, SpectrumParams
+from stm_andreev.config.station import StationConfig
 from stm_andreev.drivers.nanonis.client import MAX_POINT_TIME_S
 from stm_andreev.drivers.preamp import DEFAULT_GAINS_V_PER_A, settings_for_setpoint
 

@@ -1,6 +1,6 @@
 """The cooldown monitor: fridge thermometers and the film's R(T) logged while the fridge cools.
 
-A plan step ``kind: cooldown`` (:class:`~stm_andreev.config_plan.CooldownStep`: ``target_K``,
+A plan step ``kind: cooldown`` (:class:`~stm_andreev.config.plan.CooldownStep`: ``target_K``,
 ``interval_s``, ``max_duration_s``) takes no spectra. Every ``interval_s`` it reads one
 *cycle*:
 

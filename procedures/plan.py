@@ -1,10 +1,10 @@
 """A validated plan compiled into the list of spectra the engine takes, once.
 
 Each spectrum step of the plan file lists its spectra itself
-(:meth:`~stm_andreev.config_plan.SetpointSweepStep.grid_points`: temperature, position,
+(:meth:`~stm_andreev.config.plan.SetpointSweepStep.grid_points`: temperature, position,
 setpoint, repeat, in measurement order) and carries the spectrum parameters; this module
 numbers them into :class:`Point` s with one :class:`SpectrumSettings` per step, whose bias grid
-is the step's own :meth:`~stm_andreev.config_plan.SpectrumParams.bias_V`. The limit check, the
+is the step's own :meth:`~stm_andreev.config.plan.SpectrumParams.bias_V`. The limit check, the
 estimate, the engine, the GUI's preview and the cooldown split all read this one list.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stm_andreev.config_plan import PlanConfig, SpectrumParams
+from stm_andreev.config.plan import PlanConfig, SpectrumParams
 
 from .spectrum import SpectrumSettings
 

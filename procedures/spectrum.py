@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from stm_andreev.config_plan import EXTERNAL_LOCKIN_MODES
+from stm_andreev.config.plan import EXTERNAL_LOCKIN_MODES
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ need ``after_commands`` or ``at_time_s``, fire once, and are checked whenever an
 instrument handles a message. Random draws come from one :class:`random.Random` per instrument
 seeded from the plan's seed and the instrument name, so a run is reproducible.
 
-The faults are the station file's own fault models (``stm_andreev.config_faults``, one schema);
+The faults are the station file's own fault models (``stm_andreev.config.faults``, one schema);
 :meth:`FaultPlan.from_config` accepts those objects as well as plain dicts.
 """
 
@@ -56,8 +56,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from stm_andreev.clock import Clock
-from stm_andreev.config_errors import format_key_path, problems_from_validation_error
-from stm_andreev.config_faults import FaultConfig
+from stm_andreev.config.errors import format_key_path, problems_from_validation_error
+from stm_andreev.config.faults import FaultConfig
 from stm_andreev.simulators.emulator import NANONIS_HEADER_BYTES, FrameEmulator, LineEmulator
 from stm_andreev.simulators.transports.errors import ConnectionDropped
 
@@ -90,7 +90,7 @@ class FaultConfigError(ValueError):
     """A fault plan is invalid (unknown kind, missing field, no trigger, unknown instrument)."""
 
 
-#: One fault of a plan: the station file's fault models (``stm_andreev.config_faults``), the
+#: One fault of a plan: the station file's fault models (``stm_andreev.config.faults``), the
 #: one schema. Times in seconds of station clock, temperatures in kelvin.
 FaultSpec = FaultConfig
 _FAULT = TypeAdapter(FaultConfig)

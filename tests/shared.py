@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from stm_andreev.config import load_station, station_from_dict
-from stm_andreev.config_yaml import parse_yaml
+from stm_andreev.config.yaml_file import parse_yaml
 from stm_andreev.procedures import SpectrumSettings
 from stm_andreev.station import Station
 

@@ -15,7 +15,7 @@ from stm_andreev.config import (
     load_station,
     plan_from_dict,
 )
-from stm_andreev.config_plan import PositionSurveyStep, SetpointSweepStep
+from stm_andreev.config.plan import PositionSurveyStep, SetpointSweepStep
 from stm_andreev.procedures.checks import (
     check_plan_against_station,
     estimate_plan,

@@ -156,7 +156,7 @@ def _models(root, seen=None):
 
     from pydantic import BaseModel
 
-    from stm_andreev.config_errors import union_members
+    from stm_andreev.config.errors import union_members
 
     seen = set() if seen is None else seen
     if root in seen:

@@ -15,8 +15,8 @@ from stm_andreev.config import (
     resolve_config_path,
     station_from_dict,
 )
-from stm_andreev.config_address import AddressError, parse_address
-from stm_andreev.config_yaml import read_yaml
+from stm_andreev.config.address import AddressError, parse_address
+from stm_andreev.config.yaml_file import read_yaml
 
 
 @pytest.fixture(scope="module")

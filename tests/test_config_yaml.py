@@ -12,7 +12,7 @@ from stm_andreev.config import (
     StrictSafeLoader,
     UnsafeTagError,
 )
-from stm_andreev.config_yaml import parse_yaml, read_yaml
+from stm_andreev.config.yaml_file import parse_yaml, read_yaml
 
 
 @pytest.mark.parametrize("text, value", [

@@ -8,8 +8,8 @@ import typing
 
 import pytest
 
-from stm_andreev.config_instruments import DRIVER_KINDS, InstrumentConfig
-from stm_andreev.config_station import ROLE_DRIVERS, ROLES
+from stm_andreev.config.instruments import DRIVER_KINDS, InstrumentConfig
+from stm_andreev.config.station import ROLE_DRIVERS, ROLES
 from stm_andreev.simulators.transports.station import SIMULATED, emulator_class
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from stm_andreev.config import load_station, station_from_dict
-from stm_andreev.config_yaml import parse_yaml
+from stm_andreev.config.yaml_file import parse_yaml
 from stm_andreev.drivers.interfaces import FeedbackController, LockIn, TemperatureController
 from stm_andreev.drivers.lakeshore372 import LakeShore372
 from stm_andreev.drivers.lockin import SR830LockIn

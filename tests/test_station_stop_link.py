@@ -14,7 +14,7 @@ from stm_andreev.config import load_station
 from stm_andreev.drivers.interfaces import SweepStopper
 from stm_andreev.procedures import take_spectrum
 from stm_andreev.station import Station
-from stm_andreev.stop_link import stop_ports
+from stm_andreev.station.stop_link import stop_ports
 
 from .shared import WAIT_S, served_station, short_settings, wait_until
 
@@ -102,7 +102,7 @@ def test_one_port_controller_runs_and_warns_once(servers, caplog):
     with caplog.at_level(logging.WARNING), served_station(servers, [first]) as station:
         assert station.sweep_stopper() is None
         assert station.sweep_stopper() is None
-        warnings = [r for r in caplog.records if r.name == "stm_andreev.stop_link"]
+        warnings = [r for r in caplog.records if r.name == "stm_andreev.station.stop_link"]
         assert len(warnings) == 1 and "no second controller port" in warnings[0].getMessage()
         settings = short_settings("controller", integration_s=0.01)
         spectrum = take_spectrum(station, 1e-9, settings, abort_requested=lambda: False)

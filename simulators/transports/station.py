@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stm_andreev.clock import Clock, ScaledClock
-from stm_andreev.config_instruments import DRIVER_KINDS, DriverKind
+from stm_andreev.config.instruments import DRIVER_KINDS, DriverKind
 from stm_andreev.simulators.faults import FaultInjector, FaultPlan
 from stm_andreev.simulators.transports.errors import ServerError
 from stm_andreev.simulators.transports.tcp import DEFAULT_HOST, FrameServer, LineServer
@@ -310,7 +310,7 @@ def sample_for_lab(sample: Any) -> Any:
     """The station file's sample as the lab takes it: a preset name or SampleParameters.
 
     A custom sample carries every model key itself or names the preset it starts from (see
-    :mod:`stm_andreev.config_sample`); nothing is taken from another film silently.
+    :mod:`stm_andreev.config.sample`); nothing is taken from another film silently.
     """
     if isinstance(sample, str):
         return sample

@@ -77,7 +77,7 @@ def serve(args: argparse.Namespace, stop: threading.Event, out: TextIO = sys.std
     Returns the exit code: 0 after a clean stop, 1 if the station cannot be built or a port
     cannot be bound, 2 for an invalid station file.
     """
-    from stm_andreev.config_errors import ConfigError
+    from stm_andreev.config.errors import ConfigError
     from stm_andreev.simulators.faults import FaultConfigError
     from stm_andreev.simulators.transports.errors import ServerError
 

@@ -1,6 +1,6 @@
 """Run notifications: an e-mail and/or a JSON webhook when a run ends, pauses or trips.
 
-The station file's ``notifications`` section (:class:`~stm_andreev.config_station.Notifications`)
+The station file's ``notifications`` section (:class:`~stm_andreev.config.station.Notifications`)
 names an SMTP server and/or a webhook URL. The engine calls :meth:`Notifier.send` for every
 event whose kind is in :attr:`Notifier.kinds`; each message carries the run file, the event and
 the last spectrum measured (setpoint, temperature, G_sp), so whoever is woken at 3 am knows

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from stm_andreev.config import PlanConfig, config_dir, load_plan, load_plan_text
-from stm_andreev.config_plan import SpectrumParams
+from stm_andreev.config.plan import SpectrumParams
 
 
 @dataclass

@@ -9,7 +9,7 @@ import pytest
 from stm_andreev import station as station_module
 from stm_andreev.clock import VirtualClock
 from stm_andreev.config import load_plan_text, load_station, station_from_dict
-from stm_andreev.config_yaml import parse_yaml
+from stm_andreev.config.yaml_file import parse_yaml
 from stm_andreev.engine.runner import POINT_KEYS
 from stm_andreev.procedures import plan_points
 from stm_andreev.station import Station

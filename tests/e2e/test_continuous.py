@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from stm_andreev.config import load_plan_text, load_station, station_from_dict
-from stm_andreev.config_yaml import parse_yaml
+from stm_andreev.config.yaml_file import parse_yaml
 from stm_andreev.drivers.srs_tables import SR860_MODEL
 from stm_andreev.engine import RunControl, RunEngine
 from stm_andreev.procedures import LockInOverload, plan_points, spectroscopy, take_spectrum

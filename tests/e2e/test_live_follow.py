@@ -127,8 +127,8 @@ def test_two_followers_in_one_process_see_every_row_as_the_finished_file_has_it(
     """The GUI's progress panel (poll_status) and live spectra (poll) follow one run file in
     one process; with a third follower reading all at once. Every row each one read while
     the run was going must equal that row of the finished file."""
-    from stm_andreev.service.launcher import find_run_file
     from stm_andreev.gui.runfile import FINAL_STATUSES, RunFollower
+    from stm_andreev.service.launcher import find_run_file
 
     plan = tmp_path / "two-views.yaml"
     plan.write_text(TWO_VIEW_PLAN)

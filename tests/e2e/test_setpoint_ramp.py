@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from stm_andreev.config import load_plan_text
-from stm_andreev.config_errors import ConfigError
+from stm_andreev.config.errors import ConfigError
 from stm_andreev.procedures import plan_points
 from stm_andreev.procedures.spectroscopy import MAX_RAMP_RATIO, take_spectrum
 from stm_andreev.station import Station

@@ -12,7 +12,7 @@ import pytest
 from stm_andreev.analysis.series import tc_from_resistance
 from stm_andreev.cli import main
 from stm_andreev.config import ConfigError, load_plan_text, load_station, station_from_dict
-from stm_andreev.config_yaml import parse_yaml
+from stm_andreev.config.yaml_file import parse_yaml
 from stm_andreev.engine import RunControl
 from stm_andreev.engine.cooldown import run_cooldown_steps
 from stm_andreev.procedures.cooldown import split_plan, thermometers

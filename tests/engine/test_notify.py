@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from stm_andreev.config_station import Notifications
+from stm_andreev.config.station import Notifications
 from stm_andreev.engine.notify import DEFAULT_KINDS, Notifier, last_spectrum_of
 from stm_andreev.physics import G0_S
 

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from stm_andreev.config import load_plan_text, load_station, station_from_dict
-from stm_andreev.config_yaml import parse_yaml
+from stm_andreev.config.yaml_file import parse_yaml
 from stm_andreev.engine import RunControl, RunEngine, RunSummary
 from stm_andreev.engine.runner import POINT_KEYS
 from stm_andreev.procedures import plan_points

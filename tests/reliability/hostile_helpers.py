@@ -14,7 +14,7 @@ import yaml
 
 from stm_andreev.clock import ScaledClock
 from stm_andreev.config import load_station
-from stm_andreev.config_yaml import parse_yaml
+from stm_andreev.config.yaml_file import parse_yaml
 
 #: Bound on every wait for another process (wall seconds): generous, a loaded machine is slow.
 PROCESS_TIMEOUT_S = 120

@@ -21,7 +21,7 @@ import yaml
 
 from stm_andreev.cli import main as cli_main
 from stm_andreev.config import load_station
-from stm_andreev.config_yaml import parse_yaml
+from stm_andreev.config.yaml_file import parse_yaml
 
 from .hostile_helpers import run_cli
 

@@ -11,7 +11,7 @@ import logging
 
 import pytest
 
-from stm_andreev.config_station import Notifications, WebhookConfig
+from stm_andreev.config.station import Notifications, WebhookConfig
 from stm_andreev.engine.notify import Notifier
 from stm_andreev.redact import redact
 from stm_andreev.storage import RunReader, RunWriter

@@ -111,7 +111,7 @@ def test_unknown_instruments_are_reported():
 
 
 def test_station_schema_fault_objects_are_accepted():
-    from stm_andreev.config_station import DelayFault, TipChangeFault
+    from stm_andreev.config.station import DelayFault, TipChangeFault
 
     given = [
         DelayFault(kind="delay", instrument="lockin", after_commands=2, delay_s=1.5),

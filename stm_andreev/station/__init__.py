@@ -25,7 +25,7 @@ from typing import Any
 
 from stm_andreev.clock import Clock, ScaledClock, VirtualClock, WallClock
 from stm_andreev.config import StationConfig
-from stm_andreev.config_instruments import DRIVER_KINDS
+from stm_andreev.config.instruments import DRIVER_KINDS
 from stm_andreev.drivers.interfaces import (
     FeedbackController,
     LockIn,
@@ -34,7 +34,7 @@ from stm_andreev.drivers.interfaces import (
     TransportBridge,
 )
 from stm_andreev.link_reset import flush_link
-from stm_andreev.stop_link import SweepStopLink, stop_ports
+from stm_andreev.station.stop_link import SweepStopLink, stop_ports
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from stm_andreev.config_errors import (
+from stm_andreev.config.errors import (
     ConfigFileError,
     ConfigProblem,
     ConfigSyntaxError,

@@ -2,7 +2,7 @@
 
 ``instruments.<name>`` is a union tagged by ``driver``; each driver has its own options model,
 so a Lake Shore channel map or a Nanonis port list is checked where it is written. Addresses are
-checked against the forms the driver can use (:mod:`stm_andreev.config_address`).
+checked against the forms the driver can use (:mod:`stm_andreev.config.address`).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from stm_andreev.config_address import Address, AddressError, parse_address
-from stm_andreev.config_base import Port, PositiveFloat, Strict
-from stm_andreev.config_errors import KeyedValueError
+from stm_andreev.config.address import Address, AddressError, parse_address
+from stm_andreev.config.base import Port, PositiveFloat, Strict
+from stm_andreev.config.errors import KeyedValueError
 
 # Names of instruments and thermometer channels: they appear in key paths and in roles.
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")

@@ -9,7 +9,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from stm_andreev.config_errors import UNION_TAGS, KeyedValueError, accepts_bool, union_members
+from stm_andreev.config.errors import UNION_TAGS, KeyedValueError, accepts_bool, union_members
 
 
 def _misplaced_bools(annotation: Any, value: Any) -> list[tuple[tuple[int, ...], bool]]:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from stm_andreev.config_base import (
+from stm_andreev.config.base import (
     NonNegativeFloat,
     Port,
     PositiveFloat,
@@ -23,8 +23,8 @@ from stm_andreev.config_base import (
     check_file_name_part,
     register_union_tags,
 )
-from stm_andreev.config_errors import KeyedValueError
-from stm_andreev.config_faults import (  # noqa: F401 - re-exported for the station builder
+from stm_andreev.config.errors import KeyedValueError
+from stm_andreev.config.faults import (  # noqa: F401 - re-exported for the station builder
     DelayFault,
     DropConnectionFault,
     ErrorStatusFault,
@@ -36,7 +36,7 @@ from stm_andreev.config_faults import (  # noqa: F401 - re-exported for the stat
     TemperatureSpikeFault,
     TipChangeFault,
 )
-from stm_andreev.config_instruments import (  # noqa: F401 - re-exported
+from stm_andreev.config.instruments import (  # noqa: F401 - re-exported
     DRIVER_KINDS,
     DRIVERS,
     NAME_RE,
@@ -52,7 +52,7 @@ from stm_andreev.config_instruments import (  # noqa: F401 - re-exported
     SR860Config,
     VisaOptions,
 )
-from stm_andreev.config_sample import CustomSample, SamplePresetName
+from stm_andreev.config.sample import CustomSample, SamplePresetName
 
 ROLES = ("lockin", "feedback", "temperature", "transport_bridge", "preamp")
 # Which drivers can play each role (the driver interfaces in drivers/interfaces.py).

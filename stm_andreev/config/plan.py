@@ -16,7 +16,7 @@ from typing import Annotated, ClassVar, Literal, NamedTuple
 import numpy as np
 from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 
-from stm_andreev.config_base import (
+from stm_andreev.config.base import (
     NonNegativeFloat,
     PositiveFloat,
     Strict,
@@ -26,7 +26,7 @@ from stm_andreev.config_base import (
     si,
     sweep_or_list_tag,
 )
-from stm_andreev.config_errors import KeyedValueError
+from stm_andreev.config.errors import KeyedValueError
 
 STEP_KINDS = ("setpoint_sweep", "temperature_sweep", "overnight_grid", "position_survey",
               "cooldown", "single_spectrum")

@@ -24,8 +24,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from stm_andreev.config_base import Sweep, duration_text, si
-from stm_andreev.config_errors import (
+from stm_andreev.config.base import Sweep, duration_text, si
+from stm_andreev.config.errors import (
     ConfigError,
     ConfigFileError,
     ConfigKindError,
@@ -39,7 +39,7 @@ from stm_andreev.config_errors import (
     line_for,
     problems_from_validation_error,
 )
-from stm_andreev.config_plan import (
+from stm_andreev.config.plan import (
     STEP_KINDS,
     CooldownStep,
     OvernightGridStep,
@@ -52,7 +52,7 @@ from stm_andreev.config_plan import (
     StepConfig,
     TemperatureSweepStep,
 )
-from stm_andreev.config_station import (
+from stm_andreev.config.station import (
     DRIVERS,
     ROLE_DRIVERS,
     ROLES,
@@ -69,7 +69,7 @@ from stm_andreev.config_station import (
     TemperatureBand,
     TemperatureControl,
 )
-from stm_andreev.config_yaml import StrictSafeLoader, YamlDocument, parse_yaml, read_yaml
+from stm_andreev.config.yaml_file import StrictSafeLoader, YamlDocument, parse_yaml, read_yaml
 
 __all__ = [
     "CONFIG_DIR_ENV", "DRIVERS", "ROLES", "ROLE_DRIVERS", "STEP_KINDS",
@@ -98,7 +98,7 @@ def config_dir() -> Path:
     env = os.environ.get(CONFIG_DIR_ENV)
     if env:
         return Path(env)
-    beside_package = Path(__file__).resolve().parent.parent / "configs"
+    beside_package = Path(__file__).resolve().parents[2] / "configs"
     if beside_package.is_dir():
         return beside_package
     # A wheel install has no configs/ beside the package: use the working directory's.

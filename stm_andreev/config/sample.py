@@ -13,8 +13,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from stm_andreev.config_base import NonNegativeFloat, PositiveFloat, Strict
-from stm_andreev.config_errors import KeyedValueError
+from stm_andreev.config.base import NonNegativeFloat, PositiveFloat, Strict
+from stm_andreev.config.errors import KeyedValueError
 
 SamplePresetName = Literal["InO-1", "InO-2", "InO-3", "InO-4"]  # Table S1 of the paper
 

@@ -12,7 +12,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from stm_andreev.config_base import NonNegativeFloat, PositiveFloat, Strict
+from stm_andreev.config.base import NonNegativeFloat, PositiveFloat, Strict
 
 LAB_INSTRUMENT = "lab"  # what a lab fault's ``instrument`` is (it hits no one instrument)
 
