@@ -11,7 +11,7 @@
 Everything is validated before any instrument connects. Any problem, from a missing file to a
 role naming an instrument that does not exist, raises one :class:`ConfigError` whose message
 names the file, the key path (``instruments.lockin.address``), the line and what was expected.
-The schemas live in ``config_station`` and ``config_plan``; the YAML reader in ``config_yaml``.
+The schemas live in ``station`` and ``plan`` (and the modules they import); the YAML reader in ``yaml_file``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A station file describes one physical (or simulated) setup. :class:`StationConfi
 validated before anything connects: addresses have the right form for their driver, every role
 names an existing instrument of a suitable model, temperature bands use only allowed heater
 ranges, faults target simulated instruments. ``stm_andreev.station`` builds the drivers from it.
-Instrument entries live in ``config_instruments``, fault entries in ``config_faults``.
+Instrument entries live in ``instruments``, fault entries in ``faults``.
 """
 
 from __future__ import annotations
