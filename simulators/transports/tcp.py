@@ -68,6 +68,8 @@ class _TcpServer:
         self._clients: dict[int, list[socket.socket]] = {}
         self._last_seen: dict[socket.socket, float] = {}  # monotonic time of a client's last data
         self.idle_evict_s = IDLE_EVICT_S
+        # A client's silence is measured in wall time (it is real I/O); tests replace the clock.
+        self.idle_clock: Callable[[], float] = time.monotonic
         self._accept_threads: list[threading.Thread] = []
         self._client_threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -193,7 +195,7 @@ class _TcpServer:
                         busy = False
                 if not (closing or busy):
                     self._clients[index].append(conn)
-                    self._last_seen[conn] = time.monotonic()
+                    self._last_seen[conn] = self.idle_clock()
             if evicted is not None:
                 log.warning("%s: client idle for more than %g s hung up to free a slot",
                             self.name, self.idle_evict_s)
@@ -213,7 +215,7 @@ class _TcpServer:
     def _idlest(self, index: int) -> socket.socket | None:
         """(Under the lock) the longest-silent client of listener ``index`` if it has been
         silent for more than ``idle_evict_s``, else None."""
-        now = time.monotonic()
+        now = self.idle_clock()
         idle = [(self._last_seen.get(c, now), c) for c in self._clients[index]]
         idle = [(t, c) for t, c in idle if now - t > self.idle_evict_s]
         return min(idle, key=lambda tc: tc[0])[1] if idle else None
@@ -246,7 +248,7 @@ class _TcpServer:
         data = conn.recv(RECV_BYTES)
         if not data:
             raise _Hangup
-        self._last_seen[conn] = time.monotonic()
+        self._last_seen[conn] = self.idle_clock()
         return data
 
     def _serve(self, conn: socket.socket) -> None:
@@ -308,7 +310,7 @@ class LineServer(_TcpServer):
             data = conn.recv(RECV_BYTES)
             if not data:
                 return
-            self._last_seen[conn] = time.monotonic()
+            self._last_seen[conn] = self.idle_clock()
             text = data.decode(WIRE_ENCODING)
             if pending:
                 text = pending + text

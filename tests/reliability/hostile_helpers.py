@@ -43,8 +43,8 @@ class HangUpListener:
                 continue
             except OSError:
                 return
-            self.accepted += 1
             conn.close()
+            self.accepted += 1  # counted once hung up on
 
     def close(self) -> None:
         self._stop.set()

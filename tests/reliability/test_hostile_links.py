@@ -20,6 +20,7 @@ from stm_andreev.drivers.lakeshore372 import LakeShore372
 from stm_andreev.link_reset import LinkClosedError, drain_socket
 from stm_andreev.station import Station
 from stm_andreev.storage import RunReader
+from tests.shared import wait_until
 
 from .hostile_helpers import (
     PROCESS_TIMEOUT_S,
@@ -42,8 +43,10 @@ def test_reconnect_to_an_instrument_that_hangs_up_ends(caplog):
 
         def reconnect_three_times() -> None:
             for _ in range(3):
+                before = hang.accepted
                 Station.reconnect(fake)
-                time.sleep(0.2)  # let the listener hang up before the next drain
+                # the listener has hung up on this attempt before the next drain
+                wait_until(lambda before=before: hang.accepted > before)
             done.set()
 
         with caplog.at_level(logging.WARNING, logger="stm_andreev.station"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import struct
-import time
 
 import pytest
 
@@ -31,12 +30,14 @@ class Echo:
 def test_a_silent_client_gives_its_slot_to_a_new_one():
     """A half-open client kept every new one refused; now, with every slot taken, a client
     silent for longer than idle_evict_s is hung up on and the newcomer served."""
+    now = [0.0]
     with LineServer(Echo(), max_clients=1) as server:
         server.idle_evict_s = 0.2
+        server.idle_clock = lambda: now[0]
         forgotten = socket.create_connection(server.address, timeout=WAIT_S)
         forgotten.sendall(b"hello\n")
         assert forgotten.recv(100) == b"hello\n"
-        time.sleep(0.5)  # the forgotten client stays silent past idle_evict_s
+        now[0] += 0.5  # the forgotten client stays silent past idle_evict_s
         with socket.create_connection(server.address, timeout=WAIT_S) as newcomer:
             newcomer.sendall(b"*IDN?\n")
             assert newcomer.recv(100) == b"*IDN?\n"
