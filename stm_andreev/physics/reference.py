@@ -30,7 +30,8 @@ def _btk_scalar(E: float, gap: float, Z: float, gamma: float) -> tuple[float, fl
 def sigma_scalar(
     E: float, Eg: float, Dc: float, Z: float, gamma: float, gamma_c: float | None = None
 ) -> float:
-    """The two-gap sigma(E) of PHYSICS.md, independently written for one energy."""
+    """The two-gap sigma(E) of docs/physics.md ("The model"), independently written for one
+    energy."""
     A_c, _ = _btk_scalar(E, Dc, Z, gamma if gamma_c is None else gamma_c)
     A_g, B_g = _btk_scalar(E, Eg, Z, gamma)
     return (1 + Z * Z) * (2 * A_c + 1 - A_g - B_g)

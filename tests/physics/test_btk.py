@@ -1,4 +1,4 @@
-"""BTK / Dynes / two-gap model against known limits and worked numbers (PHYSICS.md)."""
+"""BTK / Dynes / two-gap model against known limits and worked numbers (docs/physics.md)."""
 
 import numpy as np
 import pytest
