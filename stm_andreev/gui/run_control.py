@@ -23,6 +23,7 @@ from stm_andreev.engine import send_command
 from stm_andreev.service.client import ServiceClient, ServiceError
 from stm_andreev.service.launcher import LaunchError, RunHandle, RunLauncher
 from stm_andreev.service.queue_store import QueueFileError, QueueItem, RunQueue
+from stm_andreev.storage.cooldown_file import cooldown_status
 
 from . import theme
 from .browse import COOLDOWN_FORMAT, file_format, is_cooldown_file
@@ -421,7 +422,7 @@ class RunControlWidget(QtWidgets.QWidget):
                     log.warning("%s", exc)
         status = self.follower.status if self.follower is not None else ""
         if not status and item.run_path and is_cooldown_file(Path(item.run_path)):
-            status = _cooldown_status(Path(item.run_path))
+            status = cooldown_status(item.run_path)
             if code is None and handle.process is None and status not in FINAL_STATUSES:
                 return  # a cooldown log from before a GUI restart, still being written
         if code is None:
@@ -454,13 +455,3 @@ class RunControlWidget(QtWidgets.QWidget):
             ):
                 table.setItem(row, col, QtWidgets.QTableWidgetItem(text))
         table.resizeColumnsToContents()
-
-
-def _cooldown_status(path: Path) -> str:
-    from stm_andreev.storage.cooldown_file import read_cooldown
-
-    try:
-        return str(read_cooldown(path)["status"])
-    except Exception as exc:  # a log being laid out or damaged: no status yet
-        log.debug("cooldown log %s unreadable: %s", path, exc)
-        return ""

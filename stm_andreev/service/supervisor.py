@@ -24,6 +24,7 @@ from stm_andreev.engine.control import COMMANDS
 from stm_andreev.gui.runfile import FINAL_STATUSES, writer_alive
 from stm_andreev.procedures.checks import require_plan_fits_station
 from stm_andreev.storage import RunReader, StorageError
+from stm_andreev.storage.cooldown_file import cooldown_status
 
 from .launcher import LaunchError, RunHandle, RunLauncher
 from .queue_store import QueueItem, RunQueue, queue_lock_path
@@ -50,13 +51,7 @@ def run_status(path: str) -> str:
             return reader.status
     except (StorageError, OSError, KeyError) as exc:
         log.debug("%s has no run status: %s", path, exc)
-    try:
-        from stm_andreev.storage.cooldown_file import read_cooldown
-
-        return str(read_cooldown(Path(path))["status"])
-    except Exception as exc:  # a log being laid out or damaged: no status
-        log.debug("%s has no cooldown status: %s", path, exc)
-        return ""
+    return cooldown_status(path)
 
 
 class Supervisor:

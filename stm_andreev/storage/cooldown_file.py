@@ -247,3 +247,13 @@ def cooldown_path(out_dir: Path, stamp: str, plan_name: str) -> Path:
     the same plan, if it takes spectra, is ``<out>/<stamp>_<plan>.h5``)."""
     suffix = "" if plan_name == "cooldown" else "_cooldown"
     return out_dir / f"{stamp}_{plan_name}{suffix}.h5"
+
+
+def cooldown_status(path: str | Path) -> str:
+    """The status stored in a cooldown file, "" while it cannot be read (being laid out,
+    damaged, or not a cooldown file): what a queue shows until the log says more."""
+    try:
+        return str(read_cooldown(Path(path))["status"])
+    except Exception as exc:  # noqa: BLE001 - any unreadable log has no status yet
+        log.debug("cooldown log %s has no status yet: %s", path, exc)
+        return ""
