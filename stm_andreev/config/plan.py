@@ -226,6 +226,11 @@ def _temp_text(temps: np.ndarray) -> str:
     return f" at {len(temps)} temperatures {si(temps[0], 'K')}..{si(temps[-1], 'K')}"
 
 
+def _xy(position_m: Position | None) -> tuple[float, float] | None:
+    """A plan position as the (x, y) of a point, m (None: wherever the tip is)."""
+    return None if position_m is None else (float(position_m[0]), float(position_m[1]))
+
+
 class _OptionalPlace(Strict):
     """Where and at which temperature a step runs, when it should change them first."""
 
@@ -239,9 +244,7 @@ class _OptionalPlace(Strict):
         return np.zeros((0, 2)) if self.position_m is None else np.array([self.position_m])
 
     def _place(self) -> tuple[float | None, tuple[float, float] | None]:
-        xy = None if self.position_m is None else (float(self.position_m[0]),
-                                                   float(self.position_m[1]))
-        return self.temperature_K, xy
+        return self.temperature_K, _xy(self.position_m)
 
 
 class SetpointSweepStep(_OptionalPlace, _StepMixin, SpectrumParams):
@@ -298,8 +301,7 @@ class TemperatureSweepStep(_StepMixin, SpectrumParams):
         return np.zeros((0, 2)) if self.position_m is None else np.array([self.position_m])
 
     def grid_points(self) -> list[GridPoint]:
-        xy = None if self.position_m is None else (float(self.position_m[0]),
-                                                   float(self.position_m[1]))
+        xy = _xy(self.position_m)
         return [GridPoint(float(T), xy, self.setpoint_A, 0)
                 for T in self.temperature_sequence_K()]
 
