@@ -252,8 +252,10 @@ def _pick_lockin(table: Table, use: str) -> int | None:
     return None
 
 
-def _pick_conductance(table: Table, key, exclude: int, use: str) -> tuple[int, str]:
-    """(column, how it was chosen)."""
+def pick_conductance(table: Table, key, exclude: int | None, use: str) -> tuple[int, str]:
+    """(column, how it was chosen): the rule of :func:`spectrum_from_table`, also used for the
+    channels of Nanonis grid files (``table.names`` is all it looks at when ``key`` is None
+    and a channel is named)."""
     if key is not None:
         return table.column(key, "conductance"), "chosen with --g-col"
     named = [i for i, n in enumerate(table.names)
@@ -291,7 +293,7 @@ def spectrum_from_table(table: Table, *, bias_col=None, g_col=None,
     if use not in LOCKIN_USES:
         raise ValueError(f"use must be one of {LOCKIN_USES}, got {use!r}")
     ib = _pick(table, bias_col, "bias", _BIAS_NAMES, None)
-    ig, how = _pick_conductance(table, g_col, ib, use)
+    ig, how = pick_conductance(table, g_col, ib, use)
     if ib == ig:
         raise AnalysisInputError(f"{table.path}: bias and conductance are the same column "
                                  f"({table.names[ib]!r})")
@@ -300,17 +302,9 @@ def spectrum_from_table(table: Table, *, bias_col=None, g_col=None,
     if not np.any(np.isfinite(G)):
         raise AnalysisInputError(f"{table.path}: conductance column {name!r} is all NaN")
     notes = [f"conductance from column {name!r} ({how})"]
-    harmonic = _harmonic_of_demod1(table.header)
-    if harmonic is not None and harmonic != 1 and re.search(r"demod\s*1", name, re.I):
-        raise AnalysisInputError(
-            f"{table.path}: column {name!r} is demodulator 1, but the header sets it to "
-            f"harmonic {harmonic:g} (Lock-in>Harmonic D1): that is not dI/dV; choose the "
-            "first-harmonic column with --g-col")
+    check_demod1_harmonic(table.header, name, table.path)
     if use == "X" and sign != "+":
-        ok = np.isfinite(G)
-        reach = np.abs(V[ok]) >= 0.7 * np.max(np.abs(V[ok]))
-        tails = float(np.median(G[ok][reach])) if reach.any() else float(np.median(G[ok]))
-        if sign == "-" or tails < 0:
+        if sign == "-" or lockin_tails_negative(V, G):
             G = -G
             notes.append("lock-in X negated (" + ("--sign -" if sign == "-" else
                          "its high-bias values are negative: phase off by ~180 degrees; "
@@ -322,20 +316,12 @@ def spectrum_from_table(table: Table, *, bias_col=None, g_col=None,
             unit = "S" if finite.size and finite.max() < 1e-2 else "GN"
     else:
         unit = g_unit
-    T = _header_float(table.header, ("Temperature (K)", "T (K)", "Temperature"))
-    if T is None:
-        T = _header_float(table.header, [k for k in table.header
-                                         if "temperature" in k.lower() and "(k)" in k.lower()])
+    T = header_temperature(table.header)
     if T is not None:
         notes.append(f"temperature {T:g} K from the file's header")
-    vmod = _header_float(table.header, ("Modulation (V rms)", "Lock-in>Amplitude"))
-    if vmod is not None:
-        key = next(k for k in ("Modulation (V rms)", "Lock-in>Amplitude") if k in table.header)
-        if re.search(r"\bpk\b|peak", key + " " + table.header[key], re.IGNORECASE):
-            vmod /= math.sqrt(2.0)
-            notes.append(f"modulation {vmod:.3g} V rms from {key!r} (zero-to-peak / sqrt 2)")
-        else:
-            notes.append(f"modulation {vmod:.3g} V rms from {key!r} (read as rms)")
+    vmod, vmod_note = header_modulation(table.header)
+    if vmod_note:
+        notes.append(vmod_note)
     lockin = {k: v for k, v in table.header.items() if k.startswith("Lock-in>")}
     meta = dict(table.header)
     meta.update(channel=name, input_notes=notes, lockin=lockin)
@@ -353,3 +339,50 @@ def _header_float(header: Mapping[str, str], keys: Sequence[str]) -> float | Non
             if math.isfinite(value):
                 return value
     return None
+
+
+def check_demod1_harmonic(header: Mapping[str, str], name: str, path: str) -> None:
+    """Refuse a demodulator-1 channel that the header sets to a harmonic other than 1."""
+    harmonic = _harmonic_of_demod1(header)
+    if harmonic is not None and harmonic != 1 and re.search(r"demod\s*1", name, re.I):
+        raise AnalysisInputError(
+            f"{path}: column {name!r} is demodulator 1, but the header sets it to "
+            f"harmonic {harmonic:g} (Lock-in>Harmonic D1): that is not dI/dV; choose the "
+            "first-harmonic column with --g-col")
+
+
+def lockin_tails_negative(bias_V: ArrayLike, G: ArrayLike) -> bool:
+    """True when the lock-in X is negative at high |bias| (median over |V| >= 0.7 max|V|):
+    its phase is off by ~180 degrees. ``bias_V`` and ``G`` broadcast (a grid's [pixels, n]
+    against its bias axis); NaN values are ignored."""
+    V, G = np.broadcast_arrays(np.asarray(bias_V, dtype=float), np.asarray(G, dtype=float))
+    ok = np.isfinite(G) & np.isfinite(V)
+    if not ok.any():
+        return False
+    reach = np.abs(V[ok]) >= 0.7 * np.max(np.abs(V[ok]))
+    tails = float(np.median(G[ok][reach])) if reach.any() else float(np.median(G[ok]))
+    return tails < 0
+
+
+def header_temperature(header: Mapping[str, str]) -> float | None:
+    """The temperature in K a Nanonis header records ("Temperature (K)", or any entry named
+    "... Temperature ... (K)"), or None."""
+    T = _header_float(header, ("Temperature (K)", "T (K)", "Temperature"))
+    if T is None:
+        T = _header_float(header, [k for k in header
+                                   if "temperature" in k.lower() and "(k)" in k.lower()])
+    return T
+
+
+def header_modulation(header: Mapping[str, str]) -> tuple[float | None, str]:
+    """(modulation in V rms, how it was read) from a Nanonis header: ``Lock-in>Amplitude`` is
+    read as V rms (the convention of the project's Nanonis driver); an entry marked "pk" or
+    "peak" is divided by sqrt 2. (None, "") when the header has none."""
+    vmod = _header_float(header, ("Modulation (V rms)", "Lock-in>Amplitude"))
+    if vmod is None:
+        return None, ""
+    key = next(k for k in ("Modulation (V rms)", "Lock-in>Amplitude") if k in header)
+    if re.search(r"\bpk\b|peak", key + " " + header[key], re.IGNORECASE):
+        vmod /= math.sqrt(2.0)
+        return vmod, f"modulation {vmod:.3g} V rms from {key!r} (zero-to-peak / sqrt 2)"
+    return vmod, f"modulation {vmod:.3g} V rms from {key!r} (read as rms)"

@@ -13,6 +13,7 @@ import numpy as np
 from .errors import AnalysisInputError
 from .inputs import SpectrumInput
 from .io_text import read_nanonis_dat, read_text_table, spectrum_from_table
+from .nanonis_grid import is_3ds, pixel_spectra, read_3ds
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def load_run_file(path: str | Path) -> list[SpectrumInput]:
 def load_spectra(path: str | Path, *, bias_col: str | int | None = None,
                  g_col: str | int | None = None, g_unit: str = "auto", sign: str = "auto",
                  use: str = "X") -> list[SpectrumInput]:
-    """Spectra from one file, whatever its kind (run file, Nanonis .dat, text).
+    """Spectra from one file, whatever its kind (run file, Nanonis .dat or .3ds grid, text).
 
     ``bias_col``/``g_col`` (name or index), ``g_unit`` ("auto", "S", "G0", "GN", "arb"),
     ``sign`` ("auto", "+", "-") and ``use`` ("X", "R": which lock-in output) apply to text
@@ -102,6 +103,9 @@ def load_spectra(path: str | Path, *, bias_col: str | int | None = None,
                                  "text spectrum")
     if _is_hdf5(p) or p.suffix.lower() in HDF5_SUFFIXES:
         return load_run_file(p)
+    if is_3ds(p):
+        # each measured pixel of a Nanonis grid, by the .dat files' channel rule
+        return pixel_spectra(read_3ds(p, g_col=g_col, use=use, sign=sign))
     head = p.read_bytes()[:4096]
     if b"\x00" in head:
         raise AnalysisInputError(f"{p}: binary file that is not HDF5; expected a run file, a "

@@ -1,6 +1,7 @@
 """``stm-andreev analyze FILE...``: Delta_c, E_g, Gamma, Z and the regime of every spectrum.
 
-Files: run files (HDF5), Nanonis bias-spectroscopy .dat files, plain-text spectra, and R(T)
+Files: run files (HDF5), Nanonis bias-spectroscopy .dat files and grid (.3ds) files (every
+measured pixel analysed as a spectrum, after a summary of the grid), plain-text spectra, and R(T)
 (a cooldown file, or text with a temperature and a resistance column): Tc by the paper's
 straight-line extrapolation of the resistive drop, also used for the report's T/Tc. With
 ``--json`` one JSON object per spectrum is printed per line (schema in docs/analysis.md);
@@ -26,7 +27,7 @@ G_UNIT_CHOICES = ("S", "G0", "GN", "arb")
 SIGN_CHOICES = ("auto", "+", "-")
 USE_CHOICES = ("X", "R")
 
-HELP = "analyse spectra (run files, text, Nanonis .dat): Delta_c, E_g, Gamma, Z; figures"
+HELP = "analyse spectra (run files, text, Nanonis .dat/.3ds): Delta_c, E_g, Gamma, Z; figures"
 
 
 def _positive(text: str) -> float:
@@ -127,9 +128,20 @@ def _run_file_problem(path: str) -> str:
     return verdict.describe() + hint
 
 
+def _grid_pixels(path: str, args: argparse.Namespace) -> list:
+    """The measured pixels of a Nanonis grid as spectra, after a summary of the grid on
+    stderr (each pixel is then analysed like a spectrum)."""
+    from stm_andreev.analysis.nanonis_grid import describe_cube, pixel_spectra, read_3ds
+
+    cube = read_3ds(path, g_col=args.g_col, use=args.use, sign=args.sign)
+    print(describe_cube(cube), file=sys.stderr, flush=True)
+    return pixel_spectra(cube)
+
+
 def run(args: argparse.Namespace) -> int:
     from stm_andreev.analysis.errors import AnalysisError
     from stm_andreev.analysis.inputs import flatness_note
+    from stm_andreev.analysis.nanonis_grid import is_3ds
     from stm_andreev.analysis.report import analyze_items, write_report
     from stm_andreev.analysis.resistance import is_resistance_file
 
@@ -151,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         try:
-            found = analyze_items([path], T_K=args.T_K, Vmod_rms_V=args.vmod_rms_V,
+            items = _grid_pixels(path, args) if is_3ds(path) else [path]
+            found = analyze_items(items, T_K=args.T_K, Vmod_rms_V=args.vmod_rms_V,
                                   errors=errors, **load)
         except AnalysisError as exc:
             print(f"error: {exc}", file=sys.stderr)
