@@ -305,6 +305,14 @@ class RunReader:
             for t, p, k, msg in zip(times, indices, kinds, messages, strict=True)
         ]
 
+    def to_xarray(self) -> Any:
+        """The run as an ``xarray.Dataset``: a grid run as its cube (dims y, x, bias;
+        :func:`.grid_read.read_grid`), any other run as its confirmed spectra (dims spectrum,
+        bias, every per-spectrum column a coordinate; :mod:`.xarray_view`)."""
+        from .xarray_view import run_to_xarray  # xarray is imported only when asked for
+
+        return run_to_xarray(self)
+
     @staticmethod
     def _scalar(value: Any) -> Any:
         if isinstance(value, bytes | np.bytes_):
