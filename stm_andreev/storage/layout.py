@@ -14,7 +14,9 @@ the single source of truth for code (writer and reader both walk these tables).
         ledger[N]             point index of each confirmed row, in write order
         config/               NXcollection: station_text, plan_text, snapshot_json, metadata_json
         data/                 NXdata: bias_V, G_S, G_G0, lockin_X_V, lockin_Y_V [N, n_bias],
-                              bias_axis_V [n_bias] (plot axis), signal=G_G0
+                              bias_axis_V [n_bias] (plot axis), signal=G_G0, point_index
+                              (hard link to points/point_index)
+        definition, instrument/, user/, ...  NXsts fields (storage/nexus.py)
         points/               NXcollection: one 1D dataset [N] per per-spectrum column
         events/               NXcollection: time_s, point_index, kind, message [M]
 """
@@ -32,6 +34,7 @@ import h5py
 import numpy as np
 
 from .errors import RecordFieldError
+from .nexus import lay_out_nxsts
 
 # Conductance quantum 2e^2/h in siemens (exact since the 2019 SI redefinition, rounded to 10
 # significant digits). Kept here so the storage layer has no import-time dependency on physics.
@@ -297,7 +300,10 @@ def create_layout(
     data = entry.create_group("data")
     data.attrs["NX_class"] = "NXdata"
     data.attrs["signal"] = "G_G0"
-    data.attrs["axes"] = [".", "bias_axis_V"]
+    # point_index: the per-spectrum column, hard-linked here by lay_out_nxsts (an axis for
+    # the row dimension; "." would do in NeXus, but punx rejects it).
+    data.attrs["axes"] = ["point_index", "bias_axis_V"]
+    data.attrs["point_index_indices"] = 0
     data.attrs["bias_axis_V_indices"] = 1
     data.attrs["bias_V_indices"] = [0, 1]
     for _, column in SPECTRUM_DATASETS:
@@ -335,6 +341,9 @@ def create_layout(
     events.attrs["NX_class"] = "NXcollection"
     for column in EVENT_COLUMNS:
         _growing(events, column, EVENT_CHUNK_ROWS)
+
+    # Last, after every group it may refer to (a grid's default plot): docs/nexus.md.
+    lay_out_nxsts(f, n_bias=n_bias, metadata=metadata, software_version=software_version)
 
 
 def estimated_size_bytes(n_bias: int, n_planned: int, n_columns: int, text_bytes: int) -> int:

@@ -71,6 +71,7 @@ from .layout import (
     extra_columns,
     to_json,
 )
+from .nexus import write_sweep
 from .rows import RowAppender
 from .superblock import clear_open_flags
 from .writer_lock import WriterLock
@@ -538,6 +539,7 @@ class RunWriter:
                 rows.write(k, arrays[arg])
             if k == 0:
                 self._bias_axis[:] = arrays["bias_V"]
+                write_sweep(self._file, arrays["bias_V"])  # NXsts sweep fields
             for name, rows in self._column_rows:
                 rows.write(k, values[name])
             # The row must be on disk before the ledger names it.

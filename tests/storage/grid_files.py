@@ -9,6 +9,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from stm_andreev.storage.nexus import lay_out_pixel_plot
+
 from .storage_helpers import new_run
 
 G0_S = 7.748091729e-5
@@ -45,6 +47,8 @@ def lay_out_grid(path: Path, *, nx: int, ny: int, n_bias: int) -> None:
             ds.attrs["units"] = units
         g.create_dataset("done", shape=(ny, nx), dtype="u1", fillvalue=0)[...] = 0
         g["done"].attrs["units"] = "1"
+        # what create_layout does after the grid group is laid out (storage/nexus.py)
+        lay_out_pixel_plot(f)
 
 
 def write_pixel(f: h5py.File, iy: int, ix: int) -> None:

@@ -110,7 +110,7 @@ def test_nexus_attributes(run_file):
         data = entry["data"]
         assert data.attrs["NX_class"] == "NXdata"
         assert data.attrs["signal"] == "G_G0"
-        assert list(data.attrs["axes"]) == [".", "bias_axis_V"]
+        assert list(data.attrs["axes"]) == ["point_index", "bias_axis_V"]
         assert data.attrs["bias_axis_V_indices"] == 1
         axis = data["bias_axis_V"]
         assert axis.shape == (N_BIAS,) and axis.attrs["units"] == "V"
