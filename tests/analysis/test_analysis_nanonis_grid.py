@@ -146,3 +146,24 @@ def test_cli_reads_and_summarises_a_grid(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "grid of 3 x 2 pixels, 5 measured" in err and "LI Demod 1 X (A)" in err
     assert len([line for line in out.splitlines() if line.startswith("{")]) == 5
+
+
+def test_a_channel_in_volts_stays_in_arbitrary_units(tmp_path):
+    path = write_3ds(tmp_path / "external.3ds", nx=2, ny=1, bias=V,
+                     channels={"Current (A)": G_TRUE[:1, :2], "Input 3 (V)": G_TRUE[:1, :2] * 1e4},
+                     params={"X (m)": POS_X[:1, :2], "Y (m)": POS_Y[:1, :2]})
+    cube = read_3ds(path)
+    assert cube.attrs["channel"] == "Input 3 (V)" and cube.attrs["G_unit"] == "arb"
+    assert cube["G_S"].attrs["units"] == "arb" and np.isnan(cube["G_G0"]).all()
+    assert np.allclose(cube["G_S"], G_TRUE[:1, :2] * 1e4, rtol=1e-6)
+    assert "cannot be converted to S" in cube.attrs["notes"]
+    assert all(s.G_unit == "arb" for s in load_spectra(path))
+
+
+def test_cli_names_a_damaged_grid_and_goes_on(tmp_path, capsys):
+    bad = _grid(tmp_path, name="bad.3ds", overrides={"Experiment size (bytes)": "12"})
+    good = _grid(tmp_path, name="good.3ds", pixels=1)
+    assert main(["analyze", str(bad), str(good), "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert f"error: {bad}: 'Experiment size (bytes)' is 12" in err
+    assert len([line for line in out.splitlines() if line.startswith("{")]) == 1
