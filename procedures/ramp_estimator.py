@@ -37,8 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from scipy.special import gammainc
-from threadpoolctl import threadpool_limits
 
+from stm_andreev.blas import single_threaded
 from stm_andreev.drivers.lockin_filter import enbw_Hz, filter_stages
 
 BASES = ("hold", "linear")
@@ -130,7 +130,7 @@ def estimate(sample_t_s: np.ndarray, samples: np.ndarray, step_t_s: np.ndarray,
     on the first column). See the module docstring."""
     # A few-hundred-unknown solve: threaded BLAS only adds contention (10-100x slower on a
     # loaded machine), so it runs on one thread.
-    with threadpool_limits(limits=1):
+    with single_threaded():
         return _estimate(sample_t_s, samples, step_t_s, tau_s, slope_db, basis, lam,
                          grid_index)
 
