@@ -46,6 +46,14 @@ BASES = ("hold", "linear")
 LAMBDA_GRID = np.logspace(-8, 3, 23)
 
 
+def estimator_text(basis: str = "hold") -> str:
+    """The estimator and its fixed settings in one line (stored with every continuous
+    spectrum; the chosen regularisation is stored beside it)."""
+    return (f"regularised LS of the n-stage RC response, {basis} input, 2nd-difference "
+            f"prior, lam by GCV over {LAMBDA_GRID.size} values {LAMBDA_GRID[0]:g}-"
+            f"{LAMBDA_GRID[-1]:g}, noise OU at the ENBW, free initial state")
+
+
 @dataclass(frozen=True)
 class RampEstimate:
     """The input recovered on the grid: ``values`` (N, q), ``sigma`` (N, q) one standard
