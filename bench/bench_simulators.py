@@ -128,25 +128,30 @@ def bench_inprocess(calls: int, repeats: int) -> None:
     direct, adapter = t["direct"], t["adapter"]
     later_direct = t["direct_later"] - t["step"]
     later_adapter = t["adapter_later"] - t["step"]
-    print(f"(a) in-process, after 1 ms of simulated time (a fresh reading, as every poll in a "
-          f"run):\n    SR830.xy {later_adapter * 1e6:8.1f} us   handle_line "
-          f"{later_direct * 1e6:8.1f} us   ratio {later_adapter / later_direct:5.2f}  "
-          f"(target <= 3)")
-    print(f"    at the same instant (the emulator answers a repeated poll from its cache): "
-          f"SR830.xy {adapter * 1e6:.1f} us, handle_line {direct * 1e6:.1f} us, ratio "
-          f"{adapter / direct:.2f}")
-    print(f"    pymeasure's SR830.xy over the adapter with a canned reply {t['canned'] * 1e6:.1f} "
-          f"us: the client side's fixed cost, ~{(adapter - direct) * 1e6:.0f} us per query")
+    canned_s = t["canned"]
+    print(f"(a) in-process transport overhead = SR830.xy over the adapter - (the emulator's "
+          f"handle_line + pymeasure's SR830.xy over a canned reply {canned_s * 1e6:.1f} us)")
+    for label, whole, inner in (
+            ("a fresh reading (clock moved on 1 ms)", later_adapter, later_direct),
+            ("a repeated poll (emulator's reply cache)", adapter, direct)):
+        over = whole - inner - canned_s
+        print(f"    {label:42s} SR830.xy {whole * 1e6:7.1f} us, handle_line {inner * 1e6:7.1f} us:"
+              f" overhead {over * 1e6:5.1f} us per query (target <= 5)")
+    print(f"    (the old ratios: fresh {later_adapter / later_direct:.2f}, cached "
+          f"{adapter / direct:.2f}: divided by the emulator's own work, not a floor)")
 
 
-def echo_server(listener: socket.socket, stop: threading.Event) -> None:
+def echo_server(listener: socket.socket, stop: threading.Event, reply: bytes | None = None
+                ) -> None:
+    """A bare socket server: echoes what it receives, or answers each receive with
+    ``reply`` (the constant-reply echo the TCP server's overhead is measured against)."""
     conn, _ = listener.accept()
     with conn:
         while not stop.is_set():
             data = conn.recv(4096)
             if not data:
                 return
-            conn.sendall(data)
+            conn.sendall(reply if reply is not None else data)
 
 
 def round_trip(sock: socket.socket, message: bytes) -> bytes:
@@ -230,6 +235,11 @@ def tcp_session(
     echo_thread = threading.Thread(target=echo_server, args=(listener, stop), daemon=True)
     echo_thread.start()
     echo = connected_socket(listener.getsockname())
+    listener2 = socket.create_server(("127.0.0.1", 0))
+    echo2_thread = threading.Thread(
+        target=echo_server, args=(listener2, stop, ConstantEmulator.REPLY.encode()), daemon=True)
+    echo2_thread.start()
+    echo_constant = connected_socket(listener2.getsockname())
 
     # The bare-socket row runs on an SR830 with nothing in between; the timing wrapper that
     # measures the time spent inside the emulator sits on a second SR830 (own lab), which also
@@ -257,6 +267,7 @@ def tcp_session(
             timed.calls, timed.total_s = 0, 0.0
             samples = samples_s({
                 "echo": lambda: round_trip(echo, message),
+                "echo_constant": lambda: round_trip(echo_constant, message),
                 "constant": lambda: round_trip(plain, message),
                 "bare": lambda: round_trip(bare, message),
                 "bare_timed": lambda: round_trip(bare_timed, message),
@@ -275,8 +286,11 @@ def tcp_session(
             plain.close()
     stop.set()
     echo.close()
+    echo_constant.close()
     listener.close()
+    listener2.close()
     echo_thread.join(5)
+    echo2_thread.join(5)
     return samples, inside
 
 
@@ -325,6 +339,18 @@ def report_tcp(title: str, pooled: dict[str, list[float]], t_inside: float,
         t[k] for k in ("echo", "constant", "bare", "bare_timed", "visa", "direct"))
     paired = {name: paired_ratio(pooled, name, "echo") for name in ("constant", "bare", "visa")}
     print(f"(b) threads: {title}")
+    t_echo_c = t["echo_constant"]
+    over_c = statistics.median(a - b for a, b in zip(pooled["constant"],
+                                                      pooled["echo_constant"], strict=True))
+    over_e = statistics.median(a - b - t_direct for a, b in zip(
+        pooled["bare"], pooled["echo_constant"], strict=True))
+    print(f"    constant-reply echo (bare socket server)   {t_echo_c * 1e6:8.1f} us")
+    print(f"    TCP server overhead: LineServer with a constant reply - the constant-reply echo "
+          f"{(t_constant - t_echo_c) * 1e6:5.1f} us (paired {over_c * 1e6:5.1f} us) per query "
+          f"(target <= 5)")
+    print(f"    the same with the SR830 emulator (its handle_line {t_direct * 1e6:.1f} us "
+          f"taken off): {(t_bare - t_echo_c - t_direct) * 1e6:5.1f} us (paired "
+          f"{over_e * 1e6:5.1f} us)")
     print(f"    TCP echo round trip (bare socket server)   {t_echo * 1e6:8.1f} us   "
           f"ratio of medians, median of paired ratios")
     print(f"    LineServer, constant reply                 {t_constant * 1e6:8.1f} us   "
