@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stm_andreev.drivers.lockin_filter import enbw_Hz, settle_time_s
+from stm_andreev.drivers.lockin_filter import enbw_Hz, filter_stages, settle_time_s
 
 from .errors import LockInOverload
-from .ramp_estimator import estimate, resolution_limit_V
+from .ramp_estimator import estimate, estimator_text, resolution_limit_V
 from .spectrum import SpectrumSettings
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,11 @@ def sweep_continuous(station, settings: SpectrumSettings, gain: float,
         "ramp_width_points_median": float(np.median(result.width_points)),
         "ramp_resolution_V": max(step_V, resolution_limit_V(rate_V_per_s, tau, slope)),
         "ramp_noise_rms_V": float(result.noise_rms[0]),
+        # the run file's ramp columns (storage.layout.RAMP_COLUMNS)
+        "ramp_rate_V_per_s": rate_V_per_s,
+        "ramp_passes": 2 if settings.ramp_directions == "forward_backward" else 1,
+        "ramp_filter_delay_s": filter_stages(slope) * tau,
+        "ramp_estimator": estimator_text(),
     }
     log.info("continuous ramp: %d samples over %.3g s, lam %.3g, width %.2f points",
              X_s.size, plan.total_s, result.lam, info["ramp_width_points_median"])

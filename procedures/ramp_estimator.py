@@ -37,13 +37,21 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from scipy.special import gammainc
-from threadpoolctl import threadpool_limits
 
+from stm_andreev.blas import single_threaded
 from stm_andreev.drivers.lockin_filter import enbw_Hz, filter_stages
 
 BASES = ("hold", "linear")
 #: Relative regularisation strengths GCV chooses among (times trace(A'A) / trace(D'D)).
 LAMBDA_GRID = np.logspace(-8, 3, 23)
+
+
+def estimator_text(basis: str = "hold") -> str:
+    """The estimator and its fixed settings in one line (stored with every continuous
+    spectrum; the chosen regularisation is stored beside it)."""
+    return (f"regularised LS of the n-stage RC response, {basis} input, 2nd-difference "
+            f"prior, lam by GCV over {LAMBDA_GRID.size} values {LAMBDA_GRID[0]:g}-"
+            f"{LAMBDA_GRID[-1]:g}, noise OU at the ENBW, free initial state")
 
 
 @dataclass(frozen=True)
@@ -130,7 +138,7 @@ def estimate(sample_t_s: np.ndarray, samples: np.ndarray, step_t_s: np.ndarray,
     on the first column). See the module docstring."""
     # A few-hundred-unknown solve: threaded BLAS only adds contention (10-100x slower on a
     # loaded machine), so it runs on one thread.
-    with threadpool_limits(limits=1):
+    with single_threaded():
         return _estimate(sample_t_s, samples, step_t_s, tau_s, slope_db, basis, lam,
                          grid_index)
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from stm_andreev.blas import single_threaded
 from stm_andreev.physics import G0_S
 
 from .errors import AnalysisInputError, FitError
@@ -354,7 +355,16 @@ def analyze_spectrum(
 ) -> Analysis:
     """Analyse one spectrum. ``T_K`` (K) and ``Vmod_rms_V`` (V rms) override what the input
     recorded; without either, 65 mK and no modulation are assumed (and noted). ``prior``:
-    parameter sets (e.g. the previous temperature's two-gap solution) used as extra starts."""
+    parameter sets (e.g. the previous temperature's two-gap solution) used as extra starts.
+
+    The fits' small linear algebra (SVDs of Jacobians of a few thousand x a few) runs on one
+    BLAS thread, so the time grows linearly with the points (see :mod:`stm_andreev.blas`)."""
+    with single_threaded():
+        return _analyze(spec, T_K, Vmod_rms_V, prior)
+
+
+def _analyze(spec: SpectrumInput, T_K: float | None, Vmod_rms_V: float | None,
+             prior: list[dict[str, float]] | None) -> Analysis:
     notes: list[str] = list(spec.meta.get("input_notes", ()))
     T = T_K if T_K is not None else spec.T_K
     if T is None or not np.isfinite(T) or T <= 0:

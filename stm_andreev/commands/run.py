@@ -133,7 +133,7 @@ def _run(args) -> int:
     # Imported once the files are known to be good, so that a mistyped file or plan name is
     # refused at once instead of after loading the engine, the drivers and HDF5.
     from stm_andreev.engine import RunControl, RunEngine
-    from stm_andreev.engine.runner import POINT_KEYS
+    from stm_andreev.engine.runner import POINT_KEYS, takes_continuous_spectra
     from stm_andreev.procedures.cooldown import split_plan
     from stm_andreev.station import Station
     from stm_andreev.storage import RunWriter
@@ -182,6 +182,7 @@ def _run(args) -> int:
                 plan_text=plan_text,
                 snapshot=station.snapshot(),
                 point_keys=POINT_KEYS,
+                continuous=takes_continuous_spectra(points),
             )
         control = RunControl(writer.path)
         control.install_signal_handlers()

@@ -52,6 +52,21 @@ MAX_RETAKES = 3
 POINT_KEYS = ["step_index", "target_temperature_K", "repeat"]
 
 
+def takes_continuous_spectra(points: list[Point]) -> bool:
+    """Whether a run of ``points`` needs the run file's room for continuous spectra (the
+    per-point sigma and the ramp columns: ``RunWriter.create(..., continuous=True)``)."""
+    return any(p.settings.acquisition == "continuous" for p in points)
+
+
+def ramp_record(spectrum, names: frozenset[str]) -> dict:
+    """The ramp columns of a continuous spectrum's record (those the run file has): how the
+    ramp was taken and estimated (``spectrum.ramp``) and the median per-point sigma of G."""
+    record = {k: v for k, v in spectrum.ramp.items() if k in names}
+    if spectrum.G_sigma_S is not None and "ramp_G_sigma_median_S" in names:
+        record["ramp_G_sigma_median_S"] = float(np.nanmedian(spectrum.G_sigma_S))
+    return record
+
+
 @dataclass
 class RunSummary:
     path: str
@@ -333,6 +348,10 @@ class RunEngine:
             target_temperature_K=math.nan if point.temperature_K is None else point.temperature_K,
             repeat=point.repeat,
         )
+        sigma = None
+        if getattr(self.writer, "stores_sigma", False):  # a run with continuous spectra
+            record.update(ramp_record(spectrum, self.writer.record_names))
+            sigma = spectrum.G_sigma_S
         self.writer.append_spectrum(
             point.index,
             bias_V=spectrum.bias_V,
@@ -340,6 +359,7 @@ class RunEngine:
             X_V=spectrum.X_V,
             Y_V=spectrum.Y_V,
             record=record,
+            **({} if sigma is None else {"G_sigma_S": sigma}),
         )
         self.summary.measured += 1
         self.summary.last_spectrum = {

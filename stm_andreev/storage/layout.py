@@ -16,8 +16,10 @@ the single source of truth for code (writer and reader both walk these tables).
         data/                 NXdata: bias_V, G_S, G_G0, lockin_X_V, lockin_Y_V [N, n_bias],
                               bias_axis_V [n_bias] (plot axis), signal=G_G0, point_index
                               (hard link to points/point_index)
+                              G_sigma_S [N, n_bias] only in runs with continuous spectra
         definition, instrument/, user/, ...  NXsts fields (storage/nexus.py)
-        points/               NXcollection: one 1D dataset [N] per per-spectrum column
+        points/               NXcollection: one 1D dataset [N] per per-spectrum column (the
+                              ramp_* / capture_* columns only in runs with continuous spectra)
         events/               NXcollection: time_s, point_index, kind, message [M]
 """
 
@@ -126,7 +128,38 @@ POINT_COLUMNS: tuple[Column, ...] = (
     Column("status_text", "text", "", "status of the spectrum in words", STATUS_TEXT_BYTES),
     Column("retake_count", "int", "1", "how many times the spectrum was retaken"),
 )
-STANDARD_COLUMN_NAMES = frozenset(c.name for c in POINT_COLUMNS)
+
+# Continuous spectra (docs/continuous.md) also store, created only in runs that take them: the
+# per-point uncertainty of G (2D, [row, bias point]; NaN in rows of other modes) and how each
+# ramp was taken and estimated (per-spectrum columns).
+SIGMA_DATASET = ("G_sigma_S", Column(
+    "G_sigma_S", "float", "S",
+    "one standard deviation of each point of G_S where the mode estimates it (continuous "
+    "spectra: the estimator's posterior); NaN where not estimated"))
+RAMP_ESTIMATOR_BYTES = 160
+RAMP_COLUMNS: tuple[Column, ...] = (
+    Column("ramp_time_s", "float", "s", "duration of the continuous bias ramp (capture)"),
+    Column("ramp_dwell_s", "float", "s", "time per bias point of the ramp"),
+    Column("ramp_rate_V_per_s", "float", "V/s", "bias ramp rate (grid step / dwell)"),
+    Column("ramp_passes", "int", "1",
+           "passes over the grid: 1 forward, 2 forward and backward (estimated jointly)"),
+    Column("capture_rate_Hz", "float", "Hz", "lock-in capture sample rate"),
+    Column("capture_samples", "int", "1", "lock-in samples captured during the ramp"),
+    Column("ramp_filter_delay_s", "float", "s",
+           "mean delay of the lock-in output filter (n tau); the estimator models the filter, "
+           "so each value belongs to its grid bias and no shift of the bias axis is applied"),
+    Column("ramp_regularisation", "float", "1",
+           "regularisation strength chosen by GCV (relative to trace(A'A) / trace(D'D))"),
+    Column("ramp_width_points_median", "float", "1",
+           "median averaging width of the estimate, in grid points (1 = full resolution)"),
+    Column("ramp_resolution_V", "float", "V", "bias resolution of the estimate at this rate"),
+    Column("ramp_noise_rms_V", "float", "V",
+           "rms noise of the captured X samples, from the estimate's residuals"),
+    Column("ramp_G_sigma_median_S", "float", "S", "median over the grid of G_sigma_S"),
+    Column("ramp_estimator", "text", "", "estimator and its settings",
+           RAMP_ESTIMATOR_BYTES),
+)
+STANDARD_COLUMN_NAMES = frozenset(c.name for c in POINT_COLUMNS + RAMP_COLUMNS)
 
 EVENT_COLUMNS: tuple[Column, ...] = (
     Column("time_s", "float", "s", "time of the event, on the run clock"),
@@ -246,10 +279,12 @@ def create_layout(
     software_version: str,
     start_time: str,
     file_name: str,
+    spectrum_sigma: bool = False,
 ) -> None:
     """Create every group and dataset of an empty run file (call before enabling SWMR).
 
     ``file_name`` is the run file's own name (the file may be laid out under another one).
+    ``spectrum_sigma``: also the 2D dataset of per-point uncertainties (continuous spectra).
     """
     f.attrs["NX_class"] = "NXroot"
     f.attrs["default"] = "entry"
@@ -306,7 +341,7 @@ def create_layout(
     data.attrs["point_index_indices"] = 0
     data.attrs["bias_axis_V_indices"] = 1
     data.attrs["bias_V_indices"] = [0, 1]
-    for _, column in SPECTRUM_DATASETS:
+    for _, column in SPECTRUM_DATASETS + ((SIGMA_DATASET,) if spectrum_sigma else ()):
         ds = data.create_dataset(
             column.name,
             shape=(0, n_bias),
@@ -346,10 +381,11 @@ def create_layout(
     lay_out_nxsts(f, n_bias=n_bias, metadata=metadata, software_version=software_version)
 
 
-def estimated_size_bytes(n_bias: int, n_planned: int, n_columns: int, text_bytes: int) -> int:
+def estimated_size_bytes(n_bias: int, n_planned: int, n_columns: int, text_bytes: int,
+                         n_spectrum_datasets: int = len(SPECTRUM_DATASETS)) -> int:
     """Upper estimate of a finished run file's size in bytes, for the free-space check."""
-    per_spectrum = len(SPECTRUM_DATASETS) * n_bias * 8 + (n_columns + 1) * 8
+    per_spectrum = n_spectrum_datasets * n_bias * 8 + (n_columns + 1) * 8
     # chunk index entries and B-tree nodes; generous so a full disk is caught up front
-    per_spectrum += 64 * len(SPECTRUM_DATASETS) + 256
+    per_spectrum += 64 * n_spectrum_datasets + 256
     events_reserve = 4 * 1024 * 1024
     return n_planned * per_spectrum + 2 * text_bytes + events_reserve + 1024 * 1024

@@ -33,6 +33,7 @@ from .layout import (
     FORMAT_NAME,
     LEDGER,
     POINTS,
+    SIGMA_DATASET,
     SPECTRUM_DATASETS,
     START_TIME,
     STATUS,
@@ -58,6 +59,9 @@ class Spectrum:
     Y_V: np.ndarray
     record: dict[str, Any]
     """Per-spectrum table row (time_s, temperatures, setpoint, status, ...)."""
+    G_sigma_S: np.ndarray | None = None
+    """One standard deviation of each point of G_S (S) where the mode estimates it
+    (continuous spectra; NaN in other rows); None if the run file has no such dataset."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,10 @@ class RunReader:
                     raise NotARunFileError(f"{self._path} is HDF5 but not an stm_andreev run "
                                            "file")
                 self._column_names = [str(n) for n in self._file[POINTS].attrs["columns"]]
-                self._spectrum_ds = {arg: ds(f"{DATA}/{c.name}") for arg, c in SPECTRUM_DATASETS}
+                spectra = SPECTRUM_DATASETS
+                if SIGMA_DATASET[1].name in self._file[DATA]:  # runs with continuous spectra
+                    spectra = (*spectra, SIGMA_DATASET)
+                self._spectrum_ds = {arg: ds(f"{DATA}/{c.name}") for arg, c in spectra}
                 self._column_ds = {n: ds(f"{POINTS}/{n}") for n in self._column_names}
                 self._row_ds = [*self._spectrum_ds.values(), *self._column_ds.values()]
                 self._event_ds = [ds(f"{EVENTS}/{c.name}") for c in EVENT_COLUMNS]
@@ -123,7 +130,7 @@ class RunReader:
                 self._refresh_order = [
                     *(f"{EVENTS}/{c.name}" for c in EVENT_COLUMNS),
                     LEDGER,
-                    *(f"{DATA}/{c.name}" for _, c in SPECTRUM_DATASETS),
+                    *(f"{DATA}/{c.name}" for _, c in spectra),
                     *(f"{POINTS}/{n}" for n in self._column_names),
                 ]
                 self._end_time = self._status = ""
@@ -275,7 +282,7 @@ class RunReader:
     def spectra(self) -> dict[str, np.ndarray]:
         """All confirmed spectra as 2D arrays [n_spectra, n_bias].
 
-        Keys: bias_V, G_S, G_G0, X_V, Y_V.
+        Keys: bias_V, G_S, G_G0, X_V, Y_V, and G_sigma_S in runs with continuous spectra.
         """
         with self._shared.lock:
             return {arg: ds[: self._n] for arg, ds in self._spectrum_ds.items()}

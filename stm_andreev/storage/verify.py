@@ -89,6 +89,7 @@ def check(path: str | os.PathLike[str]) -> Verdict:
         FORMAT_VERSION,
         LEDGER,
         POINTS,
+        SIGMA_DATASET,
         SPECTRUM_DATASETS,
         STATUS,
     )
@@ -123,7 +124,8 @@ def check(path: str | os.PathLike[str]) -> Verdict:
             n_planned = int(file["entry/n_planned"][()])
             status = bytes(file[STATUS][()]).decode("utf-8", errors="replace")
             ledger = file[LEDGER][()].astype(np.int64)
-            spectra = [file[DATA][c.name] for _, c in SPECTRUM_DATASETS]
+            spectra = [file[DATA][c.name] for _, c in (*SPECTRUM_DATASETS, SIGMA_DATASET)
+                       if c.name in file[DATA] or c is not SIGMA_DATASET[1]]
             points = file[POINTS]
             columns = [points[str(n)] for n in points.attrs["columns"]]
         except Exception as exc:

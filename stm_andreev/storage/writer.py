@@ -61,6 +61,8 @@ from .layout import (
     LEDGER,
     POINT_COLUMNS,
     POINTS,
+    RAMP_COLUMNS,
+    SIGMA_DATASET,
     SPECTRUM_DATASETS,
     STATUS,
     Column,
@@ -239,7 +241,10 @@ class RunWriter:
         data = file[DATA]
         points = file[POINTS]
         events = file[EVENTS]
-        self._spectrum_rows = [(arg, RowAppender(data[c.name])) for arg, c in SPECTRUM_DATASETS]
+        spectra = SPECTRUM_DATASETS
+        if SIGMA_DATASET[1].name in data:
+            spectra = (*spectra, SIGMA_DATASET)
+        self._spectrum_rows = [(arg, RowAppender(data[c.name])) for arg, c in spectra]
         self._column_rows = [(c.name, RowAppender(points[c.name])) for c in self._columns]
         self._event_rows = [(c.name, RowAppender(events[c.name])) for c in EVENT_COLUMNS]
         self._ledger_rows = RowAppender(file[LEDGER])
@@ -262,6 +267,7 @@ class RunWriter:
         plan_text: str,
         snapshot: Mapping[str, Any],
         point_keys: Sequence[str] | None = None,
+        continuous: bool = False,
     ) -> RunWriter:
         """Create a new run file at ``path``, laid out in full, open for SWMR appending.
 
@@ -270,6 +276,8 @@ class RunWriter:
         ``snapshot`` must be JSON-serialisable (numpy scalars and arrays allowed); the station
         and plan files are stored verbatim. ``point_keys`` names extra float columns of the
         per-spectrum table; a suffix such as ``_K``, ``_V`` or ``_W`` gives the unit.
+        ``continuous``: the run takes continuous spectra, so the file also has the per-point
+        uncertainty ``G_sigma_S`` and the ramp columns (:data:`~.layout.RAMP_COLUMNS`).
 
         Raises RunFileExistsError (never overwrites), UnwritableLocationError (missing or
         unwritable directory), InsufficientDiskSpaceError (free space below the planned size
@@ -278,7 +286,8 @@ class RunWriter:
         path = Path(path)
         n_bias = _positive_int(n_bias, "n_bias")
         n_planned = _positive_int(n_planned, "n_planned")
-        columns = POINT_COLUMNS + extra_columns(point_keys)
+        columns = POINT_COLUMNS + (RAMP_COLUMNS if continuous else ()) + extra_columns(
+            point_keys)
         if not isinstance(station_text, str) or not isinstance(plan_text, str):
             raise RecordFieldError("station_text and plan_text must be text (the file contents)")
         # No credential from the station file (a webhook's user:password or token) is stored.
@@ -291,7 +300,8 @@ class RunWriter:
         if path.exists():
             raise RunFileExistsError(f"run file {path} already exists; run files are never "
                                      "overwritten (resume it or choose a new name)")
-        needed = estimated_size_bytes(n_bias, n_planned, len(columns), text_bytes)
+        needed = estimated_size_bytes(n_bias, n_planned, len(columns), text_bytes,
+                                      n_spectrum_datasets=len(SPECTRUM_DATASETS) + continuous)
         if path.parent.is_dir():
             free = shutil.disk_usage(path.parent).free
             if free < needed:
@@ -318,6 +328,7 @@ class RunWriter:
                 software_version=stm_andreev.__version__,
                 start_time=utc_now_iso(),
                 file_name=path.name,
+                spectrum_sigma=continuous,
             )
             # SWMR last: no dataset or attribute can be created once it is on.
             file.swmr_mode = True
@@ -403,7 +414,7 @@ class RunWriter:
     @classmethod
     def _recover(cls, file: h5py.File, path: Path, lock: WriterLock, unclean: bool) -> RunWriter:
         n_planned = int(file["entry/n_planned"][()])
-        standard = {c.name: c for c in POINT_COLUMNS}
+        standard = {c.name: c for c in POINT_COLUMNS + RAMP_COLUMNS}
         points = file[POINTS]
         columns = tuple(
             standard.get(name)
@@ -419,7 +430,8 @@ class RunWriter:
         if int(finished.sum()) != len(ledger):
             raise NotARunFileError(f"{path}: ledger lists a point twice; the file is damaged")
         n_rows = len(ledger)
-        row_datasets = [file[DATA][c.name] for _, c in SPECTRUM_DATASETS]
+        row_datasets = [file[DATA][c.name] for _, c in (*SPECTRUM_DATASETS, SIGMA_DATASET)
+                        if c.name in file[DATA]]
         row_datasets += [points[c.name] for c in columns]
         discarded = max(ds.shape[0] for ds in row_datasets) - n_rows
         if min(ds.shape[0] for ds in row_datasets) < n_rows:
@@ -450,6 +462,16 @@ class RunWriter:
     def n_bias(self) -> int:
         """Number of bias points per spectrum."""
         return self._n_bias
+
+    @property
+    def record_names(self) -> frozenset[str]:
+        """Names of the per-spectrum columns this run file has (standard and extra)."""
+        return self._record_names
+
+    @property
+    def stores_sigma(self) -> bool:
+        """True if the file has the per-point uncertainty ``G_sigma_S`` (continuous runs)."""
+        return any(arg == SIGMA_DATASET[0] for arg, _ in self._spectrum_rows)
 
     @property
     def n_planned(self) -> int:
@@ -495,6 +517,7 @@ class RunWriter:
         X_V: ArrayLike,
         Y_V: ArrayLike,
         record: Mapping[str, Any],
+        G_sigma_S: ArrayLike | None = None,
     ) -> None:
         """Store one spectrum and its per-spectrum record, then confirm it in the ledger.
 
@@ -507,9 +530,13 @@ class RunWriter:
         Raises PointIndexError, DuplicatePointError, SpectrumDataError, RecordFieldError
         (nothing is written then), WriterClosedError, RunFileWriteError or
         InsufficientDiskSpaceError (the writer is then unusable; resume the file).
+
+        ``G_sigma_S`` (S, one standard deviation per point) is stored where the file has room
+        for it (:attr:`stores_sigma`), as NaN when not given; giving it to a file without that
+        room is an error (SpectrumDataError).
         """
         with self._mutex:
-            self._append_spectrum(point_index, bias_V, G_S, X_V, Y_V, record)
+            self._append_spectrum(point_index, bias_V, G_S, X_V, Y_V, record, G_sigma_S)
 
     def _append_spectrum(
         self,
@@ -519,6 +546,7 @@ class RunWriter:
         X_V: ArrayLike,
         Y_V: ArrayLike,
         record: Mapping[str, Any],
+        G_sigma_S: ArrayLike | None = None,
     ) -> None:
         self._check_writable()
         index = self._check_point(point_index)
@@ -528,6 +556,13 @@ class RunWriter:
             "X_V": _as_spectrum(X_V, "X_V", self._n_bias),
             "Y_V": _as_spectrum(Y_V, "Y_V", self._n_bias),
         }
+        if self.stores_sigma:
+            arrays["G_sigma_S"] = (np.full(self._n_bias, np.nan) if G_sigma_S is None
+                                   else _as_spectrum(G_sigma_S, "G_sigma_S", self._n_bias))
+        elif G_sigma_S is not None:
+            raise SpectrumDataError(
+                f"point {index}: G_sigma_S given, but this run file was created without room "
+                "for it (RunWriter.create(..., continuous=True))")
         if not np.isfinite(arrays["bias_V"]).all():
             raise SpectrumDataError(f"bias_V of point {index} has non-finite values")
         arrays["G_G0"] = arrays["G_S"] / G0_S

@@ -10,7 +10,7 @@ from stm_andreev import station as station_module
 from stm_andreev.clock import VirtualClock
 from stm_andreev.config import load_plan_text, load_station, station_from_dict
 from stm_andreev.config.yaml_file import parse_yaml
-from stm_andreev.engine.runner import POINT_KEYS
+from stm_andreev.engine.runner import POINT_KEYS, takes_continuous_spectra
 from stm_andreev.procedures import plan_points
 from stm_andreev.station import Station
 from stm_andreev.storage import RunWriter
@@ -87,5 +87,6 @@ def new_run(tmp_path, plan, config=None, name="run.h5"):
         plan_text=TINY_PLAN,
         snapshot=station.snapshot(),
         point_keys=POINT_KEYS,
+        continuous=takes_continuous_spectra(points),
     )
     return station, points, writer

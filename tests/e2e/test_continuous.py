@@ -164,7 +164,24 @@ feedback_settle_s: 0.5
     assert summary.status == "finished" and summary.measured == 3
     with RunReader(writer.path) as run:
         spectra = run.spectra()
+        table = run.table()
+        first = run.spectrum(0)
     assert np.all(np.isfinite(spectra["G_S"]))
+    # The per-point sigma and the ramp record are in the run file and read back.
+    sigma = spectra["G_sigma_S"]
+    assert sigma.shape == spectra["G_S"].shape and np.all(sigma > 0)
+    assert np.array_equal(first.G_sigma_S, sigma[0])
+    tau = table["lockin_time_constant_s"]
+    step = np.abs(np.diff(spectra["bias_V"][0]))[0]
+    assert np.all(table["ramp_passes"] == 1)
+    assert np.allclose(table["ramp_filter_delay_s"], 4 * tau)  # 24 dB/oct: 4 stages
+    assert np.allclose(table["ramp_rate_V_per_s"], step / table["ramp_dwell_s"])
+    assert np.all(table["capture_samples"] >= table["ramp_time_s"] * table["capture_rate_Hz"]
+                  - 2)
+    assert np.allclose(table["ramp_G_sigma_median_S"], np.median(sigma, axis=1))
+    assert np.all(table["ramp_regularisation"] > 0) and np.all(table["ramp_noise_rms_V"] > 0)
+    assert np.all(table["ramp_resolution_V"] >= step)
+    assert all("GCV" in text for text in table["ramp_estimator"])
 
 
 def test_forward_and_backward_passes_make_one_spectrum_in_twice_the_time(monkeypatch):
