@@ -69,9 +69,9 @@ def one_spectrum(mode: str, setpoint_A: float, monkeypatch=None, extra: str = ""
         station.close()
 
 
-# The contact is the default plan's temperature-series contact (Z ~ 0.9 at 1.9 uA, -1.5 mV):
-# its gap is filled by Andreev reflection.
-@pytest.mark.parametrize(("setpoint_A", "extra"), [(1e-8, ""), (1.9e-6, "V_sp_V: -1.5e-3\n")],
+# The contact is the default plan's temperature-series contact (Z ~ 1.45 at 4.3 uA, -1.5 mV):
+# its gap is partly filled by Andreev reflection.
+@pytest.mark.parametrize(("setpoint_A", "extra"), [(1e-8, ""), (4.3e-6, "V_sp_V: -1.5e-3\n")],
                          ids=["tunnelling", "contact"])
 def test_spectrum_agrees_with_point_by_point_in_under_0_3_of_the_settle_limit(setpoint_A, extra,
                                                                               monkeypatch):
