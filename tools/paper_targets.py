@@ -341,7 +341,8 @@ def report_run(path: str) -> None:
     ser = view.series
     assert ser is not None
     last = None if ser.T_last_peaks_K is None else ser.T_last_peaks_K / Tc
-    print(f"  the report: pair last seen at {ser.T_last_peaks_K} K"
+    print("  the report: pair last seen at "
+          + ("none" if ser.T_last_peaks_K is None else f"{ser.T_last_peaks_K:.3g} K")
           + ("" if last is None else f" = {last:.2f} Tc")
           + ("" if ser.T_first_without_K is None else f", gone at {ser.T_first_without_K:.3g} K"))
     judge_fig2(ts, positions, zbs, s.Delta_c0_eV)
