@@ -115,8 +115,9 @@ def test_models_are_frozen():
     ({"kind": "single_spectrum", "setpoint_A": 1e-9, "bias_start_V": -4.99e-3},
      "bias_start_V", "modulation peak"),
     ({"kind": "single_spectrum", "setpoint_A": 1e-9, "V_sp_V": -8e-3}, "V_sp_V", "max_bias_V"),
-    ({"kind": "single_spectrum", "setpoint_A": 3e-6}, "setpoint_A", "max_setpoint_A"),
-    ({"kind": "setpoint_sweep", "I_start_A": 1e-9, "I_stop_A": 5e-6, "n_setpoints": 5},
+    # the station's limit is 5 uA (paper-inO2's 4.3 uA contact)
+    ({"kind": "single_spectrum", "setpoint_A": 6e-6}, "setpoint_A", "max_setpoint_A"),
+    ({"kind": "setpoint_sweep", "I_start_A": 1e-9, "I_stop_A": 8e-6, "n_setpoints": 5},
      "I_stop_A", "max_setpoint_A"),
     ({"kind": "temperature_sweep", "temperatures_K": [0.1, 2.5], "setpoint_A": 1e-6},
      "temperatures_K", "temperature_ceiling_K"),
@@ -124,7 +125,7 @@ def test_models_are_frozen():
      "modulation_Vrms", "max_modulation_Vrms"),
     ({"kind": "cooldown", "target_K": 4.2, "interval_s": 1, "max_duration_s": 10},
      "target_K", "temperature_ceiling_K"),
-    ({"kind": "overnight_grid", "temperatures_K": [0.1], "setpoints_A": [1e-9, 3e-6],
+    ({"kind": "overnight_grid", "temperatures_K": [0.1], "setpoints_A": [1e-9, 6e-6],
       "positions_m": [[0, 0]]}, "setpoints_A", "max_setpoint_A"),
 ])
 def test_plan_exceeding_a_limit_is_reported_by_key(station, params, key, words):

@@ -111,8 +111,8 @@ def test_paper_plan_is_the_default_dry_run():
     # through Tc = 1.5 K to 1.2 Tc, where the zero-bias maximum must be gone (issue 15)
     assert temps[0] == pytest.approx(0.065) and temps[-1] == pytest.approx(1.8)
     assert np.all(np.diff(temps) > 0)
-    # the Z ~ 1 contact of Fig. 2 (coherence and Andreev peaks both visible), docs/physics.md
-    assert warmup.setpoint_A == pytest.approx(1.9e-6) and warmup.V_sp_V == pytest.approx(-1.5e-3)
+    # the Z ~ 1.45 contact of Fig. 2 (coherence and Andreev peaks both visible), docs/physics.md
+    assert warmup.setpoint_A == pytest.approx(4.3e-6) and warmup.V_sp_V == pytest.approx(-1.5e-3)
     assert plan.n_spectra == 31 + len(temps)
 
 
@@ -141,7 +141,7 @@ def test_paper_plan_estimate_uses_the_plan_timing():
     slow, fast = 2.0 + 301 * 13.0622 * 0.1, 2.0 + 301 * 13.0622 * 0.03
     spectra = 3 * slow + 28 * fast
     n_t = len(warmup.temperature_sequence_K())
-    ramp = (1.9e-6 - 1e-9) / station.limits.setpoint_ramp_A_per_s  # up to the contact
+    ramp = (4.3e-6 - 1e-9) / station.limits.setpoint_ramp_A_per_s  # up to the contact
     dwell, timeout = station.temperature_control.settle.dwell_s, \
         station.temperature_control.settle.timeout_s
     assert est.n_spectra == 31 + n_t and est.n_points == 301 * (31 + n_t)

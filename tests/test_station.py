@@ -49,7 +49,7 @@ def test_simulated_station_builds_with_role_interfaces():
         snap = station.snapshot()
         assert snap["feedback"]["feedback_on"] is True
         assert snap["lockin"]["time_constant_s"] > 0
-        assert snap["limits"]["max_setpoint_A"] == pytest.approx(2.0e-6)
+        assert snap["limits"]["max_setpoint_A"] == pytest.approx(5.0e-6)
 
 
 def test_scanner_channel_is_rescanned_when_it_went_stale():

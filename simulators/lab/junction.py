@@ -3,8 +3,8 @@
 Geometry: N channels of transmission tau(z) = 1 / (1 + exp(2 kappa (z - z0))), BTK barrier
 Z = exp(kappa (z - z0)), G_N = N tau G0 (see :mod:`stm_andreev.physics.junction`).
 
-The channel count is the sample's ``n_channels`` (40 in the presets: docs/physics.md); 1 nA
-at -3 mV then sits at tau ~ 1e-4 and 1 uA at tau ~ 0.11 (Z ~ 2.8) on InO-2's 650 ueV spot.
+The channel count is the sample's ``n_channels`` (140 in InO-1..3: docs/physics.md); 1 nA
+at -3 mV then sits at tau ~ 3e-5 and 1 uA at tau ~ 0.032 (Z ~ 5.5) on InO-2's 650 ueV spot.
 
 Z controller (Nanonis current feedback on a logarithmic error)::
 

@@ -98,13 +98,17 @@ def find_andreev_peaks(
     inner_fraction: float = INNER_FRACTION,
     window: int | None = None,
     source: str = "spectrum",
+    smearing_fwhm_V: float | None = None,
 ) -> AndreevPeaks:
     """Find the Andreev pair in a spectrum G(V) (any units; bias in V, any order).
 
     ``E_g_eV``: the single-particle gap if known (e.g. from a fit); otherwise the outermost
     prominent -d2G/dV2 maxima stand for it. Energies returned in eV (bias in V times e).
+    ``smearing_fwhm_V``: the spectrum's smearing width (derivative.smearing_width_V), the
+    lower bound of the derivative's window.
     """
-    sd = minus_second_derivative(bias_V, G, window=window, source=source)
+    sd = minus_second_derivative(bias_V, G, window=window, source=source,
+                                 smearing_fwhm_V=smearing_fwhm_V)
     V, y = sd.bias_V, sd.minus_d2G
     h = sd.step_V
     scale = float(np.max(np.abs(y))) or 1.0

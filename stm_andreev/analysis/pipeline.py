@@ -24,6 +24,7 @@ import numpy as np
 from stm_andreev.blas import single_threaded
 from stm_andreev.physics import G0_S
 
+from .derivative import smearing_width_V
 from .errors import AnalysisInputError, FitError
 from .fits import MODELS, UEV, FitResult, best_fit, screen_starts
 from .inputs import SpectrumInput
@@ -191,7 +192,8 @@ def _fit_two_gap(V, g, smearing, btk: FitResult, gaps: list[float], pairs: tuple
         return None
 
 
-def _delta_c(V, fit: FitResult, peaks: AndreevPeaks, E_g: float) -> tuple[float, float]:
+def _delta_c(V, fit: FitResult, peaks: AndreevPeaks, E_g: float,
+             smearing_fwhm_V: float | None = None) -> tuple[float, float]:
     """Delta_c and its uncertainty from the two-gap fit, cross-checked by the peak pair.
 
     The -d2G/dV2 maxima of the fitted curve itself show how far the smearing moves the pair
@@ -200,7 +202,8 @@ def _delta_c(V, fit: FitResult, peaks: AndreevPeaks, E_g: float) -> tuple[float,
     """
     dc_fit, dc_err = fit.params["delta_c_eV"], fit.errors["delta_c_eV"]
     assert peaks.delta_c_eV is not None and peaks.delta_c_err_eV is not None
-    model = find_andreev_peaks(V, fit.curve(V), E_g_eV=E_g, source="fit")
+    model = find_andreev_peaks(V, fit.curve(V), E_g_eV=E_g, source="fit",
+                               smearing_fwhm_V=smearing_fwhm_V)
     if model.found and model.delta_c_eV is not None:
         corrected = peaks.delta_c_eV + (dc_fit - model.delta_c_eV)
         return dc_fit, float(np.sqrt(dc_err**2 + peaks.delta_c_err_eV**2
@@ -385,7 +388,9 @@ def _analyze(spec: SpectrumInput, T_K: float | None, Vmod_rms_V: float | None,
     G_N_S = G_N * (G0_S if spec.G_unit == "G0" else 1.0) if G_S is not None else None
     noise = estimate_spectrum_noise(V, g)
 
-    peaks0 = find_andreev_peaks(V, g, source=spec.source)
+    # The derivative's window spans at least half the smearing: no feature is narrower.
+    width = smearing_width_V(T, vmod)
+    peaks0 = find_andreev_peaks(V, g, source=spec.source, smearing_fwhm_V=width)
     try:
         fits, fit_notes = _candidates(V, g, smearing, peaks0, list(prior or []),
                                       noise.sigma)
@@ -403,12 +408,12 @@ def _analyze(spec: SpectrumInput, T_K: float | None, Vmod_rms_V: float | None,
     gamma_err = _systematic(choice, fits, "gamma_eV", fit.params["gamma_eV"],
                             fit.errors["gamma_eV"], noise.sigma)
 
-    peaks = find_andreev_peaks(V, g, E_g_eV=E_g, source=spec.source)
+    peaks = find_andreev_peaks(V, g, E_g_eV=E_g, source=spec.source, smearing_fwhm_V=width)
     delta_c = delta_c_err = None
     dc_at_bound = "delta_c_eV" in fit.at_bound
     andreev = fit.model == "two_gap" and not dc_at_bound
     if peaks.found and andreev:
-        delta_c, delta_c_err = _delta_c(V, fit, peaks, E_g)
+        delta_c, delta_c_err = _delta_c(V, fit, peaks, E_g, width)
     elif peaks.found:
         # A -d2G/dV2 pair the evidence does not back (noise, or structure of the DOS):
         # a tunnel junction has no Andreev reflection to report.

@@ -12,7 +12,7 @@ import functools
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,7 @@ from .parallel import map_items
 from .pipeline import Analysis, analyze_spectrum, reseed_series
 from .positions import position_points
 from .resistance import ResistanceCurve, cooldown_of_run, describe_tc, load_resistance
-from .series import TcResult, temperature_series
+from .series import TcResult, TemperatureSeries, temperature_series
 from .sources import load_spectra
 
 log = logging.getLogger(__name__)
@@ -177,6 +177,38 @@ def _tc(analyses: Sequence[Analysis], Tc_K: float | None,
     return None, "unknown", None, None
 
 
+@dataclass(frozen=True)
+class SeriesView:
+    """What the report makes of a set of analyses: every analysis (the temperature group's
+    re-seeded where that helped), the temperature group, its series, and Tc with its origin."""
+
+    analyses: list[Analysis]
+    tgroup: list[Analysis]
+    series: TemperatureSeries | None
+    Tc_K: float | None
+    Tc_source: str
+    tc_fit: TcResult | None
+    curve: ResistanceCurve | None
+
+
+def series_view(analyses: Sequence[Analysis], *, Tc_K: float | None = None,
+                R_T=None) -> SeriesView:
+    """The report's Tc and temperature series: the one code path for the report and for any
+    tool that quotes the report's numbers (tools/paper_targets.py)."""
+    Tc, tc_source, tc_fit, curve = _tc(analyses, Tc_K, R_T)
+    out = list(analyses)
+    tgroup = temperature_group(out)
+    if tgroup:
+        # Spectra of the series not fitted well get a second try from the previous
+        # temperature's two-gap solution.
+        reseeded = reseed_series(tgroup)
+        swap = {id(a): b for a, b in zip(tgroup, reseeded, strict=True)}
+        out = [swap.get(id(a), a) for a in out]
+        tgroup = reseeded
+    series = temperature_series([a.result for a in tgroup], Tc_K=Tc) if tgroup else None
+    return SeriesView(out, tgroup, series, Tc, tc_source, tc_fit, curve)
+
+
 def _fmt(x: float | None, scale: float = 1e6, digits: int = 1) -> str:
     return "–" if x is None else f"{x * scale:.{digits}f}"
 
@@ -208,20 +240,13 @@ def write_report(
         raise AnalysisInputError("write_report: no spectra to analyse")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    Tc, tc_source, tc_fit, curve = _tc(analyses, Tc_K, R_T)
+    view = series_view(analyses, Tc_K=Tc_K, R_T=R_T)
+    Tc, tc_source, tc_fit, curve = view.Tc_K, view.Tc_source, view.tc_fit, view.curve
     base = base_temperature_set(analyses)
-    tgroup = temperature_group(analyses)
-    if tgroup:
-        # Spectra of the series not fitted well get a second try from the previous
-        # temperature's two-gap solution.
-        reseeded = reseed_series(tgroup)
-        swap = {id(a): b for a, b in zip(tgroup, reseeded, strict=True)}
-        analyses = [swap.get(id(a), a) for a in analyses]
-        tgroup = reseeded
+    analyses, tgroup, series = view.analyses, view.tgroup, view.series
     tunnelling = sorted((a for a in base or analyses if a.result.regime == "tunnelling"
                          and a.result.quality == "good"),
                         key=lambda a: a.result.G_N_S or 0.0)
-    series = temperature_series([a.result for a in tgroup], Tc_K=Tc) if tgroup else None
     figures = {
         "fig1_setpoint_series.png": fig1_setpoint_series(base),
         "fig2a_temperature_series.png": fig2a_temperature_series(tgroup, Tc),

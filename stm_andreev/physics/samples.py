@@ -148,17 +148,18 @@ class SampleParameters:
 
 # The three films near the superconductor-insulator transition share the junction and the
 # map: E_g(0) uniform over 200-650 ueV (Fig. 3), Delta_c0 ~ 145-150 ueV with a 25 ueV rms
-# spread (Fig. 3: 145 +- 30), 40 contact channels with a 40 ueV Andreev broadening (in-gap
-# peaks only above ~1 G0, Fig. 1), Delta_c closing at 1.1 Tc (zero-bias maximum visible at
-# Tc, gone by 1.1 Tc, Fig. 2) and the pseudogap closing at 4 Tc. docs/physics.md gives the
-# scans behind each number.
+# spread (Fig. 3: 145 +- 30), a sharp Andreev channel (12 ueV: the -d2G/dV2 pair stays within
+# 15 % of Delta_c0 to 0.5 Tc, Fig. 2) over 140 contact channels (in-gap peaks only above
+# ~1 G0, Fig. 1), Delta_c closing at 1.15 Tc (zero-bias maximum visible at Tc, gone by
+# 1.1 Tc as Gamma grows above Tc, Fig. 2) and the pseudogap closing at 4 Tc. docs/physics.md
+# gives the scans behind each number.
 _TWO_GAP = dict(
     thickness_m=300e-10,
     Eg_map_range_eV=(200 * _UEV, 650 * _UEV),
     gamma_eV=40 * _UEV,
-    gamma_c_eV=40 * _UEV,
-    n_channels=40,
-    delta_c_closing_ratio=1.1,
+    gamma_c_eV=12 * _UEV,
+    n_channels=140,
+    delta_c_closing_ratio=1.15,
     pseudogap_closing_ratio=4.0,
     delta_c_spread_eV=25 * _UEV,
 )

@@ -30,7 +30,7 @@ def contact_G_N_S(Z: float, channels: int = 5) -> float:
 
 def write_paper_run(path, *, n_bias: int = 201, noise: float = 0.004, seed: int = 0):
     """A small InO-2 run file like the paper's: a setpoint series at 65 mK (Fig. 1) and one
-    contact (Z = 0.9, like the default plan's Fig. 2 contact) over temperature (Fig. 2),
+    contact (Z = 0.9, a lower barrier than the default plan's Z ~ 1.45) over temperature (Fig. 2),
     through the storage writer."""
     from stm_andreev.physics import get_sample
     from stm_andreev.storage import RunWriter

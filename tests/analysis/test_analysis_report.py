@@ -44,20 +44,19 @@ def test_temperature_series_peaks_vanish_near_Tc(analysed):
     group = temperature_group(analyses)
     assert len(group) == 4
     series = temperature_series([a.result for a in group], Tc_K=1.5)
-    # At this contact (Z = 0.9) the noise-free -d2G/dV2 pair stays resolved to ~0.6 Tc
-    # (tools/paper_targets.py), but its contrast at 0.5 K (~0.0044 G_N per bias step^2) is
-    # below the derivative's noise from 0.4 % G_N on 201 points: the series sees the pair at
-    # 0.3 K and not at 0.5 K.
-    assert series.T_last_peaks_K == pytest.approx(0.3)
-    assert series.T_first_without_K == pytest.approx(0.5)
-    assert series.T_vanish_over_Tc == pytest.approx(0.4 / 1.5, abs=0.01)
-    # The raw -d2G/dV2 pair is pulled in by the broadening and thermal smearing (by ~15 ueV);
-    # the reported Delta_c(T) follows the sample's BCS-like Delta_c(T).
+    # At this contact (Z = 0.9, 0.4 % noise on 201 points) the derivative's window follows
+    # the smearing (issue 15): the pair stands out of the -d2G/dV2 noise at 0.5 K (0.33 Tc),
+    # where a 5-point window lost it, and is merged at 1.0 K (0.67 Tc).
+    assert series.T_last_peaks_K == pytest.approx(0.5)
+    assert series.T_first_without_K == pytest.approx(1.0)
+    assert series.T_vanish_over_Tc == pytest.approx(0.75 / 1.5, abs=0.01)
+    # The raw -d2G/dV2 pair is pulled in by the broadening and thermal smearing (by ~12-20
+    # ueV); the reported Delta_c(T) follows the sample's BCS-like Delta_c(T).
     sample = get_sample("InO-2")
-    for T, dc, a in zip(series.T_K[:2], series.delta_c_eV[:2], group[:2], strict=True):
+    for T, dc, a in zip(series.T_K[:3], series.delta_c_eV[:3], group[:3], strict=True):
         assert dc == pytest.approx(sample.delta_c_eV(T), abs=10 * UEV)
         assert a.result.delta_c_peak_eV < dc
-    assert group[1].result.delta_c_peak_eV < sample.delta_c_eV(0.3) - 10 * UEV
+    assert group[2].result.delta_c_peak_eV < sample.delta_c_eV(0.5) - 10 * UEV
 
 
 def test_report_files_exist_and_axes_are_labelled_with_units(analysed, tmp_path):
@@ -72,12 +71,12 @@ def test_report_files_exist_and_axes_are_labelled_with_units(analysed, tmp_path)
         assert matplotlib.image.imread(png).shape[2] in (3, 4)
         assert f"]({name})" in text
     assert "Tc: 1.500 K (the InO-2 preset's nominal value (no R(T) measured" in text
-    assert "last seen at 0.3 K and gone at 0.5 K" in text
+    assert "last seen at 0.5 K and gone at 1 K" in text
     summary = json.loads((tmp_path / "rep" / "summary.json").read_text())
     assert summary["n_spectra"] == 6 and summary["Tc_K"] == 1.5
     assert summary["regimes"] == {"tunnelling": 1, "contact": 5}
     assert summary["delta_c_mean_eV"] == pytest.approx(150e-6, abs=5e-6)
-    assert summary["T_vanish_over_Tc"] == pytest.approx(0.4 / 1.5, abs=0.01)
+    assert summary["T_vanish_over_Tc"] == pytest.approx(0.75 / 1.5, abs=0.01)
     assert set(names) <= set(summary["figures"])
     fig = fig2b_d2G_map(temperature_group(analyses), 1.5)
     ax, cbar_ax = fig.axes

@@ -25,7 +25,7 @@ def test_good_station_and_plan_summary(capsys):
         assert any(line.split()[:3] == [name, driver, "simulated"] for line in out.splitlines())
     assert "feedback -> stm" in out and "|bias| <= 5 mV" in out and "T <= 2 K" in out
     assert "1. setpoint sweep at 65 mK: 31 setpoints 1 nA..1 uA" in out
-    assert "2. temperature sweep at 17 temperatures 65 mK..1.8 K at setpoint 1.9 uA" in out
+    assert "2. temperature sweep at 17 temperatures 65 mK..1.8 K at setpoint 4.3 uA" in out
     assert "total: 48 spectra, 14448 bias points; estimated duration at least 2 h 26 min" in out
     assert "limits: OK" in out
 
@@ -68,14 +68,14 @@ def test_plan_over_the_limits_exits_2_after_the_summary_naming_the_files(capsys,
     plan = tmp_path / "hot.yaml"
     # its name: says something else than the file: the message must name the file given
     plan.write_text("name: paper-inO2\nkind: temperature_sweep\ntemperatures_K: [0.1, 2.5]\n"
-                    "setpoint_A: 2.2e-6\n")
+                    "setpoint_A: 5.5e-6\n")
     code, out, err = run(capsys, "simulated", str(plan))
     assert code == 2
     assert f"Plan 'paper-inO2' ({plan})" in out  # the summary still helps to see what was asked
     assert err.startswith(f"error: plan file {plan} exceeds the limits of station file ")
     assert "configs/simulated.yaml (2 problem(s))" in err
     assert "temperatures_K: 2.5 K exceeds limits.temperature_ceiling_K 2 K" in err
-    assert "setpoint_A: setpoint 2.2 uA exceeds limits.max_setpoint_A 2 uA" in err
+    assert "setpoint_A: setpoint 5.5 uA exceeds limits.max_setpoint_A 5 uA" in err
 
 
 @pytest.mark.parametrize("argv, suggestion", [

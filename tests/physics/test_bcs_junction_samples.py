@@ -98,11 +98,11 @@ def test_presets_follow_the_paper():
     assert ino2.Eg_map_range_eV == pytest.approx((200 * UEV, 650 * UEV))
     with pytest.raises(KeyError, match="InO-1"):
         get_sample("InO-9")
-    # Andreev gap closes at the sample's closing temperature (1.1 Tc), the single-particle gap
+    # Andreev gap closes at the sample's closing temperature (1.15 Tc), the single-particle gap
     # survives as the pseudogap.
     assert ino2.delta_c_eV(0.065) == pytest.approx(150 * UEV, rel=1e-3)
-    assert 0 < ino2.delta_c_eV(1.5) < 0.6 * 150 * UEV
-    assert ino2.delta_c_eV(1.1 * 1.5) == 0.0
+    assert 0 < ino2.delta_c_eV(1.5) < 0.65 * 150 * UEV
+    assert ino2.delta_c_eV(1.15 * 1.5) == 0.0
     assert ino2.gamma_at_eV(2.0) > ino2.gamma_at_eV(1.0)
     ino4 = get_sample("InO-4")
     assert ino4.plain_btk and ino4.delta_c_eV(0.05) == ino4.gap_eV(0.05)

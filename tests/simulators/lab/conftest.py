@@ -26,10 +26,12 @@ def gain_index_for(lab: VirtualLab, current_A: float) -> int:
     return max(ok)
 
 
-def settle(lab: VirtualLab, clock: VirtualClock, setpoint_A: float, timeout_s: float = 5.0) -> float:
-    """Approach a setpoint at -3 mV with the feedback on; returns the virtual time it took."""
+def settle(lab: VirtualLab, clock: VirtualClock, setpoint_A: float, timeout_s: float = 5.0,
+           V_sp: float = V_SP) -> float:
+    """Approach a setpoint at V_sp (-3 mV) with the feedback on; returns the virtual time it
+    took."""
     lab.preamp_gain_index = gain_index_for(lab, setpoint_A)
-    lab.bias_V = V_SP
+    lab.bias_V = V_sp
     lab.setpoint_A = setpoint_A
     lab.feedback_on = True
     t0 = clock.now()

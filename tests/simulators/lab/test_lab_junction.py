@@ -50,8 +50,8 @@ def test_setpoint_conductance_differs_from_G_N_by_the_gap_deficit(lab, clock) ->
 def test_contact_at_1uA_has_paper_like_barrier(lab, clock) -> None:
     settle(lab, clock, 1e-6)
     js = lab.junction_state()
-    # 40 channels: 1 uA at -3 mV is G_N ~ 4.5 G0, tau ~ 0.11 (docs/physics.md)
-    assert 2.5 < js["Z"] < 3.2
+    # 140 channels: 1 uA at -3 mV is G_N ~ 4.5 G0, tau ~ 0.032 (docs/physics.md)
+    assert 5.0 < js["Z"] < 6.0
     assert js["tau"] < 0.98
     # Fig. 1's top curve: G(-3 mV) above 4 e^2/h = 2 G0.
     assert lab.true_dIdV_S(V_SP) / G0_S > 2.0
@@ -99,7 +99,9 @@ def test_z_limits_clamp_the_feedback(lab, clock) -> None:
 
 def test_crash_when_setpoint_unreachable(lab, clock) -> None:
     lab.preamp_gain_index = 0
-    lab.setpoint_A = 2e-5  # beyond N G0 V even at full transmission: the loop pushes into contact
+    # beyond N G0 V (140 channels: 33 uA at -3 mV) even at full transmission, below the 1e5 V/A
+    # preamp's 100 uA saturation: the loop pushes into contact
+    lab.setpoint_A = 6e-5
     clock.advance(30.0)
     assert lab.feedback_status() == 5
     assert not lab.feedback_on
@@ -262,7 +264,7 @@ def test_root_search_brackets_and_degenerate_ends() -> None:
 def test_tip_changes_keep_the_samples_channel_count(clock) -> None:
     """Issue 15: a tip change redrew the channel count between 2 and 8, whatever the sample."""
     lab = VirtualLab("InO-2", clock=clock, seed=0)
-    assert lab.junction_state()["n_channels"] == get_sample("InO-2").n_channels == 40
+    assert lab.junction_state()["n_channels"] == get_sample("InO-2").n_channels == 140
     lab.feedback_on = False
     for _ in range(20):
         z0 = lab.junction_state()["z0_m"]
@@ -270,7 +272,7 @@ def test_tip_changes_keep_the_samples_channel_count(clock) -> None:
         lab.feedback_on = False
         lab.z_m = 1e-8
     state = lab.junction_state()
-    assert state["n_channels"] == 40 and len(lab.safe_tip_events) == 20
+    assert state["n_channels"] == 140 and len(lab.safe_tip_events) == 20
 
 
 def test_tip_change_channel_fraction_is_a_sample_parameter(clock) -> None:

@@ -44,7 +44,8 @@ def test_modulation_is_amplitude_times_divider(lab) -> None:
 @pytest.mark.parametrize(("slope", "settled_after_5tau"), [(6, True), (12, False)])
 def test_bias_step_is_filtered(lab, clock, slope: int, settled_after_5tau: bool) -> None:
     configure(lab, slope=slope)
-    # A contact (Z ~ 2.8) where the zero-bias signal stands well above the input noise.
+    # A contact (Z ~ 5.5 over 140 channels) where the zero-bias signal stands well above the
+    # input noise.
     gain = frozen_contact(lab, clock, 1e-6)
     lab.bias_V = 0.0
     clock.advance(100 * TAU)
