@@ -1,18 +1,22 @@
 """Station service benchmarks (prints figures, asserts nothing).
 
 1. Acquisition throughput of a dry run (simulated station, virtual clock, a setpoint sweep)
-   started by ``stm-andreev serve`` with a browser-like client attached (an SSE stream read and
-   parsed as the page does, plus the page's queue refresh on each status change) versus the
-   same ``stm-andreev run`` alone (target ratio >= 0.95). Pairs alternate alone / served so
-   both share the machine's load; the rate is the run's own "spectra / wall s" line.
-2. Latency from a stored spectrum to its SSE event at the client (target < 1 s). A watcher
-   polls the run file's ledger every 5 ms (SWMR) and notes when each row is confirmed; the
-   client notes when that row's ``spectrum`` event arrives. The watcher runs only in this
-   separate run, so it does not load the throughput pairs. Only rows the stream sends are
-   counted: the page shows the newest spectrum, so when two rows land within one 0.2 s poll
-   the older is skipped (its summary still arrives, in ``new_rows``).
+   started by ``stm-andreev serve`` with two clients attached - a real ``stm-andreev gui``
+   process (offscreen Qt) following the service's queue and run file, and a browser-like client
+   (an SSE stream read and parsed as the page does, plus the page's queue refresh on each
+   status change) - versus the same ``stm-andreev run`` alone (target ratio >= 0.95). The rate
+   is the run's own "spectra / wall s" line (process start-up is not in it). Pairs alternate
+   their order (alone first, then served first, ...) so a drift in the machine's load hits both
+   sides; the figure is the ratio of the medians, with every pair printed.
+2. Latency from a stored spectrum to its SSE event at the client (target < 1 s), GUI attached.
+   A watcher polls the run file's ledger every 5 ms (SWMR) and notes when each row is
+   confirmed; the client notes when that row's ``spectrum`` event arrives (the page draws on
+   that event). The watcher runs only in this separate run, so it does not load the pairs.
+   Only rows the stream sends are counted: the page shows the newest spectrum, so when two
+   rows land within one 0.2 s poll the older is skipped (its summary still arrives).
 
-    python bench/bench_service.py [--runs 3] [--setpoints 60] [--only throughput|latency]
+    python bench/bench_service.py [--runs 7] [--setpoints 60] [--only throughput|latency]
+        [--no-gui]
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from stm_andreev.storage import RunReader  # noqa: E402
-from tests.service.serving import Served, sweep_plan  # noqa: E402
+from tests.service.serving import Served, open_files, start_gui, sweep_plan  # noqa: E402
 
 N_BIAS = 301
 
@@ -49,7 +53,7 @@ class SseClient(threading.Thread):
         self.spectrum_seen: dict[int, float] = {}  # row -> wall time the event arrived
         self.events = 0
         self.stop = threading.Event()
-        self.service_share = self.client_share = float("nan")
+        self.service_share = self.client_share = self.gui_share = float("nan")
 
     def run(self) -> None:
         with httpx.Client(timeout=None) as client, client.stream(
@@ -81,16 +85,22 @@ def run_alone(plan: Path, out: Path) -> float:
     return _rate(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
 
 
-def run_served(plan_text: str, folder: Path, *, watch: bool = False):
-    """Serve, attach the client, queue the plan, wait for the end. Returns (rate, client,
-    row -> wall time the row was confirmed in the file (only with ``watch``))."""
+def run_served(plan_text: str, folder: Path, *, gui: bool = True, watch: bool = False):
+    """Serve, attach the GUI and the SSE client, queue the plan, wait for the end. Returns
+    (rate, client, row -> wall time the row was confirmed in the file (only with ``watch``),
+    whether the GUI had the run file open at the end)."""
     folder.mkdir(parents=True, exist_ok=True)
     served = Served(folder).start()
+    gui_process = start_gui(served.queue, served.runs, folder / "gui.log") if gui else None
     client = SseClient(served)
     client.start()
     confirmed: dict[int, float] = {}
-    cpu0, own0, wall0 = _cpu_s(served.process.pid), time.process_time(), time.perf_counter()
+    followed = False
     try:
+        if gui_process is not None:
+            _wait_for_gui(gui_process, served)
+        cpu0, own0, wall0 = _cpu_s(served.process.pid), time.process_time(), time.perf_counter()
+        gui0 = _cpu_s(gui_process.pid) if gui_process is not None else 0.0
         served.post("/api/queue", {"plan_text": plan_text})
         if watch:
             status = served.wait_for(lambda s: (s["current"] or {}).get("run_file"),
@@ -102,12 +112,38 @@ def run_served(plan_text: str, folder: Path, *, watch: bool = False):
         wall = time.perf_counter() - wall0
         client.service_share = (_cpu_s(served.process.pid) - cpu0) / wall
         client.client_share = (time.process_time() - own0) / wall
+        if gui_process is not None:
+            client.gui_share = (_cpu_s(gui_process.pid) - gui0) / wall
+            time.sleep(1.5)  # the GUI polls every 0.5 s
+            run_file = served.get("/api/queue")[0]["run_path"]
+            followed = gui_process.poll() is None and run_file in open_files(gui_process.pid)
         run_log = next(served.runs.glob("*/run.log")).read_text()
         time.sleep(0.5)  # the last spectrum's event is on its way
     finally:
         client.stop.set()
+        if gui_process is not None:
+            gui_process.terminate()
+            gui_process.wait(30)
         served.stop()
-    return _rate(run_log), client, confirmed
+    return _rate(run_log), client, confirmed, followed
+
+
+def _wait_for_gui(process: subprocess.Popen, served: Served) -> None:
+    """Until the GUI has started (Qt loaded, window built): its CPU use over the last second
+    falls below a third of a core, so its start-up is not counted against the service."""
+    deadline = time.monotonic() + 180
+    last = _cpu_s(process.pid)
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        if process.poll() is not None:
+            raise RuntimeError(f"the GUI exited {process.returncode}: "
+                               f"{(served.tmp / 'gui.log').read_text(errors='replace')}")
+        now = _cpu_s(process.pid)
+        qt_loaded = "libQt5Widgets" in Path(f"/proc/{process.pid}/maps").read_text()
+        if qt_loaded and now - last < 0.33:
+            return
+        last = now
+    raise RuntimeError("the GUI did not settle within 180 s")
 
 
 def _cpu_s(pid: int) -> float:
@@ -134,53 +170,72 @@ def _watch(path: Path, confirmed: dict[int, float], served: Served) -> None:
             time.sleep(0.005)
 
 
-def throughput(n_runs: int, n_setpoints: int, folder: Path) -> None:
+def throughput(n_runs: int, n_setpoints: int, folder: Path, *, gui: bool) -> None:
     plan_text = sweep_plan("bench-service", n=n_setpoints, n_bias=N_BIAS)
     plan = folder / "bench-service.yaml"
     plan.write_text(plan_text)
-    alone, served, shares = [], [], []
+    clients = "GUI + SSE client" if gui else "SSE client"
+    alone, served, shares, gui_shares, ratios = [], [], [], [], []
     for k in range(n_runs):
-        alone.append(run_alone(plan, folder / f"alone-{k}"))
-        rate, client, _ = run_served(plan_text, folder / f"served-{k}")
+        if k % 2 == 0:  # alternate the order within a pair
+            a = run_alone(plan, folder / f"alone-{k}")
+            rate, client, _, followed = run_served(plan_text, folder / f"served-{k}", gui=gui)
+        else:
+            rate, client, _, followed = run_served(plan_text, folder / f"served-{k}", gui=gui)
+            a = run_alone(plan, folder / f"alone-{k}")
+        alone.append(a)
         served.append(rate)
+        ratios.append(rate / a)
         shares.append(client.service_share)
-        print(f"  pair {k + 1}: alone {alone[-1]:.2f} spectra/s, served + SSE client "
-              f"{rate:.2f} spectra/s (ratio {rate / alone[-1]:.3f}; client got "
-              f"{client.events} events; service used {100 * client.service_share:.1f} % of a "
-              f"core, the client {100 * client.client_share:.1f} %)", flush=True)
+        gui_shares.append(client.gui_share)
+        gui_note = (f", the GUI {100 * client.gui_share:.1f} % (followed the run file: "
+                    f"{'yes' if followed else 'NO'})") if gui else ""
+        print(f"  pair {k + 1} ({'alone first' if k % 2 == 0 else 'served first'}): alone "
+              f"{a:.2f} spectra/s, served + {clients} {rate:.2f} spectra/s (ratio "
+              f"{rate / a:.3f}; SSE client got {client.events} events; CPU: service "
+              f"{100 * client.service_share:.1f} % of a core{gui_note}; load average "
+              f"{os.getloadavg()[0]:.1f})", flush=True)
     a, s = statistics.median(alone), statistics.median(served)
     print(f"throughput ({n_setpoints} spectra x {N_BIAS} points, simulated station, "
-          f"{n_runs} pairs): alone {a:.2f} spectra/s, served + client {s:.2f} spectra/s, "
-          f"ratio of medians {s / a:.3f} (target >= 0.95); service CPU median "
-          f"{100 * statistics.median(shares):.1f} % of a core; machine load average "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+          f"{n_runs} pairs): alone median {a:.2f} spectra/s (range {min(alone):.2f} to "
+          f"{max(alone):.2f}), served + {clients} median {s:.2f} spectra/s (range "
+          f"{min(served):.2f} to {max(served):.2f}); RATIO OF MEDIANS {s / a:.3f} (target >= "
+          f"0.95); median of pair ratios {statistics.median(ratios):.3f} (pairs "
+          f"{min(ratios):.2f} to {max(ratios):.2f}); service CPU median "
+          f"{100 * statistics.median(shares):.1f} % of a core"
+          + (f", GUI CPU median {100 * statistics.median(gui_shares):.1f} %" if gui else "")
+          + f"; {os.cpu_count()} CPUs")
 
 
-def latency(n_setpoints: int, folder: Path) -> None:
+def latency(n_setpoints: int, folder: Path, *, gui: bool) -> None:
     plan_text = sweep_plan("bench-latency", n=n_setpoints, n_bias=N_BIAS)
-    _, client, confirmed = run_served(plan_text, folder / "latency", watch=True)
+    _, client, confirmed, followed = run_served(plan_text, folder / "latency", gui=gui,
+                                                watch=True)
     lat = sorted(client.spectrum_seen[r] - confirmed[r] for r in client.spectrum_seen
                  if r in confirmed)
     if not lat:
         print("latency: no spectrum event matched a confirmed row (not measured)")
         return
     p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))]
-    print(f"latency stored spectrum -> SSE event at the client ({len(lat)} of "
-          f"{len(confirmed)} rows sent as spectrum events): median {statistics.median(lat):.3f} "
-          f"s, p95 {p95:.3f} s, max {lat[-1]:.3f} s (target < 1 s; 5 ms watcher resolution)")
+    print(f"latency stored spectrum -> SSE spectrum event at the page's client"
+          f"{' (GUI attached, followed: ' + ('yes' if followed else 'NO') + ')' if gui else ''}"
+          f" ({len(lat)} of {len(confirmed)} rows sent as spectrum events): median "
+          f"{statistics.median(lat):.3f} s, p95 {p95:.3f} s, max {lat[-1]:.3f} s (target < 1 s; "
+          f"5 ms watcher resolution)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=7, help="pairs (default 7)")
     parser.add_argument("--setpoints", type=int, default=60)
     parser.add_argument("--only", choices=("throughput", "latency"), default=None)
+    parser.add_argument("--no-gui", action="store_true", help="the SSE client only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.only in (None, "throughput"):
-            throughput(args.runs, args.setpoints, Path(tmp))
+            throughput(args.runs, args.setpoints, Path(tmp), gui=not args.no_gui)
         if args.only in (None, "latency"):
-            latency(args.setpoints, Path(tmp))
+            latency(args.setpoints, Path(tmp), gui=not args.no_gui)
 
 
 if __name__ == "__main__":

@@ -133,3 +133,30 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def start_gui(queue: Path, runs: Path, log_path: Path) -> subprocess.Popen:
+    """A real ``stm-andreev gui`` on ``queue`` (offscreen Qt, its own session): with a service
+    owning the queue it is that service's client."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "stm_andreev.cli", "gui", "--queue", str(queue),
+             "--runs", str(runs)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True)
+
+
+def open_files(pid: int) -> set[str]:
+    """The files process ``pid`` has open (Linux /proc; empty once it is gone)."""
+    found = set()
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return found
+    for fd in fds:
+        try:
+            found.add(os.readlink(fd))
+        except OSError:  # closed meanwhile
+            pass
+    return found
