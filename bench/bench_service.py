@@ -1,22 +1,23 @@
 """Station service benchmarks (prints figures, asserts nothing).
 
 1. Acquisition throughput of a dry run (simulated station, virtual clock, a setpoint sweep)
-   started by ``stm-andreev serve`` with two clients attached - a real ``stm-andreev gui``
-   process (offscreen Qt) following the service's queue and run file, and a browser-like client
-   (an SSE stream read and parsed as the page does, plus the page's queue refresh on each
-   status change) - versus the same ``stm-andreev run`` alone (target ratio >= 0.95). The rate
+   started by ``stm-andreev serve`` with its clients attached - a real ``stm-andreev gui``
+   process (offscreen Qt) following the service's queue and run file, the service's page in
+   headless Chromium (Selenium; left out when not installed), and a browser-like client (an
+   SSE stream read and parsed as the page does, plus the page's queue refresh on each status
+   change) - versus the same ``stm-andreev run`` alone (target ratio >= 0.95). The rate
    is the run's own "spectra / wall s" line (process start-up is not in it). Pairs alternate
    their order (alone first, then served first, ...) so a drift in the machine's load hits both
    sides; the figure is the ratio of the medians, with every pair printed.
-2. Latency from a stored spectrum to its SSE event at the client (target < 1 s), GUI attached.
-   A watcher polls the run file's ledger every 5 ms (SWMR) and notes when each row is
-   confirmed; the client notes when that row's ``spectrum`` event arrives (the page draws on
-   that event). The watcher runs only in this separate run, so it does not load the pairs.
+2. Latency from a stored spectrum to the page (target < 1 s), GUI attached. A watcher polls
+   the run file's ledger every 5 ms (SWMR) and notes when each row is confirmed; the SSE client
+   notes when that row's ``spectrum`` event arrives, and in Chromium a MutationObserver notes
+   when the page draws each new spectrum count. The watcher runs only in this separate run, so it does not load the pairs.
    Only rows the stream sends are counted: the page shows the newest spectrum, so when two
    rows land within one 0.2 s poll the older is skipped (its summary still arrives).
 
     python bench/bench_service.py [--runs 7] [--setpoints 60] [--only throughput|latency]
-        [--no-gui]
+        [--no-gui] [--no-browser]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -42,6 +44,8 @@ from stm_andreev.storage import RunReader  # noqa: E402
 from tests.service.serving import Served, open_files, start_gui, sweep_plan  # noqa: E402
 
 N_BIAS = 301
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
 
 
 class SseClient(threading.Thread):
@@ -54,6 +58,7 @@ class SseClient(threading.Thread):
         self.events = 0
         self.stop = threading.Event()
         self.service_share = self.client_share = self.gui_share = float("nan")
+        self.drawn: dict[int, float] = {}  # spectrum count -> wall time the page showed it
 
     def run(self) -> None:
         with httpx.Client(timeout=None) as client, client.stream(
@@ -73,6 +78,51 @@ class SseClient(threading.Thread):
                         client.get(self.served.url + "/api/queue")
 
 
+class PageBrowser:
+    """The service's page in headless Chromium (Selenium), as a phone or a lab PC shows it.
+    A MutationObserver notes the wall time each new spectrum count is drawn on the page."""
+
+    OBSERVE = """
+        window.__drawn = [];
+        const el = document.getElementById('count');
+        new MutationObserver(() => window.__drawn.push([el.textContent, Date.now() / 1000]))
+            .observe(el, {childList: true, characterData: true, subtree: true});
+    """
+
+    def __init__(self, url: str) -> None:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                    "--disable-gpu", "--window-size=1280,1600"):
+            options.add_argument(arg)
+        self.driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER),
+                                       options=options)
+        self.driver.get(url + "/")
+        self.driver.execute_script(self.OBSERVE)
+
+    def drawn(self) -> dict[int, float]:
+        """Spectrum count -> wall time the page first showed it."""
+        first: dict[int, float] = {}
+        for text, t in self.driver.execute_script("return window.__drawn"):
+            if str(text).isdigit():
+                first.setdefault(int(text), float(t))
+        return first
+
+    def close(self) -> None:
+        self.driver.quit()
+
+
+def browser_available() -> bool:
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return False
+    return bool(CHROMIUM and CHROMEDRIVER)
+
+
 def _rate(log_text: str) -> float:
     spectra = int(re.search(r"spectra:\s+(\d+) measured", log_text).group(1))
     wall = float(re.search(r"time taken:\s+([\d.]+) s wall", log_text).group(1))
@@ -85,13 +135,15 @@ def run_alone(plan: Path, out: Path) -> float:
     return _rate(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
 
 
-def run_served(plan_text: str, folder: Path, *, gui: bool = True, watch: bool = False):
-    """Serve, attach the GUI and the SSE client, queue the plan, wait for the end. Returns
-    (rate, client, row -> wall time the row was confirmed in the file (only with ``watch``),
-    whether the GUI had the run file open at the end)."""
+def run_served(plan_text: str, folder: Path, *, gui: bool = True, browser: bool = False,
+               watch: bool = False):
+    """Serve, attach the GUI, the page in a browser and the SSE client, queue the plan, wait
+    for the end. Returns (rate, client, row -> wall time the row was confirmed in the file
+    (only with ``watch``), whether the GUI had the run file open at the end)."""
     folder.mkdir(parents=True, exist_ok=True)
     served = Served(folder).start()
     gui_process = start_gui(served.queue, served.runs, folder / "gui.log") if gui else None
+    page = PageBrowser(served.url) if browser else None
     client = SseClient(served)
     client.start()
     confirmed: dict[int, float] = {}
@@ -119,8 +171,12 @@ def run_served(plan_text: str, folder: Path, *, gui: bool = True, watch: bool = 
             followed = gui_process.poll() is None and run_file in open_files(gui_process.pid)
         run_log = next(served.runs.glob("*/run.log")).read_text()
         time.sleep(0.5)  # the last spectrum's event is on its way
+        if page is not None:
+            client.drawn = page.drawn()
     finally:
         client.stop.set()
+        if page is not None:
+            page.close()
         if gui_process is not None:
             gui_process.terminate()
             gui_process.wait(30)
@@ -170,18 +226,21 @@ def _watch(path: Path, confirmed: dict[int, float], served: Served) -> None:
             time.sleep(0.005)
 
 
-def throughput(n_runs: int, n_setpoints: int, folder: Path, *, gui: bool) -> None:
+def throughput(n_runs: int, n_setpoints: int, folder: Path, *, gui: bool,
+               browser: bool) -> None:
     plan_text = sweep_plan("bench-service", n=n_setpoints, n_bias=N_BIAS)
     plan = folder / "bench-service.yaml"
     plan.write_text(plan_text)
-    clients = "GUI + SSE client" if gui else "SSE client"
+    clients = " + ".join(["GUI"] * gui + ["browser"] * browser + ["SSE client"])
     alone, served, shares, gui_shares, ratios = [], [], [], [], []
     for k in range(n_runs):
         if k % 2 == 0:  # alternate the order within a pair
             a = run_alone(plan, folder / f"alone-{k}")
-            rate, client, _, followed = run_served(plan_text, folder / f"served-{k}", gui=gui)
+            rate, client, _, followed = run_served(plan_text, folder / f"served-{k}", gui=gui,
+                                                    browser=browser)
         else:
-            rate, client, _, followed = run_served(plan_text, folder / f"served-{k}", gui=gui)
+            rate, client, _, followed = run_served(plan_text, folder / f"served-{k}", gui=gui,
+                                                    browser=browser)
             a = run_alone(plan, folder / f"alone-{k}")
         alone.append(a)
         served.append(rate)
@@ -207,19 +266,29 @@ def throughput(n_runs: int, n_setpoints: int, folder: Path, *, gui: bool) -> Non
           + f"; {os.cpu_count()} CPUs")
 
 
-def latency(n_setpoints: int, folder: Path, *, gui: bool) -> None:
+def latency(n_setpoints: int, folder: Path, *, gui: bool, browser: bool) -> None:
     plan_text = sweep_plan("bench-latency", n=n_setpoints, n_bias=N_BIAS)
     _, client, confirmed, followed = run_served(plan_text, folder / "latency", gui=gui,
-                                                watch=True)
-    lat = sorted(client.spectrum_seen[r] - confirmed[r] for r in client.spectrum_seen
-                 if r in confirmed)
+                                                browser=browser, watch=True)
+    attached = (" (GUI attached, followed the run: " + ("yes" if followed else "NO") + ")"
+                if gui else "")
+    _print_latency(f"stored spectrum -> SSE spectrum event at a client{attached}",
+                   {r: client.spectrum_seen[r] - confirmed[r] for r in client.spectrum_seen
+                    if r in confirmed}, len(confirmed), "rows sent as spectrum events")
+    if browser:
+        # count n on the page means row n - 1 is stored
+        _print_latency("stored spectrum -> its count drawn on the page in Chromium",
+                       {n: t - confirmed[n - 1] for n, t in client.drawn.items()
+                        if n >= 1 and n - 1 in confirmed}, len(confirmed), "counts drawn")
+
+
+def _print_latency(what: str, by_row: dict[int, float], n_rows: int, counted: str) -> None:
+    lat = sorted(by_row.values())
     if not lat:
-        print("latency: no spectrum event matched a confirmed row (not measured)")
+        print(f"latency {what}: nothing matched a confirmed row (not measured)")
         return
     p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))]
-    print(f"latency stored spectrum -> SSE spectrum event at the page's client"
-          f"{' (GUI attached, followed: ' + ('yes' if followed else 'NO') + ')' if gui else ''}"
-          f" ({len(lat)} of {len(confirmed)} rows sent as spectrum events): median "
+    print(f"latency {what} ({len(lat)} of {n_rows} {counted}): median "
           f"{statistics.median(lat):.3f} s, p95 {p95:.3f} s, max {lat[-1]:.3f} s (target < 1 s; "
           f"5 ms watcher resolution)")
 
@@ -229,13 +298,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7, help="pairs (default 7)")
     parser.add_argument("--setpoints", type=int, default=60)
     parser.add_argument("--only", choices=("throughput", "latency"), default=None)
-    parser.add_argument("--no-gui", action="store_true", help="the SSE client only")
+    parser.add_argument("--no-gui", action="store_true", help="no GUI process attached")
+    parser.add_argument("--no-browser", action="store_true",
+                        help="no headless Chromium (used when Selenium and chromium are there)")
     args = parser.parse_args()
+    browser = not args.no_browser and browser_available()
+    if not args.no_browser and not browser:
+        print("no Selenium/chromium/chromedriver: the page's browser is left out", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         if args.only in (None, "throughput"):
-            throughput(args.runs, args.setpoints, Path(tmp), gui=not args.no_gui)
+            throughput(args.runs, args.setpoints, Path(tmp), gui=not args.no_gui,
+                       browser=browser)
         if args.only in (None, "latency"):
-            latency(args.setpoints, Path(tmp), gui=not args.no_gui)
+            latency(args.setpoints, Path(tmp), gui=not args.no_gui, browser=browser)
 
 
 if __name__ == "__main__":
