@@ -8,9 +8,12 @@ or run file."""
 
 from __future__ import annotations
 
+import base64
 import json
+import socketserver
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import httpx
@@ -192,14 +195,68 @@ def test_request_bodies_are_bounded_declared_or_streamed(tmp_path):
         served.stop()
 
 
+class FakeSmtp(socketserver.ThreadingTCPServer):
+    """A mail server that takes a login (AUTH PLAIN or LOGIN) and a message, and keeps the
+    credentials it was sent: proof that the run really used the password."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        self.credentials: list[bytes] = []
+        self.messages = 0
+        super().__init__(("127.0.0.1", 0), FakeSmtpHandler)
+
+
+class FakeSmtpHandler(socketserver.StreamRequestHandler):
+    def reply(self, line: str) -> None:
+        self.wfile.write(line.encode() + b"\r\n")
+
+    def handle(self) -> None:
+        server: FakeSmtp = self.server  # type: ignore[assignment]
+        self.reply("220 fake ESMTP")
+        in_data = False
+        while line := self.rfile.readline():
+            text = line.decode("latin-1").rstrip("\r\n")
+            if in_data:
+                if text == ".":
+                    in_data = False
+                    server.messages += 1
+                    self.reply("250 queued")
+                continue
+            verb = text.split(" ", 1)[0].upper()
+            if verb == "EHLO":
+                self.wfile.write(b"250-fake\r\n250 AUTH PLAIN LOGIN\r\n")
+            elif verb == "AUTH":
+                parts = text.split()
+                if parts[1].upper() == "PLAIN" and len(parts) > 2:
+                    server.credentials.append(base64.b64decode(parts[2]))
+                else:  # LOGIN: user and password asked for in turn
+                    for _ in range(2 if len(parts) < 3 else 1):
+                        self.reply("334 VXNlcm5hbWU6")
+                        answer = self.rfile.readline().strip()
+                        server.credentials.append(base64.b64decode(answer))
+                self.reply("235 ok")
+            elif verb == "DATA":
+                in_data = True
+                self.reply("354 go on")
+            elif verb == "QUIT":
+                self.reply("221 bye")
+                return
+            else:
+                self.reply("250 ok")
+
+
 def test_no_secret_in_status_queue_stream_logs_or_run_files(tmp_path):
     smtp_secret = "smtp-password-Zq81xKp3"
+    smtp = FakeSmtp()
+    threading.Thread(target=smtp.serve_forever, daemon=True).start()
     station = tmp_path / "station.yaml"
     station.write_text((ROOT / "configs" / "simulated.yaml").read_text() + f"""
 notifications:
   smtp:
     host: 127.0.0.1
-    port: {free_port()}
+    port: {smtp.server_address[1]}
     from: stm@example.org
     to: [physicist@example.org]
     starttls: false
@@ -230,8 +287,14 @@ notifications:
             if path.is_file():
                 texts[str(path)] = path.read_bytes().decode("latin-1")
         assert any(p.endswith(".h5") for p in texts), texts.keys()
+        # The run really logged in with the password and sent its notification ...
+        assert any(smtp_secret.encode() in c for c in smtp.credentials), smtp.credentials
+        assert smtp.messages >= 1
+        # ... and neither secret is anywhere a user or a file can see.
         for where, text in texts.items():
             for secret in (TOKEN, smtp_secret):
                 assert secret not in text, f"{secret[:6]}... found in {where}"
     finally:
         served.stop()
+        smtp.shutdown()
+        smtp.server_close()
