@@ -130,9 +130,13 @@ def _rate(log_text: str) -> float:
 
 
 def run_alone(plan: Path, out: Path) -> float:
+    """The run alone, in its own session as the service starts runs: with the kernel's
+    autogroup scheduling (sched_autogroup_enabled) each session gets its own CPU share, so a
+    run in the bench's session would compete with the bench's clients and other jobs."""
     cmd = [sys.executable, "-m", "stm_andreev.cli", "run", str(plan), "--out", str(out),
            "--quiet", "--no-report"]
-    return _rate(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+    return _rate(subprocess.run(cmd, capture_output=True, text=True, check=True,
+                                start_new_session=True).stdout)
 
 
 def run_served(plan_text: str, folder: Path, *, gui: bool = True, browser: bool = False,
