@@ -58,6 +58,7 @@ class SseClient(threading.Thread):
         self.events = 0
         self.stop = threading.Event()
         self.service_share = self.client_share = self.gui_share = float("nan")
+        self.browser_share = float("nan")
         self.drawn: dict[int, float] = {}  # spectrum count -> wall time the page showed it
 
     def run(self) -> None:
@@ -102,6 +103,10 @@ class PageBrowser:
                                        options=options)
         self.driver.get(url + "/")
         self.driver.execute_script(self.OBSERVE)
+
+    def cpu_s(self) -> float:
+        """CPU seconds of chromedriver and every Chromium process under it so far."""
+        return _tree_cpu_s(self.driver.service.process.pid)
 
     def drawn(self) -> dict[int, float]:
         """Spectrum count -> wall time the page first showed it."""
@@ -157,6 +162,7 @@ def run_served(plan_text: str, folder: Path, *, gui: bool = True, browser: bool 
             _wait_for_gui(gui_process, served)
         cpu0, own0, wall0 = _cpu_s(served.process.pid), time.process_time(), time.perf_counter()
         gui0 = _cpu_s(gui_process.pid) if gui_process is not None else 0.0
+        page0 = page.cpu_s() if page is not None else 0.0
         served.post("/api/queue", {"plan_text": plan_text})
         if watch:
             status = served.wait_for(lambda s: (s["current"] or {}).get("run_file"),
@@ -168,6 +174,8 @@ def run_served(plan_text: str, folder: Path, *, gui: bool = True, browser: bool 
         wall = time.perf_counter() - wall0
         client.service_share = (_cpu_s(served.process.pid) - cpu0) / wall
         client.client_share = (time.process_time() - own0) / wall
+        if page is not None:
+            client.browser_share = (page.cpu_s() - page0) / wall
         if gui_process is not None:
             client.gui_share = (_cpu_s(gui_process.pid) - gui0) / wall
             time.sleep(1.5)  # the GUI polls every 0.5 s
@@ -206,6 +214,27 @@ def _wait_for_gui(process: subprocess.Popen, served: Served) -> None:
     raise RuntimeError("the GUI did not settle within 180 s")
 
 
+def _tree_cpu_s(root: int) -> float:
+    """CPU seconds of ``root`` and all its descendants alive now (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            total += _cpu_s(pid)
+        except OSError:
+            continue
+        todo.extend(children.get(pid, []))
+    return total
+
+
 def _cpu_s(pid: int) -> float:
     """User + system CPU seconds of process ``pid`` so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
@@ -236,7 +265,7 @@ def throughput(n_runs: int, n_setpoints: int, folder: Path, *, gui: bool,
     plan = folder / "bench-service.yaml"
     plan.write_text(plan_text)
     clients = " + ".join(["GUI"] * gui + ["browser"] * browser + ["SSE client"])
-    alone, served, shares, gui_shares, ratios = [], [], [], [], []
+    alone, served, shares, gui_shares, browser_shares, ratios = [], [], [], [], [], []
     for k in range(n_runs):
         if k % 2 == 0:  # alternate the order within a pair
             a = run_alone(plan, folder / f"alone-{k}")
@@ -253,6 +282,8 @@ def throughput(n_runs: int, n_setpoints: int, folder: Path, *, gui: bool,
         gui_shares.append(client.gui_share)
         gui_note = (f", the GUI {100 * client.gui_share:.1f} % (followed the run file: "
                     f"{'yes' if followed else 'NO'})") if gui else ""
+        gui_note += f", Chromium {100 * client.browser_share:.1f} %" if browser else ""
+        browser_shares.append(client.browser_share)
         print(f"  pair {k + 1} ({'alone first' if k % 2 == 0 else 'served first'}): alone "
               f"{a:.2f} spectra/s, served + {clients} {rate:.2f} spectra/s (ratio "
               f"{rate / a:.3f}; SSE client got {client.events} events; CPU: service "
@@ -267,6 +298,8 @@ def throughput(n_runs: int, n_setpoints: int, folder: Path, *, gui: bool,
           f"{min(ratios):.2f} to {max(ratios):.2f}); service CPU median "
           f"{100 * statistics.median(shares):.1f} % of a core"
           + (f", GUI CPU median {100 * statistics.median(gui_shares):.1f} %" if gui else "")
+          + (f", Chromium CPU median {100 * statistics.median(browser_shares):.1f} %"
+             if browser else "")
           + f"; {os.cpu_count()} CPUs")
 
 

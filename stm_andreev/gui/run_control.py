@@ -92,6 +92,7 @@ class RunControlWidget(QtWidgets.QWidget):
         self.send = send
         #: The newest run the queue is followed into (one switch per run file).
         self._shown_run = ""
+        self._table_rows: list[tuple[str, str, str, str]] | None = None
         self.handle: RunHandle | None = None
         self.item: QueueItem | None = None
         self.follower: RunFollower | None = None
@@ -465,11 +466,14 @@ class RunControlWidget(QtWidgets.QWidget):
         self._events_shown = len(f.events)
 
     def _refresh_queue_table(self) -> None:
+        rows = [(item.plan_name, item.state, Path(item.run_path).name, item.message)
+                for item in self.queue.items]
+        if rows == self._table_rows:
+            return  # polled every tick: redraw (and resize) only on a change
+        self._table_rows = rows
         table = self.queue_table
-        table.setRowCount(len(self.queue.items))
-        for row, item in enumerate(self.queue.items):
-            for col, text in enumerate(
-                (item.plan_name, item.state, Path(item.run_path).name, item.message)
-            ):
+        table.setRowCount(len(rows))
+        for row, texts in enumerate(rows):
+            for col, text in enumerate(texts):
                 table.setItem(row, col, QtWidgets.QTableWidgetItem(text))
         table.resizeColumnsToContents()
