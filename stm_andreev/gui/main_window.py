@@ -90,7 +90,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def shutdown(self) -> None:
         """Stop timers and close readers; never touches the runs themselves."""
-        self.run_control.timer.stop()
+        self.run_control.release_queue()
         if self.run_control.follower is not None:
             self.run_control.follower.close()
         self.spectra.close_run()

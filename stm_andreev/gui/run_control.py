@@ -1,11 +1,17 @@
 """Run control: pick and edit a plan, queue runs, start/pause/resume/abort, progress, events.
 
 Runs are separate ``stm-andreev run`` processes (see :mod:`stm_andreev.service.launcher`); this
-widget starts them, reads their run files and writes to their control channels. It never runs
-the engine itself. While a station service (``stm-andreev serve``) owns the queue file, the
-widget is its client: queue edits and run commands go to the service, which alone starts plans
-and writes the queue; the widget re-reads the queue file and follows the running plan. When no
-service runs, it runs the queue itself as before.
+widget reads their run files and writes to their control channels. It never runs the engine
+itself, and it has no queue logic of its own: the queue is advanced by one
+:class:`~stm_andreev.service.supervisor.Supervisor`, the one ``stm-andreev serve`` runs.
+
+* While a station service owns the queue file, the widget is its client: queue edits and run
+  commands go to the service, which alone starts plans and writes the queue; the widget
+  re-reads the queue file and follows the running plan.
+* Without a service, the widget runs that same supervisor in-process from "Start" until
+  nothing is left to run, holding the queue's lock meanwhile (as a service does), so no second
+  GUI or service starts a plan beside it. The running plan outlives the GUI; the next one
+  starts when a GUI is opened again or ``stm-andreev serve`` takes the queue over.
 """
 
 from __future__ import annotations
@@ -21,21 +27,23 @@ from PyQt5 import QtCore, QtWidgets
 from stm_andreev.config import ConfigError
 from stm_andreev.engine import send_command
 from stm_andreev.service.client import ServiceClient, ServiceError
-from stm_andreev.service.launcher import LaunchError, RunHandle, RunLauncher
-from stm_andreev.service.queue_store import QueueFileError, QueueItem, RunQueue
-from stm_andreev.storage.cooldown_file import cooldown_status
+from stm_andreev.service.launcher import RunHandle, RunLauncher
+from stm_andreev.service.queue_store import QueueFileError, QueueItem, RunQueue, queue_owned
+from stm_andreev.service.supervisor import QueueRequestError, StationBusyError, Supervisor
 
 from . import theme
-from .browse import COOLDOWN_FORMAT, file_format, is_cooldown_file
+from .browse import COOLDOWN_FORMAT, file_format
 from .plan_form import StepForm, StepInputError
 from .plans import EditableStep, load_editable, plan_names, plan_text_from_steps
-from .runfile import FINAL_STATUSES, RunFollower, RunFollowError, format_duration, writer_alive
+from .runfile import FINAL_STATUSES, RunFollower, RunFollowError, format_duration
 
 log = logging.getLogger(__name__)
 
 FollowerFactory = Callable[[Path], RunFollower]
 ServiceFinder = Callable[[Path], "ServiceClient | None"]
 QUEUE_COLUMNS = ("plan", "state", "run file", "message")
+RUN_ELSEWHERE = ("another GUI runs this queue (or a station service this GUI cannot reach): "
+                 "use that one, or close it")
 
 
 class RunControlWidget(QtWidgets.QWidget):
@@ -77,10 +85,14 @@ class RunControlWidget(QtWidgets.QWidget):
         self.queue = queue
         self.find_service = find_service
         self.launcher = launcher
-        self.runs_dir = Path(runs_dir).resolve()
+        #: The queue logic, shared with ``stm-andreev serve``; it starts plans only while it
+        #: holds the queue's lock (from "Start" until nothing is left to run).
+        self.runner = Supervisor(queue, launcher, station=station, runs_dir=runs_dir)
         self.follower_factory = follower_factory
         self.send = send
-        self.auto_continue = True
+        #: The newest run the queue is followed into (one switch per run file).
+        self._shown_run = ""
+        self._table_rows: list[tuple[str, str, str, str]] | None = None
         self.handle: RunHandle | None = None
         self.item: QueueItem | None = None
         self.follower: RunFollower | None = None
@@ -93,7 +105,20 @@ class RunControlWidget(QtWidgets.QWidget):
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(self.poll)
         self._refresh_queue_table()
-        self._reattach_running()
+        # At once: a run left going by a closed GUI is re-attached (and the queue carried on
+        # from it unless a service runs it); then always, to follow what a service starts.
+        if self.queue.running() is not None:
+            self.poll()
+        self.timer.start()
+
+    @property
+    def runs_dir(self) -> Path:
+        """Each queued run gets its own folder below it."""
+        return self.runner.runs_dir
+
+    @runs_dir.setter
+    def runs_dir(self, value: str | os.PathLike[str]) -> None:
+        self.runner.runs_dir = Path(value).resolve()
 
     # ------------------------------------------------------------------ layout
     def _build(self, station: str) -> None:
@@ -209,7 +234,7 @@ class RunControlWidget(QtWidgets.QWidget):
         station = self.station_edit.text().strip()
         if Path(station).exists():
             station = str(Path(station).resolve())
-        service = self.find_service(self.queue.path)
+        service = self._service()
         if service is not None:
             try:
                 added = service.add(text, station)
@@ -217,56 +242,63 @@ class RunControlWidget(QtWidgets.QWidget):
                 self.form_error.setText(f"not queued: {exc}")
                 return None
             self._reload_queue()
-            self.timer.start()  # follow what the service starts
             return self.queue.get(added["id"])
-        item = QueueItem(self._plan.name, text, station, "")
-        item.out_dir = str(self.runs_dir / f"{self._plan.name}-{item.id}")
-        self.queue.add(item)
+        if self._run_elsewhere():
+            self.form_error.setText(f"not queued: {RUN_ELSEWHERE}")
+            return None
+        try:
+            item = self.runner.add(text, station or None)
+        except (ConfigError, QueueFileError) as exc:  # e.g. a plan beyond the station's limits
+            self.form_error.setText(f"not queued: {exc}")
+            return None
         self._refresh_queue_table()
         return item
 
     def remove_selected(self) -> None:
         rows = {i.row() for i in self.queue_table.selectedIndexes()}
-        service = self.find_service(self.queue.path)
+        service = self._service()
+        elsewhere = service is None and self._run_elsewhere()
         for row in sorted(rows, reverse=True):
             try:
+                item_id = self.queue.items[row].id
                 if service is not None:
-                    service.remove(self.queue.items[row].id)
+                    service.remove(item_id)
+                elif elsewhere:
+                    self.form_error.setText(RUN_ELSEWHERE)
                 else:
-                    self.queue.remove(self.queue.items[row].id)
-            except (ValueError, IndexError, ServiceError) as exc:
-                self.form_error.setText(str(exc))
+                    self.runner.remove(item_id)
+            except (QueueRequestError, LookupError, QueueFileError, ServiceError) as exc:
+                self.form_error.setText(str(exc.args[0]) if exc.args else str(exc))
         if service is not None:
             self._reload_queue()
         self._refresh_queue_table()
 
     # ------------------------------------------------------------------ runs
     def start_next(self) -> None:
-        """Start the first queued item unless a run is in progress (with a station service:
-        release its queue's hold; the service starts the plans)."""
-        service = self.find_service(self.queue.path)
+        """Let the queue run: release its hold (a failed plan or stop-after-current) and start
+        the first queued plan unless one runs. With a station service the service does it;
+        without one this GUI runs the service's supervisor itself until the queue is done."""
+        service = self._service()
         if service is not None:
             try:
                 service.resume_queue()
                 self.progress_label.setText("the station service runs the queue")
-                self.timer.start()
             except ServiceError as exc:
                 self.progress_label.setText(str(exc))
             return
-        if self.item is not None and self.item.state == "running":
-            return
-        item = self.queue.next_queued()
-        if item is None:
+        if self.queue.next_queued() is None and self.queue.running() is None:
             self.progress_label.setText("queue empty: add a plan first")
             return
-        try:
-            handle = self.launcher.start(item)
-        except LaunchError as exc:
-            self.queue.update(item, state="failed", message=str(exc))
-            self._refresh_queue_table()
+        if not self._take_queue():
             return
-        self.queue.update(item, state="running", message="started", pid=handle.pid)
-        self._follow(item, handle)
+        try:
+            self.runner.resume_queue()
+        except QueueFileError as exc:
+            self.progress_label.setText(str(exc))
+            return
+        self._step()
+        self._follow_current()
+        self._let_go_when_idle()
 
     def attach(self, run_path: str | os.PathLike[str]) -> None:
         """Follow an existing run file (started elsewhere, e.g. by ``stm-andreev run``)."""
@@ -274,29 +306,58 @@ class RunControlWidget(QtWidgets.QWidget):
         self.handle = None
         self._set_follower(Path(run_path))
 
-    def _reattach_running(self) -> None:
-        item = self.queue.running()
-        if item is not None:
-            self._follow(item, self.launcher.attach(item))
+    def release_queue(self) -> None:
+        """Stop running the queue from this GUI (the running plan goes on; a restarted GUI or
+        ``stm-andreev serve`` carries the queue on from it)."""
+        self.timer.stop()
+        self.runner.release()
 
-    def _follow(self, item: QueueItem, handle: RunHandle) -> None:
-        self.item, self.handle = item, handle
-        self.follower = None
-        if item.run_path and is_cooldown_file(Path(item.run_path)):
-            self.cooldown_file_changed.emit(item.run_path)
-        elif item.run_path:
-            self._set_follower(Path(item.run_path))
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.release_queue()
+        super().closeEvent(event)
+
+    def _service(self) -> ServiceClient | None:
+        """The station service owning the queue, unless this GUI runs the queue itself."""
+        return None if self.runner.owns else self.find_service(self.queue.path)
+
+    def _run_elsewhere(self) -> bool:
+        """Whether another GUI (or a service this GUI cannot reach) runs the queue."""
+        return not self.runner.owns and queue_owned(self.queue.path)
+
+    def _take_queue(self) -> bool:
+        """Hold the queue's lock, as ``stm-andreev serve`` does, so that no second GUI or
+        service starts a plan beside this one (False, and says why, when one runs it)."""
+        try:
+            self.runner.acquire()
+        except StationBusyError:
+            self.progress_label.setText(RUN_ELSEWHERE)
+            return False
+        except QueueFileError as exc:
+            self.progress_label.setText(str(exc))
+            return False
         self._refresh_queue_table()
-        self.timer.start()
+        return True
 
-    def _set_follower(self, path: Path) -> None:
-        if self.follower is not None:
-            self.follower.close()
-        self.follower = self.follower_factory(path)
-        self._events_shown = 0
-        self.event_log.clear()
-        self.run_file_changed.emit(str(path))
-        self.timer.start()
+    def _let_go_when_idle(self) -> None:
+        """Nothing runs any more (queue done or held): release the lock, so a service (or
+        another GUI) may take the queue."""
+        if self.runner.owns and self.runner.item is None:
+            self.runner.release()
+
+    def _step(self) -> None:
+        """One step of the supervisor (the service's queue logic): note the end of the
+        running plan, start the next one."""
+        ending = self.runner.item
+        try:
+            self.runner.step()
+        except QueueFileError as exc:
+            self.progress_label.setText(str(exc))
+        current = self.runner.item or ending
+        if current is not None:
+            self.item = current
+        if self.runner.handle is not None:
+            self.handle = self.runner.handle
+        self._refresh_queue_table()
 
     @property
     def run_path(self) -> Path | None:
@@ -307,7 +368,7 @@ class RunControlWidget(QtWidgets.QWidget):
         if self.run_path is None:
             self.progress_label.setText(f"no run to {what}")
             return
-        service = self.find_service(self.queue.path)
+        service = self._service()
         if service is not None and self.item is not None:
             try:
                 service.command(what)
@@ -319,40 +380,46 @@ class RunControlWidget(QtWidgets.QWidget):
         self.event_log.appendPlainText(f"-- {what} sent to {self.run_path.name}")
 
     def poll(self) -> None:
-        """Timer: find the run file, refresh progress, banner and events, end of run."""
-        if self.find_service(self.queue.path) is not None:
-            self._poll_as_client()
-            return
-        if self.item is not None and self.item.state == "running" and self.handle is None:
-            self.handle = self.launcher.attach(self.item)  # the service went away mid-run
-        self._discover_run_file()
-        if self.follower is not None:
-            try:
-                self.follower.poll_status()
-            except RunFollowError as exc:
-                self.progress_label.setText(str(exc))
-            self._show_run_state()
-        self._check_finished()
+        """Timer: advance the queue when this GUI runs it, follow the running plan, show it.
+
+        When a service or another GUI runs the queue, only re-read its file (never write it).
+        A run found going with no one running the queue (its GUI or service is gone) is taken
+        over: followed to its end, then the queue goes on.
+        """
+        if not self.runner.owns:
+            self._reload_queue()
+            if self.queue.running() is not None and self.find_service(self.queue.path) is None \
+                    and not queue_owned(self.queue.path):
+                self._take_queue()
+        if self.runner.owns:
+            self._step()
+        self._follow_current()
+        self._let_go_when_idle()
 
     def _reload_queue(self) -> None:
         try:
             self.queue.load()
-        except QueueFileError as exc:  # the service is rewriting it: next poll
+        except QueueFileError as exc:  # being rewritten by its owner: next poll
             log.debug("%s", exc)
         self._refresh_queue_table()
 
-    def _poll_as_client(self) -> None:
-        """With a station service: show its queue, follow its running plan, never write."""
-        self._reload_queue()
+    def _follow_current(self) -> None:
+        """Follow the running plan's file once it is laid out enough to tell a run file from a
+        cooldown log; the last run stays shown until the next one has a file."""
         running = self.queue.running()
         if running is not None:
-            self.item, self.handle = running, None  # the item objects are new after a reload
-        elif self.item is not None:
-            self.item = next((i for i in self.queue.items if i.id == self.item.id), None)
-        path = Path(self.item.run_path) if self.item is not None and self.item.run_path else None
-        if path is not None and (self.follower is None or self.follower.path != path) \
-                and not is_cooldown_file(path):
-            self._set_follower(path)  # the last run stays shown until the next one has a file
+            self.item = running
+        item = self.item
+        if item is not None and item.run_path and item.run_path != self._shown_run:
+            kind = file_format(Path(item.run_path))
+            if kind is not None:
+                self._shown_run = item.run_path
+                if kind == COOLDOWN_FORMAT:
+                    # a cooldown plan logs temperatures, not spectra: the dashboard shows it
+                    self.progress_label.setText(f"{Path(item.run_path).name}: cooldown log")
+                    self.cooldown_file_changed.emit(item.run_path)
+                else:
+                    self._set_follower(Path(item.run_path))
         if self.follower is not None:
             try:
                 self.follower.poll_status()
@@ -360,24 +427,14 @@ class RunControlWidget(QtWidgets.QWidget):
                 self.progress_label.setText(str(exc))
             self._show_run_state()
 
-    def _discover_run_file(self) -> None:
-        """Find the file the started run writes, once it is laid out enough to tell a run
-        file from a cooldown log."""
-        if self.follower is not None or self.handle is None or self.item is None \
-                or self.item.run_path:
-            return
-        path = self.handle.run_file()
-        kind = None if path is None else file_format(path)
-        if kind is None:
-            return  # not created yet, or still being laid out
-        self.queue.update(self.item, run_path=str(path))
-        if kind == COOLDOWN_FORMAT:
-            # a cooldown plan logs temperatures, not spectra: the dashboard shows it
-            self.progress_label.setText(f"{path.name}: cooldown log")
-            self.cooldown_file_changed.emit(str(path))
-        else:
-            self._set_follower(path)
-        self._refresh_queue_table()
+    def _set_follower(self, path: Path) -> None:
+        if self.follower is not None:
+            self.follower.close()
+        self.follower = self.follower_factory(path)
+        self._events_shown = 0
+        self.event_log.clear()
+        self.run_file_changed.emit(str(path))
+        self.timer.start()
 
     def _show_run_state(self) -> None:
         f = self.follower
@@ -408,50 +465,15 @@ class RunControlWidget(QtWidgets.QWidget):
             )
         self._events_shown = len(f.events)
 
-    def _check_finished(self) -> None:
-        item, handle = self.item, self.handle
-        if item is None or handle is None or item.state != "running":
-            return
-        code = handle.returncode()
-        if code is not None:
-            self._discover_run_file()  # a short run may have ended between two polls
-            if self.follower is not None:
-                try:
-                    self.follower.poll_status()
-                except RunFollowError as exc:
-                    log.warning("%s", exc)
-        status = self.follower.status if self.follower is not None else ""
-        if not status and item.run_path and is_cooldown_file(Path(item.run_path)):
-            status = cooldown_status(item.run_path)
-            if code is None and handle.process is None and status not in FINAL_STATUSES:
-                return  # a cooldown log from before a GUI restart, still being written
-        if code is None:
-            if handle.process is not None:
-                return
-            # Attached after a GUI restart: the run is over when no writer holds its file.
-            if not item.run_path or writer_alive(item.run_path):
-                return
-        if status in FINAL_STATUSES:
-            state, message = status, f"exit code {code}" if code is not None else "ended"
-        elif code == 0:  # e.g. a cooldown log, which this widget does not follow
-            state, message = "finished", "exit code 0"
-        else:
-            state = "failed"
-            tail = handle.log_tail(400).strip().splitlines()
-            message = (tail[-1] if tail else "run process ended") + (
-                f"; resume with: stm-andreev run --resume {item.run_path}" if item.run_path else ""
-            )
-        self.queue.update(item, state=state, message=message)
-        self._refresh_queue_table()
-        if self.auto_continue and self.queue.next_queued() is not None:
-            self.start_next()
-
     def _refresh_queue_table(self) -> None:
+        rows = [(item.plan_name, item.state, Path(item.run_path).name, item.message)
+                for item in self.queue.items]
+        if rows == self._table_rows:
+            return  # polled every tick: redraw (and resize) only on a change
+        self._table_rows = rows
         table = self.queue_table
-        table.setRowCount(len(self.queue.items))
-        for row, item in enumerate(self.queue.items):
-            for col, text in enumerate(
-                (item.plan_name, item.state, Path(item.run_path).name, item.message)
-            ):
+        table.setRowCount(len(rows))
+        for row, texts in enumerate(rows):
+            for col, text in enumerate(texts):
                 table.setItem(row, col, QtWidgets.QTableWidgetItem(text))
         table.resizeColumnsToContents()

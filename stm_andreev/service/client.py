@@ -56,7 +56,15 @@ class ServiceClient:
         if not queue_owned(queue_path):
             return None
         try:
-            info = json.loads(discovery_path(queue_path).read_text(encoding="utf-8"))
+            text = discovery_path(queue_path).read_text(encoding="utf-8")
+        except FileNotFoundError:  # a GUI runs the queue alone: it announces no service
+            log.debug("%s is run by a GUI, not a service", queue_path)
+            return None
+        except OSError as exc:
+            log.warning("a service holds %s but cannot be reached: %s", queue_path, exc)
+            return None
+        try:
+            info = json.loads(text)
             token = Path(info["token_file"]).read_text(encoding="utf-8").strip()
             return cls(str(info["url"]), token)
         except (OSError, ValueError, KeyError, TypeError) as exc:

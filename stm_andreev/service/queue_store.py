@@ -12,7 +12,7 @@ import logging
 import os
 import tempfile
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -88,14 +88,24 @@ class RunQueue:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             if data.get("format") != QUEUE_FORMAT:
                 raise ValueError(f"format {data.get('format')!r}, expected {QUEUE_FORMAT}")
-            self.items = [QueueItem(**item) for item in data["items"]]
+            items = [QueueItem(**item) for item in data["items"]]
             self.hold = str(data.get("hold", ""))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise QueueFileError(f"queue file {self.path} is unreadable: {exc}") from exc
-        for item in self.items:
+        for item in items:
             if item.state not in STATES:
                 raise QueueFileError(f"queue file {self.path}: item {item.id} has unknown state "
                                      f"{item.state!r}")
+        # An item already in memory is updated in place, so whoever holds it (the GUI's
+        # current item, a supervisor's running item) sees the file's new state.
+        known = {i.id: i for i in self.items}
+        for k, item in enumerate(items):
+            kept = known.get(item.id)
+            if kept is not None:
+                for f in fields(QueueItem):
+                    setattr(kept, f.name, getattr(item, f.name))
+                items[k] = kept
+        self.items = items
 
     def save(self) -> None:
         data = {"format": QUEUE_FORMAT, "items": [asdict(i) for i in self.items],

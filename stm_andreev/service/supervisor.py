@@ -54,6 +54,16 @@ def run_status(path: str) -> str:
     return cooldown_status(path)
 
 
+def failure_message(log_tail: str) -> str:
+    """What a failed run said last: its ``error:`` message with the lines that follow it
+    (the problems it names), else its last line."""
+    lines = [line.strip() for line in log_tail.strip().splitlines() if line.strip()]
+    if not lines:
+        return "run process ended without a final status"
+    starts = [k for k, line in enumerate(lines) if line.lower().startswith("error")]
+    return " ".join(lines[starts[-1]:]) if starts else lines[-1]
+
+
 class Supervisor:
     """Owns the queue and the station's one running plan.
 
@@ -86,7 +96,9 @@ class Supervisor:
     # ------------------------------------------------------------------ ownership
     def acquire(self) -> None:
         """Take the queue's lock (held until :meth:`release` or process exit) and re-attach
-        to a run an earlier service or GUI left going."""
+        to a run an earlier service or GUI left going (a no-op while already held)."""
+        if self._lock_fd is not None:
+            return
         lock_path = queue_lock_path(self.queue.path)
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -95,7 +107,8 @@ class Supervisor:
         except BlockingIOError as exc:
             os.close(fd)
             raise StationBusyError(
-                f"another stm-andreev serve already owns the queue {self.queue.path}") from exc
+                f"another stm-andreev serve (or a GUI running it alone) already owns the queue "
+                f"{self.queue.path}") from exc
         self._lock_fd = fd
         with self.lock:
             if self.queue.path.exists():
@@ -105,6 +118,11 @@ class Supervisor:
                 log.info("re-attaching to queue item %s (%s, pid %s)", running.id,
                          running.plan_name, running.pid)
                 self.item, self.handle = running, self.launcher.attach(running)
+
+    @property
+    def owns(self) -> bool:
+        """Whether this supervisor holds the queue's lock (and so may start plans)."""
+        return self._lock_fd is not None
 
     def release(self) -> None:
         if self._lock_fd is not None:
@@ -154,8 +172,7 @@ class Supervisor:
             state, message = "finished", "exit code 0"
         else:
             state = "failed"
-            tail = handle.log_tail(400).strip().splitlines()
-            message = (tail[-1] if tail else "run process ended without a final status") + (
+            message = failure_message(handle.log_tail(800)) + (
                 f"; resume with: stm-andreev run --resume {item.run_path}" if item.run_path
                 else "")
         self.queue.update(item, state=state, message=message)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from stm_andreev.service.queue_store import RunQueue
 from stm_andreev.storage import RunReader
 
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
 
 # Subprocess start-up (imports) plus a few seconds of dry run; generous for a loaded machine.
 RUN_TIMEOUT_MS = 90_000
@@ -172,16 +174,31 @@ def test_attach_to_a_run_started_on_the_command_line(qtbot, tmp_path):
         assert sorted(reader.ledger.tolist()) == list(range(6))
 
 
-def test_a_run_that_cannot_start_is_marked_failed_with_its_error(qtbot, tmp_path):
+def test_a_run_that_cannot_start_is_marked_failed_and_holds_the_queue(qtbot, tmp_path):
     control = _control(tmp_path)
     qtbot.addWidget(control)
     control.plan_combo.setCurrentText("quick")
     control.station_edit.setText("no-such-station")
+    assert control.add_to_queue() is None  # refused when queued, as by the service
+    assert "no-such-station" in control.form_error.text()
+    # A station file that goes away between queueing and starting: the run itself fails.
+    station = tmp_path / "lab.yaml"
+    station.write_text((ROOT / "configs" / "simulated.yaml").read_text())
+    control.station_edit.setText(str(station))
     item = control.add_to_queue()
+    second = control.add_to_queue()
+    station.unlink()
     control.start_next()
     qtbot.waitUntil(lambda: item.state != "running", timeout=RUN_TIMEOUT_MS)
     assert item.state == "failed"
-    assert "no-such-station" in item.message
+    assert "lab.yaml" in item.message
+    # The service's rule (continue on failure is off): the next plan waits for the operator.
+    assert "skip or retry" in control.queue.hold and second.state == "queued"
+    assert not control.runner.owns  # nothing runs: the queue is free for a service
+    station.write_text((ROOT / "configs" / "simulated.yaml").read_text())
+    control.start_next()  # "Start" releases the hold, as the service client's does
+    qtbot.waitUntil(lambda: second.state not in ("queued", "running"), timeout=RUN_TIMEOUT_MS)
+    assert second.state == "finished", second.message
 
 
 def test_a_queued_cooldown_plan_opens_its_log_in_the_dashboard(qtbot, tmp_path):

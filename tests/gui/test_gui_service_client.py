@@ -7,6 +7,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from stm_andreev.gui.run_control import RunControlWidget
 from stm_andreev.service.client import ServiceError
 from stm_andreev.service.queue_store import QueueItem, RunQueue
@@ -99,3 +101,50 @@ def test_without_a_service_the_gui_runs_the_queue_itself(qtbot, tmp_path):
     widget.add_to_queue()
     widget.start_next()
     assert len(launcher.started) == 1
+
+
+def test_alone_the_gui_runs_the_services_supervisor_and_holds_the_queue(qtbot, tmp_path):
+    """One queue logic: the GUI without a service advances the queue with the service's
+    Supervisor, holding the queue's lock while anything runs (no second GUI or service starts
+    a plan beside it), and lets go when nothing is left, so a service can take over."""
+    from stm_andreev.gui.run_control import RUN_ELSEWHERE
+    from stm_andreev.service.supervisor import StationBusyError, Supervisor
+
+    from ..service.fakes import FakeLauncher
+
+    path = tmp_path / "queue.json"
+    launcher = FakeLauncher()
+    widget = RunControlWidget(RunQueue(path), launcher, runs_dir=tmp_path / "runs",
+                              interval_ms=60_000)
+    qtbot.addWidget(widget)
+    widget.plan_combo.setCurrentText("quick")
+    a, b, c = widget.add_to_queue(), widget.add_to_queue(), widget.add_to_queue()
+    widget.start_next()
+    assert launcher.started == [a.id] and widget.runner.owns
+    service = Supervisor(RunQueue(path), launcher, runs_dir=tmp_path / "runs")
+    with pytest.raises(StationBusyError):
+        service.acquire()  # `stm-andreev serve` is refused while the GUI runs the queue
+    other = RunControlWidget(RunQueue(path), launcher, runs_dir=tmp_path / "runs",
+                             interval_ms=60_000)
+    qtbot.addWidget(other)
+    other.start_next()
+    assert launcher.started == [a.id] and RUN_ELSEWHERE in other.progress_label.text()
+    assert other.add_to_queue() is None and RUN_ELSEWHERE in other.form_error.text()
+    other.close()
+
+    widget.poll()
+    assert launcher.started == [a.id]  # one plan at a time
+    launcher.end(a.id, 0)
+    widget.poll()
+    assert launcher.started == [a.id, b.id] and a.state == "finished"
+    # The GUI closes mid-plan: its lock goes, the plan goes on, a service takes the queue
+    # over, re-attaches to the running plan (never starting it again) and starts the next.
+    widget.close()
+    service.acquire()
+    assert service.item.id == b.id
+    service.step()
+    assert launcher.started == [a.id, b.id]
+    launcher.end(b.id, 0)
+    service.step()
+    assert launcher.started == [a.id, b.id, c.id]
+    service.release()

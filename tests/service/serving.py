@@ -48,8 +48,11 @@ def free_port() -> int:
 class Served:
     """One ``stm-andreev serve`` process on a free loopback port (its own session)."""
 
-    def __init__(self, tmp: Path, *extra: str) -> None:
+    def __init__(self, tmp: Path, *extra: str, host: str = "127.0.0.1",
+                 env: dict[str, str] | None = None) -> None:
         self.tmp = tmp
+        self.host = host
+        self.env = env
         self.token_file = tmp / "token"
         self.token_file.write_text(TOKEN)
         self.queue = tmp / "queue.json"
@@ -65,18 +68,22 @@ class Served:
     def start(self) -> Served:
         self.port = free_port()
         cmd = [sys.executable, "-m", "stm_andreev.cli", "serve", "--queue", str(self.queue),
-               "--runs", str(self.runs), "--bind", f"127.0.0.1:{self.port}",
+               "--runs", str(self.runs), "--bind", f"{self.host}:{self.port}",
                "--token-file", str(self.token_file), "--no-report", *self.extra]
         log = open(self.tmp / f"serve-{self.port}.log", "wb")
         self.process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+                                        stderr=subprocess.STDOUT, start_new_session=True,
+                                        env=None if self.env is None else {**os.environ,
+                                                                           **self.env})
         log.close()
         deadline = time.monotonic() + PROCESS_WAIT_S
         while True:
             if self.process.poll() is not None:
                 raise RuntimeError(f"serve exited {self.process.returncode}: {self.log()}")
             try:
-                httpx.get(self.url + "/api/status", timeout=2).raise_for_status()
+                # With the token: reads may be closed (a bind beyond loopback).
+                httpx.get(self.url + "/api/status", headers=self.auth,
+                          timeout=2).raise_for_status()
                 return self
             except httpx.HTTPError:
                 if time.monotonic() > deadline:
@@ -133,3 +140,30 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def start_gui(queue: Path, runs: Path, log_path: Path) -> subprocess.Popen:
+    """A real ``stm-andreev gui`` on ``queue`` (offscreen Qt, its own session): with a service
+    owning the queue it is that service's client."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "stm_andreev.cli", "gui", "--queue", str(queue),
+             "--runs", str(runs)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True)
+
+
+def open_files(pid: int) -> set[str]:
+    """The files process ``pid`` has open (Linux /proc; empty once it is gone)."""
+    found = set()
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return found
+    for fd in fds:
+        try:
+            found.add(os.readlink(fd))
+        except OSError:  # closed meanwhile
+            pass
+    return found

@@ -26,6 +26,9 @@ def _check_each_file_complete_and_in_order(served: Served, names: list[str]) -> 
         files = sorted(served.runs.glob(f"{item['plan_name']}-*/*.h5"))
         assert len(files) == 1, f"{item['plan_name']} ran {len(files)} times"  # never twice
         assert str(files[0]) == item["run_path"]
+        # one run process per plan: each appends its summary to the folder's run.log
+        run_log = (files[0].parent / "run.log").read_text()
+        assert run_log.count("run file:") == 1, run_log
         with RunReader(files[0]) as reader:
             assert reader.status == "finished"
             assert reader.n_spectra == reader.metadata["n_planned"]

@@ -189,3 +189,14 @@ def test_a_failure_during_a_pending_stop_shows_the_failure(supervisor, launcher)
     supervisor.step()
     assert "a (" in supervisor.queue.hold and "failed" in supervisor.queue.hold
     assert launcher.started == [a.id]
+
+
+def test_a_failed_runs_message_keeps_its_error_and_the_problems_it_names():
+    from stm_andreev.service.supervisor import failure_message
+
+    tail = ("12:00:01 INFO starting\nError: Cannot read configuration file /x/lab.yaml "
+            "(1 problem):\n  (top level): file not found\n")
+    assert failure_message(tail) == ("Error: Cannot read configuration file /x/lab.yaml "
+                                     "(1 problem): (top level): file not found")
+    assert failure_message("just the last line\nKilled\n") == "Killed"
+    assert "without a final status" in failure_message("")
