@@ -80,7 +80,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     from stm_andreev.config import load_station
     from stm_andreev.service.api import create_app
-    from stm_andreev.service.auth import auth_for_bind
+    from stm_andreev.service.auth import auth_for_bind, is_loopback
     from stm_andreev.service.core import StationService
     from stm_andreev.service.launcher import RunLauncher
     from stm_andreev.service.queue_store import DEFAULT_QUEUE_PATH, RunQueue
@@ -100,7 +100,7 @@ def _serve(args: argparse.Namespace) -> int:
         station=station, runs_dir=runs, continue_on_failure=args.continue_on_failure,
     )
     service = StationService(supervisor)
-    app = create_app(service, auth)
+    app = create_app(service, auth, loopback_only=is_loopback(host))
     service.start()
     from stm_andreev.service.client import remove_discovery, write_discovery
 

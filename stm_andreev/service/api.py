@@ -22,7 +22,7 @@ from stm_andreev.config import ConfigError
 
 from .auth import Auth
 from .core import StationService
-from .limits import MAX_BODY_BYTES, BodyLimitMiddleware
+from .limits import MAX_BODY_BYTES, BodyLimitMiddleware, LoopbackHostMiddleware
 from .streaming import event_stream
 from .supervisor import QueueRequestError, StationBusyError
 
@@ -56,7 +56,9 @@ class MoveIn(BaseModel):
     index: int = Field(ge=0, le=100_000, description="new position in the queue (0 = first)")
 
 
-def create_app(service: StationService, auth: Auth) -> FastAPI:
+def create_app(service: StationService, auth: Auth, *, loopback_only: bool = False) -> FastAPI:
+    """:param loopback_only: answer only requests whose Host is a loopback name (a service
+        bound to loopback: see :class:`LoopbackHostMiddleware`)."""
     app = FastAPI(
         title="stm-andreev station service",
         description="The queue, the running plan and its live data. Changes need "
@@ -64,6 +66,8 @@ def create_app(service: StationService, auth: Auth) -> FastAPI:
         version="1",
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    if loopback_only:
+        app.add_middleware(LoopbackHostMiddleware)
 
     def token_of(request: Request) -> str | None:
         return Auth.bearer(request.headers.get("authorization"))

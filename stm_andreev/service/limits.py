@@ -66,3 +66,42 @@ async def _reply(send, status: int, message: str) -> None:
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+#: Host names a loopback-bound service answers to.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+
+
+def host_name(header: bytes | None) -> str | None:
+    """The host part of a Host header (port removed; IPv6 keeps its brackets), lower case."""
+    if not header:
+        return None
+    text = header.decode("latin-1").strip().lower()
+    if text.startswith("["):
+        end = text.find("]")
+        return text[:end + 1] if end > 0 else None
+    return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
+
+
+class LoopbackHostMiddleware:
+    """ASGI middleware answering 421 to a request whose Host header is not a loopback name.
+
+    Why: a service on 127.0.0.1 with open reads is reachable from any web page the lab PC's
+    browser shows, by DNS rebinding (attacker.example resolving to 127.0.0.1): the browser then
+    sends ``Host: attacker.example``. Checking the Host header closes that door; a service bound
+    beyond loopback needs the token for everything anyway."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = host_name(dict(scope.get("headers") or []).get(b"host"))
+        if host not in LOOPBACK_HOSTS:
+            shown = (host or "none")[:80]
+            await _reply(send, 421, f"Host {shown!r} is not this service's loopback address; "
+                                    "use http://127.0.0.1:PORT/")
+            return
+        await self.app(scope, receive, send)

@@ -21,7 +21,7 @@ from stm_andreev.service.auth import (  # noqa: E402
     auth_for_bind,
 )
 from stm_andreev.service.core import StationService  # noqa: E402
-from stm_andreev.service.limits import MAX_BODY_BYTES  # noqa: E402
+from stm_andreev.service.limits import MAX_BODY_BYTES, host_name  # noqa: E402
 from stm_andreev.service.streaming import event_stream  # noqa: E402
 
 from .conftest import QUICK_PLAN, ROOT, plan_named  # noqa: E402
@@ -291,3 +291,11 @@ def test_status_and_queue_carry_no_token(client, service, finished_run):
     service.monitor.poll()
     for path in READS[:-1]:
         assert TOKEN not in client.get(path, headers=AUTH).text
+
+
+def test_host_name_of_a_host_header():
+    assert host_name(b"localhost:8000") == "localhost"
+    assert host_name(b"[::1]:8000") == "[::1]"
+    assert host_name(b"127.0.0.1") == "127.0.0.1"
+    assert host_name(b"Evil.Example:80") == "evil.example"
+    assert host_name(b"") is None and host_name(None) is None

@@ -298,3 +298,20 @@ notifications:
         served.stop()
         smtp.shutdown()
         smtp.server_close()
+
+
+def test_a_loopback_service_answers_only_to_loopback_host_names(tmp_path):
+    # DNS rebinding: a web page whose name resolves to 127.0.0.1 makes the lab PC's browser
+    # send its own name as Host; open reads must not be readable that way.
+    served = Served(tmp_path).start()
+    try:
+        for host in ("attacker.example", "attacker.example:80", "127.0.0.1.nip.io", ""):
+            r = httpx.get(served.url + "/api/status", headers={"Host": host}, timeout=30)
+            assert r.status_code == 421, (host, r.status_code, r.text[:200])
+            assert "loopback" in r.json()["error"]
+        for host in (f"127.0.0.1:{served.port}", f"localhost:{served.port}", "localhost"):
+            r = httpx.get(served.url + "/api/status", headers={"Host": host}, timeout=30)
+            assert r.status_code == 200, (host, r.text[:200])
+        _no_traceback(served.log())
+    finally:
+        served.stop()
