@@ -32,6 +32,7 @@ import h5py
 import numpy as np
 
 from .errors import RecordFieldError
+from .grid_layout import GridGeometry, create_grid_layout
 
 # Conductance quantum 2e^2/h in siemens (exact since the 2019 SI redefinition, rounded to 10
 # significant digits). Kept here so the storage layer has no import-time dependency on physics.
@@ -243,6 +244,7 @@ def create_layout(
     software_version: str,
     start_time: str,
     file_name: str,
+    grid: GridGeometry | None = None,
 ) -> None:
     """Create every group and dataset of an empty run file (call before enabling SWMR).
 
@@ -335,6 +337,8 @@ def create_layout(
     events.attrs["NX_class"] = "NXcollection"
     for column in EVENT_COLUMNS:
         _growing(events, column, EVENT_CHUNK_ROWS)
+
+    create_grid_layout(f, grid)  # /entry/grid of a map (storage/grid_layout.py)
 
 
 def estimated_size_bytes(n_bias: int, n_planned: int, n_columns: int, text_bytes: int) -> int:
