@@ -171,6 +171,7 @@ class DriftTracker:
         self.reference = reference  # [2, n_line] z profiles along x and y, m
         self.correction_m = correction_m
         self._since = None  # pixels since the last re-reference (None: none this session)
+        self._flat = False  # the reference lines showed nothing to track: no more tries
 
     @property
     def enabled(self) -> bool:
@@ -178,7 +179,8 @@ class DriftTracker:
 
     def due(self) -> bool:
         """Whether the next pixel needs a re-reference first."""
-        return self.enabled and (self._since is None or self._since >= self.move.drift_every)
+        return (self.enabled and not self._flat
+                and (self._since is None or self._since >= self.move.drift_every))
 
     def pixel_taken(self) -> None:
         if self._since is not None:
@@ -211,7 +213,7 @@ class DriftTracker:
         if self.reference is None:
             rms = float(np.max(np.std(lines, axis=1)))
             if rms < MIN_FEATURE_RMS_M:
-                self._since = math.inf  # never again this session: nothing to lock on to
+                self._flat = True  # never again this session: nothing to lock on to
                 return (f"drift reference lines at {self.move.drift_reference_m} m are flat "
                         f"({rms * 1e12:.2g} pm rms): no feature to track, the grid runs "
                         "without drift correction", None)
