@@ -166,13 +166,20 @@ class VirtualLab:
             self.lockin.mark()
 
     def _follow_drift(self, now: float) -> None:
-        """Re-place the sample under the tip once the drift has moved it a visible step."""
+        """Re-place the sample under the tip once the drift has moved it a visible step: the
+        gaps after a lateral step, the surface height (the loop's contact) after a vertical
+        one, whichever the topography or the vertical drift brings first."""
         d = self.drift.offset_m(now)
         a = self._drift_applied
-        if (math.hypot(d[0] - a[0], d[1] - a[1]) >= LATERAL_STEP_M
-                or abs(d[2] - a[2]) >= VERTICAL_STEP_M):
+        x, y = self._tip_xy
+        if math.hypot(d[0] - a[0], d[1] - a[1]) >= LATERAL_STEP_M:
             self._drift_applied = d
             self._place_sample()
+            self._changed()
+            return
+        height = self.surface.height_m(x - d[0], y - d[1]) + d[2]
+        if abs(height - self._junction.surface_m) >= VERTICAL_STEP_M:
+            self._junction.surface_m = height
             self._changed()
 
     def _place_sample(self) -> None:
