@@ -188,3 +188,11 @@ def test_drift_beyond_its_allowance_pauses_the_run(tmp_path):
     with pytest.raises(DriftLimitError, match="exceeds drift_max_m"):
         tracker.rereference(None, -3e-3)
     assert tracker.correction_m == (0.0, 0.0)  # nothing applied
+
+
+@pytest.mark.parametrize("mode", ["controller", "controller_lockin"])
+def test_a_grid_takes_its_spectra_in_the_controller_modes_too(tmp_path, mode):
+    path, _, _ = run_grid(tmp_path, grid_plan(nx=2, ny=1, extra=f"acquisition: {mode}\n"))
+    with h5py.File(path, "r") as f:
+        g = f["entry/grid"]
+        assert g["done"][()].all() and np.isfinite(g["G_S"][()]).all()
