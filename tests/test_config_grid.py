@@ -149,3 +149,18 @@ def test_estimate_includes_moves_settling_ramps_and_drift_references(station):
     drift = estimate_plan(plan_from_dict({"name": "g", **GRID, "drift_every": 4,
                                           "drift_reference_m": [0, 0]}), station).min_s
     assert drift - base > 3 * 2 * 21 * 0.2  # three references of two 21-point lines
+
+
+def test_run_file_geometry_numbers_the_grid_after_the_steps_before_it():
+    from stm_andreev.procedures.grid import grid_geometry
+
+    before = {"kind": "single_spectrum", "setpoint_A": 1e-9, "n_bias": 21}
+    plan = plan_from_dict({"name": "g", "steps": [
+        {"kind": "cooldown", "target_K": 0.1, "interval_s": 60, "max_duration_s": 600},
+        before, before, GRID, before]})
+    geometry = grid_geometry(plan)
+    assert geometry.first_point == 2 and (geometry.nx, geometry.ny) == (4, 3)
+    points = plan_points(plan, first_step=1)
+    assert points[2].grid.pixel == 0 and points[13].grid.pixel == 11
+    assert points[14].grid is None and points[1].grid is None
+    assert grid_geometry(plan_from_dict({"name": "s", **before})) is None
