@@ -9,11 +9,13 @@ step. Every commanded position is checked against the piezo's scan range
 (``limits.scan_range_m``) before it is sent.
 
 Drift correction (``drift_every`` > 0): at the first pixel a run (or a resumed run) takes, and
-then every ``drift_every`` pixels, the tip visits the fixed point ``drift_reference_m`` and
-records two short topography lines through it, along x and along y. The first pair ever
-recorded is the reference (kept in the run file, so a resumed run compares with the same
-one); each later line is matched to it by least squares over lateral shifts, giving the
-lateral drift since the start, which is added to every commanded position from then on. A
+then every ``drift_every`` pixels, the tip records a small topograph (a square patch of z
+readings, moving as between pixels) centred on the fixed point ``drift_reference_m``. The
+first patch ever recorded is the reference (kept in the run file, so a resumed run compares
+with the same one); each later patch is matched to it by least squares over lateral shifts,
+giving the lateral drift since the start, which is added to every commanded position from
+then on. A patch is two-dimensional on purpose: a single line across a 2D surface changes its
+cut when the drift has a component across it, and its shift along it comes out wrong. A
 correction beyond ``drift_max_m`` pauses the run (the tip would be chasing something else).
 """
 
@@ -31,11 +33,15 @@ from .spectroscopy import check_interlocks, ramp_setpoint
 
 log = logging.getLogger(__name__)
 
-#: A reference line whose rms height is below this shows no feature to lock on to (m).
+#: A reference patch whose rms height is below this shows no feature to lock on to (m).
 MIN_FEATURE_RMS_M = 5e-12
-#: Fraction of a line that must overlap the reference for a shift to be trusted.
+#: Fraction of each axis of the patch that must overlap the reference for a shift to count.
 MIN_OVERLAP = 0.5
-#: Shift search step, as a fraction of the line's point spacing (then refined by a parabola).
+#: A match whose rms misfit exceeds this fraction of the reference patch's own relief
+#: compares different stretches of surface (a correct one leaves the interpolation error and
+#: the noise: ~10 % with a point spacing of a third of the surface's correlation length).
+MAX_MISFIT_FRACTION = 0.3
+#: Shift search step, as a fraction of the patch's point spacing (then refined by a parabola).
 SHIFT_STEP_FRACTION = 0.1
 
 
@@ -64,7 +70,7 @@ class GridMove:
     move_settle_s: float
     drift_every: int = 0
     drift_reference_m: tuple[float, float] | None = None
-    drift_line_offsets_m: tuple[float, ...] = ()
+    drift_patch_offsets_m: tuple[float, ...] = ()
     drift_max_m: float = math.inf
 
 
@@ -90,7 +96,7 @@ def grid_move(step, step_index: int, first_point: int) -> GridMove:
         drift_reference_m=(None if step.drift_reference_m is None
                            else (float(step.drift_reference_m[0]),
                                  float(step.drift_reference_m[1]))),
-        drift_line_offsets_m=tuple(float(u) for u in step.drift_line_offsets_m()),
+        drift_patch_offsets_m=tuple(float(u) for u in step.drift_patch_offsets_m()),
         drift_max_m=step.drift_max_m,
     )
 
@@ -132,46 +138,59 @@ def move_tip_safely(station, x_m: float, y_m: float, move: GridMove, V_sp_V: flo
     return float(fb.get_z())
 
 
-def profile_shift_m(reference: np.ndarray, line: np.ndarray, offsets_m: np.ndarray
-                    ) -> tuple[float, float]:
-    """Lateral shift s (m) with ``line(u) ~ reference(u - s) + c``, and the rms misfit (m).
+def patch_shift_m(reference: np.ndarray, patch: np.ndarray, offsets_m: np.ndarray
+                  ) -> tuple[float, float, float]:
+    """Lateral shift (sx, sy) in m with ``patch(u, v) ~ reference(u - sx, v - sy) + c``, and the
+    rms misfit over the overlap (m). Patches are [n_y, n_x] on the same square grid
+    ``offsets_m`` along each axis.
 
-    Least squares over shifts on a grid finer than the points (both profiles interpolated
-    linearly, each less its mean over the overlap), then a parabola through the best three.
-    Shifts are searched while at least :data:`MIN_OVERLAP` of the line overlaps.
+    Least squares over shifts on a grid a tenth of the point spacing (the reference
+    interpolated bilinearly, each patch less its mean over the overlap), searched while at
+    least :data:`MIN_OVERLAP` of each axis overlaps, then a parabola through the best
+    neighbours along each axis.
     """
+    from scipy.ndimage import map_coordinates
+
     u = np.asarray(offsets_m, dtype=float)
-    span = u[-1] - u[0]
-    step = (u[1] - u[0]) * SHIFT_STEP_FRACTION
-    reach = (1 - MIN_OVERLAP) * span
-    shifts = np.arange(-reach, reach + step / 2, step)
-    costs = np.empty(shifts.size)
-    for k, s in enumerate(shifts):
-        inside = (u - s >= u[0]) & (u - s <= u[-1])
-        a = line[inside]
-        b = np.interp(u[inside] - s, u, reference)
+    n = u.size
+    spacing = u[1] - u[0]
+    reach = (1 - MIN_OVERLAP) * (u[-1] - u[0])
+    steps = np.arange(-reach, reach + spacing * SHIFT_STEP_FRACTION / 2,
+                      spacing * SHIFT_STEP_FRACTION)
+    vv, uu = np.meshgrid(u, u, indexing="ij")
+
+    def cost(sx: float, sy: float) -> float:
+        iu = (uu - sx - u[0]) / spacing  # fractional index into the reference, x
+        iv = (vv - sy - u[0]) / spacing
+        inside = (iu >= 0) & (iu <= n - 1) & (iv >= 0) & (iv <= n - 1)
+        a = patch[inside]
+        b = map_coordinates(reference, [iv[inside], iu[inside]], order=1)
         d = (a - a.mean()) - (b - b.mean())
-        costs[k] = float(np.mean(d * d))
-    k = int(np.argmin(costs))
-    best = float(shifts[k])
-    if 0 < k < shifts.size - 1:
-        c0, c1, c2 = costs[k - 1], costs[k], costs[k + 1]
-        curvature = c0 - 2 * c1 + c2
-        if curvature > 0:
-            best += 0.5 * step * (c0 - c2) / curvature
-    return best, math.sqrt(max(float(costs[k]), 0.0))
+        return float(np.mean(d * d))
+
+    costs = np.array([[cost(sx, sy) for sx in steps] for sy in steps])
+    ky, kx = np.unravel_index(int(np.argmin(costs)), costs.shape)
+    best = [float(steps[kx]), float(steps[ky])]
+    step = steps[1] - steps[0]
+    for axis, k, line in ((0, kx, costs[ky, :]), (1, ky, costs[:, kx])):
+        if 0 < k < steps.size - 1:
+            c0, c1, c2 = line[k - 1], line[k], line[k + 1]
+            curvature = c0 - 2 * c1 + c2
+            if curvature > 0:
+                best[axis] += 0.5 * step * (c0 - c2) / curvature
+    return best[0], best[1], math.sqrt(max(cost(best[0], best[1]), 0.0))
 
 
 class DriftTracker:
-    """The lateral correction of one grid step, kept up to date by reference lines."""
+    """The lateral correction of one grid step, kept up to date by reference patches."""
 
     def __init__(self, move: GridMove, reference: np.ndarray | None = None,
                  correction_m: tuple[float, float] = (0.0, 0.0)) -> None:
         self.move = move
-        self.reference = reference  # [2, n_line] z profiles along x and y, m
+        self.reference = reference  # [n, n] z patch around the reference point, m
         self.correction_m = correction_m
         self._since = None  # pixels since the last re-reference (None: none this session)
-        self._flat = False  # the reference lines showed nothing to track: no more tries
+        self._flat = False  # the reference patch showed nothing to track: no more tries
 
     @property
     def enabled(self) -> bool:
@@ -186,53 +205,78 @@ class DriftTracker:
         if self._since is not None:
             self._since += 1
 
-    def lines(self, station, V_sp_V: float, check: Callable[[], None] | None) -> np.ndarray:
-        """Record the two reference lines at the present correction, [2, n_line] z (m)."""
+    def patch(self, station, V_sp_V: float, check: Callable[[], None] | None) -> np.ndarray:
+        """Record the reference patch at the present correction, [n_y, n_x] z (m)."""
         rx, ry = self.move.drift_reference_m
         cx, cy = self.correction_m
-        offsets = np.asarray(self.move.drift_line_offsets_m)
-        out = np.empty((2, offsets.size))
-        for axis in (0, 1):
-            for k, u in enumerate(offsets):
-                x = rx + cx + (u if axis == 0 else 0.0)
-                y = ry + cy + (u if axis == 1 else 0.0)
-                out[axis, k] = move_tip_safely(station, x, y, self.move, V_sp_V, check,
-                                               "drift reference line")
+        offsets = np.asarray(self.move.drift_patch_offsets_m)
+        out = np.empty((offsets.size, offsets.size))
+        for j, v in enumerate(offsets):
+            for i, u in enumerate(offsets):
+                out[j, i] = move_tip_safely(station, rx + cx + u, ry + cy + v, self.move,
+                                            V_sp_V, check, "drift reference patch")
         return out
+
+    def _match(self, patch: np.ndarray) -> tuple[float, float, float] | None:
+        """(shift x, shift y, misfit as a fraction of the reference's relief), or None when
+        the match cannot be trusted: the best shift sits at the search's edge, or the misfit
+        exceeds :data:`MAX_MISFIT_FRACTION` (another stretch of surface)."""
+        offsets = np.asarray(self.move.drift_patch_offsets_m)
+        reach = (1 - MIN_OVERLAP) * (offsets[-1] - offsets[0])
+        sx, sy, misfit = patch_shift_m(self.reference, patch, offsets)
+        fraction = misfit / max(float(np.std(self.reference)), 1e-30)
+        log.debug("drift match: shift (%.3g, %.3g) m, misfit %.2f", sx, sy, fraction)
+        if fraction > MAX_MISFIT_FRACTION or max(abs(sx), abs(sy)) > 0.95 * reach:
+            return None
+        return sx, sy, fraction
 
     def rereference(self, station, V_sp_V: float, check: Callable[[], None] | None = None
                     ) -> tuple[str, np.ndarray | None]:
-        """Take the reference lines; returns (what happened, the new reference or None).
+        """Take the reference patch; returns (what happened, the new reference or None).
 
-        The first lines ever taken become the reference (returned so the caller stores it);
-        later ones update :attr:`correction_m`. Raises :class:`DriftLimitError` past
-        ``drift_max_m``.
+        The first patch ever taken becomes the reference (returned so the caller stores it);
+        later ones update :attr:`correction_m`. At the first re-reference of a session (a
+        resume: the drift while the run was down is unknown) a patch that does not match
+        around the last correction is taken again around the uncorrected point. A match that
+        cannot be trusted leaves the correction as it was (said in the message). Raises
+        :class:`DriftLimitError` when a trusted correction exceeds ``drift_max_m``.
         """
+        first_of_session = self._since is None
         self._since = 0
-        lines = self.lines(station, V_sp_V, check)
+        patch = self.patch(station, V_sp_V, check)
         if self.reference is None:
-            rms = float(np.max(np.std(lines, axis=1)))
+            rms = float(np.std(patch))
             if rms < MIN_FEATURE_RMS_M:
                 self._flat = True  # never again this session: nothing to lock on to
-                return (f"drift reference lines at {self.move.drift_reference_m} m are flat "
+                return (f"drift reference patch at {self.move.drift_reference_m} m is flat "
                         f"({rms * 1e12:.2g} pm rms): no feature to track, the grid runs "
                         "without drift correction", None)
-            self.reference = lines
-            return ("drift reference recorded (two lines of "
-                    f"{lines.shape[1]} points, {rms * 1e12:.3g} pm rms)", lines)
-        offsets = np.asarray(self.move.drift_line_offsets_m)
-        sx, rms_x = profile_shift_m(self.reference[0], lines[0], offsets)
-        sy, rms_y = profile_shift_m(self.reference[1], lines[1], offsets)
-        dz = float(np.mean(lines) - np.mean(self.reference))
-        cx, cy = self.correction_m[0] + sx, self.correction_m[1] + sy
+            self.reference = patch
+            return (f"drift reference recorded ({patch.shape[0]} x {patch.shape[1]} points, "
+                    f"{rms * 1e12:.3g} pm rms)", patch)
+        start = base = self.correction_m
+        match = self._match(patch)
+        if match is None and first_of_session and start != (0.0, 0.0):
+            base = self.correction_m = (0.0, 0.0)
+            patch = self.patch(station, V_sp_V, check)
+            match = self._match(patch)
+        self.correction_m = start  # until a new one is accepted
+        if match is None:
+            return (f"drift reference not found near the correction ({start[0] * 1e9:+.3f}, "
+                    f"{start[1] * 1e9:+.3f}) nm (the patch does not match the reference); the "
+                    "correction is kept", None)
+        sx, sy, fraction = match
+        cx, cy = base[0] + sx, base[1] + sy
         if math.hypot(cx, cy) > self.move.drift_max_m:
             raise DriftLimitError(
                 f"measured drift ({cx * 1e9:.3g}, {cy * 1e9:.3g}) nm exceeds drift_max_m "
                 f"{self.move.drift_max_m * 1e9:.3g} nm; paused (check the reference point)")
         self.correction_m = (cx, cy)
-        return (f"drift re-referenced: shift ({sx * 1e9:+.3f}, {sy * 1e9:+.3f}) nm, "
-                f"correction now ({cx * 1e9:+.3f}, {cy * 1e9:+.3f}) nm, z {dz * 1e9:+.3f} nm "
-                f"since the reference; misfit {max(rms_x, rms_y) * 1e12:.2g} pm rms", None)
+        dz = float(np.mean(patch) - np.mean(self.reference))
+        return (f"drift re-referenced: shift ({(cx - start[0]) * 1e9:+.3f}, "
+                f"{(cy - start[1]) * 1e9:+.3f}) nm, correction now ({cx * 1e9:+.3f}, "
+                f"{cy * 1e9:+.3f}) nm, z {dz * 1e9:+.3f} nm since the reference; misfit "
+                f"{fraction:.0%} of the reference's relief", None)
 
 
 @dataclass
@@ -246,7 +290,7 @@ class PixelPlace:
 
 class GridSession:
     """The grid state of one engine run: a drift tracker per grid step, restored from the run
-    file on resume (its stored reference lines and the last pixel's correction)."""
+    file on resume (its stored reference patch and the last pixel's correction)."""
 
     def __init__(self, stored: dict | None = None) -> None:
         self._trackers: dict[int, DriftTracker] = {}
@@ -309,7 +353,7 @@ def grid_geometry(plan):
                 size_m=(float(step.size_m[0]), float(step.size_m[1])),
                 rotation_deg=float(step.rotation_deg), bias_V=step.bias_V(), x_m=u, y_m=v,
                 first_point=first,
-                drift_line_points=step.drift_line_points if step.drift_every > 0 else 0)
+                drift_patch_points=step.drift_patch_points if step.drift_every > 0 else 0)
         if isinstance(step, SpectrumParams):
             first += step.n_spectra
     return None

@@ -214,7 +214,7 @@ class _StepMixin:
     def scan_extent_m(self) -> np.ndarray:
         """Every lab-frame point (x, y) the tip may be sent to, m, shape (n, 2): the positions,
         or for a grid the corners of its area (widened by the drift allowance) and of its drift
-        reference lines. Checked against the piezo's scan range before anything moves."""
+        reference patch. Checked against the piezo's scan range before anything moves."""
         return self.position_sequence_m()
 
     def overhead_s(self, ramp_A_per_s: float) -> float:
@@ -487,10 +487,11 @@ class GridStep(_StepMixin, SpectrumParams):
     the setpoint drops to ``move_setpoint_A`` with the z-controller on, the tip moves at
     ``move_speed_m_per_s``, waits ``move_settle_s`` and its height z is read (the topography
     of the pixel); then the setpoint goes to ``setpoint_A`` and the spectrum is taken as in
-    every other step. ``drift_every`` > 0: every so many pixels two short topography lines
-    (``drift_line_points`` points over ``drift_line_m``, along x and y) through the fixed point
-    ``drift_reference_m`` are compared with the first ones, and the measured lateral shift is
-    added to every commanded position; a shift beyond ``drift_max_m`` pauses the run instead.
+    every other step. ``drift_every`` > 0: every so many pixels a small topograph (a square
+    patch of ``drift_patch_points`` x ``drift_patch_points`` z readings over ``drift_patch_m``)
+    centred on the fixed point ``drift_reference_m`` is matched to the first one, and the
+    measured lateral shift is added to every commanded position; a shift beyond
+    ``drift_max_m`` pauses the run instead.
     Pixel (iy, ix) is point ``iy * nx + ix`` of the step.
     """
 
@@ -510,8 +511,8 @@ class GridStep(_StepMixin, SpectrumParams):
     move_settle_s: NonNegativeFloat = Field(0.2, le=600)
     drift_every: int = Field(0, ge=0, le=1_000_000)
     drift_reference_m: Position | None = None
-    drift_line_m: PositiveFloat = Field(10e-9, le=1e-6)
-    drift_line_points: int = Field(21, ge=5, le=1001)
+    drift_patch_m: PositiveFloat = Field(8e-9, le=1e-6)
+    drift_patch_points: int = Field(9, ge=5, le=64)
     drift_max_m: PositiveFloat = Field(20e-9, le=1e-5)
 
     @model_validator(mode="after")
@@ -568,10 +569,10 @@ class GridStep(_StepMixin, SpectrumParams):
         x, y = self.pixel_positions_m()
         return np.column_stack([x.ravel(), y.ravel()])
 
-    def drift_line_offsets_m(self) -> np.ndarray:
-        """Positions along a drift reference line, relative to its middle, m."""
-        half = self.drift_line_m / 2
-        return np.linspace(-half, half, self.drift_line_points)
+    def drift_patch_offsets_m(self) -> np.ndarray:
+        """Positions along each axis of the drift reference patch, relative to its centre, m."""
+        half = self.drift_patch_m / 2
+        return np.linspace(-half, half, self.drift_patch_points)
 
     def scan_extent_m(self) -> np.ndarray:
         w, h = self.size_m
@@ -584,9 +585,9 @@ class GridStep(_StepMixin, SpectrumParams):
         points = [np.column_stack([x, y])]
         if self.drift_every > 0 and self.drift_reference_m is not None:
             rx, ry = self.drift_reference_m
-            reach = self.drift_line_m / 2 + margin
-            points.append(np.array([[rx - reach, ry - margin], [rx + reach, ry + margin],
-                                    [rx - margin, ry - reach], [rx + margin, ry + reach]]))
+            reach = self.drift_patch_m / 2 + margin
+            points.append(np.array([[rx - reach, ry - reach], [rx + reach, ry - reach],
+                                    [rx + reach, ry + reach], [rx - reach, ry + reach]]))
         return np.concatenate(points)
 
     def n_drift_references(self) -> int:
@@ -606,11 +607,13 @@ class GridStep(_StepMixin, SpectrumParams):
         drift = 0.0
         if self.drift_every > 0:
             rx, ry = self.drift_reference_m
-            # To the reference and back (from the grid's farthest corner at worst), two lines.
+            # To the reference and back (from the grid's farthest corner at worst), one patch
+            # (n rows of n points, back to the start of each row).
             reach = 2 * float(np.hypot(xs - rx, ys - ry).max())
-            line = 2 * self.drift_line_m / self.move_speed_m_per_s
-            per_point = 2 * self.drift_line_points * self.move_settle_s
-            drift = self.n_drift_references() * (reach / self.move_speed_m_per_s + line
+            n = self.drift_patch_points
+            patch = 3 * n * self.drift_patch_m / self.move_speed_m_per_s
+            per_point = n * n * self.move_settle_s
+            drift = self.n_drift_references() * (reach / self.move_speed_m_per_s + patch
                                                  + per_point)
         return ramps + moves + drift
 

@@ -16,8 +16,8 @@ position, temperature and start time, so a map reader needs no row bookkeeping:
         T_K, time_s           [ny, nx] mixing chamber during the spectrum; station time at its
                               start
         done                  [ny, nx] uint8, 1 once the pixel's spectrum is confirmed
-        drift_reference_z_m   [2, n_line] the drift reference lines along x and y (only with
-                              drift correction)
+        drift_reference_z_m   [n, n] the drift reference patch around the reference point
+                              (only with drift correction)
 
 Every dataset exists from the layout on (SWMR creates nothing later), filled with NaN / 0.
 Pixel (iy, ix) is plan point ``first_point_index + iy * nx + ix``. The ledger stays the truth:
@@ -59,7 +59,7 @@ class GridGeometry:
     x_m: np.ndarray
     y_m: np.ndarray
     first_point: int
-    drift_line_points: int = 0  # 0: no drift correction, no reference dataset
+    drift_patch_points: int = 0  # 0: no drift correction, no reference dataset
 
     @property
     def n_pixels(self) -> int:
@@ -116,10 +116,11 @@ def create_grid_layout(f: h5py.File, grid: GridGeometry | None) -> None:
     _label(group.create_dataset("done", shape=(ny, nx), dtype=np.uint8, chunks=(1, nx),
                                 fillvalue=0, fletcher32=True),
            "1", "1 once the pixel's spectrum is stored (mirrors the ledger)")
-    if grid.drift_line_points:
+    if grid.drift_patch_points:
         _label(group.create_dataset(
-            DRIFT_REFERENCE, data=np.full((2, grid.drift_line_points), math.nan)),
-            "m", "drift reference lines: z along x (row 0) and along y (row 1)")
+            DRIFT_REFERENCE, data=np.full((grid.drift_patch_points,) * 2, math.nan)),
+            "m", "drift reference patch: z on a square grid around the reference point "
+                 "[y, x]")
 
 
 class GridFiller:
@@ -193,12 +194,12 @@ class GridFiller:
         return len(stale)
 
     def set_reference(self, profiles: np.ndarray) -> None:
-        """Store the drift reference lines ([2, n_line] z, m)."""
+        """Store the drift reference patch ([n, n] z, m)."""
         self._group[DRIFT_REFERENCE][...] = np.asarray(profiles, dtype=np.float64)
 
     def state(self) -> dict:
         """What a resumed run needs to continue the grid's drift correction: the stored
-        reference lines (or None) and the commanded position of the last pixel taken."""
+        reference patch (or None) and the commanded position of the last pixel taken."""
         out: dict = {"reference": None, "last_pixel": None}
         if DRIFT_REFERENCE in self._group:
             ref = self._group[DRIFT_REFERENCE][()]

@@ -582,7 +582,7 @@ class RunWriter:
             return {} if self._grid is None else self._grid.state()
 
     def set_grid_reference(self, profiles: ArrayLike) -> None:
-        """Store the grid's drift reference lines ([2, n_line] z in m) and flush."""
+        """Store the grid's drift reference patch ([n, n] z in m) and flush."""
         with self._mutex:
             self._check_writable()
             if self._grid is None:

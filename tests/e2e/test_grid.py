@@ -112,7 +112,8 @@ def test_the_tip_moves_only_at_the_move_setpoint_with_the_loop_closed(tmp_path, 
 
 DRIFT = {"velocity_m_per_h": [120e-9, -80e-9, 0.5e-9]}
 SURFACE = {"rms_m": 0.2e-9, "correlation_length_m": 3e-9}
-DRIFT_KEYS = "drift_every: 3\ndrift_reference_m: [-60.0e-9, 0.0]\ndrift_line_points: 11\n"
+DRIFT_KEYS = ("drift_every: 3\ndrift_reference_m: [-60.0e-9, 0.0]\ndrift_patch_points: 7\n"
+              "drift_patch_m: 6.0e-9\n")
 
 
 def drifting_run(tmp_path, extra, name):
@@ -171,20 +172,13 @@ def test_a_flat_reference_says_so_and_the_grid_runs_uncorrected(tmp_path):
     with h5py.File(path, "r") as f:
         assert f["entry/grid/done"][()].all()
         assert np.isnan(f["entry/grid/drift_reference_z_m"][()]).all()
+        assert f["entry/grid/drift_reference_z_m"].shape == (7, 7)
 
 
-def test_drift_beyond_its_allowance_pauses_the_run(tmp_path):
-    from stm_andreev.procedures.grid import DriftLimitError, DriftTracker, GridMove
+def test_drift_beyond_its_allowance_pauses_the_run():
+    from stm_andreev.procedures.grid import DriftLimitError
 
-    move = GridMove(0, 2, 2, 0, 1e-9, 50e-9, 0.1, drift_every=1,
-                    drift_reference_m=(0.0, 0.0),
-                    drift_line_offsets_m=tuple(np.linspace(-5e-9, 5e-9, 21)),
-                    drift_max_m=1e-9)
-    u = np.linspace(-5e-9, 5e-9, 21)
-    ref = np.stack([np.sin(u / 1.5e-9), np.cos(u / 1.5e-9)]) * 1e-10
-    tracker = DriftTracker(move, ref)
-    shifted = np.stack([np.sin((u - 2e-9) / 1.5e-9), np.cos(u / 1.5e-9)]) * 1e-10
-    tracker.lines = lambda station, V, check: shifted
+    tracker = _synthetic_tracker((0.0, 0.0), (1.5e-9, 0.5e-9), drift_max_m=1e-9)
     with pytest.raises(DriftLimitError, match="exceeds drift_max_m"):
         tracker.rereference(None, -3e-3)
     assert tracker.correction_m == (0.0, 0.0)  # nothing applied
@@ -196,3 +190,44 @@ def test_a_grid_takes_its_spectra_in_the_controller_modes_too(tmp_path, mode):
     with h5py.File(path, "r") as f:
         g = f["entry/grid"]
         assert g["done"][()].all() and np.isfinite(g["G_S"][()]).all()
+
+
+def _synthetic_tracker(correction, drift, drift_max_m=20e-9):
+    """A tracker whose patches are read off a known surface drifted by ``drift`` (m)."""
+    from stm_andreev.procedures.grid import DriftTracker, GridMove
+    from stm_andreev.simulators.lab import Surface
+
+    surface = Surface(0.15e-9, 3e-9, seed=4)
+    u = np.linspace(-4e-9, 4e-9, 9)
+    move = GridMove(0, 2, 2, 0, 1e-9, 50e-9, 0.1, drift_every=1,
+                    drift_reference_m=(-60e-9, 0.0), drift_patch_offsets_m=tuple(u),
+                    drift_max_m=drift_max_m)
+
+    def patch(tracker, d):
+        cx, cy = tracker.correction_m
+        rx, ry = move.drift_reference_m
+        return np.array([[surface.height_m(rx + cx + a - d[0], ry + cy + b - d[1]) for a in u]
+                         for b in u])
+
+    reference = patch(DriftTracker(move), (0.0, 0.0))
+    tracker = DriftTracker(move, reference, correction)
+    tracker.patch = lambda station, V, check: patch(tracker, drift)
+    return tracker
+
+
+@pytest.mark.parametrize("drift", [(4.0e-9, -2.8e-9), (0.0, 0.0), (5.5e-9, -1.5e-9),
+                                   (2.0e-9, -4.0e-9)])
+def test_a_resumed_grid_finds_the_reference_again_wherever_the_drift_went(drift):
+    # The run stopped with a correction of (4, -2.8) nm; while it was down the sample kept
+    # that drift, went back (a new simulated lab starts undrifted) or moved on.
+    tracker = _synthetic_tracker((4.0e-9, -2.8e-9), drift)
+    message, _ = tracker.rereference(None, -3e-3)
+    assert message.startswith("drift re-referenced"), message
+    np.testing.assert_allclose(tracker.correction_m, drift, atol=0.15e-9)
+
+
+def test_a_reference_that_does_not_match_keeps_the_correction():
+    tracker = _synthetic_tracker((4.0e-9, -2.8e-9), (40e-9, 30e-9))  # far beyond the lines
+    message, _ = tracker.rereference(None, -3e-3)
+    assert message.startswith("drift reference not found"), message
+    assert tracker.correction_m == (4.0e-9, -2.8e-9)

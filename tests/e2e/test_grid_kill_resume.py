@@ -13,8 +13,8 @@ from .test_grid import GRID_PLAN
 from .test_kill_resume import PROCESS_TIMEOUT_S, kill_after, start_run
 
 NX, NY = 3, 3
-DRIFT_KEYS = ("drift_every: 2\ndrift_reference_m: [-60.0e-9, 0.0]\ndrift_line_points: 11\n"
-              "drift_line_m: 8.0e-9\n")
+DRIFT_KEYS = ("drift_every: 2\ndrift_reference_m: [-60.0e-9, 0.0]\ndrift_patch_points: 7\n"
+              "drift_patch_m: 6.0e-9\n")
 
 
 def drifting_station(tmp_path):

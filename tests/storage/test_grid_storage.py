@@ -28,11 +28,11 @@ def grid_values(point: int) -> dict[str, float]:
             "T_K": 0.065, "time_s": 100.0 + point}
 
 
-def create(path, drift_line_points=0):
+def create(path, drift_patch_points=0):
     return RunWriter.create(
         path, n_bias=N_BIAS, n_planned=6, metadata=METADATA, station_text=STATION_TEXT,
         plan_text=PLAN_TEXT, snapshot=SNAPSHOT,
-        grid=GridGeometry(bias_V=bias_grid(), drift_line_points=drift_line_points, **GEOMETRY))
+        grid=GridGeometry(bias_V=bias_grid(), drift_patch_points=drift_patch_points, **GEOMETRY))
 
 
 def append(writer, point):
@@ -42,7 +42,7 @@ def append(writer, point):
 
 
 def test_layout_has_the_contract_names_units_and_checksums(tmp_path):
-    create(tmp_path / "g.h5", drift_line_points=11).close()
+    create(tmp_path / "g.h5", drift_patch_points=5).close()
     with h5py.File(tmp_path / "g.h5", "r") as f:
         g = f["entry/grid"]
         assert sorted(g) == sorted(["G_G0", "G_S", "bias_V", "x_m", "y_m", "pos_x_m", "pos_y_m",
@@ -141,9 +141,9 @@ def test_sigkill_inside_a_pixel_append_then_resume_stores_each_pixel_once(tmp_pa
 
 
 def test_drift_reference_and_last_pixel_come_back_on_resume(tmp_path):
-    writer = create(tmp_path / "g.h5", drift_line_points=11)
+    writer = create(tmp_path / "g.h5", drift_patch_points=5)
     assert writer.grid_state() == {"reference": None, "last_pixel": None}
-    ref = np.arange(22.0).reshape(2, 11) * 1e-12
+    ref = np.arange(25.0).reshape(5, 5) * 1e-12
     writer.set_grid_reference(ref)
     for point in (0, 1, 2):
         append(writer, point)
