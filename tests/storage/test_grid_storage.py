@@ -15,8 +15,16 @@ from stm_andreev.storage import RunWriter
 from stm_andreev.storage.errors import RecordFieldError
 from stm_andreev.storage.grid_layout import GridGeometry
 
-from .storage_helpers import METADATA, N_BIAS, PLAN_TEXT, SNAPSHOT, STATION_TEXT, bias_grid, \
-    record_for, spectrum_for
+from .storage_helpers import (
+    METADATA,
+    N_BIAS,
+    PLAN_TEXT,
+    SNAPSHOT,
+    STATION_TEXT,
+    bias_grid,
+    record_for,
+    spectrum_for,
+)
 
 # A run of 6 points: point 0 is a single spectrum, points 1..4 a 2 x 2 grid, point 5 another.
 GEOMETRY = dict(nx=2, ny=2, centre_m=(1e-9, 2e-9), size_m=(10e-9, 20e-9), rotation_deg=15.0,
