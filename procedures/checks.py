@@ -15,7 +15,7 @@ import numpy as np
 
 from stm_andreev.config.base import duration_text, si
 from stm_andreev.config.errors import ConfigProblem, PlanLimitError
-from stm_andreev.config.plan import CooldownStep, PlanConfig, SpectrumParams
+from stm_andreev.config.plan import CooldownStep, GridStep, PlanConfig, SpectrumParams
 from stm_andreev.config.station import StationConfig
 from stm_andreev.drivers.nanonis.client import MAX_POINT_TIME_S
 from stm_andreev.drivers.preamp import DEFAULT_GAINS_V_PER_A, settings_for_setpoint
@@ -88,6 +88,7 @@ def check_plan_against_station(plan: PlanConfig, station: StationConfig) -> list
                     f"{at}acquisition: continuous records the lock-in's capture buffer, which "
                     f"only the SR860 has; the station's lock-in is "
                     f"{station.instruments[roles['lockin']].driver}")
+        violations.extend(_scan_range_violations(at, step, station))
         setpoints = step.setpoint_sequence_A()
         if setpoints.size and setpoints.max() > limits.max_setpoint_A * (1 + 1e-12):
             violations.append(
@@ -106,6 +107,36 @@ def check_plan_against_station(plan: PlanConfig, station: StationConfig) -> list
                     f"{at}{_temperature_key(step)}: {si(T, 'K')} lies above the last "
                     f"temperature_control band ({si(tc.max_K, 'K')}); no heater range for it")
     return violations
+
+
+def _scan_range_violations(at: str, step, station: StationConfig) -> list[str]:
+    """Every place the step may send the tip to (a grid's whole rotated area, widened by its
+    drift allowance, and its drift reference lines) against ``limits.scan_range_m``."""
+    scan = station.limits.scan_range_m
+    extent = step.scan_extent_m()
+    if scan is None:
+        if isinstance(step, GridStep):
+            return [f"{at}kind: a grid needs the piezo's scan range in the station file "
+                    "(limits.scan_range_m: [[x_min, x_max], [y_min, y_max]], m)"]
+        return []
+    if not len(extent):
+        return []
+    (x0, x1), (y0, y1) = scan
+    tol = 1e-12 * max(abs(x0), abs(x1), abs(y0), abs(y1))
+    outside = ((extent[:, 0] < x0 - tol) | (extent[:, 0] > x1 + tol)
+               | (extent[:, 1] < y0 - tol) | (extent[:, 1] > y1 + tol))
+    if not outside.any():
+        return []
+    x, y = extent[outside][0]
+    key = ("size_m" if isinstance(step, GridStep) else
+           "grid" if getattr(step, "grid", None) is not None else "positions_m"
+           if "positions_m" in type(step).model_fields else "position_m")
+    what = (" (the grid's rotated area" + (", widened by drift_max_m," if
+            isinstance(step, GridStep) and step.drift_every else "") + " or its drift lines)"
+            if isinstance(step, GridStep) else "")
+    return [f"{at}{key}: the tip would go to ({si(float(x), 'm')}, {si(float(y), 'm')}){what}, "
+            f"outside limits.scan_range_m x [{si(x0, 'm')}, {si(x1, 'm')}], "
+            f"y [{si(y0, 'm')}, {si(y1, 'm')}]"]
 
 
 def _setpoint_key(step: object) -> str:
@@ -240,7 +271,11 @@ def estimate_plan(plan: PlanConfig, station: StationConfig | None = None) -> Pla
         if setpoints.size:
             previous_setpoint = float(setpoints[-1])
         ramp_s = float(path) / ramp
-        spectra_s = sum(spectrum_time_s(step, float(I), station) for I in setpoints)
+        # Each distinct setpoint timed once: a grid has thousands of spectra at one setpoint.
+        levels, counts = np.unique(setpoints, return_counts=True)
+        spectra_s = sum(n * spectrum_time_s(step, float(I), station)
+                        for I, n in zip(levels, counts, strict=True))
+        ramp_s += step.overhead_s(ramp)
         n_temps = len(step.temperature_sequence_K())
         dwell = n_temps * settle.dwell_s if settle else 0.0
         timeout = n_temps * settle.timeout_s if settle else 0.0

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stm_andreev.config.plan import PlanConfig, SpectrumParams
+from stm_andreev.config.plan import GridStep, PlanConfig, SpectrumParams
 
+from .grid import GridPixel, grid_move
 from .spectrum import SpectrumSettings
 
 
@@ -29,6 +30,7 @@ class Point:
     position_m: tuple[float, float] | None  # None: wherever the tip is
     repeat: int
     settings: SpectrumSettings
+    grid: GridPixel | None = None  # a pixel of a grid step: moved to tip-safely, mapped
 
     @property
     def key(self) -> str:
@@ -77,7 +79,9 @@ def plan_points(plan: PlanConfig, first_step: int = 0) -> list[Point]:
         settings = spectrum_settings(step)
         label = step.label or step.kind
         first = len(points)
+        move = grid_move(step, step_index, first) if isinstance(step, GridStep) else None
         points += [Point(first + i, step_index, label, g.setpoint_A, g.temperature_K,
-                         g.position_m, g.repeat, settings)
+                         g.position_m, g.repeat, settings,
+                         None if move is None else GridPixel(move, i % move.nx, i // move.nx))
                    for i, g in enumerate(step.grid_points())]
     return points

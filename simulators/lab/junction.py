@@ -125,12 +125,20 @@ class Junction:
         self.gains = DEFAULT_FEEDBACK_GAINS
         self.z_m = DEFAULT_HOME_Z_M
         self.safe_tip_events: list[tuple[float, str]] = []
+        # Height of the sample surface under the tip (topography and vertical drift, m): the
+        # contact height is the tip's z0 plus this.
+        self.surface_m = 0.0
         self._last_fixed_point: tuple[LogError, float, float] | None = None
 
     # ------------------------------------------------------------- geometry
+    @property
+    def contact_m(self) -> float:
+        """Height at which the tip touches the sample: tip shape plus surface height (m)."""
+        return self.tip.z0_m + self.surface_m
+
     def log_transmission(self, z_m: float) -> float:
         """ln tau(z), stable far from contact."""
-        x = 2.0 * self.kappa_per_m * (z_m - self.tip.z0_m)
+        x = 2.0 * self.kappa_per_m * (z_m - self.contact_m)
         # -ln(1 + e^x) without overflow (math is ~10x faster than numpy on scalars).
         return -(x + math.log1p(math.exp(-x))) if x > 0 else -math.log1p(math.exp(x))
 
@@ -140,13 +148,13 @@ class Junction:
 
     def log_barrier(self, z_m: float | None = None) -> float:
         """ln Z = kappa (z - z0)."""
-        return self.kappa_per_m * ((self.z_m if z_m is None else z_m) - self.tip.z0_m)
+        return self.kappa_per_m * ((self.z_m if z_m is None else z_m) - self.contact_m)
 
     @property
     def crash_height_m(self) -> float:
         """Height below which tau exceeds :data:`CRASH_TRANSMISSION` (m)."""
         x = math.log(1.0 / CRASH_TRANSMISSION - 1.0) / (2.0 * self.kappa_per_m)
-        return self.tip.z0_m + x
+        return self.contact_m + x
 
     @property
     def integral_gain_m_per_s(self) -> float:
@@ -241,15 +249,15 @@ class Junction:
         closed the lab advances at every instrument command.
         """
         last = self._last_fixed_point
-        if last is not None and last[0] is err and last[1] == self.tip.z0_m:
+        if last is not None and last[0] is err and last[1] == self.contact_m:
             return last[2]
         z_star = self._search_fixed_point(err)
-        self._last_fixed_point = (err, self.tip.z0_m, z_star)
+        self._last_fixed_point = (err, self.contact_m, z_star)
         return z_star
 
     def _search_fixed_point(self, err: LogError) -> float:
-        lo = self.tip.z0_m - 5e-10
-        hi = self.tip.z0_m + 1e-5
+        lo = self.contact_m - 5e-10
+        hi = self.contact_m + 1e-5
         if err(lo) <= 0.0:
             return lo
         if err(hi) >= 0.0:

@@ -31,6 +31,7 @@ import numpy as np
 from stm_andreev.clock import Clock
 from stm_andreev.physics import G0_S, SampleParameters, get_sample
 
+from .drift import LATERAL_STEP_M, VERTICAL_STEP_M, Surface, ThermalDrift
 from .electronics import (
     LOCKIN_INPUT_NOISE_V_PER_RTHZ,
     LOCKIN_INPUT_RANGE_V_PEAK,
@@ -86,6 +87,8 @@ class VirtualLab:
         tip_xy_m: tuple[float, float] = (0.0, 0.0),
         n_channels: int | None = None,
         modulation_divider: float = 1e-3,
+        surface: Surface | None = None,
+        drift: ThermalDrift | None = None,
     ) -> None:
         self.sample = get_sample(sample) if isinstance(sample, str) else sample
         self.clock = clock
@@ -103,6 +106,10 @@ class VirtualLab:
             channel_change_fraction=self.sample.tip_change_channel_fraction,
         )
         self._tip_xy = self._check_xy(*tip_xy_m)
+        self.surface = surface if surface is not None else Surface()
+        self.drift = drift if drift is not None else ThermalDrift(start_s=clock.now())
+        self._drift_applied = self.drift.offset_m(clock.now())
+        self._sample_xy = self._tip_xy
         self._local: LocalGaps = self.gap_map.gaps_at(*self._tip_xy)
         self._bias_V = DEFAULT_BIAS_V
         self._gain_index = DEFAULT_GAIN_INDEX
@@ -137,6 +144,7 @@ class VirtualLab:
             divider=modulation_divider,
         )
         j = self._junction
+        self._place_sample()
         j.set_setpoint(DEFAULT_SETPOINT_A)
         j.set_feedback(True)
         j.z_m = min(max(j.fixed_point_m(self._log_error_fn()), j.z_limits_m[0]), j.z_limits_m[1])
@@ -153,7 +161,42 @@ class VirtualLab:
             if self._junction.feedback_on:
                 self._junction.advance(self._t, now - self._t, self._log_error_fn())
             self._t = now
+            if self.drift.active:
+                self._follow_drift(now)
             self.lockin.mark()
+
+    def _follow_drift(self, now: float) -> None:
+        """Re-place the sample under the tip once the drift has moved it a visible step: the
+        gaps after a lateral step, the surface height (the loop's contact) after a vertical
+        one, whichever the topography or the vertical drift brings first."""
+        d = self.drift.offset_m(now)
+        a = self._drift_applied
+        x, y = self._tip_xy
+        if math.hypot(d[0] - a[0], d[1] - a[1]) >= LATERAL_STEP_M:
+            self._drift_applied = d
+            self._place_sample()
+            self._changed()
+            return
+        height = self.surface.height_m(x - d[0], y - d[1]) + d[2]
+        if abs(height - self._junction.surface_m) >= VERTICAL_STEP_M:
+            self._junction.surface_m = height
+            self._changed()
+
+    def _place_sample(self) -> None:
+        """The sample point under the tip (commanded position minus the lateral drift), its
+        gaps, and the surface height the junction sees (topography plus vertical drift)."""
+        dx, dy, dz = self._drift_applied
+        x, y = self._tip_xy
+        self._sample_xy = (x - dx, y - dy)
+        self._local = self.gap_map.gaps_at(*self._sample_xy)
+        self._junction.surface_m = self.surface.height_m(*self._sample_xy) + dz
+
+    @property
+    def sample_xy_m(self) -> tuple[float, float]:
+        """Get the sample point under the tip (x, y) in m: the tip position less the drift."""
+        with self.lock:
+            self.advance()
+            return self._sample_xy
 
     def _changed(self) -> None:
         self._snapshot_cache = None  # belt and braces: the raw key below covers it already
@@ -166,7 +209,7 @@ class VirtualLab:
     def _gaps(self) -> tuple[float, float, float, float, float]:
         """(T_K, E_g, Delta_c, Gamma, Gamma_c) at the tip now (film temperature), eV."""
         T = self.fridge.stage_temperature_K("film")
-        key = (round(T, 4), self._tip_xy)
+        key = (round(T, 4), self._sample_xy)
         if self._gaps_cache is None or self._gaps_cache[0] != key:
             eg, dc = self._local.at_temperature(self.sample, key[0])
             gamma = self.sample.gamma_at_eV(key[0])
@@ -218,7 +261,7 @@ class VirtualLab:
         T_key = round(
             math.exp(round(math.log(max(T, 1e-6)) / _BARRIER_T_STEP) * _BARRIER_T_STEP), 6
         )
-        spot = (T_key, self._tip_xy)
+        spot = (T_key, self._sample_xy)
         if self._barrier_gaps is None or self._barrier_gaps[0] != spot:
             eg, dc = self._local.at_temperature(self.sample, T_key)
             params = (
@@ -240,7 +283,7 @@ class VirtualLab:
         """
         table = self._barrier_table()
         j = self._junction
-        key = (j.tip.n_channels, j.tip.z0_m, j.kappa_per_m, self._gain(), j.setpoint_A,
+        key = (j.tip.n_channels, j.contact_m, j.kappa_per_m, self._gain(), j.setpoint_A,
                self._bias_V)
         memo = self._error_fn_memo
         if memo is not None and memo[0] is table and memo[1] == key:
@@ -421,7 +464,7 @@ class VirtualLab:
         with self.lock:
             self.advance()
             self._tip_xy = xy
-            self._local = self.gap_map.gaps_at(*xy)
+            self._place_sample()
             self._changed()
 
     @property
@@ -463,6 +506,7 @@ class VirtualLab:
                 "tau": j.transmission(),
                 "z_m": j.z_m,
                 "z0_m": j.tip.z0_m,
+                "surface_m": j.surface_m,
                 "n_channels": float(j.tip.n_channels),
             }
 
@@ -487,10 +531,10 @@ class VirtualLab:
         return (
             self._bias_V,
             self._gain_index,
-            self._tip_xy,
+            self._sample_xy,
             self.fridge.stage_temperature_K("film"),
             j.z_m,
-            j.tip.z0_m,
+            j.contact_m,
             j.tip.n_channels,
             j.kappa_per_m,
             self.lockin.modulation_Vrms,

@@ -118,17 +118,27 @@ def make_lab(
     seed: int = 0,
     tip_xy_m: tuple[float, float] = (0.0, 0.0),
     modulation_divider: float | None = None,
+    surface: Any = None,
+    drift: Any = None,
 ):
     """A :class:`~stm_andreev.simulators.lab.VirtualLab` on ``clock``.
 
     ``modulation_divider`` is the station file's (junction modulation = sine output /
-    divider, 1-1e6); the lab takes the inverse factor.
+    divider, 1-1e6); the lab takes the inverse factor. ``surface`` and ``drift`` are the
+    station file's ``simulation.surface`` / ``simulation.drift`` sections (None: a flat,
+    still sample), seeded with ``seed``.
     """
-    from stm_andreev.simulators.lab import VirtualLab
+    from stm_andreev.simulators.lab import Surface, ThermalDrift, VirtualLab
 
     kwargs: dict[str, Any] = {"clock": clock, "seed": seed, "tip_xy_m": tuple(tip_xy_m)}
     if modulation_divider is not None:
         kwargs["modulation_divider"] = 1.0 / modulation_divider
+    if surface is not None:
+        kwargs["surface"] = Surface(surface.rms_m, surface.correlation_length_m, seed)
+    if drift is not None:
+        kwargs["drift"] = ThermalDrift(
+            tuple(v / 3600.0 for v in drift.velocity_m_per_h), drift.wander_m,
+            drift.wander_period_s, seed, start_s=clock.now())
     return VirtualLab(sample, **kwargs)
 
 
@@ -250,6 +260,8 @@ class SimulatedStationServers:
             seed=seed,
             tip_xy_m=tuple(sim.tip_xy_m),
             modulation_divider=sim.modulation_divider,
+            surface=sim.surface,
+            drift=sim.drift,
         )
         plan = FaultPlan.from_config(sim.faults, seed=seed)
         return cls(lab, served, host=host, faults=plan, seed=seed)

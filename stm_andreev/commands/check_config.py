@@ -49,7 +49,10 @@ def station_summary(station: StationConfig, source: str) -> list[str]:
         f"{si(lim.max_setpoint_A, 'A')}, T <= {si(lim.temperature_ceiling_K, 'K')}, "
         f"heater ranges {lim.allowed_heater_ranges}, z in [{si(lim.z_limits_m[0], 'm')}, "
         f"{si(lim.z_limits_m[1], 'm')}], ramp {si(lim.setpoint_ramp_A_per_s, 'A/s')}, "
-        f"modulation <= {si(lim.max_modulation_Vrms, 'Vrms')}")
+        f"modulation <= {si(lim.max_modulation_Vrms, 'Vrms')}"
+        + ("" if lim.scan_range_m is None else
+           ", scan range x [{}, {}], y [{}, {}]".format(
+               *(si(v, "m") for axis in lim.scan_range_m for v in axis))))
     tc = station.temperature_control
     lines.append(
         f"  temperature control: {len(tc.bands)} band(s) up to {si(tc.max_K, 'K')}, safe heater "
@@ -61,6 +64,7 @@ def station_summary(station: StationConfig, source: str) -> list[str]:
 
 def plan_summary(plan: PlanConfig, source: str, station: StationConfig) -> list[str]:
     """Lines describing the plan: its steps, spectrum counts and the duration estimate."""
+    from stm_andreev.config.base import duration_text
     from stm_andreev.procedures.checks import estimate_plan
 
     if plan.n_spectra > station.limits.max_plan_spectra:
@@ -73,6 +77,10 @@ def plan_summary(plan: PlanConfig, source: str, station: StationConfig) -> list[
     for step, est in zip(plan.steps, estimate.steps, strict=True):
         label = f" [{step.label}]" if step.label else ""
         lines.append(f"  {est.index + 1}. {step.describe()}{label} -> {est.n_spectra} spectra")
+        overhead = step.overhead_s(station.limits.setpoint_ramp_A_per_s)
+        if overhead:
+            lines.append(f"     step time: at least {duration_text(est.min_s)}, of which "
+                         f"{duration_text(overhead)} tip moves, settling and drift references")
     lines.append(f"  total: {estimate.n_spectra} spectra, {estimate.n_points} bias points; "
                  f"estimated duration {estimate.text()}")
     return lines

@@ -135,6 +135,7 @@ def _run(args) -> int:
     from stm_andreev.engine import RunControl, RunEngine
     from stm_andreev.engine.runner import POINT_KEYS, takes_continuous_spectra
     from stm_andreev.procedures.cooldown import split_plan
+    from stm_andreev.procedures.grid import grid_geometry
     from stm_andreev.station import Station
     from stm_andreev.storage import RunWriter
     # Cooldown steps take no spectra: they log into their own file before the run file exists.
@@ -183,6 +184,7 @@ def _run(args) -> int:
                 snapshot=station.snapshot(),
                 point_keys=POINT_KEYS,
                 continuous=takes_continuous_spectra(points),
+                grid=grid_geometry(plan),
             )
         control = RunControl(writer.path)
         control.install_signal_handlers()

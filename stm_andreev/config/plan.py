@@ -29,9 +29,10 @@ from stm_andreev.config.base import (
 from stm_andreev.config.errors import KeyedValueError
 
 STEP_KINDS = ("setpoint_sweep", "temperature_sweep", "overnight_grid", "position_survey",
-              "cooldown", "single_spectrum")
+              "cooldown", "single_spectrum", "grid")
 
 MAX_POSITION_M = 1e-4  # beyond any piezo scan range: a larger number is a unit mistake
+MAX_GRID_PIXELS_PER_SIDE = 4096
 
 Temperature = Annotated[float, Field(gt=0, le=300)]
 Current = Annotated[float, Field(gt=0, le=1e-3)]
@@ -209,6 +210,16 @@ class _StepMixin:
     def position_sequence_m(self) -> np.ndarray:
         """Tip positions (x, y) visited, m, shape (n, 2) (empty: stay where the tip is)."""
         return np.zeros((0, 2))
+
+    def scan_extent_m(self) -> np.ndarray:
+        """Every lab-frame point (x, y) the tip may be sent to, m, shape (n, 2): the positions,
+        or for a grid the corners of its area (widened by the drift allowance) and of its drift
+        reference patch. Checked against the piezo's scan range before anything moves."""
+        return self.position_sequence_m()
+
+    def overhead_s(self, ramp_A_per_s: float) -> float:
+        """Station time the step spends outside its spectra (tip moves, drift references), s."""
+        return 0.0
 
     @property
     def n_spectra(self) -> int:
@@ -468,9 +479,165 @@ class SingleSpectrumStep(_OptionalPlace, _StepMixin, SpectrumParams):
                 f"{si(self.setpoint_A, 'A')}, V_sp {si(self.V_sp_V, 'V')}; {self._bias_text()}")
 
 
+class GridStep(_StepMixin, SpectrumParams):
+    """A spectrum at every pixel of an ``nx`` x ``ny`` raster (x inner, y outer): a map.
+
+    The area is a rectangle ``size_m`` = (width, height) centred on ``centre_m`` and turned by
+    ``rotation_deg`` (counter-clockwise) about it; pixels span it edge to edge. Between pixels
+    the setpoint drops to ``move_setpoint_A`` with the z-controller on, the tip moves at
+    ``move_speed_m_per_s``, waits ``move_settle_s`` and its height z is read (the topography
+    of the pixel); then the setpoint goes to ``setpoint_A`` and the spectrum is taken as in
+    every other step. ``drift_every`` > 0: every so many pixels a small topograph (a square
+    patch of ``drift_patch_points`` x ``drift_patch_points`` z readings over ``drift_patch_m``)
+    centred on the fixed point ``drift_reference_m`` is matched to the first one, and the
+    measured lateral shift is added to every commanded position; a shift beyond
+    ``drift_max_m`` pauses the run instead.
+    Pixel (iy, ix) is point ``iy * nx + ix`` of the step.
+    """
+
+    union_tag: ClassVar[str | None] = "grid"
+    kind: Literal["grid"]
+    label: str | None = None
+    temperature_K: Temperature | None = None
+    centre_m: Position
+    size_m: tuple[Annotated[float, Field(ge=0, le=2 * MAX_POSITION_M)],
+                  Annotated[float, Field(ge=0, le=2 * MAX_POSITION_M)]]
+    rotation_deg: float = Field(0.0, ge=-360, le=360)
+    nx: int = Field(ge=1, le=MAX_GRID_PIXELS_PER_SIDE)
+    ny: int = Field(ge=1, le=MAX_GRID_PIXELS_PER_SIDE)
+    setpoint_A: Current
+    move_setpoint_A: Current
+    move_speed_m_per_s: PositiveFloat = Field(50e-9, le=1e-5)
+    move_settle_s: NonNegativeFloat = Field(0.2, le=600)
+    drift_every: int = Field(0, ge=0, le=1_000_000)
+    drift_reference_m: Position | None = None
+    drift_patch_m: PositiveFloat = Field(8e-9, le=1e-6)
+    drift_patch_points: int = Field(9, ge=5, le=64)
+    drift_max_m: PositiveFloat = Field(20e-9, le=1e-5)
+
+    @model_validator(mode="after")
+    def _grid(self) -> GridStep:
+        problems = []
+        if self.move_setpoint_A > self.setpoint_A:
+            problems.append((("move_setpoint_A",), (
+                f"must not exceed setpoint_A ({self.setpoint_A:g} A): the tip moves at the "
+                f"lower, safer current; got {self.move_setpoint_A:g}")))
+        for axis, n, size in ((0, self.nx, self.size_m[0]), (1, self.ny, self.size_m[1])):
+            name = "nx" if axis == 0 else "ny"
+            if n > 1 and size == 0:
+                problems.append((("size_m", axis), f"is 0 with {name} = {n}: every pixel would "
+                                                   "sit on the same spot"))
+        if self.drift_every > 0 and self.drift_reference_m is None:
+            problems.append((("drift_reference_m",), "is needed with drift_every > 0 (the "
+                                                     "fixed point re-measured every "
+                                                     f"{self.drift_every} pixels)"))
+        if problems:
+            raise KeyedValueError(problems)
+        return self
+
+    @property
+    def n_spectra(self) -> int:
+        # Counted, not listed: a grid is sized (and refused if too big) before it is expanded.
+        return self.nx * self.ny
+
+    def pixel_offsets_m(self) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y): pixel offsets from the centre along the grid's own axes, m ([nx], [ny])."""
+        def axis(n: int, size: float) -> np.ndarray:
+            return np.zeros(1) if n == 1 else np.linspace(-size / 2, size / 2, n)
+        return axis(self.nx, self.size_m[0]), axis(self.ny, self.size_m[1])
+
+    def to_lab_m(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Grid-frame offsets (u along the grid's x, v along its y) to lab-frame x, y, m."""
+        a = math.radians(self.rotation_deg)
+        c, s = math.cos(a), math.sin(a)
+        x0, y0 = self.centre_m
+        return x0 + c * u - s * v, y0 + s * u + c * v
+
+    def pixel_positions_m(self) -> tuple[np.ndarray, np.ndarray]:
+        """Nominal lab-frame (x, y) of every pixel, m, each [ny, nx]."""
+        u, v = self.pixel_offsets_m()
+        uu, vv = np.meshgrid(u, v)
+        return self.to_lab_m(uu, vv)
+
+    def setpoint_sequence_A(self) -> np.ndarray:
+        return np.full(self.n_spectra, float(self.setpoint_A))
+
+    def temperature_sequence_K(self) -> np.ndarray:
+        return np.zeros(0) if self.temperature_K is None else np.array([self.temperature_K])
+
+    def position_sequence_m(self) -> np.ndarray:
+        x, y = self.pixel_positions_m()
+        return np.column_stack([x.ravel(), y.ravel()])
+
+    def drift_patch_offsets_m(self) -> np.ndarray:
+        """Positions along each axis of the drift reference patch, relative to its centre, m."""
+        half = self.drift_patch_m / 2
+        return np.linspace(-half, half, self.drift_patch_points)
+
+    def scan_extent_m(self) -> np.ndarray:
+        w, h = self.size_m
+        # Drift correction may shift every commanded position by up to drift_max_m.
+        margin = self.drift_max_m if self.drift_every > 0 else 0.0
+        hw, hh = w / 2 + margin, h / 2 + margin
+        u = np.array([-hw, hw, hw, -hw])
+        v = np.array([-hh, -hh, hh, hh])
+        x, y = self.to_lab_m(u, v)
+        points = [np.column_stack([x, y])]
+        if self.drift_every > 0 and self.drift_reference_m is not None:
+            rx, ry = self.drift_reference_m
+            reach = self.drift_patch_m / 2 + margin
+            points.append(np.array([[rx - reach, ry - reach], [rx + reach, ry - reach],
+                                    [rx + reach, ry + reach], [rx - reach, ry + reach]]))
+        return np.concatenate(points)
+
+    def n_drift_references(self) -> int:
+        """How many drift re-references the grid takes (the first one included)."""
+        if self.drift_every == 0:
+            return 0
+        return 1 + (self.n_spectra - 1) // self.drift_every
+
+    def overhead_s(self, ramp_A_per_s: float) -> float:
+        x, y = self.pixel_positions_m()
+        xs, ys = x.ravel(), y.ravel()
+        path = float(np.hypot(np.diff(xs), np.diff(ys)).sum())
+        n = self.n_spectra
+        # Down to the move setpoint and back up at every pixel; then move, settle, read z.
+        ramps = 2 * n * abs(self.setpoint_A - self.move_setpoint_A) / ramp_A_per_s
+        moves = path / self.move_speed_m_per_s + n * self.move_settle_s
+        drift = 0.0
+        if self.drift_every > 0:
+            rx, ry = self.drift_reference_m
+            # To the reference and back (from the grid's farthest corner at worst), one patch
+            # (n rows of n points, back to the start of each row).
+            reach = 2 * float(np.hypot(xs - rx, ys - ry).max())
+            n = self.drift_patch_points
+            patch = 3 * n * self.drift_patch_m / self.move_speed_m_per_s
+            per_point = n * n * self.move_settle_s
+            drift = self.n_drift_references() * (reach / self.move_speed_m_per_s + patch
+                                                 + per_point)
+        return ramps + moves + drift
+
+    def grid_points(self) -> list[GridPoint]:
+        x, y = self.pixel_positions_m()
+        T = self.temperature_K
+        return [GridPoint(T, (float(px), float(py)), float(self.setpoint_A), 0)
+                for px, py in zip(x.ravel(), y.ravel(), strict=True)]
+
+    def describe(self) -> str:
+        drift = (f"drift re-reference every {self.drift_every} pixels at "
+                 f"({si(self.drift_reference_m[0], 'm')}, {si(self.drift_reference_m[1], 'm')})"
+                 if self.drift_every else "no drift correction")
+        rot = f", rotated {self.rotation_deg:g} deg" if self.rotation_deg else ""
+        return (f"grid{_temp_text(self.temperature_sequence_K())}: {self.nx} x {self.ny} pixels "
+                f"over {si(self.size_m[0], 'm')} x {si(self.size_m[1], 'm')} centred at "
+                f"({si(self.centre_m[0], 'm')}, {si(self.centre_m[1], 'm')}){rot}; spectra at "
+                f"{si(self.setpoint_A, 'A')}, moves at {si(self.move_setpoint_A, 'A')}; {drift};"
+                f" V_sp {si(self.V_sp_V, 'V')}; {self._bias_text()}")
+
+
 StepConfig = Annotated[
     SetpointSweepStep | TemperatureSweepStep | OvernightGridStep | PositionSurveyStep
-    | CooldownStep | SingleSpectrumStep,
+    | CooldownStep | SingleSpectrumStep | GridStep,
     Field(discriminator="kind"),
 ]
 
@@ -518,6 +685,11 @@ class PlanConfig(Strict):
                     break
             else:
                 seen_spectra = True
+        grids = [i for i, step in enumerate(self.steps) if isinstance(step, GridStep)]
+        if len(grids) > 1:
+            problems.append((("steps", grids[1], "kind"), (
+                "a plan holds at most one grid step (a run file has one /entry/grid): run "
+                "each grid as a plan of its own")))
         widths = {step.n_bias for step in self.steps if isinstance(step, SpectrumParams)}
         if len(widths) > 1:
             first = next(s.n_bias for s in self.steps if isinstance(s, SpectrumParams))

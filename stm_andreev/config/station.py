@@ -91,6 +91,30 @@ def _sample_tag(value: Any) -> str:
     return "custom" if isinstance(value, (dict, CustomSample)) else "preset"
 
 
+class SurfaceConfig(Strict):
+    """The simulated sample's topography: a smooth seeded random surface (m)."""
+
+    rms_m: NonNegativeFloat = Field(0.1e-9, le=10e-9)
+    correlation_length_m: PositiveFloat = Field(3e-9, le=1e-6)
+
+
+class DriftConfig(Strict):
+    """The simulated lab's thermal drift of the sample under the piezo: a constant velocity
+    (x, y, z in m per hour of station time) plus a slow seeded wander of amplitude
+    ``wander_m`` and period ``wander_period_s`` on each axis."""
+
+    velocity_m_per_h: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    wander_m: NonNegativeFloat = Field(0.0, le=1e-6)
+    wander_period_s: PositiveFloat = Field(3600.0, le=1e7)
+
+    @field_validator("velocity_m_per_h")
+    @classmethod
+    def _speed(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(abs(v) > 1e-6 for v in value):
+            raise ValueError(f"drift beyond 1 um per hour ({value}); values are in m/h")
+        return value
+
+
 class SimulationConfig(Strict):
     """The simulated lab: sample, tip, randomness, clock, transport and faults.
 
@@ -113,6 +137,9 @@ class SimulationConfig(Strict):
     transport: Literal["inprocess", "tcp"] = "inprocess"
     modulation_divider: float = Field(1000.0, ge=1, le=1e6)
     faults: list[FaultConfig] = Field(default_factory=list)
+    # None: a flat sample that does not drift (every dry run before maps)
+    surface: SurfaceConfig | None = None
+    drift: DriftConfig | None = None
 
     @field_validator("tip_xy_m")
     @classmethod
@@ -145,6 +172,22 @@ class Limits(Strict):
     # front instead of running for years or exhausting memory.
     max_plan_spectra: int = Field(100_000, ge=1, le=10_000_000)
     max_plan_duration_days: PositiveFloat = Field(60.0, le=3650)
+    # The piezo's lateral scan range, lab frame: [[x_min, x_max], [y_min, y_max]] in m. Every
+    # position a plan sends the tip to must lie inside; a grid plan needs it.
+    scan_range_m: tuple[tuple[float, float], tuple[float, float]] | None = None
+
+    @field_validator("scan_range_m")
+    @classmethod
+    def _scan(cls, value):
+        if value is None:
+            return value
+        for axis, (low, high) in zip("xy", value, strict=True):
+            if not low < high:
+                raise ValueError(f"{axis}: expected [min, max] with min < max; got [{low}, {high}]")
+            if max(abs(low), abs(high)) > 1e-4:
+                raise ValueError(f"{axis} range beyond 100 um ([{low}, {high}]); values are in "
+                                 "metres")
+        return value
 
     @field_validator("allowed_heater_ranges")
     @classmethod

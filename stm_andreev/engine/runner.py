@@ -36,6 +36,7 @@ from stm_andreev.procedures import (
     TemperatureExcursion,
     take_spectrum,
 )
+from stm_andreev.procedures.grid import GridSession, PixelPlace
 from stm_andreev.procedures.spectroscopy import PreampSaturation
 from stm_andreev.procedures.temperature import set_temperature, wait_for_temperature
 from stm_andreev.storage import RunWriter
@@ -106,6 +107,9 @@ class RunEngine:
         self.summary = RunSummary(str(writer.path), len(points))
         self._target_K: float | None = None
         self._excursion_K = 0.0
+        self._grid: GridSession | None = None  # made at the first grid pixel
+        self._place: PixelPlace | None = None  # where the present grid pixel was taken
+        self._spectrum_start_s = math.nan
 
     # ------------------------------------------------------------------ events
     def event(self, kind: str, message: str, point: Point | None = None) -> None:
@@ -223,13 +227,36 @@ class RunEngine:
             self._target_K = point.temperature_K
             self.event("temperature", f"going to {point.temperature_K:g} K", point)
             wait_for_temperature(station, point.temperature_K, check=self.control.check_abort)
-        if point.position_m is not None:
+        if point.grid is not None:
+            self._place = self._grid_session().prepare(
+                station, point.grid, point.position_m, point.settings.V_sp_V,
+                self._nominal_of(point.grid.move), lambda kind, text: self.event(kind, text, point),
+                self.writer.set_grid_reference, check=self.control.check_abort)
+        elif point.position_m is not None:
             x, y = point.position_m
             current = station.feedback.get_tip_position()
             if not np.allclose(current, (x, y), atol=1e-12):
                 station.feedback.set_tip_position(x, y)
 
+    def _grid_session(self) -> GridSession:
+        if self._grid is None:
+            # A resumed run picks up the stored drift reference and the last correction.
+            self._grid = GridSession(self.writer.grid_state())
+        return self._grid
+
+    def _nominal_of(self, move):
+        points = self.points
+
+        def nominal(pixel: int) -> tuple[float, float]:
+            # Points are numbered from 0 in plan order; a grid's pixel k is its point
+            # first_point + k (the engine may hold the points from a later step on only).
+            index = move.first_point + pixel - points[0].index
+            return points[index].position_m
+
+        return nominal
+
     def _take(self, point: Point):
+        self._spectrum_start_s = self.station.clock.now()
         self._excursion_K = 0.0
         target = point.temperature_K
 
@@ -352,6 +379,14 @@ class RunEngine:
         if getattr(self.writer, "stores_sigma", False):  # a run with continuous spectra
             record.update(ramp_record(spectrum, self.writer.record_names))
             sigma = spectrum.G_sigma_S
+        extra = {}
+        if point.grid is not None:
+            place = self._place
+            extra["grid"] = {
+                "z_m": place.z_m, "pos_x_m": place.pos_x_m, "pos_y_m": place.pos_y_m,
+                "time_s": self._spectrum_start_s,
+                "T_K": 0.5 * (record["temperature_before_K"] + record["temperature_after_K"]),
+            }
         self.writer.append_spectrum(
             point.index,
             bias_V=spectrum.bias_V,
@@ -360,7 +395,10 @@ class RunEngine:
             Y_V=spectrum.Y_V,
             record=record,
             **({} if sigma is None else {"G_sigma_S": sigma}),
+            **extra,
         )
+        if point.grid is not None:
+            self._grid.pixel_taken(point.grid)
         self.summary.measured += 1
         self.summary.last_spectrum = {
             "point_index": point.index,

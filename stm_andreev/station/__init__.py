@@ -295,6 +295,8 @@ def _make_lab(config: StationConfig, clock: Clock):
         seed=sim.seed,
         tip_xy_m=tuple(sim.tip_xy_m),
         modulation_divider=sim.modulation_divider,
+        surface=sim.surface,
+        drift=sim.drift,
     )
 
 

@@ -37,6 +37,7 @@ import numpy as np
 
 from .errors import RecordFieldError
 from .nexus import lay_out_nxsts
+from .grid_layout import GridGeometry, create_grid_layout
 
 # Conductance quantum 2e^2/h in siemens (exact since the 2019 SI redefinition, rounded to 10
 # significant digits). Kept here so the storage layer has no import-time dependency on physics.
@@ -280,6 +281,7 @@ def create_layout(
     start_time: str,
     file_name: str,
     spectrum_sigma: bool = False,
+    grid: GridGeometry | None = None,
 ) -> None:
     """Create every group and dataset of an empty run file (call before enabling SWMR).
 
@@ -377,6 +379,7 @@ def create_layout(
     for column in EVENT_COLUMNS:
         _growing(events, column, EVENT_CHUNK_ROWS)
 
+    create_grid_layout(f, grid)  # /entry/grid of a map (storage/grid_layout.py)
     # Last, after every group it may refer to (a grid's default plot): docs/nexus.md.
     lay_out_nxsts(f, n_bias=n_bias, metadata=metadata, software_version=software_version)
 

@@ -46,6 +46,7 @@ from .errors import (
     UnwritableLocationError,
     WriterClosedError,
 )
+from .grid_layout import GridFiller, GridGeometry
 from .h5open import open_h5
 from .layout import (
     BIAS_AXIS,
@@ -253,6 +254,7 @@ class RunWriter:
         self._end_time = file[END_TIME]
         self._bias_axis = file[BIAS_AXIS]
         self._record_names = frozenset(c.name for c in self._columns)
+        self._grid = GridFiller.open(file)
 
     # ----------------------------------------------------------------------------- opening
     @classmethod
@@ -268,6 +270,7 @@ class RunWriter:
         snapshot: Mapping[str, Any],
         point_keys: Sequence[str] | None = None,
         continuous: bool = False,
+        grid: GridGeometry | None = None,
     ) -> RunWriter:
         """Create a new run file at ``path``, laid out in full, open for SWMR appending.
 
@@ -278,6 +281,7 @@ class RunWriter:
         per-spectrum table; a suffix such as ``_K``, ``_V`` or ``_W`` gives the unit.
         ``continuous``: the run takes continuous spectra, so the file also has the per-point
         uncertainty ``G_sigma_S`` and the ramp columns (:data:`~.layout.RAMP_COLUMNS`).
+        ``grid`` lays out ``/entry/grid`` for a run with a map (storage/grid_layout.py).
 
         Raises RunFileExistsError (never overwrites), UnwritableLocationError (missing or
         unwritable directory), InsufficientDiskSpaceError (free space below the planned size
@@ -302,6 +306,8 @@ class RunWriter:
                                      "overwritten (resume it or choose a new name)")
         needed = estimated_size_bytes(n_bias, n_planned, len(columns), text_bytes,
                                       n_spectrum_datasets=len(SPECTRUM_DATASETS) + continuous)
+        if grid is not None:
+            needed += grid.size_bytes()
         if path.parent.is_dir():
             free = shutil.disk_usage(path.parent).free
             if free < needed:
@@ -329,6 +335,7 @@ class RunWriter:
                 start_time=utc_now_iso(),
                 file_name=path.name,
                 spectrum_sigma=continuous,
+                grid=grid,
             )
             # SWMR last: no dataset or attribute can be created once it is on.
             file.swmr_mode = True
@@ -438,6 +445,11 @@ class RunWriter:
             raise NotARunFileError(f"{path}: the ledger confirms rows that are missing")
         for ds in row_datasets:
             ds.resize(n_rows, axis=0)
+        grid = GridFiller.open(file)
+        if grid is not None:
+            cleared = grid.reconcile(finished)
+            if cleared:
+                log.info("%s: %d grid pixel(s) written but never confirmed cleared", path, cleared)
         event_datasets = [file[EVENTS][c.name] for c in EVENT_COLUMNS]
         n_events = min(ds.shape[0] for ds in event_datasets)
         for ds in event_datasets:
@@ -518,6 +530,7 @@ class RunWriter:
         Y_V: ArrayLike,
         record: Mapping[str, Any],
         G_sigma_S: ArrayLike | None = None,
+        grid: Mapping[str, float] | None = None,
     ) -> None:
         """Store one spectrum and its per-spectrum record, then confirm it in the ledger.
 
@@ -525,7 +538,9 @@ class RunWriter:
         V) are arrays of n_bias values; NaN is allowed in G, X, Y (a failed acquisition flagged
         by ``status_code``). G in units of 2e^2/h is derived. ``record`` maps per-spectrum
         column names (see :data:`~.layout.POINT_COLUMNS` plus the run's extra keys) to values;
-        missing or None values are stored as NaN / -1 / "".
+        missing or None values are stored as NaN / -1 / "". A point that is a pixel of the
+        run's grid also needs ``grid``: its values (``pos_x_m``, ``pos_y_m``, ``z_m``,
+        ``T_K``, ``time_s``); the spectrum is copied to its pixel of ``/entry/grid``.
 
         Raises PointIndexError, DuplicatePointError, SpectrumDataError, RecordFieldError
         (nothing is written then), WriterClosedError, RunFileWriteError or
@@ -536,7 +551,7 @@ class RunWriter:
         room is an error (SpectrumDataError).
         """
         with self._mutex:
-            self._append_spectrum(point_index, bias_V, G_S, X_V, Y_V, record, G_sigma_S)
+            self._append_spectrum(point_index, bias_V, G_S, X_V, Y_V, record, G_sigma_S, grid)
 
     def _append_spectrum(
         self,
@@ -547,9 +562,16 @@ class RunWriter:
         Y_V: ArrayLike,
         record: Mapping[str, Any],
         G_sigma_S: ArrayLike | None = None,
+        grid: Mapping[str, float] | None = None,
     ) -> None:
         self._check_writable()
         index = self._check_point(point_index)
+        pixel = None
+        if self._grid is not None and self._grid.pixel_of(index) is not None:
+            pixel = GridFiller.check_values(grid, index)
+        elif grid is not None:
+            raise RecordFieldError(f"point {index} is not a pixel of this run's grid; it takes "
+                                   "no grid values")
         arrays = {
             "bias_V": _as_spectrum(bias_V, "bias_V", self._n_bias),
             "G_S": _as_spectrum(G_S, "G_S", self._n_bias),
@@ -577,14 +599,34 @@ class RunWriter:
                 write_sweep(self._file, arrays["bias_V"])  # NXsts sweep fields
             for name, rows in self._column_rows:
                 rows.write(k, values[name])
+            if pixel is not None:
+                self._grid.write_pixel(index, arrays["G_S"], arrays["G_G0"], pixel)
             # The row must be on disk before the ledger names it.
             self._file.flush()
             self._fault("row_written", index)
             self._ledger_rows.write(k, index)
+            if pixel is not None:
+                self._grid.mark_done(index)  # flushed with the ledger entry it mirrors
             self._fault("ledger_written", index)
             self._file.flush()
         self._finished[index] = True
         self._n_rows = k + 1
+
+    def grid_state(self) -> dict:
+        """The grid's stored drift reference and last pixel ({} for a run without a grid);
+        see :meth:`~.grid_layout.GridFiller.state`."""
+        with self._mutex:
+            return {} if self._grid is None else self._grid.state()
+
+    def set_grid_reference(self, profiles: ArrayLike) -> None:
+        """Store the grid's drift reference patch ([n, n] z in m) and flush."""
+        with self._mutex:
+            self._check_writable()
+            if self._grid is None:
+                raise RecordFieldError("this run has no grid: no drift reference to store")
+            with self._guard("storing the drift reference"):
+                self._grid.set_reference(np.asarray(profiles, dtype=np.float64))
+                self._file.flush()
 
     def log_event(
         self, kind: str, message: str, *, time_s: float, point_index: int = -1
