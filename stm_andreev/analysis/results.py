@@ -75,6 +75,10 @@ class SpectrumResult:
         number never appears plain."""
         if value is None:
             return "none"
+        if error is not None and math.isfinite(error) and error > 0:
+            # Two significant digits of the error, at least ``digits`` decimals: a 0.01 ueV
+            # error printed as "±0.0" reads as an exact number.
+            digits = min(max(digits, 1 - math.floor(math.log10(error * scale))), 9)
         text = f"{value * scale:.{digits}f}"
         if error is not None:
             text += f"±{error * scale:.{digits}f}"

@@ -36,8 +36,8 @@ import h5py
 import numpy as np
 
 from .errors import RecordFieldError
-from .nexus import lay_out_nxsts
 from .grid_layout import GridGeometry, create_grid_layout
+from .nexus import lay_out_nxsts
 
 # Conductance quantum 2e^2/h in siemens (exact since the 2019 SI redefinition, rounded to 10
 # significant digits). Kept here so the storage layer has no import-time dependency on physics.
