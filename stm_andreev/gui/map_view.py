@@ -357,7 +357,6 @@ class MapPanel(QtWidgets.QWidget):
             mask = data.state == code
             item.setData(xx[mask], yy[mask])
         self.colour_bar.setLevels(self.levels)
-        self.colour_bar.getAxis("right").setLabel(q.title, **{"font-size": f"{theme.FONT_PT}pt"})
         counts = {name: int(np.sum(data.state == code)) for name, code in
                   (("failed", FAILED), ("poor", POOR), ("n/a", NOT_APPLICABLE),
                    ("not measured", NOT_MEASURED))}
@@ -415,7 +414,7 @@ class MapPanel(QtWidgets.QWidget):
                                                       unit=q.unit))
         extra = []
         for name in ("model", "reason"):
-            if name in self.results:
+            if name in self.results and str(self.results[name].values[iy, ix]):
                 extra.append(f"{name}: {html.escape(str(self.results[name].values[iy, ix]))}")
         return "<b>Map results</b><br>" + "<br>".join(rows + extra)
 

@@ -10,6 +10,7 @@ from stm_andreev.physics import G0_S, conductance, get_sample
 
 N_BIAS = 121
 PIXEL_M = 2e-9
+NOISE = 0.005  # of G_N, white
 GRADE_ATTRS = {"flag_values": [0, 1, 2, 3], "flag_meanings": "good poor failed not_applicable"}
 
 
@@ -31,11 +32,12 @@ def make_cube(ny: int = 6, nx: int = 8, *, n_done: int | None = None,
     done = np.zeros((ny, nx), dtype=bool)
     n_done = ny * nx if n_done is None else n_done
     G_N = 2.0  # units of 2e^2/h
+    rng = np.random.default_rng(17)
     for k in range(n_done):
         iy, ix = divmod(k, nx)
         g = conductance(bias, Eg_eV=pixel_gap_eV(iy, ix, nx), Dc_eV=sample.delta_c_eV(0.065),
                         Z=0.8, gamma_eV=sample.gamma_eV, T_K=0.065, Vmod_rms_V=20e-6)
-        G[iy, ix] = g * G_N
+        G[iy, ix] = g * G_N + rng.normal(0.0, NOISE * G_N, n_bias)
         z[iy, ix] = 1e-10 * np.sin(ix / 2.0) + 0.3e-10 * iy
         T[iy, ix] = 0.065
         t[iy, ix] = 30.0 * k

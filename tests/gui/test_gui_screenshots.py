@@ -148,3 +148,30 @@ def test_gui_command_screenshot_of_an_attached_run(tmp_path, physics_run):
     )
     assert result.returncode == 0, result.stderr
     _check_png(png)
+
+
+def test_screenshot_map_panel(qtbot, shots):
+    """A 24 x 32 grid two-thirds done: E_g with its grades, a clicked pixel's real fit."""
+    from stm_andreev.gui import map_source
+    from stm_andreev.gui.map_view import MapPanel
+
+    from .grid_cubes import make_cube, make_results
+
+    cube = make_cube(24, 32, n_done=520, n_bias=151)
+    rng = np.random.default_rng(3)
+    done = np.argwhere(cube["done"].values)
+    picks = done[rng.choice(len(done), 40, replace=False)]
+    grades = {(int(iy), int(ix)): 2 if k < 12 else 1 for k, (iy, ix) in enumerate(picks)}
+    results = make_results(cube, grades)
+    panel = MapPanel(fitter=map_source._fit_pixel_here)
+    qtbot.addWidget(panel)
+    panel.resize(1500, 800)
+    panel.show()
+    panel.set_sources(lambda: cube, lambda: results, title="<b>grid-InO2.h5</b>: grid (running)")
+    panel.quantity_box.setCurrentIndex(panel.quantity_box.findData("E_g"))
+    with qtbot.waitSignal(panel.fit_shown, timeout=120_000):
+        panel.select_pixel(8, 20)
+    qtbot.wait(50)
+    panel.grab().save(str(shots / "map_panel.png"))
+    _check_png(shots / "map_panel.png")
+    panel.stop()
