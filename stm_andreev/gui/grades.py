@@ -110,11 +110,12 @@ def result_lines(result) -> list[tuple[str, str]]:
     return lines
 
 
-def result_html(result) -> str:
-    """One block of rich text: model, grade with reason, every value (see :func:`result_lines`)."""
+def result_html(result, sep: str = "<br>") -> str:
+    """Rich text: model, grade with reason, then every value (see :func:`result_lines`),
+    separated by ``sep``."""
     colour = GRADE_COLOURS[grade_name(result.quality)]
     head = (f"<b>{html.escape(result.model)}</b> fit, grade "
             f"<b style='color:{colour}'>{html.escape(result.quality)}</b>"
             f" <small>({html.escape(result.quality_reason)})</small>")
-    rows = "<br>".join(f"{html.escape(k)} = {v}" for k, v in result_lines(result))
-    return f"{head}<br>{rows}"
+    rows = sep.join(f"{html.escape(k)} = {v}" for k, v in result_lines(result))
+    return f"{head}{sep}{rows}"

@@ -24,6 +24,7 @@ import pyqtgraph as pg
 from PyQt5 import QtCore, QtWidgets
 
 from . import map_source, theme
+from .fit_worker import FitRunner
 from .grades import result_html, value_html
 from .map_model import (
     DEFAULT_PERCENTILES,
@@ -47,31 +48,8 @@ Loader = Callable[[], Any]
 Fitter = Callable[[Any, int, int], Any]
 #: Poll period while following a grid (ms): a pixel takes seconds, so 1 Hz shows each one.
 POLL_MS = 1000
-#: Longest wait for a running pixel fit when the panel closes (ms).
-FIT_STOP_MS = 30_000
 LEGEND = ("blank: not measured yet · grey with ×: fit failed · ○: poor fit · "
           "pale grey: does not apply to the pixel (e.g. Δc without Andreev channel)")
-
-
-class _FitSignals(QtCore.QObject):
-    done = QtCore.pyqtSignal(int, object, str)
-
-
-class _FitTask(QtCore.QRunnable):
-    """Fits one pixel off the GUI thread; reports (token, Analysis or None, error text)."""
-
-    def __init__(self, fitter: Fitter, cube, iy: int, ix: int, token: int) -> None:
-        super().__init__()
-        self.fitter, self.cube, self.iy, self.ix, self.token = fitter, cube, iy, ix, token
-        self.signals = _FitSignals()
-
-    def run(self) -> None:
-        try:
-            analysis = self.fitter(self.cube, self.iy, self.ix)
-        except Exception as exc:  # shown next to the spectrum, never lost in the thread
-            self.signals.done.emit(self.token, None, f"{type(exc).__name__}: {exc}")
-        else:
-            self.signals.done.emit(self.token, analysis, "")
 
 
 class MapPanel(QtWidgets.QWidget):
@@ -101,10 +79,8 @@ class MapPanel(QtWidgets.QWidget):
         self.levels = (0.0, 1.0)
         self.selected: tuple[int, int] | None = None
         self.analysis = None
-        self._fit_token = 0
-        self._task: _FitTask | None = None
-        self._pool = QtCore.QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
+        self.fits = FitRunner(self)
+        self.fits.finished.connect(self._fit_done)
         self._x = self._y = np.zeros(0)
         self._lut = theme.colormap().getLookupTable(nPts=256, alpha=False)
         self._build()
@@ -236,7 +212,7 @@ class MapPanel(QtWidgets.QWidget):
         self.cube = self.results = None
         self.selected = None
         self.analysis = None
-        self._fit_token += 1
+        self.fits.cancel()
         self.cursor.setData([], [])
         self.spectrum_curve.setData([], [])
         self.fit_curve.setData([], [])
@@ -266,8 +242,7 @@ class MapPanel(QtWidgets.QWidget):
     def stop(self) -> None:
         """Stop polling and wait for a pixel fit in flight."""
         self.timer.stop()
-        self._fit_token += 1
-        self._pool.waitForDone(FIT_STOP_MS)
+        self.fits.stop()
 
     def poll(self) -> None:
         """Read the sources again and redraw (a live grid gains pixels)."""
@@ -393,11 +368,8 @@ class MapPanel(QtWidgets.QWidget):
         _bias, _G, done = map_source.pixel_spectrum(self.cube, iy, ix)
         if not done:
             return
-        self._fit_token += 1
-        task = _FitTask(self.fitter, self.cube, iy, ix, self._fit_token)
-        task.signals.done.connect(self._fit_done)
-        self._task = task  # the signals object must outlive the thread's emit
-        self._pool.start(task)
+        fitter, cube = self.fitter, self.cube
+        self.fits.submit(lambda: fitter(cube, iy, ix))
 
     def _results_html(self, iy: int, ix: int) -> str:
         if self.results is None:
@@ -447,9 +419,9 @@ class MapPanel(QtWidgets.QWidget):
                          + result_html(self.analysis.result))
         self.pixel_text.setText("<br>".join(parts))
 
-    def _fit_done(self, token: int, analysis, error: str) -> None:
-        if token != self._fit_token or self.selected is None:
-            return  # a newer pixel was clicked meanwhile
+    def _fit_done(self, analysis, error: str) -> None:
+        if self.selected is None:
+            return
         iy, ix = self.selected
         if analysis is None:
             self._show_pixel_data(iy, ix)
