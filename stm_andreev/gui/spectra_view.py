@@ -55,7 +55,11 @@ class LiveSpectraWidget(QtWidgets.QWidget):
     :param follower_factory: opens a :class:`~.runfile.RunFollower` on a path (tests and the
         browser pass their own; default: a live SWMR reader).
     :param interval_ms: poll and redraw period (ms), 50-200 for 5-20 Hz.
+
+    Emits :attr:`row_shown` with the row number each time the current spectrum changes.
     """
+
+    row_shown = QtCore.pyqtSignal(int)
 
     def __init__(
         self,
@@ -299,6 +303,7 @@ class LiveSpectraWidget(QtWidgets.QWidget):
         T = m.temperatures_K()[row]
         I_sp = m.column("setpoint_A")[row]
         G_sp = m.column("G_sp_S")[row] / G0_S
+        changed = row != self._shown_row
         self._shown_row = row
         # In-line estimates, not fits: each carries its uncertainty (or says it is unknown)
         # and "ungraded"; the fit button gives graded values.
@@ -315,6 +320,8 @@ class LiveSpectraWidget(QtWidgets.QWidget):
             f"<small>(in-line estimates from {result.method}, not fits; dashed red: "
             f"±Δ<sub>c</sub>, dotted grey: ±E<sub>g</sub>)</small>"
         )
+        if changed:
+            self.row_shown.emit(row)
 
     # ------------------------------------------------------------------ graded fit
     def fit_current(self) -> None:

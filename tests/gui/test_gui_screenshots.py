@@ -175,3 +175,22 @@ def test_screenshot_map_panel(qtbot, shots):
     panel.grab().save(str(shots / "map_panel.png"))
     _check_png(shots / "map_panel.png")
     panel.stop()
+
+
+def test_screenshot_ramp_samples(qtbot, tmp_path, continuous_run, shots):
+    """The raw samples of the contact spectrum of a continuous run (engine, SR860 capture)."""
+    from stm_andreev.gui.app import GuiOptions, build_gui
+
+    gui = build_gui(GuiOptions(queue=str(tmp_path / "q.json"), runs=str(tmp_path)))
+    window = gui.window
+    qtbot.addWidget(window)
+    try:
+        window.open_run(str(continuous_run))
+        view = window.ramp
+        view.resize(1500, 750)
+        view.show()
+        qtbot.wait(50)
+        view.grab().save(str(shots / "ramp_samples.png"))
+        _check_png(shots / "ramp_samples.png", min_colours=20)
+    finally:
+        gui.close()
