@@ -68,6 +68,9 @@ def test_screenshot_live_spectra_and_colour_map(qtbot, paper_run, shots):
     qtbot.waitUntil(view._analysis_done, timeout=20_000)
     view.update_views()
     view._redraw()
+    with qtbot.waitSignal(view.fits.finished, timeout=120_000):
+        view.fit_button.click()  # the graded fit of the current spectrum, in the header
+    assert "grade" in view.fit_text.text()
     qtbot.wait(50)
     view.grab().save(str(shots / "live_spectra.png"))
     _check_png(shots / "live_spectra.png")
