@@ -323,8 +323,11 @@ class MapPanel(QtWidgets.QWidget):
         self.image.setImage(rgba(data, self.levels, self._lut), autoLevels=False,
                             levels=(0, 255))
         x, y = self._x, self._y
-        dx = float(x[1] - x[0]) if x.size > 1 else 1.0
-        dy = float(y[1] - y[0]) if y.size > 1 else 1.0
+        dx = float(x[1] - x[0]) if x.size > 1 else None
+        dy = float(y[1] - y[0]) if y.size > 1 else None
+        # a single row or column takes the other axis's pixel size (or 1 if both are single)
+        dx = dx if dx is not None else (dy if dy is not None else 1.0)
+        dy = dy if dy is not None else dx
         self.image.setRect(QtCore.QRectF(x[0] - dx / 2, y[0] - dy / 2, dx * x.size,
                                          dy * y.size))
         yy, xx = np.meshgrid(y, x, indexing="ij")
