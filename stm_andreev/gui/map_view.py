@@ -244,6 +244,11 @@ class MapPanel(QtWidgets.QWidget):
         self.timer.stop()
         self.fits.stop()
 
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        # A fit in flight must not answer into a closing panel.
+        self.stop()
+        super().closeEvent(event)
+
     def poll(self) -> None:
         """Read the sources again and redraw (a live grid gains pixels)."""
         errors = []
@@ -344,8 +349,8 @@ class MapPanel(QtWidgets.QWidget):
 
     # ------------------------------------------------------------------ pixels
     def _clicked(self, event) -> None:
-        if self.data is None or self._x.size == 0:
-            return
+        if event.double() or self.data is None or self._x.size == 0:
+            return  # a double click's first click has selected the pixel already
         pos = event.scenePos()
         if not self.map_plot.sceneBoundingRect().contains(pos):
             return
