@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stm_andreev.drivers.lockin_filter import enbw_Hz, filter_stages, settle_time_s
+from stm_andreev.storage.ramp_samples import RampSamples
 
 from .errors import LockInOverload
 from .ramp_estimator import estimate, estimator_text, resolution_limit_V
@@ -90,8 +91,10 @@ def continuous_sweep_time_s(n_bias: int, time_constant_s: float, slope_db: int,
 def sweep_continuous(station, settings: SpectrumSettings, gain: float,
                      sensitivity_V: float, check: Callable[[], None] | None = None):
     """Ramp through ``settings.bias_V`` recording the capture buffer; returns
-    (X, Y, sigma_X, info): X, Y in V rms on the grid, sigma_X one standard deviation of X,
-    info a dict of scalars for the spectrum's record."""
+    (X, Y, sigma_X, info, samples): X, Y in V rms on the grid, sigma_X one standard deviation
+    of X, info a dict of scalars for the spectrum's record, samples the raw capture and the
+    bias walk (:class:`~stm_andreev.storage.ramp_samples.RampSamples`, times from the capture
+    start) that the estimate came from."""
     fb, lockin, clock = station.feedback, station.lockin, station.clock
     if not hasattr(lockin, "start_capture"):
         raise ContinuousUnsupported(
@@ -164,4 +167,6 @@ def sweep_continuous(station, settings: SpectrumSettings, gain: float,
     }
     log.info("continuous ramp: %d samples over %.3g s, lam %.3g, width %.2f points",
              X_s.size, plan.total_s, result.lam, info["ramp_width_points_median"])
-    return result.values[:, 0], result.values[:, 1], result.sigma[:, 0], info
+    samples = RampSamples(sample_t - t_capture, np.asarray(X_s), np.asarray(Y_s),
+                          step_t - t_capture, bias[walk], tau, slope)
+    return result.values[:, 0], result.values[:, 1], result.sigma[:, 0], info, samples

@@ -198,6 +198,7 @@ def take_spectrum(
 
     G_sigma = None
     ramp_info: dict = {}
+    ramp_samples = None
     try:
         if settings.acquisition == "controller":
             X, Y = sweep_with_controller(station, settings, abort_requested, interlocks)
@@ -207,7 +208,7 @@ def take_spectrum(
             if settings.acquisition == "lockin":
                 X, Y = sweep_with_lockin(station, settings, gain, during_sweep)
             elif settings.acquisition == "continuous":
-                X, Y, sigma_X, ramp_info = sweep_continuous(
+                X, Y, sigma_X, ramp_info, ramp_samples = sweep_continuous(
                     station, settings, gain, setup["lockin_sensitivity_V"], during_sweep)
                 G_sigma = sigma_X / (gain * settings.modulation_Vrms)
             else:
@@ -237,7 +238,7 @@ def take_spectrum(
         "tip_y_m": tip_y,
         **setup,
     }
-    return Spectrum(settings.bias_V.copy(), G, X, Y, record, G_sigma, ramp_info)
+    return Spectrum(settings.bias_V.copy(), G, X, Y, record, G_sigma, ramp_info, ramp_samples)
 
 
 def _close_loop(station, settings: SpectrumSettings) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stm_andreev.config.plan import EXTERNAL_LOCKIN_MODES
+from stm_andreev.storage.ramp_samples import RampSamples
 
 
 @dataclass(frozen=True)
@@ -49,3 +50,6 @@ class Spectrum:
     #: how a continuous sweep was taken and estimated (ramp time, capture rate, regularisation,
     #: averaging width, resolution); not yet a field of the run file's record
     ramp: dict = field(default_factory=dict)
+    #: the raw capture of a continuous sweep (stored beside the run file by the engine:
+    #: stm_andreev.storage.ramp_samples); None in the other modes
+    ramp_samples: RampSamples | None = None

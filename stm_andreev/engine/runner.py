@@ -41,6 +41,7 @@ from stm_andreev.procedures.spectroscopy import PreampSaturation
 from stm_andreev.procedures.temperature import set_temperature, wait_for_temperature
 from stm_andreev.storage import RunWriter
 from stm_andreev.storage.errors import InsufficientDiskSpaceError, RunFileWriteError
+from stm_andreev.storage.ramp_samples import write_ramp_samples
 
 from .control import AbortRequested, RunControl
 from .links import LINK_ERRORS, is_command_error
@@ -375,6 +376,14 @@ class RunEngine:
             target_temperature_K=math.nan if point.temperature_K is None else point.temperature_K,
             repeat=point.repeat,
         )
+        samples = getattr(spectrum, "ramp_samples", None)
+        if samples is not None:
+            # Before the row: a reader that sees the row finds its samples. A failure to keep
+            # them costs the raw samples only, never the spectrum.
+            try:
+                write_ramp_samples(self.writer.path, point.index, samples)
+            except OSError as exc:
+                log.warning("point %d: raw ramp samples not kept: %s", point.index, exc)
         sigma = None
         if getattr(self.writer, "stores_sigma", False):  # a run with continuous spectra
             record.update(ramp_record(spectrum, self.writer.record_names))

@@ -4,8 +4,10 @@ Cheap per spectrum (a Savitzky-Golay derivative and a peak search, ~2 ms), so it
 GUI process as spectra arrive. It uses :mod:`stm_andreev.analysis` (adaptive Savitzky-Golay
 -d2G/dV2 and the symmetric Andreev-pair search); without that package it falls back to a
 fixed 30 uV Savitzky-Golay window and the symmetric maxima of -d2G/dV2, and says so in the
-``method`` text. The full fits (Dynes/BTK/two-gap, seconds per spectrum) are not run here:
-they belong to ``stm-andreev analyze`` and would compete with the acquisition for the CPU.
+``method`` text. The full fits (Dynes/BTK/two-gap, seconds per spectrum) are not run here
+for every spectrum: they belong to ``stm-andreev analyze`` and would compete with the
+acquisition for the CPU. These are estimates, not fits, and carry no fit grade: the live view
+says so next to each number and fits one spectrum (graded) when asked.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ class LiveResult:
     ``bias_V`` ascending (V) and ``minus_d2G`` (-d2G/dV2 in G0 per V^2) on it; ``delta_c_eV``
     (collective gap from the symmetric -d2G/dV2 maxima inside the gap, eV, None if no pair);
     ``E_g_eV`` (single-particle gap: the outermost symmetric -d2G/dV2 pair, i.e. the
-    coherence-peak edge, eV, None if not found); ``method`` says how they were obtained.
+    coherence-peak edge, eV, None if not found); ``method`` says how they were obtained;
+    ``delta_c_err_eV`` the noise-limited 1-sigma of Delta_c from the peak curvature (None
+    where not estimated: the fallback method, and E_g always).
     """
 
     bias_V: np.ndarray
@@ -44,6 +48,7 @@ class LiveResult:
     delta_c_eV: float | None
     E_g_eV: float | None
     method: str
+    delta_c_err_eV: float | None = None
 
 
 def _fallback_derivative(V: np.ndarray, G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -97,12 +102,14 @@ def analyze_live(
             if tunnelling and peaks.pairs_eV:
                 # Tunnelling sees E_g only: the outermost pair is the coherence-peak edge.
                 E_g = max(peaks.pairs_eV)
+            shown = peaks.found and not tunnelling
             return LiveResult(
                 sd.bias_V,
                 sd.minus_d2G,
-                peaks.delta_c_eV if peaks.found and not tunnelling else None,
+                peaks.delta_c_eV if shown else None,
                 E_g,
                 "-d2G/dV2 maxima (stm_andreev.analysis)",
+                peaks.delta_c_err_eV if shown else None,
             )
     Vs, d2 = _fallback_derivative(V, G)
     pairs = _symmetric_maxima(Vs, d2)

@@ -52,6 +52,8 @@ class SpectraModel:
         self._results: dict[int, LiveResult] = {}
         self._capacity = 0
         self.n = 0
+        #: the run file's path (named in the fits' messages)
+        self.source = "run"
 
     # ------------------------------------------------------------------ data
     def clear(self) -> None:
@@ -203,7 +205,8 @@ class SpectraModel:
         return MapImage(V, T_grid, image, T)
 
     def gaps_vs_temperature(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(T K, Delta_c eV, E_g eV) of the analysed temperature-sweep rows (NaN if none)."""
+        """(T K, Delta_c eV, E_g eV) of the analysed temperature-sweep rows (NaN if none);
+        the 1-sigma of Delta_c is :meth:`delta_c_errors`."""
         rows = [int(r) for r in self.temperature_rows() if self.has_result(int(r))]
         T = self.temperatures_K()[rows] if rows else np.zeros(0)
 
@@ -212,3 +215,27 @@ class SpectraModel:
             return np.array([math.nan if v is None else v for v in vals], dtype=float)
 
         return T, pick("delta_c_eV"), pick("E_g_eV")
+
+    def delta_c_errors(self) -> np.ndarray:
+        """1-sigma of Delta_c (eV, NaN where unknown) of the rows of
+        :meth:`gaps_vs_temperature`, in the same order."""
+        rows = [int(r) for r in self.temperature_rows() if self.has_result(int(r))]
+        errs = [self.result(r).delta_c_err_eV for r in rows]
+        return np.array([math.nan if e is None else e for e in errs], dtype=float)
+
+    def spectrum_input(self, row: int):
+        """Row ``row`` as the analysis pipeline's input (G in 2e^2/h, with its temperature,
+        modulation and setpoint conductance), for a graded fit of one spectrum."""
+        from stm_andreev.analysis.inputs import SpectrumInput
+
+        def finite(name: str) -> float | None:
+            value = float(self.column(name)[row])
+            return value if math.isfinite(value) else None
+
+        T = float(self.temperatures_K()[row])
+        return SpectrumInput(
+            np.asarray(self.bias_V[row], dtype=float), np.asarray(self.G_G0[row], dtype=float),
+            "G0", source=self.source, index=int(row),
+            T_K=T if math.isfinite(T) and T > 0 else None,
+            Vmod_rms_V=finite("modulation_Vrms"), setpoint_G_S=finite("G_sp_S"),
+            label=f"row {row}")

@@ -21,6 +21,8 @@ from PyQt5 import QtCore, QtWidgets
 from stm_andreev.storage import G0_S
 
 from . import theme
+from .fit_worker import FitRunner
+from .grades import result_html, value_html
 from .runfile import RunFollower, RunFollowError
 from .spectra_model import SpectraModel
 
@@ -53,7 +55,11 @@ class LiveSpectraWidget(QtWidgets.QWidget):
     :param follower_factory: opens a :class:`~.runfile.RunFollower` on a path (tests and the
         browser pass their own; default: a live SWMR reader).
     :param interval_ms: poll and redraw period (ms), 50-200 for 5-20 Hz.
+
+    Emits :attr:`row_shown` with the row number each time the current spectrum changes.
     """
+
+    row_shown = QtCore.pyqtSignal(int)
 
     def __init__(
         self,
@@ -74,6 +80,10 @@ class LiveSpectraWidget(QtWidgets.QWidget):
         self._current_pending = False
         self._waterfall_key: tuple = ()
         self._map_key: tuple = ()
+        self._shown_row: int | None = None
+        self.fit_row: int | None = None
+        self.fits = FitRunner(self)
+        self.fits.finished.connect(self._fit_done)
         self._build()
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(interval_ms)
@@ -88,6 +98,19 @@ class LiveSpectraWidget(QtWidgets.QWidget):
         self.gap_text = QtWidgets.QLabel("")
         self.gap_text.setTextFormat(QtCore.Qt.RichText)
         layout.addWidget(self.gap_text)
+        fit_row = QtWidgets.QHBoxLayout()
+        self.fit_button = QtWidgets.QPushButton("Fit this spectrum (graded)")
+        self.fit_button.setToolTip("Dynes, BTK and two-gap fits of the current spectrum, the "
+                                   "model chosen by evidence, every value with its "
+                                   "uncertainty and grade (a few seconds)")
+        self.fit_button.clicked.connect(self.fit_current)
+        fit_row.addWidget(self.fit_button)
+        self.fit_text = QtWidgets.QLabel("")
+        self.fit_text.setTextFormat(QtCore.Qt.RichText)
+        self.fit_text.setWordWrap(True)
+        self.fit_text.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+        fit_row.addWidget(self.fit_text, stretch=1)
+        layout.addLayout(fit_row)
         g = pg.GraphicsLayoutWidget()
         self.graphics = g
         layout.addWidget(g, stretch=1)
@@ -97,6 +120,8 @@ class LiveSpectraWidget(QtWidgets.QWidget):
             left=("G", "2e²/h"), bottom=("Bias", "V"))
         self.current_plot.getAxis("left").enableAutoSIPrefix(False)
         self.current_curve = self.current_plot.plot([], [], pen=pg.mkPen("#1f77b4", width=2))
+        self.fit_curve = self.current_plot.plot(
+            [], [], pen=pg.mkPen("#d62728", width=1.5, style=QtCore.Qt.DashLine))
         self.gap_lines: dict[str, list[pg.InfiniteLine]] = {}
         for key, colour in (("delta_c", "#c62828"), ("E_g", "#555555")):
             style = QtCore.Qt.DashLine if key == "delta_c" else QtCore.Qt.DotLine
@@ -148,10 +173,13 @@ class LiveSpectraWidget(QtWidgets.QWidget):
         legend.setBrush(pg.mkBrush(255, 255, 255, 200))
         self.delta_points = self.gaps_plot.plot(
             [], [], pen=None, symbol="o", symbolBrush="#c62828", symbolPen=None, symbolSize=7,
-            name="Δc (-d²G/dV² maxima)")
+            name="Δc (-d²G/dV² maxima, ±1σ; in line, ungraded)")
+        self.delta_errors = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), height=np.zeros(0),
+                                            pen=pg.mkPen("#c62828", width=1), beam=0.0)
+        self.gaps_plot.addItem(self.delta_errors)
         self.eg_points = self.gaps_plot.plot(
             [], [], pen=None, symbol="s", symbolBrush="#555555", symbolPen=None, symbolSize=7,
-            name="E_g (gap edge)")
+            name="E_g (gap edge; in line, uncertainty unknown)")
         # Every temperature of the sweep appears: where the analysis finds no in-gap pair
         # (near Tc the Andreev peaks merge into one zero-bias maximum) an open marker on the
         # axis says so, rather than the temperature silently missing.
@@ -177,12 +205,18 @@ class LiveSpectraWidget(QtWidgets.QWidget):
             label.setText("")
         self.follower = self.follower_factory(Path(path))
         path = Path(path)
+        self.model.source = str(path)
+        self.fits.cancel()
+        self.fit_row = self._shown_row = None
+        self.fit_text.setText("")
+        self.fit_curve.setData([], [])
         self.title.setText(f"<b>{path.name}</b> <span style='color:#666'>in {path.parent}</span>")
         self.update_views()
         self.timer.start()
 
     def close_run(self) -> None:
         self.timer.stop()
+        self.fits.stop()
         if self.follower is not None:
             self.follower.close()
             self.follower = None
@@ -251,6 +285,9 @@ class LiveSpectraWidget(QtWidgets.QWidget):
         self.gsp_points.setData(I_sp[ok_g], G_sp[ok_g])
         T, dc, eg = m.gaps_vs_temperature()
         self.delta_points.setData(T[np.isfinite(dc)], dc[np.isfinite(dc)])
+        err = m.delta_c_errors()
+        bars = np.isfinite(dc) & np.isfinite(err)
+        self.delta_errors.setData(x=T[bars], y=dc[bars], height=2 * err[bars])
         self.eg_points.setData(T[np.isfinite(eg)], eg[np.isfinite(eg)])
         self.unresolved_points.setData(T[~np.isfinite(dc)], np.zeros(int(np.sum(~np.isfinite(dc)))))
 
@@ -266,14 +303,51 @@ class LiveSpectraWidget(QtWidgets.QWidget):
         T = m.temperatures_K()[row]
         I_sp = m.column("setpoint_A")[row]
         G_sp = m.column("G_sp_S")[row] / G0_S
+        changed = row != self._shown_row
+        self._shown_row = row
+        # In-line estimates, not fits: each carries its uncertainty (or says it is unknown)
+        # and "ungraded"; the fit button gives graded values.
+        dc = ("none found" if result.delta_c_eV is None else
+              value_html(result.delta_c_eV, result.delta_c_err_eV, "ungraded", scale=1e6,
+                         unit="µeV"))
+        eg = ("none found" if result.E_g_eV is None else
+              value_html(result.E_g_eV, None, "ungraded", scale=1e6, unit="µeV"))
         self.gap_text.setText(
             f"Current spectrum: <b>row {row}</b>, I<sub>sp</sub> = {_si(I_sp, 'A')}, "
             f"G<sub>sp</sub> = {G_sp:.3g} × 2e²/h, T = {_si(T, 'K')} &nbsp;|&nbsp; "
-            f"<b style='color:#c62828'>Δ<sub>c</sub> = {_si(result.delta_c_eV, 'eV')}</b>"
-            f" &nbsp; <b>E<sub>g</sub> = {_si(result.E_g_eV, 'eV')}</b> &nbsp; "
-            f"<small>({result.method}; dashed red: ±Δ<sub>c</sub>, dotted grey: ±E<sub>g</sub>)"
-            "</small>"
+            f"<b style='color:#c62828'>Δ<sub>c</sub></b> = {dc}"
+            f" &nbsp; <b>E<sub>g</sub></b> = {eg} &nbsp; "
+            f"<small>(in-line estimates from {result.method}, not fits; dashed red: "
+            f"±Δ<sub>c</sub>, dotted grey: ±E<sub>g</sub>)</small>"
         )
+        if changed:
+            self.row_shown.emit(row)
+
+    # ------------------------------------------------------------------ graded fit
+    def fit_current(self) -> None:
+        """Fit the spectrum shown (in a worker thread): the pipeline's graded result."""
+        row = self._shown_row
+        if row is None:
+            self.fit_text.setText("no spectrum to fit yet")
+            return
+        from stm_andreev.analysis.pipeline import analyze_spectrum
+
+        spec = self.model.spectrum_input(row)
+        self.fit_row = row
+        self.fit_curve.setData([], [])
+        self.fit_text.setText(f"<i>fitting row {row}…</i>")
+        self.fits.submit(lambda: analyze_spectrum(spec))
+
+    def _fit_done(self, analysis, error: str) -> None:
+        row = self.fit_row
+        if analysis is None:
+            self.fit_text.setText(f"<span style='color:#c62828'>row {row}: fit failed: "
+                                  f"{error}</span>")
+            return
+        self.fit_text.setText(f"Row {row}: " + result_html(analysis.result, sep=" &nbsp;· "))
+        if analysis.fit is not None:
+            self.fit_curve.setData(analysis.bias_V,
+                                   analysis.fit.curve(analysis.bias_V) * analysis.G_N)
 
     def _draw_waterfall(self) -> None:
         rows = self.model.setpoint_rows()

@@ -56,3 +56,12 @@ def engine_run(tmp_path_factory):
         summary = RunEngine(station, points, writer, control=RunControl(path)).run()
     assert summary.status == "finished"
     return path
+
+
+@pytest.fixture(scope="session")
+def continuous_run(tmp_path_factory):
+    """A finished engine-made run of two continuous spectra (tunnelling, contact) with their
+    raw lock-in samples."""
+    from .continuous_runs import write_continuous_run
+
+    return write_continuous_run(tmp_path_factory.mktemp("continuous") / "continuous.h5")

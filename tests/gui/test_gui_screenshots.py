@@ -68,6 +68,9 @@ def test_screenshot_live_spectra_and_colour_map(qtbot, paper_run, shots):
     qtbot.waitUntil(view._analysis_done, timeout=20_000)
     view.update_views()
     view._redraw()
+    with qtbot.waitSignal(view.fits.finished, timeout=120_000):
+        view.fit_button.click()  # the graded fit of the current spectrum, in the header
+    assert "grade" in view.fit_text.text()
     qtbot.wait(50)
     view.grab().save(str(shots / "live_spectra.png"))
     _check_png(shots / "live_spectra.png")
@@ -148,3 +151,49 @@ def test_gui_command_screenshot_of_an_attached_run(tmp_path, physics_run):
     )
     assert result.returncode == 0, result.stderr
     _check_png(png)
+
+
+def test_screenshot_map_panel(qtbot, shots):
+    """A 24 x 32 grid two-thirds done: E_g with its grades, a clicked pixel's real fit."""
+    from stm_andreev.gui import map_source
+    from stm_andreev.gui.map_view import MapPanel
+
+    from .grid_cubes import make_cube, make_results
+
+    cube = make_cube(24, 32, n_done=520, n_bias=151)
+    rng = np.random.default_rng(3)
+    done = np.argwhere(cube["done"].values)
+    picks = done[rng.choice(len(done), 40, replace=False)]
+    grades = {(int(iy), int(ix)): 2 if k < 12 else 1 for k, (iy, ix) in enumerate(picks)}
+    results = make_results(cube, grades)
+    panel = MapPanel(fitter=map_source._fit_pixel_here)
+    qtbot.addWidget(panel)
+    panel.resize(1500, 800)
+    panel.show()
+    panel.set_sources(lambda: cube, lambda: results, title="<b>grid-InO2.h5</b>: grid (running)")
+    panel.quantity_box.setCurrentIndex(panel.quantity_box.findData("E_g"))
+    with qtbot.waitSignal(panel.fit_shown, timeout=120_000):
+        panel.select_pixel(8, 20)
+    qtbot.wait(50)
+    panel.grab().save(str(shots / "map_panel.png"))
+    _check_png(shots / "map_panel.png")
+    panel.stop()
+
+
+def test_screenshot_ramp_samples(qtbot, tmp_path, continuous_run, shots):
+    """The raw samples of the contact spectrum of a continuous run (engine, SR860 capture)."""
+    from stm_andreev.gui.app import GuiOptions, build_gui
+
+    gui = build_gui(GuiOptions(queue=str(tmp_path / "q.json"), runs=str(tmp_path)))
+    window = gui.window
+    qtbot.addWidget(window)
+    try:
+        window.open_run(str(continuous_run))
+        view = window.ramp
+        view.resize(1500, 750)
+        view.show()
+        qtbot.wait(50)
+        view.grab().save(str(shots / "ramp_samples.png"))
+        _check_png(shots / "ramp_samples.png", min_colours=20)
+    finally:
+        gui.close()
