@@ -81,7 +81,6 @@ def _text(value) -> str:
 
 def copy_intact(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> Salvaged:
     """The copy, in this process (may block on a damaged file: use :func:`salvage_into`)."""
-    import h5py
     import numpy as np
 
     from .layout import (
@@ -94,9 +93,10 @@ def copy_intact(source: str | os.PathLike[str], target: str | os.PathLike[str]) 
         POINTS,
         SPECTRUM_DATASETS,
     )
+    from .verify import open_for_reading
     from .writer import RunWriter
 
-    src = h5py.File(source, "r", libver="latest", swmr=True, locking=False)
+    src = open_for_reading(source)
     with src:
         n_planned = int(src["entry/n_planned"][()])
         n_bias = int(src["entry/n_bias"][()])
