@@ -7,16 +7,17 @@ opened it read-write before refusing. Now `verify`, `analyze` and `--resume` che
 read-only in a child process killed after a timeout, the spectra carry Fletcher32 checksums,
 and nothing is written to a file before it is proven to be an intact run file of ours.
 
-The campaign size is 3 truncations and 4 flips by default (fast); STM_HOSTILE_FULL=1 runs
-the acceptance campaign (20 truncations, 50 flips).
+The damaged copies are those of tools/damaged_file_campaign.py: 3 truncations and 4 flips by
+default (fast); STM_HOSTILE_FULL=1 runs the acceptance campaign (20 truncations, 50 flips)
+here, and the tool runs it as a user would, with --into, printing a table per case.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -39,7 +40,8 @@ FULL = os.environ.get("STM_HOSTILE_FULL") == "1"
 N_TRUNCATIONS = 20 if FULL else 3
 N_FLIPS = 50 if FULL else 4
 SEED = 20261206
-CLI_CASES = None if FULL else 1  # variants also fed to analyze and --resume (None: all)
+CLI_CASES = None if FULL else 1
+CAMPAIGN = Path(__file__).parents[2] / "tools" / "damaged_file_campaign.py"  # variants also fed to analyze and --resume (None: all)
 
 READ_BACK = r"""
 import json, sys, h5py, numpy as np
@@ -84,23 +86,17 @@ def _described(path: Path) -> dict:
             "sums": sums, "names": names, "chunks": chunks}
 
 
+def _campaign():
+    """tools/damaged_file_campaign.py, whose damaged copies these tests use."""
+    spec = importlib.util.spec_from_file_location("damaged_file_campaign", CAMPAIGN)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _variants(finished_run) -> list[tuple[str, bytes]]:
-    data = finished_run["bytes"]
-    size = len(data)
-    rng = random.Random(SEED)
-    out = []
-    # Cut short by 1 byte .. most of the file (a copy interrupted anywhere).
-    for cut in sorted({1, 512, 4096, *(rng.randrange(1, size) for _ in range(N_TRUNCATIONS))}
-                      )[:N_TRUNCATIONS]:
-        out.append((f"cut-{cut}", data[:size - cut]))
-    # Flips: into every spectrum chunk first (stored values), then anywhere.
-    offsets = list(finished_run["chunks"])[: N_FLIPS // 2]
-    offsets += [rng.randrange(size) for _ in range(N_FLIPS - len(offsets))]
-    for offset in offsets:
-        flipped = bytearray(data)
-        flipped[offset] ^= 0x10
-        out.append((f"flip-{offset}", bytes(flipped)))
-    return out
+    return [(name, content) for name, content, _ in _campaign().variants(
+        finished_run["bytes"], finished_run["chunks"], N_TRUNCATIONS, N_FLIPS, SEED)]
 
 
 def _read_back(path: Path, rows: list[int], names: list[str]) -> dict | None:
