@@ -341,3 +341,16 @@ def test_resume_into_refuses_what_it_cannot_do(cli_run, tmp_path):
     assert taken.read_text() == "someone's file\n"
     assert not (tmp_path / "from-cut.h5").exists() and not (tmp_path / "y.h5").exists()
     assert good.read_bytes() == cli_run["bytes"]
+
+
+def test_analyze_of_a_damaged_header_ends(cli_run, tmp_path):
+    """Found by the campaign: one byte flipped at offset 425 (the root group's header) held
+    `analyze` for over 120 s: it looked for a cooldown file with a SWMR open, whose reads HDF5
+    retries, before the bounded check. Now it ends with the verdict."""
+    flipped = bytearray(cli_run["bytes"])
+    flipped[425] ^= 0x10
+    path = tmp_path / "flip-425.h5"
+    path.write_bytes(bytes(flipped))
+    proc = run_cli("analyze", str(path), timeout=90)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"error: {path}: " in proc.stderr, proc.stderr
