@@ -15,6 +15,7 @@ Build it from a station file (:meth:`SimulatedStationServers.from_station`) or f
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 import logging
@@ -306,6 +307,21 @@ class SimulatedStationServers:
     def addresses(self) -> dict[str, str]:
         """``{instrument name: address}`` of every served instrument."""
         return {name: self.address_of(name) for name in self.servers}
+
+    def point_station_at(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A copy of station-file ``data`` (parsed YAML) whose served instruments' addresses
+        (and the Nanonis' port list) are these servers' (for a client of free ports)."""
+        out = copy.deepcopy(data)
+        for name, inst in out["instruments"].items():
+            server = self.servers.get(name)
+            if server is None:
+                continue
+            if isinstance(server, LineServer):
+                inst["address"] = server.visa_address
+            else:
+                inst["address"] = f"{server.host}:{server.ports[0]}"
+                inst.setdefault("options", {})["ports"] = list(server.ports)
+        return out
 
     def describe(self) -> str:
         """One line per instrument: name, driver, address (what ``simulate`` prints)."""

@@ -34,12 +34,14 @@ class ResistanceCurve:
 
 
 def _is_cooldown(path: Path) -> bool:
-    import h5py
+    # Opened as a closed file first: in SWMR mode HDF5 retries a damaged header's reads for
+    # minutes (a run file with one flipped byte at offset 425 held `analyze` here > 120 s).
+    from stm_andreev.storage.verify import open_for_reading
 
     try:
-        with h5py.File(path, "r", libver="latest", swmr=True) as f:
+        with open_for_reading(path) as f:
             return f.attrs.get("stm_andreev_format") == COOLDOWN_FORMAT
-    except OSError:
+    except Exception:  # whatever HDF5 says of a damaged file: not a cooldown file
         return False
 
 

@@ -12,7 +12,13 @@ import numpy as np
 
 from .errors import AnalysisInputError
 from .inputs import SpectrumInput
-from .io_text import read_nanonis_dat, read_text_table, spectrum_from_table
+from .io_text import (
+    DATA_MARKER,
+    read_bounded_text,
+    read_nanonis_dat,
+    read_text_table,
+    spectrum_from_table,
+)
 from .nanonis_grid import is_3ds, pixel_spectra, read_3ds
 
 log = logging.getLogger(__name__)
@@ -106,11 +112,12 @@ def load_spectra(path: str | Path, *, bias_col: str | int | None = None,
     if is_3ds(p):
         # each measured pixel of a Nanonis grid, by the .dat files' channel rule
         return pixel_spectra(read_3ds(p, g_col=g_col, use=use, sign=sign))
-    head = p.read_bytes()[:4096]
+    with p.open("rb") as f:  # the start only: a file can be gigabytes
+        head = f.read(4096)
     if b"\x00" in head:
         raise AnalysisInputError(f"{p}: binary file that is not HDF5; expected a run file, a "
                                  "Nanonis .dat or a text spectrum")
-    is_dat = "[DATA]" in p.read_text(encoding="utf-8", errors="replace")
+    is_dat = DATA_MARKER in read_bounded_text(p, errors="replace")
     table = read_nanonis_dat(p) if is_dat else read_text_table(p)
     return [spectrum_from_table(table, bias_col=bias_col, g_col=g_col, g_unit=g_unit,
                                 sign=sign, use=use)]

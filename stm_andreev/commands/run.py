@@ -45,6 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="continue a killed or aborted run in the same file",
     )
+    parser.add_argument(
+        "--into",
+        metavar="NEW",
+        default=None,
+        help="with --resume: continue into the new file NEW, copying every intact spectrum "
+             "(for a damaged run file, which is only read)",
+    )
     parser.add_argument("--no-report", action="store_true", help="skip the analysis report")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -107,6 +114,16 @@ def _run(args) -> int:
         load_station_text,
     )
 
+    if args.into and not args.resume:
+        print("error: --into NEW continues the file given with --resume: "
+              "stm-andreev run --resume FILE --into NEW", file=sys.stderr)
+        return 2
+    if args.into:
+        problem = _continue_into(args.resume, args.into)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+        args.resume = args.into
     if args.resume:
         # Checked read-only, in bounded time, before anything is written: a file of another
         # program, a damaged or a busy one is left byte for byte as it was.
@@ -236,16 +253,62 @@ def _create_unique(create, out_dir: Path, stem: str, **kwargs):
 
 def _resume_problem(path: str) -> str:
     """Why ``path`` cannot be resumed (missing, not a run file, damaged, unreadable), or ""."""
-    from stm_andreev.storage.verify import verify_run_file
+    from stm_andreev.storage.verify import DAMAGED, verify_run_file
 
     verdict = verify_run_file(path)
     if verdict.ok:
         return ""
     text = verdict.describe()
-    if verdict.intact:
-        text += (f"; its {len(verdict.intact)} intact spectra are safe in the file "
-                 f"(`stm-andreev verify --list {path}`)")
+    if verdict.state == DAMAGED:
+        text += (f"\n  its {len(verdict.intact)} intact spectra are safe in it; to continue "
+                 "the run in a new file that copies them (the damaged file is only read):\n"
+                 f"  stm-andreev run --resume {shlex.quote(path)} --into "
+                 f"{shlex.quote(str(_continued_name(Path(path))))}")
     return text
+
+
+def _continued_name(path: Path) -> Path:
+    """A free name beside ``path`` for its continuation: RUN-continued.h5, -continued-2.h5..."""
+    for n in range(1, MAX_NAME_SUFFIX + 1):
+        name = f"{path.stem}-continued{'' if n == 1 else f'-{n}'}.h5"
+        if not (path.parent / name).exists():
+            return path.parent / name
+    return path.parent / f"{path.stem}-continued-new.h5"
+
+
+def _continue_into(source: str, target: str) -> str:
+    """Copy the intact spectra, ledger, configuration and events of the run file ``source``
+    (damaged or not) into the new run file ``target``; why not, or "" once done. ``source`` is
+    only read, and held against another writer while it is copied."""
+    from stm_andreev.storage import RunFileBusyError
+    from stm_andreev.storage.salvage import SalvageError, salvage_into
+    from stm_andreev.storage.verify import DAMAGED, INTACT, verify_run_file
+    from stm_andreev.storage.writer_lock import WriterLock
+
+    src, dst = Path(source), Path(target)
+    if dst.exists() or dst.is_symlink():
+        return f"cannot continue into {dst}: it exists; run files are never overwritten"
+    if src.exists() and src.resolve() == dst.resolve():
+        return f"cannot continue {src} into itself: name a new file with --into"
+    verdict = verify_run_file(src)
+    if verdict.state not in (INTACT, DAMAGED):
+        return f"cannot continue: {verdict.describe()}"
+    lock = None
+    try:
+        lock = WriterLock(src)
+    except RunFileBusyError as exc:
+        return f"cannot continue: {exc}"
+    except OSError as exc:  # read-only medium or file: nobody appends to it through us
+        log.info("%s: not locked for the copy (%s)", src, exc.strerror or exc)
+    try:
+        salvaged = salvage_into(src, dst)
+    except SalvageError as exc:
+        return str(exc)
+    finally:
+        if lock is not None:
+            lock.release()
+    print(salvaged.describe())
+    return ""
 
 
 def _output_dir_problem(out_dir: Path) -> str:

@@ -76,9 +76,26 @@ def _check_rows(ds, n: int, bad: set[int]) -> None:
             bad.update(range(start, stop))
 
 
+_TRUNCATED = "truncated file"
+
+
+def open_for_reading(path: str | os.PathLike[str]):
+    """The file opened read-only, never writing to it: as a closed file first, for HDF5's
+    checks of a closed file (a file cut short is named at once, and a damaged metadata block
+    fails on its first read); with SWMR if a writer has it open (or died holding it), whose
+    reads skip the size check and retry failed metadata reads. A file cut short is not retried."""
+    import h5py
+
+    try:
+        return h5py.File(path, "r", libver="latest", locking=False)
+    except Exception as exc:
+        if _TRUNCATED in str(exc):
+            raise
+        return h5py.File(path, "r", libver="latest", swmr=True, locking=False)
+
+
 def check(path: str | os.PathLike[str]) -> Verdict:
     """The checks, in this process (may block on a damaged file: use :func:`verify_run_file`)."""
-    import h5py
     import numpy as np
 
     from .layout import (
@@ -105,8 +122,10 @@ def check(path: str | os.PathLike[str]) -> Verdict:
     if head != HDF5_SIGNATURE:
         return Verdict(name, NOT_A_RUN_FILE, "not an HDF5 file (no HDF5 signature at its start)")
     try:
-        file = h5py.File(p, "r", libver="latest", swmr=True, locking=False)
+        file = open_for_reading(p)
     except Exception as exc:
+        if _TRUNCATED in str(exc):
+            return Verdict(name, UNREADABLE, f"cut short: {_short(exc)}")
         return Verdict(name, UNREADABLE, f"HDF5 cannot open it ({_short(exc)}); cut short "
                        "or its header is damaged, or another program has it open for writing")
     with file:

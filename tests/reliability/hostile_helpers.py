@@ -3,7 +3,6 @@ served over loopback TCP with one instrument pointed elsewhere, and the `stm-and
 
 from __future__ import annotations
 
-import copy
 import socket
 import subprocess
 import sys
@@ -76,14 +75,8 @@ def tcp_station_file(path: Path, servers, *, speedup: float = 100.0,
     """configs/simulated-tcp.yaml pointed at ``servers``; ``override`` maps an instrument name to
     another address (e.g. a :class:`HangUpListener`)."""
     config = load_station("simulated-tcp")
-    data = copy.deepcopy(parse_yaml(config.source_text, "simulated-tcp.yaml").data)
+    data = servers.point_station_at(parse_yaml(config.source_text, "simulated-tcp.yaml").data)
     for name, inst in data["instruments"].items():
-        if inst["driver"] == "nanonis":
-            served = list(servers.servers[name].ports)
-            inst["address"] = f"{servers.servers[name].host}:{served[0]}"
-            inst["options"]["ports"] = served
-        else:
-            inst["address"] = servers.address_of(name)
         if override and name in override:
             inst["address"] = override[name]
     data["simulation"]["speedup"] = speedup

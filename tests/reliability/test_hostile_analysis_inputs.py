@@ -61,3 +61,30 @@ def test_two_sweeps_in_one_spectrum_are_refused(tmp_path, outcome):
     SpectrumInput(noisy, G[:101], "GN", "noisy.txt")
     outcome.happened = "refused, exit 1: 'the bias turns back 1 time(s) ...; one spectrum is " \
                        "one sweep'"
+
+
+def test_a_text_file_over_the_size_limit_is_refused_unread(tmp_path, outcome):
+    """Found: a 318 MB text file took 188 s and 4.1 GB in `analyze` (parsed whole, twice).
+    Over MAX_TEXT_BYTES it is refused with a message naming the file and the limit; one just
+    under the limit is still read."""
+    from stm_andreev.analysis.io_text import MAX_TEXT_BYTES, read_bounded_text
+
+    outcome.fault, outcome.instrument = "text file over the size limit to analyze", "analysis"
+    outcome.spectra_planned = 0
+    outcome.injections = 1
+    line = "1.000000e-03\t2.000000e-06\n"
+    big = tmp_path / "big.txt"
+    with big.open("w") as f:
+        f.write("bias_V\tG_S\n")
+        f.write(line * (MAX_TEXT_BYTES // len(line) + 1))
+    proc = run_cli("analyze", str(big))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    limit = f"text inputs are limited to {MAX_TEXT_BYTES // 2**20} MiB"
+    assert f"{big}: " in proc.stderr and limit in proc.stderr, proc.stderr
+    with pytest.raises(AnalysisInputError, match=limit):
+        read_bounded_text(big)
+    under = tmp_path / "under.txt"
+    under.write_text("x" * (MAX_TEXT_BYTES - 1))
+    assert len(read_bounded_text(under)) == MAX_TEXT_BYTES - 1
+    reason = proc.stderr.strip().splitlines()[-1].replace(str(big), "FILE")
+    outcome.happened = f"refused unread, exit 1: '{reason[:120]}'"

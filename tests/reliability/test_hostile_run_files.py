@@ -7,16 +7,17 @@ opened it read-write before refusing. Now `verify`, `analyze` and `--resume` che
 read-only in a child process killed after a timeout, the spectra carry Fletcher32 checksums,
 and nothing is written to a file before it is proven to be an intact run file of ours.
 
-The campaign size is 3 truncations and 4 flips by default (fast); STM_HOSTILE_FULL=1 runs
-the acceptance campaign (20 truncations, 50 flips).
+The damaged copies are those of tools/damaged_file_campaign.py: 3 truncations and 4 flips by
+default (fast); STM_HOSTILE_FULL=1 runs the acceptance campaign (20 truncations, 50 flips)
+here, and the tool runs it as a user would, with --into, printing a table per case.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -27,7 +28,7 @@ import numpy as np
 import pytest
 
 from stm_andreev.storage import RunReader
-from stm_andreev.storage.layout import DATA, SPECTRUM_DATASETS
+from stm_andreev.storage.layout import DATA, POINTS, SPECTRUM_DATASETS
 from stm_andreev.storage.verify import DAMAGED, INTACT, verify_run_file
 
 from .conftest import N_POINTS, dry_run
@@ -39,7 +40,8 @@ FULL = os.environ.get("STM_HOSTILE_FULL") == "1"
 N_TRUNCATIONS = 20 if FULL else 3
 N_FLIPS = 50 if FULL else 4
 SEED = 20261206
-CLI_CASES = None if FULL else 1  # variants also fed to analyze and --resume (None: all)
+CLI_CASES = None if FULL else 1
+CAMPAIGN = Path(__file__).parents[2] / "tools" / "damaged_file_campaign.py"  # variants also fed to analyze and --resume (None: all)
 
 READ_BACK = r"""
 import json, sys, h5py, numpy as np
@@ -57,33 +59,44 @@ def finished_run(tmp_path_factory) -> dict:
     """A finished run file of the reliability plan, its bytes and its stored values."""
     run = dry_run(tmp_path_factory.mktemp("finished"))
     assert run.status == "finished" and sorted(run.ledger) == list(range(N_POINTS))
+    return _described(run.path)
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory) -> dict:
+    """A finished run file of `stm-andreev run quick` (it holds a station and plan that
+    --resume can continue)."""
+    out = tmp_path_factory.mktemp("cli")
+    proc = run_cli("run", "quick", "--out", str(out), "--no-report", "--quiet")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (path,) = out.glob("*.h5")
+    return _described(path)
+
+
+def _described(path: Path) -> dict:
+    """A finished run file, its bytes, ledger, stored sums and chunk offsets."""
     names = [c.name for _, c in SPECTRUM_DATASETS]
-    with h5py.File(run.path, "r") as f:
+    with h5py.File(path, "r") as f:
+        ledger = [int(p) for p in f["entry/ledger"][()]]
         sums = {row: [float(np.nansum(f[DATA][n][row])) for n in names]
-                for row in range(len(run.ledger))}
+                for row in range(len(ledger))}
         chunks = [f[DATA][n].id.get_chunk_info(row).byte_offset
-                  for n in names for row in range(len(run.ledger))]
-    return {"path": run.path, "bytes": run.path.read_bytes(), "ledger": run.ledger,
+                  for n in names for row in range(len(ledger))]
+    return {"path": path, "bytes": path.read_bytes(), "ledger": ledger,
             "sums": sums, "names": names, "chunks": chunks}
 
 
+def _campaign():
+    """tools/damaged_file_campaign.py, whose damaged copies these tests use."""
+    spec = importlib.util.spec_from_file_location("damaged_file_campaign", CAMPAIGN)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _variants(finished_run) -> list[tuple[str, bytes]]:
-    data = finished_run["bytes"]
-    size = len(data)
-    rng = random.Random(SEED)
-    out = []
-    # Cut short by 1 byte .. most of the file (a copy interrupted anywhere).
-    for cut in sorted({1, 512, 4096, *(rng.randrange(1, size) for _ in range(N_TRUNCATIONS))}
-                      )[:N_TRUNCATIONS]:
-        out.append((f"cut-{cut}", data[:size - cut]))
-    # Flips: into every spectrum chunk first (stored values), then anywhere.
-    offsets = list(finished_run["chunks"])[: N_FLIPS // 2]
-    offsets += [rng.randrange(size) for _ in range(N_FLIPS - len(offsets))]
-    for offset in offsets:
-        flipped = bytearray(data)
-        flipped[offset] ^= 0x10
-        out.append((f"flip-{offset}", bytes(flipped)))
-    return out
+    return [(name, content) for name, content, _ in _campaign().variants(
+        finished_run["bytes"], finished_run["chunks"], N_TRUNCATIONS, N_FLIPS, SEED)]
 
 
 def _read_back(path: Path, rows: list[int], names: list[str]) -> dict | None:
@@ -243,3 +256,101 @@ def test_resume_of_a_busy_run_file_is_a_message(finished_run, tmp_path, outcome)
         assert sorted(int(p) for p in run.ledger) == list(range(N_POINTS))
     reason = proc.stderr.strip().splitlines()[-1].replace(str(path), "FILE")
     outcome.happened = f"refused, exit {proc.returncode}: '{reason[:110]}'"
+
+
+def _flip_in_row(cli_run, row: int, dataset: str = "G_S") -> bytes:
+    """The finished file with one byte flipped inside ``dataset``'s chunk of ``row``."""
+    names = cli_run["names"]
+    n = len(cli_run["ledger"])
+    offset = cli_run["chunks"][names.index(dataset) * n + row]
+    flipped = bytearray(cli_run["bytes"])
+    flipped[offset + 8] ^= 0x10
+    return bytes(flipped)
+
+
+def test_resume_of_a_damaged_file_names_the_way_to_continue_it(cli_run, tmp_path):
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(_flip_in_row(cli_run, 1))
+    proc = run_cli("run", "--resume", str(bad), "--no-report", "--quiet")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"stm-andreev run --resume {bad} --into {tmp_path / 'bad-continued.h5'}" \
+        in proc.stderr, proc.stderr
+
+
+def test_resume_into_a_new_file_keeps_every_intact_spectrum(cli_run, tmp_path, outcome):
+    """--resume DAMAGED --into NEW: the intact spectra, ledger, configuration and events are
+    copied (checked value for value), the damaged spectrum is measured again, the plan
+    finishes in NEW, and DAMAGED is byte for byte unchanged."""
+    outcome.fault, outcome.instrument = "--resume of a damaged run file --into a new one", "file"
+    outcome.injections = 1
+    content = _flip_in_row(cli_run, 1)
+    bad, new = tmp_path / "bad.h5", tmp_path / "new.h5"
+    bad.write_bytes(content)
+    proc = run_cli("run", "--resume", str(bad), "--into", str(new), "--no-report", "--quiet")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    n = len(cli_run["ledger"])
+    assert f"copied {n - 1} intact spectra of {bad} into {new}" in proc.stdout
+    assert "1 damaged spectra left behind (points " in proc.stdout
+    assert bad.read_bytes() == content
+    assert verify_run_file(new).state == INTACT
+    damaged_point = cli_run["ledger"][1]
+    with RunReader(new) as run:
+        assert run.status == "finished"
+        ledger = [int(p) for p in run.ledger]
+        kinds = [e.kind for e in run.events()]
+        assert run.metadata["salvaged_from"] == "bad.h5"
+    assert sorted(ledger) == list(range(n))
+    assert ledger[-1] == damaged_point  # measured again, after the copied ones
+    assert kinds.count("start") == 1 and "salvage" in kinds and kinds[-1] == "finish"
+    old_rows = {p: r for r, p in enumerate(cli_run["ledger"])}
+    with h5py.File(new, "r") as copy, h5py.File(cli_run["path"], "r") as original:
+        for new_row, point in enumerate(ledger[:-1]):
+            for name in cli_run["names"]:
+                assert np.array_equal(copy[DATA][name][new_row],
+                                      original[DATA][name][old_rows[point]], equal_nan=True)
+            for name in original[POINTS].attrs["columns"]:
+                a, b = copy[POINTS][name][new_row], original[POINTS][name][old_rows[point]]
+                assert a == b or (np.isnan(a) and np.isnan(b)), (name, a, b)
+    outcome.spectra_planned = n
+    outcome.spectra_stored = len(set(ledger))
+    outcome.happened = (f"refused without --into (the message names it); with --into: "
+                        f"{n - 1} intact spectra copied value for value, the damaged one "
+                        "measured again, plan finished in the new file; damaged file unchanged")
+
+
+def test_resume_into_refuses_what_it_cannot_do(cli_run, tmp_path):
+    good = tmp_path / "good.h5"
+    good.write_bytes(cli_run["bytes"])
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(cli_run["bytes"][: len(cli_run["bytes"]) // 2])
+    taken = tmp_path / "taken.h5"
+    taken.write_text("someone's file\n")
+    cases = [
+        (("--into", str(tmp_path / "x.h5")), "--into NEW continues the file given with --resume"),
+        (("--resume", str(good), "--into", str(taken)), f"{taken}: it exists"),
+        (("--resume", str(good), "--into", str(good)), f"{good}: it exists"),
+        (("--resume", str(cut), "--into", str(tmp_path / "from-cut.h5")), f"{cut}: unreadable"),
+        (("--resume", str(tmp_path / "none.h5"), "--into", str(tmp_path / "y.h5")), "missing"),
+    ]
+    for args, message in cases:
+        proc = run_cli("run", *args, "--no-report", "--quiet")
+        assert proc.returncode == 2, (args, proc.stdout + proc.stderr)
+        assert "Traceback" not in proc.stdout + proc.stderr
+        assert message in proc.stderr, (args, proc.stderr)
+    assert taken.read_text() == "someone's file\n"
+    assert not (tmp_path / "from-cut.h5").exists() and not (tmp_path / "y.h5").exists()
+    assert good.read_bytes() == cli_run["bytes"]
+
+
+def test_analyze_of_a_damaged_header_ends(cli_run, tmp_path):
+    """Found by the campaign: one byte flipped at offset 425 (the root group's header) held
+    `analyze` for over 120 s: it looked for a cooldown file with a SWMR open, whose reads HDF5
+    retries, before the bounded check. Now it ends with the verdict."""
+    flipped = bytearray(cli_run["bytes"])
+    flipped[425] ^= 0x10
+    path = tmp_path / "flip-425.h5"
+    path.write_bytes(bytes(flipped))
+    proc = run_cli("analyze", str(path), timeout=90)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"error: {path}: " in proc.stderr, proc.stderr
