@@ -5,6 +5,8 @@ Files: run files (HDF5), Nanonis bias-spectroscopy .dat files, plain-text spectr
 straight-line extrapolation of the resistive drop, also used for the report's T/Tc. With
 ``--json`` one JSON object per spectrum is printed per line (schema in docs/analysis.md);
 otherwise a table. ``--report DIR`` also writes the paper's figures and a Markdown report.
+Grids (a grid run's ``/entry/grid``, a Nanonis .3ds) are analysed pixel by pixel on Dask
+(``--scheduler``), their results stored (docs/maps.md) and, with ``--report``, drawn.
 Exit status 0 when every spectrum was analysed, 1 when a file could not be read or a spectrum
 could not be fitted (the others are still analysed), 2 for bad options.
 """
@@ -72,6 +74,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(magnitude, phase-independent but adds noise)")
     parser.add_argument("--Tc-K", dest="Tc_K", type=_positive, default=None,
                         help="critical temperature for T/Tc in the report")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="where the per-pixel analysis of grids runs: a dask.distributed "
+                             "scheduler address (tcp://HOST:8786), or processes (default: "
+                             "this machine's cores), threads, sync")
 
 
 def _table_line(a: Analysis) -> str:
@@ -127,6 +133,64 @@ def _run_file_problem(path: str) -> str:
     return verdict.describe() + hint
 
 
+def _is_grid(path: str) -> bool:
+    from stm_andreev.analysis.maps_cube import is_grid_file
+
+    return is_grid_file(path)
+
+
+def _analyze_grid(path: str, args: argparse.Namespace) -> bool:
+    """Analyse a grid pixel by pixel, store the results, print a summary (and draw the map
+    figures with --report). False when the grid could not be analysed or a pixel could not be
+    fitted (the message says which)."""
+    from pathlib import Path
+
+    from stm_andreev.analysis.errors import AnalysisError
+    from stm_andreev.analysis.maps import QUANTITIES, analyze_map
+    from stm_andreev.analysis.maps_cube import open_grid
+    from stm_andreev.analysis.maps_figures import map_summary, write_map_figures
+    from stm_andreev.analysis.maps_store import write_map_results
+    from stm_andreev.storage.errors import StorageError
+
+    try:
+        cube = open_grid(path)
+        results = analyze_map(cube, scheduler=args.scheduler, T_K=args.T_K,
+                              Vmod_rms_V=args.vmod_rms_V)
+        target = write_map_results(results, path)
+    except (AnalysisError, StorageError, OSError) as exc:
+        print(f"error: {path}: grid not analysed: {exc}", file=sys.stderr)
+        return False
+    summary = map_summary(results)
+    not_fitted = [str(r) for r in results["reason"].values.ravel()
+                  if str(r).startswith("not analysed")]
+    for reason in not_fitted[:5]:
+        print(f"error: {reason}", file=sys.stderr)
+    if len(not_fitted) > 5:
+        print(f"error: ... and {len(not_fitted) - 5} more pixels not analysed", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"kind": "map", "source": str(path), "results_file": str(target),
+                          "scheduler": results.attrs.get("scheduler"), **summary}), flush=True)
+    else:
+        ny, nx = results.sizes["y"], results.sizes["x"]
+        print(f"{path}: {ny} x {nx} grid on {results.attrs.get('scheduler')}; results in "
+              f"{target}", flush=True)
+        units = {"E_g": (1e6, "µeV"), "Delta_c": (1e6, "µeV"), "Gamma": (1e6, "µeV"),
+                 "Z": (1.0, ""), "G_N": (1e6, "µS")}
+        for q in QUANTITIES:
+            s = summary[q]
+            f, unit = units[q]
+            value = ("no pixel graded good" if s["median_good"] is None else
+                     f"median {s['median_good'] * f:.4g} {unit}, spread "
+                     f"{s['spread_good'] * f:.2g} {unit} over the good pixels")
+            print(f"  {q:8s} {value}; good {s['good']}, poor {s['poor']}, failed "
+                  f"{s['failed']}, n/a {s['not_applicable']}", flush=True)
+    if args.report:
+        written = write_map_figures(results, args.report, prefix=f"map_{Path(path).stem}")
+        print(f"map figures: {', '.join(p.name for p in written)} in {args.report}",
+              file=sys.stderr)
+    return not not_fitted
+
+
 def run(args: argparse.Namespace) -> int:
     from stm_andreev.analysis.errors import AnalysisError
     from stm_andreev.analysis.inputs import flatness_note
@@ -143,6 +207,9 @@ def run(args: argparse.Namespace) -> int:
             curve = _resistance(path, args)
             failed += curve is None
             rt = rt or curve
+            continue
+        if _is_grid(path):
+            failed += not _analyze_grid(path, args)
             continue
         errors: list[str] = []
         problem = _run_file_problem(path)
