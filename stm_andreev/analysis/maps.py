@@ -64,31 +64,38 @@ def _aux(view: CubeView) -> np.ndarray:
 
 
 def _conductance_blocks(view: CubeView, block: tuple[int, int], local_pool: bool):
-    """The conductance as a dask array in blocks of pixels (all biases in one chunk). On the
-    local process pool every task is pickled: an array read straight from an h5py dataset
-    cannot be, and is read again from its file through a picklable reader."""
+    """(G, scheduler override): the conductance as a dask array in blocks of pixels (all
+    biases in one chunk). On the local process pool every task is pickled: an array read
+    straight from an h5py dataset cannot be. It is then read again from its file through a
+    picklable reader when the file holds it whole (/entry/grid); otherwise (a slice of a
+    grid, another format) the map runs on threads in this process, slower but the same
+    numbers, and a warning says so."""
     import dask.array as da
 
     chunks = (block[0], block[1], -1)
     G = view.G
     if not isinstance(G, da.Array):
-        return da.from_array(np.asarray(G), chunks=chunks, asarray=True)
+        return da.from_array(np.asarray(G), chunks=chunks, asarray=True), None
     G = G.rechunk(chunks)
-    if local_pool:
-        import cloudpickle
+    if not local_pool:
+        return G, None
+    import cloudpickle
 
-        try:
-            cloudpickle.dumps(G)
-        except TypeError as exc:
-            name = "G_S" if view.G_unit == "S" else "G_G0"
-            try:
-                G = lazy_grid_array(view.source, name, chunks=(block[0], block[1], G.shape[2]))
-            except (OSError, KeyError) as exc2:
-                raise AnalysisInputError(
-                    f"{view.source}: the lazy grid cannot be sent to worker processes ({exc}) "
-                    f"and cannot be read again from its file ({exc2}); use scheduler="
-                    "'threads' or a dask.distributed cluster") from None
-    return G
+    try:
+        cloudpickle.dumps(G)
+        return G, None
+    except TypeError as exc:
+        problem = str(exc)
+    name = "G_S" if view.G_unit == "S" else "G_G0"
+    try:
+        again = lazy_grid_array(view.source, name, chunks=(block[0], block[1], G.shape[2]))
+    except (OSError, KeyError) as exc:
+        again, problem = None, f"{problem}; not read again from {view.source}: {exc}"
+    if again is not None and again.shape == G.shape:
+        return again, None
+    log.warning("%s: the lazy grid cannot be sent to worker processes (%s): analysed on "
+                "threads in this process instead", view.source, problem)
+    return G, "threads"
 
 
 def analyze_map(cube, *, scheduler: Any = None, workers: int | None = None,
@@ -107,7 +114,9 @@ def analyze_map(cube, *, scheduler: Any = None, workers: int | None = None,
     view = _overridden(cube_view(cube), T_K, Vmod_rms_V)
     by, bx = (max(1, int(b)) for b in block)
     local_pool = scheduler in (None, "processes") and (workers or local_cpus()) > 1
-    G = _conductance_blocks(view, (by, bx), local_pool)
+    G, override = _conductance_blocks(view, (by, bx), local_pool)
+    if override is not None:
+        scheduler, local_pool = override, False
     aux = da.from_array(_aux(view), chunks=(by, bx, -1))
     results = da.blockwise(
         analyze_block, "ij", G, "ijk", aux, "ijl", concatenate=True, dtype=object,

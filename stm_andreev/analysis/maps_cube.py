@@ -22,15 +22,34 @@ from .errors import AnalysisInputError
 GRID_GROUP = "entry/grid"
 
 
+_FLAG_CLASHES = ("don't match", "not the same")
+# Most to least permissive; HDF5 shares one open file per process and refuses a second handle
+# whose locking or SWMR flag differs from the first one's, so the others are tried in turn.
+_READ_OPTIONS = ({"locking": False, "swmr": True}, {"swmr": True}, {"locking": False}, {})
+
+
+def _open_read(path: str):
+    """The file read-only: in SWMR mode (a finished or a still-growing file alike) without
+    HDF5's file lock (a writer that has it open is never in the way: we only read), unless
+    this process already has it open otherwise (then with that handle's flags)."""
+    import h5py
+
+    for options in _READ_OPTIONS[:-1]:
+        try:
+            return h5py.File(path, "r", **options)
+        except OSError as exc:
+            if not any(text in str(exc) for text in _FLAG_CLASHES):
+                raise
+    return h5py.File(path, "r")
+
+
 class H5Array:
     """A read-only, picklable view of one HDF5 dataset: ``shape``, ``dtype``, ``ndim`` and
     ``__getitem__`` as numpy arrays have (what ``dask.array.from_array`` needs)."""
 
     def __init__(self, path: str | os.PathLike[str], name: str) -> None:
-        import h5py
-
         self.path, self.name = str(path), name
-        with h5py.File(self.path, "r", locking=False) as f:
+        with _open_read(self.path) as f:
             ds = f[name]
             self.shape: tuple[int, ...] = tuple(ds.shape)
             self.dtype = ds.dtype
@@ -38,11 +57,7 @@ class H5Array:
         self.ndim = len(self.shape)
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        import h5py
-
-        # SWMR mode lets a finished or a still-growing file be read alike; no HDF5 lock, so a
-        # writer that has the file open is never in the way (we only read).
-        with h5py.File(self.path, "r", locking=False, swmr=True) as f:
+        with _open_read(self.path) as f:
             return np.asarray(f[self.name][key])
 
     def __repr__(self) -> str:
