@@ -14,8 +14,12 @@ two-gap contact spectra, 0.5 % noise, 401 biases over +-1.5 mV) analysed
    start-up timed separately);
 4. analyze_map with 2 local workers and the neighbour reseed (pixels not graded good refitted
    from their good neighbours' solutions): time and grades.
-Printed: spectra/s, speed-up over the naive loop, efficiency (speed-up per worker), and
-whether every variant gave the same numbers.
+Printed: spectra/s (wall), speed-up over the naive loop, efficiency (speed-up per worker),
+CPU seconds per spectrum (this process and its reaped children: pool and cluster processes,
+the cluster's start-up included) and the work efficiency (naive CPU per spectrum over the
+variant's, which background load does not change), and whether every variant gave the same
+numbers. On a machine shared with other jobs the wall-clock ratios follow the load; the CPU
+columns do not.
 
 Memory: a ``--mem-size`` square map written to an HDF5 file (``/entry/grid``, one chunk per
 spectrum as in a run file), opened lazily and analysed with 2 local workers in a child
@@ -47,6 +51,14 @@ def _cube(size: int, n_bias: int, seed: int = 0):
     return synthetic_grid(size, size, n_bias, seed=seed)
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its children that have ended."""
+    import resource
+
+    me, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _naive(cube, pixels: int) -> tuple[float, np.ndarray]:
     """A plain loop over spectra: (seconds, E_g of each pixel analysed)."""
     from stm_andreev.analysis import SpectrumInput, analyze_spectrum
@@ -74,36 +86,42 @@ def scaling(size: int, n_bias: int, naive_pixels: int | None) -> None:
     naive_n = min(naive_pixels or n, n)
     print(f"map {size} x {size} x {n_bias} ({n} spectra), {os.cpu_count()} CPUs, load "
           f"{os.getloadavg()[0]:.1f}", flush=True)
-    rows: list[tuple[str, int, float, int]] = []  # name, workers, seconds, spectra
+    rows: list[tuple[str, int, float, int, float]] = []  # name, workers, s, spectra, CPU s
+    c0 = _cpu()
     t, naive_eg = _naive(cube, naive_n)
-    rows.append(("naive loop", 1, t, naive_n))
+    rows.append(("naive loop", 1, t, naive_n, _cpu() - c0))
     print(f"  naive loop: {naive_n} spectra in {t:.1f} s", flush=True)
     results = {}
     for name, kwargs, workers in (("analyze_map, 1 local worker", {"workers": 1}, 1),
                                   ("analyze_map, 2 local workers", {"workers": 2}, 2)):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         results[name] = analyze_map(cube, **kwargs)
-        rows.append((name, workers, time.perf_counter() - t0, n))
+        rows.append((name, workers, time.perf_counter() - t0, n, _cpu() - c0))
         print(f"  {name}: {rows[-1][2]:.1f} s", flush=True)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster:
         start = time.perf_counter() - t0
         t0 = time.perf_counter()
         results["cluster"] = analyze_map(cube, scheduler=cluster)
-        rows.append(("LocalCluster, 2 workers", 2, time.perf_counter() - t0, n))
+        seconds = time.perf_counter() - t0
+    rows.append(("LocalCluster, 2 workers", 2, seconds, n, _cpu() - c0))
     print(f"  LocalCluster: {rows[-1][2]:.1f} s (+ {start:.1f} s to start the cluster)",
           flush=True)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     reseeded = analyze_map(cube, workers=2, neighbours=True)
-    rows.append(("2 local workers + neighbours", 2, time.perf_counter() - t0, n))
+    rows.append(("2 local workers + neighbours", 2, time.perf_counter() - t0, n, _cpu() - c0))
 
     naive_rate = naive_n / rows[0][2]
-    print(f"\n{'variant':32s} {'spectra/s':>10s} {'speed-up':>9s} {'efficiency':>10s}")
-    for name, workers, seconds, count in rows:
+    naive_cpu = rows[0][4] / naive_n
+    print(f"\nload average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"{'variant':32s} {'spectra/s':>10s} {'speed-up':>9s} {'efficiency':>10s} "
+          f"{'CPU s/spectrum':>14s} {'work efficiency':>15s}")
+    for name, workers, seconds, count, cpu in rows:
         rate = count / seconds
         print(f"{name:32s} {rate:10.2f} {rate / naive_rate:8.2f}x "
-              f"{rate / naive_rate / workers:10.2f}")
+              f"{rate / naive_rate / workers:10.2f} {cpu / count:14.3f} "
+              f"{naive_cpu / (cpu / count):15.2f}")
     base = results["analyze_map, 1 local worker"]
     same = {k: bool(np.array_equal(r["E_g"].values, base["E_g"].values, equal_nan=True)
                     and np.array_equal(r["Delta_c"].values, base["Delta_c"].values,
