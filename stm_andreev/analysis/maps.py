@@ -38,6 +38,7 @@ from .maps_pixels import (
     pixel_spectrum,
 )
 from .maps_schedule import compute_options, describe, fork_is_safe, local_cpus
+from .maps_store import read_map_results, write_map_results
 from .pipeline import Analysis, analyze_spectrum
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ LONG_NAMES = {
     "G_N": "normal-state conductance G_N",
 }
 
-__all__ = ["QUANTITIES", "analyze_map", "fit_pixel", "map_dataset"]
+__all__ = ["QUANTITIES", "analyze_map", "fit_pixel", "map_dataset", "read_map_results",
+           "write_map_results"]
 
 
 def _aux(view: CubeView) -> np.ndarray:

@@ -64,3 +64,21 @@ def test_panels_and_fig3_are_drawn_with_grades(tmp_path):
     assert "6 good, 1 poor" in panel.axes[0].get_title()
     written = write_map_figures(r, tmp_path)
     assert len(written) == 8 and all(p.stat().st_size > 0 for p in written)
+
+
+def test_write_report_on_a_grid_writes_map_results_and_figures(tmp_path):
+    """The end-of-run report of a grid: the map analysed, stored and drawn."""
+    from stm_andreev.analysis.maps_store import read_map_results
+    from stm_andreev.analysis.report import write_report
+    from stm_andreev.simulators.lab.grid_cube import write_grid_file
+
+    cube, _ = small_cube(3, 3)
+    path = tmp_path / "grid.h5"
+    write_grid_file(cube.isel(y=slice(0, 1), x=slice(0, 2)), path)
+    report = write_report([path], tmp_path / "report")
+    text = report.read_text()
+    assert "## Map: grid.h5" in text and "![map_grid_E_g.png](map_grid_E_g.png)" in text
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["maps"][str(path)]["E_g"]["good"] == 2
+    assert (tmp_path / "report" / "fig3_map_grid_delta_c_vs_E_g.png").is_file()
+    assert read_map_results(path).sizes == {"y": 1, "x": 2}
