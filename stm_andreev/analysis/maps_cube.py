@@ -107,7 +107,11 @@ def cube_view(cube) -> CubeView:
     naming what is missing."""
     source = str(cube.attrs.get("source", "grid"))
     if "G_S" in cube.data_vars:
-        var, unit = cube["G_S"], "S"
+        var = cube["G_S"]
+        # An importer without an absolute scale (a lock-in output in V or A) says so in the
+        # units; G_N is then not applicable.
+        unit = {"S": "S", "2e^2/h": "G0", "G0": "G0"}.get(
+            str(var.attrs.get("units", "S")), "arb")
     elif "G_G0" in cube.data_vars:
         var, unit = cube["G_G0"], "G0"
     else:

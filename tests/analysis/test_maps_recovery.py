@@ -99,3 +99,14 @@ def test_cube_without_conductance_is_refused_by_name():
     cube, _ = small_cube(3, 3)
     with pytest.raises(AnalysisInputError, match="no conductance"):
         analyze_map(cube.drop_vars(["G_S", "G_G0"]), scheduler="sync")
+
+
+def test_grid_without_absolute_scale_has_no_G_N():
+    """A grid in lock-in units (an imported .3ds): gaps yes, G_N not applicable."""
+    cube, _ = small_cube(3, 3)
+    arb = cube.isel(y=slice(0, 1), x=slice(0, 1)).drop_vars("G_G0")
+    arb["G_S"] = arb["G_S"] * 1e3
+    arb["G_S"].attrs["units"] = "V"
+    r = analyze_map(arb, scheduler="sync")
+    assert r["G_N_grade"].values[0, 0] == NOT_APPLICABLE and np.isnan(r["G_N"].values[0, 0])
+    assert r["E_g_grade"].values[0, 0] == GOOD
