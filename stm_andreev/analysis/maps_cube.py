@@ -204,16 +204,26 @@ def open_grid(path: str | os.PathLike[str]):
     directly). Raises AnalysisInputError when the file holds no grid."""
     p = Path(path)
     if p.suffix.lower() == ".3ds":
-        try:
-            from stm_andreev.analysis.nanonis_grid import read_3ds
-        except ImportError:
+        reader = _optional("stm_andreev.analysis.nanonis_grid", "read_3ds")
+        if reader is None:
             raise AnalysisInputError(f"{p}: reading Nanonis .3ds grids is not available in "
-                                     "this build (stm_andreev.analysis.nanonis_grid)") from None
-        return read_3ds(p)
+                                     "this build (stm_andreev.analysis.nanonis_grid)")
+        return reader(p)
     if not is_grid_file(p):
         raise AnalysisInputError(f"{p}: no grid (expected /{GRID_GROUP} with G_S)")
+    reader = _optional("stm_andreev.storage.grid_read", "read_grid")
+    return grid_file_cube(p) if reader is None else reader(p)
+
+
+def _optional(module: str, name: str):
+    """``module.name`` if that module exists, else None. The grid readers (the .3ds importer,
+    the run file's grid view) are optional parts of a build; imported by name at call time
+    so that a build without them still analyses the grids it can read."""
+    import importlib
+
     try:
-        from stm_andreev.storage.grid_read import read_grid
-    except ImportError:
-        return grid_file_cube(p)
-    return read_grid(p)
+        return getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:  # the module exists but something it needs does not
+            raise
+        return None
