@@ -25,7 +25,10 @@ Memory: a ``--mem-size`` square map written to an HDF5 file (``/entry/grid``, on
 spectrum as in a run file), opened lazily and analysed with 2 local workers in a child
 process; the resident memory of the child and its workers is sampled every 0.2 s (psutil)
 and the peak of the sum printed, with each process's own peak (ru_maxrss). ``--mem-rows R``
-analyses only the first R rows of it (the file and the lazy cube stay full size).
+analyses only the first R rows of it (the file and the lazy cube stay full size);
+``--mem-no-fits`` streams the whole map through the same graph with every pixel marked not
+measured (every block is read and shipped, every pixel gets its result, no fit runs): the
+machinery's memory at full size, to add to a worker's fit memory from a run with fits.
 """
 
 from __future__ import annotations
@@ -139,7 +142,7 @@ def scaling(size: int, n_bias: int, naive_pixels: int | None) -> None:
               f"{'/'.join(map(str, grades))}")
 
 
-def _memory_child(path: str, rows: int | None) -> None:
+def _memory_child(path: str, rows: int | None, no_fits: bool = False) -> None:
     """Analyse the lazy map in this process; print the result as JSON."""
     import resource
 
@@ -149,6 +152,8 @@ def _memory_child(path: str, rows: int | None) -> None:
     cube = open_grid_file(path)
     if rows:
         cube = cube.isel(y=slice(0, rows))
+    if no_fits:
+        cube["done"] = cube["done"] & False
     t0 = time.perf_counter()
     r = analyze_map(cube, workers=2)
     seconds = time.perf_counter() - t0
@@ -159,7 +164,7 @@ def _memory_child(path: str, rows: int | None) -> None:
                       "good": good, "self_maxrss_MB": own, "children_maxrss_MB": kids}))
 
 
-def memory(size: int, n_bias: int, rows: int | None) -> None:
+def memory(size: int, n_bias: int, rows: int | None, no_fits: bool = False) -> None:
     import psutil
 
     from stm_andreev.simulators.lab.grid_cube import write_grid_file
@@ -172,7 +177,8 @@ def memory(size: int, n_bias: int, rows: int | None) -> None:
         cube_mb = cube["G_S"].nbytes / 2**20
         del cube
         proc = subprocess.Popen([sys.executable, __file__, "--memory-child", str(path),
-                                 str(rows or 0)], stdout=subprocess.PIPE, text=True)
+                                 str(rows or 0), str(int(no_fits))], stdout=subprocess.PIPE,
+                                text=True)
         peak = [0.0, 0.0]  # sums of RSS and of PSS (forked workers share pages: PSS
         # counts each shared page once over the processes, RSS once per process)
 
@@ -194,8 +200,8 @@ def memory(size: int, n_bias: int, rows: int | None) -> None:
     done = json.loads(out.strip().splitlines()[-1])
     print(f"\nmemory: {size} x {size} x {n_bias} map (G_S alone {cube_mb:.0f} MB in memory, "
           f"file {file_mb:.0f} MB), lazy from HDF5, 2 local workers, "
-          f"{done['pixels']} pixels analysed in {done['seconds']:.0f} s "
-          f"({done['good']} E_g graded good)")
+          f"{done['pixels']} pixels {'streamed without fits' if no_fits else 'analysed'} in "
+          f"{done['seconds']:.0f} s ({done['good']} E_g graded good)")
     print(f"  peak memory of the child + its workers (sampled sums): PSS {peak[1]:.0f} MB, "
           f"RSS {peak[0]:.0f} MB (shared pages counted once per process); limit 2048 MB")
     print(f"  peak of the child alone {done['self_maxrss_MB']:.0f} MB, of its largest worker "
@@ -212,17 +218,19 @@ def main() -> None:
     parser.add_argument("--skip-scaling", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--quick", action="store_true", help="12 x 12 scaling, 32 x 32 memory")
-    parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--mem-no-fits", action="store_true")
+    parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
-        _memory_child(args.memory_child[0], int(args.memory_child[1]) or None)
+        _memory_child(args.memory_child[0], int(args.memory_child[1]) or None,
+                      bool(int(args.memory_child[2])))
         return
     if args.quick:
         args.size, args.mem_size = 12, 32
     if not args.skip_scaling:
         scaling(args.size, args.n_bias, args.naive_pixels)
     if not args.skip_memory:
-        memory(args.mem_size, args.n_bias, args.mem_rows)
+        memory(args.mem_size, args.n_bias, args.mem_rows, args.mem_no_fits)
 
 
 if __name__ == "__main__":
