@@ -213,6 +213,17 @@ def _fmt(x: float | None, scale: float = 1e6, digits: int = 1) -> str:
     return "–" if x is None else f"{x * scale:.{digits}f}"
 
 
+def _maps_only_report(out: Path, map_lines: list[str], maps: dict) -> Path:
+    """report.md and summary.json of grids alone."""
+    report = out / REPORT_NAME
+    report.write_text("\n".join(["# Spectroscopy report", *map_lines]) + "\n",
+                      encoding="utf-8")
+    (out / SUMMARY_NAME).write_text(json.dumps({"n_spectra": 0, "maps": maps}, indent=1)
+                                    + "\n", encoding="utf-8")
+    log.info("report written to %s (%d maps)", report, len(maps))
+    return report
+
+
 def write_report(
     run_paths_or_spectra: Iterable[str | Path | SpectrumInput | Analysis],
     out_dir: str | Path,
@@ -234,12 +245,24 @@ def write_report(
     :func:`analyze_items`. Returns the path of the Markdown report. Raises AnalysisInputError
     if there is nothing to analyse.
     """
-    analyses = analyze_items(run_paths_or_spectra, T_K=T_K, Vmod_rms_V=Vmod_rms_V,
-                             workers=workers, **load_kwargs)
-    if not analyses:
+    from .maps_report import is_grid_input, report_grids
+
+    inputs = list(run_paths_or_spectra)
+    # Grids are analysed as maps (their pixels are not single spectra of the report).
+    grids = [item for item in inputs if is_grid_input(item)]
+    # A grid run file's other steps (spectra that are not pixels) stay single spectra: its
+    # loader leaves the pixels out (sources.load_run_file).
+    inputs = [item for item in inputs
+              if not is_grid_input(item) or Path(item).suffix.lower() != ".3ds"]
+    analyses = analyze_items(inputs, T_K=T_K, Vmod_rms_V=Vmod_rms_V, workers=workers,
+                             **load_kwargs) if inputs else []
+    if not analyses and not grids:
         raise AnalysisInputError("write_report: no spectra to analyse")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    map_lines, maps = report_grids(grids, out, T_K=T_K, Vmod_rms_V=Vmod_rms_V)
+    if not analyses:
+        return _maps_only_report(out, map_lines, maps)
     view = series_view(analyses, Tc_K=Tc_K, R_T=R_T)
     Tc, tc_source, tc_fit, curve = view.Tc_K, view.Tc_source, view.tc_fit, view.curve
     base = base_temperature_set(analyses)
@@ -330,6 +353,9 @@ def write_report(
                      "Δc the disagreement of the two-gap fit with the -d²G/dV² pair, and the "
                      "scatter of repeated spectra at a position; only fits graded good enter.")
     summary["figures"] = sorted(written)
+    if maps:
+        summary["maps"] = maps
+        lines += map_lines
     lines += ["", "## Figures", ""]
     lines += [f"![{name}]({name})" for name in written] or ["(none: too few spectra)"]
     lines += ["", "## Spectra", "",

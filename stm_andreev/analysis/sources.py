@@ -49,10 +49,27 @@ def _run_temperature(record: dict[str, Any]) -> float | None:
     return float(np.mean(temps)) if temps else None
 
 
+def _grid_points(p: Path) -> range | None:
+    """The plan points of a grid run's pixels (``/entry/grid``: first_point_index, nx, ny),
+    or None for a run without a grid."""
+    import h5py
+
+    try:
+        with h5py.File(p, "r", locking=False) as f:
+            grid = f.get("entry/grid")
+            if grid is None or "first_point_index" not in grid.attrs:
+                return None
+            first = int(grid.attrs["first_point_index"])
+            return range(first, first + int(grid.attrs["nx"]) * int(grid.attrs["ny"]))
+    except OSError:
+        return None
+
+
 def load_run_file(path: str | Path) -> list[SpectrumInput]:
     """Every confirmed spectrum of a run file, with its temperature, modulation, setpoint
     conductance and tip position from the per-spectrum table. Spectra without usable
-    conductance (failed acquisitions stored as NaN) are skipped with a warning."""
+    conductance (failed acquisitions stored as NaN) are skipped with a warning; a grid's
+    pixels are left out (an empty list for a run that is only a grid)."""
     from stm_andreev.storage import RunReader, StorageError
 
     p = Path(path)
@@ -64,6 +81,12 @@ def load_run_file(path: str | Path) -> list[SpectrumInput]:
         raise AnalysisInputError(f"{p}: cannot be read as a run file: {exc}") from exc
     if not spectra:
         raise AnalysisInputError(f"{p}: the run file holds no confirmed spectra")
+    pixels = _grid_points(p)
+    if pixels is not None:
+        # A grid's pixels are analysed as a map (analysis/maps.py), not as single spectra.
+        spectra = [s for s in spectra if s.point_index not in pixels]
+        if not spectra:
+            return []
     out = []
     for s in spectra:
         rec = s.record

@@ -6,6 +6,8 @@ measured pixel analysed as a spectrum, after a summary of the grid), plain-text 
 straight-line extrapolation of the resistive drop, also used for the report's T/Tc. With
 ``--json`` one JSON object per spectrum is printed per line (schema in docs/analysis.md);
 otherwise a table. ``--report DIR`` also writes the paper's figures and a Markdown report.
+Grids (a grid run's ``/entry/grid``, a Nanonis .3ds) are analysed pixel by pixel on Dask
+(``--scheduler``), their results stored (docs/maps.md) and, with ``--report``, drawn.
 Exit status 0 when every spectrum was analysed, 1 when a file could not be read or a spectrum
 could not be fitted (the others are still analysed), 2 for bad options.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the analysis stack pulls in scipy and matplotlib: imported by run() only
@@ -73,6 +76,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(magnitude, phase-independent but adds noise)")
     parser.add_argument("--Tc-K", dest="Tc_K", type=_positive, default=None,
                         help="critical temperature for T/Tc in the report")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="where the per-pixel analysis of grids runs: a dask.distributed "
+                             "scheduler address (tcp://HOST:8786), or processes (default: "
+                             "this machine's cores), threads, sync")
 
 
 def _table_line(a: Analysis) -> str:
@@ -128,20 +135,69 @@ def _run_file_problem(path: str) -> str:
     return verdict.describe() + hint
 
 
-def _grid_pixels(path: str, args: argparse.Namespace) -> list:
-    """The measured pixels of a Nanonis grid as spectra, after a summary of the grid on
-    stderr (each pixel is then analysed like a spectrum)."""
-    from stm_andreev.analysis.nanonis_grid import describe_cube, pixel_spectra, read_3ds
+def _is_grid(path: str) -> bool:
+    from stm_andreev.analysis.maps_cube import is_grid_file
 
-    cube = read_3ds(path, g_col=args.g_col, use=args.use, sign=args.sign)
-    print(describe_cube(cube), file=sys.stderr, flush=True)
-    return pixel_spectra(cube)
+    return is_grid_file(path)
+
+
+def _analyze_grid(path: str, args: argparse.Namespace) -> bool:
+    """Analyse a grid pixel by pixel, store the results, print a summary (and draw the map
+    figures with --report). False when the grid could not be analysed or a pixel could not be
+    fitted (the message says which)."""
+    from stm_andreev.analysis.errors import AnalysisError
+    from stm_andreev.analysis.maps import QUANTITIES, analyze_map
+    from stm_andreev.analysis.maps_cube import open_grid
+    from stm_andreev.analysis.maps_figures import map_summary, write_map_figures
+    from stm_andreev.analysis.maps_store import write_map_results
+    from stm_andreev.storage.errors import StorageError
+
+    try:
+        cube = open_grid(path, g_col=args.g_col, use=args.use, sign=args.sign)
+        if Path(path).suffix.lower() == ".3ds":
+            from stm_andreev.analysis.nanonis_grid import describe_cube
+
+            print(describe_cube(cube), file=sys.stderr, flush=True)
+        results = analyze_map(cube, scheduler=args.scheduler, T_K=args.T_K,
+                              Vmod_rms_V=args.vmod_rms_V)
+        target = write_map_results(results, path)
+    except (AnalysisError, StorageError, OSError) as exc:
+        print(f"error: {path}: grid not analysed: {exc}", file=sys.stderr)
+        return False
+    summary = map_summary(results)
+    not_fitted = [str(r) for r in results["reason"].values.ravel()
+                  if str(r).startswith("not analysed")]
+    for reason in not_fitted[:5]:
+        print(f"error: {reason}", file=sys.stderr)
+    if len(not_fitted) > 5:
+        print(f"error: ... and {len(not_fitted) - 5} more pixels not analysed", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"kind": "map", "source": str(path), "results_file": str(target),
+                          "scheduler": results.attrs.get("scheduler"), **summary}), flush=True)
+    else:
+        ny, nx = results.sizes["y"], results.sizes["x"]
+        print(f"{path}: {ny} x {nx} grid on {results.attrs.get('scheduler')}; results in "
+              f"{target}", flush=True)
+        units = {"E_g": (1e6, "µeV"), "Delta_c": (1e6, "µeV"), "Gamma": (1e6, "µeV"),
+                 "Z": (1.0, ""), "G_N": (1e6, "µS")}
+        for q in QUANTITIES:
+            s = summary[q]
+            f, unit = units[q]
+            value = ("no pixel graded good" if s["median_good"] is None else
+                     f"median {s['median_good'] * f:.4g} {unit}, spread "
+                     f"{s['spread_good'] * f:.2g} {unit} over the good pixels")
+            print(f"  {q:8s} {value}; good {s['good']}, poor {s['poor']}, failed "
+                  f"{s['failed']}, n/a {s['not_applicable']}", flush=True)
+    if args.report:
+        written = write_map_figures(results, args.report, prefix=f"map_{Path(path).stem}")
+        print(f"map figures: {', '.join(p.name for p in written)} in {args.report}",
+              file=sys.stderr)
+    return not not_fitted
 
 
 def run(args: argparse.Namespace) -> int:
     from stm_andreev.analysis.errors import AnalysisError
     from stm_andreev.analysis.inputs import flatness_note
-    from stm_andreev.analysis.nanonis_grid import is_3ds
     from stm_andreev.analysis.report import analyze_items, write_report
     from stm_andreev.analysis.resistance import is_resistance_file
 
@@ -156,6 +212,11 @@ def run(args: argparse.Namespace) -> int:
             failed += curve is None
             rt = rt or curve
             continue
+        if _is_grid(path):
+            failed += not _analyze_grid(path, args)
+            if Path(path).suffix.lower() == ".3ds":
+                continue
+            # a grid run file: its spectra that are not pixels (other steps) follow below
         errors: list[str] = []
         problem = _run_file_problem(path)
         if problem:
@@ -163,8 +224,7 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         try:
-            items = _grid_pixels(path, args) if is_3ds(path) else [path]
-            found = analyze_items(items, T_K=args.T_K, Vmod_rms_V=args.vmod_rms_V,
+            found = analyze_items([path], T_K=args.T_K, Vmod_rms_V=args.vmod_rms_V,
                                   errors=errors, **load)
         except AnalysisError as exc:
             print(f"error: {exc}", file=sys.stderr)

@@ -1,0 +1,58 @@
+"""The same graph on every scheduler gives the same numbers: in this process, on Dask's local
+process pool, and on a dask.distributed cluster (in-process LocalCluster here, to stay cheap;
+bench/bench_maps.py runs one with worker processes)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stm_andreev.analysis.maps import analyze_map
+from stm_andreev.analysis.maps_schedule import SchedulerError
+
+from .maps_cases import small_cube
+
+NUMERIC = ("E_g", "E_g_sigma", "E_g_grade", "Delta_c", "Delta_c_sigma", "Gamma", "Z", "G_N",
+           "G_N_sigma", "chi2_noise")
+
+
+@pytest.fixture(scope="module")
+def cube():
+    # 2 x 2 pixels in blocks of 1 x 2: two tasks, so the pool really shares them out.
+    c, _ = small_cube(3, 3)
+    return c.isel(y=slice(0, 2), x=slice(0, 2))
+
+
+@pytest.fixture(scope="module")
+def reference(cube):
+    return analyze_map(cube, scheduler="sync", block=(1, 2))
+
+
+def _same(a, b) -> None:
+    for name in NUMERIC:
+        np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
+    assert (a["model"].values == b["model"].values).all()
+    assert (a["reason"].values == b["reason"].values).all()
+
+
+def test_local_process_pool_gives_the_same_numbers(cube, reference):
+    _same(analyze_map(cube, workers=2, block=(1, 2)), reference)
+
+
+def test_distributed_cluster_gives_the_same_numbers(cube, reference):
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster:
+        by_cluster = analyze_map(cube, scheduler=cluster, block=(1, 2))
+        by_address = analyze_map(cube, scheduler=cluster.scheduler_address, block=(1, 2))
+        with Client(cluster, set_as_default=False) as client:
+            by_client = analyze_map(cube, scheduler=client, block=(1, 2))
+    for r in (by_cluster, by_address, by_client):
+        _same(r, reference)
+    assert "distributed" in by_address.attrs["scheduler"]
+
+
+def test_unknown_scheduler_is_refused_by_name(cube):
+    with pytest.raises(SchedulerError, match="unknown scheduler 'gpu'"):
+        analyze_map(cube, scheduler="gpu")
