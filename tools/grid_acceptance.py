@@ -10,7 +10,7 @@
    ``stm-andreev run --resume`` until it finishes.
 2. Checks the file: every pixel in the ledger exactly once, ``done`` all set, each pixel of
    ``/entry/grid`` equal to its row of ``entry/data``.
-3. Analyses every pixel with the per-spectrum pipeline (``analyze_spectrum``) and compares the
+3. Analyses the map as ``stm-andreev analyze`` does (``analyze_map``) and compares the
    E_g and Delta_c maps with the simulated lab's own gap map (``simulators/lab/gapmap.py``),
    at the positions the grid meant (nominal) and at the sample points the tip really was on
    (commanded position less the lab's drift at the spectrum's time).
@@ -29,7 +29,6 @@ import signal
 import subprocess
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import h5py
@@ -133,38 +132,21 @@ def check_file(path: Path) -> dict:
                 "status": f["entry/status"][()].decode()}
 
 
-def _analyze(args):
-    from stm_andreev.analysis.inputs import SpectrumInput
-    from stm_andreev.analysis.pipeline import analyze_spectrum
-
-    k, bias, G, T, vmod = args
-    try:
-        r = analyze_spectrum(SpectrumInput(bias_V=bias, G=G, G_unit="S", source="grid",
-                                           index=k, T_K=T, Vmod_rms_V=vmod)).result
-    except Exception as exc:  # a failed pixel is a result, not the end of the map
-        return k, None, None, None, None, "failed", type(exc).__name__
-    return (k, r.E_g_eV, r.E_g_err_eV, r.delta_c_eV, r.delta_c_err_eV, r.quality, r.model)
-
-
 def analyse(path: Path, workers: int) -> dict:
-    with h5py.File(path, "r") as f:
-        g = f["entry/grid"]
-        cube, bias, T = g["G_S"][()], g["bias_V"][()], g["T_K"][()]
-        vmod = float(np.nanmedian(f["entry/points/modulation_Vrms"][()]))
-    ny, nx, _ = cube.shape
-    jobs = [(k, bias, cube[k // nx, k % nx], float(T.flat[k]), vmod) for k in range(nx * ny)]
-    out = {name: np.full((ny, nx), np.nan) for name in ("Eg", "Eg_err", "Dc", "Dc_err")}
-    grades, models = np.empty((ny, nx), dtype=object), np.empty((ny, nx), dtype=object)
+    """The map analysis users run (``stm-andreev analyze``: analysis/maps.py on Dask's local
+    process pool), stored in the run file's results."""
+    from stm_andreev.analysis.maps import analyze_map
+    from stm_andreev.analysis.maps_cube import open_grid
+
     wall = time.perf_counter()
-    with ProcessPoolExecutor(workers) as pool:
-        for k, eg, eg_err, dc, dc_err, grade, model in pool.map(_analyze, jobs, chunksize=16):
-            iy, ix = divmod(k, nx)
-            for name, value in (("Eg", eg), ("Eg_err", eg_err), ("Dc", dc), ("Dc_err", dc_err)):
-                out[name][iy, ix] = np.nan if value is None else value
-            grades[iy, ix], models[iy, ix] = grade, model
-    out["grades"], out["models"] = grades, models
-    out["wall_s"] = time.perf_counter() - wall
-    return out
+    res = analyze_map(open_grid(path), workers=workers)
+    names = {0: "good", 1: "poor", 2: "failed", 3: "not_applicable"}
+    grade = np.maximum(res["E_g_grade"].values, res["Delta_c_grade"].values)
+    return {"Eg": res["E_g"].values, "Eg_err": res["E_g_sigma"].values,
+            "Dc": res["Delta_c"].values, "Dc_err": res["Delta_c_sigma"].values,
+            "grades": np.vectorize(names.get, otypes=[object])(grade),
+            "models": res["model"].values.astype(object),
+            "wall_s": time.perf_counter() - wall}
 
 
 def truth(path: Path, station_file: Path, plan_file: Path) -> dict:

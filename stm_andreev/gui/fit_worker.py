@@ -24,6 +24,7 @@ class _Task(QtCore.QRunnable):
         super().__init__()
         self.work, self.token = work, token
         self.signals = _Signals()
+        self.ran = False
 
     def run(self) -> None:
         try:
@@ -32,6 +33,8 @@ class _Task(QtCore.QRunnable):
             self.signals.done.emit(self.token, None, f"{type(exc).__name__}: {exc}")
         else:
             self.signals.done.emit(self.token, result, "")
+        finally:
+            self.ran = True
 
 
 class FitRunner(QtCore.QObject):
@@ -45,13 +48,19 @@ class FitRunner(QtCore.QObject):
         self._pool = QtCore.QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         self._token = 0
-        self._task: _Task | None = None
+        # Every task stays referenced here until it has run. Python owns them (autoDelete
+        # off): with Qt's autoDelete the pool deleted the C++ runnable after run() while its
+        # Python wrapper lived on here, and dropping that wrapper later freed it a second
+        # time, corrupting the heap (seen as a segfault painting a plot several tests later).
+        self._tasks: list[_Task] = []
 
     def submit(self, work: Callable[[], Any]) -> None:
         self._token += 1
         task = _Task(work, self._token)
+        task.setAutoDelete(False)
         task.signals.done.connect(self._done)
-        self._task = task  # its signals object must outlive the worker's emit
+        # Finished tasks are dropped at the next request (long after their run() returned).
+        self._tasks = [t for t in self._tasks if not t.ran] + [task]
         self._pool.start(task)
 
     def cancel(self) -> None:
@@ -60,7 +69,8 @@ class FitRunner(QtCore.QObject):
 
     def stop(self) -> None:
         self.cancel()
-        self._pool.waitForDone(STOP_WAIT_MS)
+        if self._pool.waitForDone(STOP_WAIT_MS):
+            self._tasks.clear()
 
     def _done(self, token: int, result, error: str) -> None:
         if token == self._token:
