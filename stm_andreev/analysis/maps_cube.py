@@ -212,8 +212,15 @@ def open_grid(path: str | os.PathLike[str], **read_3ds_options):
         return reader(p, **read_3ds_options)
     if not is_grid_file(p):
         raise AnalysisInputError(f"{p}: no grid (expected /{GRID_GROUP} with G_S)")
+    from stm_andreev.storage.errors import NotARunFileError
+
     reader = _optional("stm_andreev.storage.grid_read", "read_grid")
-    return grid_file_cube(p) if reader is None else reader(p)
+    if reader is not None:
+        try:
+            return reader(p)
+        except NotARunFileError:
+            pass  # a bare /entry/grid file (not a run's): read the group directly below
+    return grid_file_cube(p)
 
 
 def _optional(module: str, name: str):

@@ -246,6 +246,7 @@ def write_report(
     if there is nothing to analyse.
     """
     from .maps_report import is_grid_input, report_grids
+    from .sources import has_spectra_besides_its_grid
 
     inputs = list(run_paths_or_spectra)
     # Grids are analysed as maps (their pixels are not single spectra of the report).
@@ -253,7 +254,7 @@ def write_report(
     # A grid run file's other steps (spectra that are not pixels) stay single spectra: its
     # loader leaves the pixels out (sources.load_run_file).
     inputs = [item for item in inputs
-              if not is_grid_input(item) or Path(item).suffix.lower() != ".3ds"]
+              if not is_grid_input(item) or has_spectra_besides_its_grid(item)]
     analyses = analyze_items(inputs, T_K=T_K, Vmod_rms_V=Vmod_rms_V, workers=workers,
                              **load_kwargs) if inputs else []
     if not analyses and not grids:

@@ -65,6 +65,23 @@ def _grid_points(p: Path) -> range | None:
         return None
 
 
+def has_spectra_besides_its_grid(path: str | Path) -> bool:
+    """True for a grid run file whose ledger holds spectra that are not pixels (other plan
+    steps), which are analysed as single spectra beside the map."""
+    import h5py
+
+    p = Path(path)
+    pixels = _grid_points(p)
+    if pixels is None:
+        return False
+    try:
+        with h5py.File(p, "r", locking=False) as f:
+            ledger = f.get("entry/ledger")
+            return ledger is not None and any(int(k) not in pixels for k in ledger[()])
+    except OSError:
+        return False
+
+
 def load_run_file(path: str | Path) -> list[SpectrumInput]:
     """Every confirmed spectrum of a run file, with its temperature, modulation, setpoint
     conductance and tip position from the per-spectrum table. Spectra without usable

@@ -162,7 +162,9 @@ def _analyze_grid(path: str, args: argparse.Namespace) -> bool:
                               Vmod_rms_V=args.vmod_rms_V)
         target = write_map_results(results, path)
     except (AnalysisError, StorageError, OSError) as exc:
-        print(f"error: {path}: grid not analysed: {exc}", file=sys.stderr)
+        # most errors name the file already
+        message = str(exc) if str(path) in str(exc) else f"{path}: grid not analysed: {exc}"
+        print(f"error: {message}", file=sys.stderr)
         return False
     summary = map_summary(results)
     not_fitted = [str(r) for r in results["reason"].values.ravel()
@@ -214,9 +216,11 @@ def run(args: argparse.Namespace) -> int:
             continue
         if _is_grid(path):
             failed += not _analyze_grid(path, args)
-            if Path(path).suffix.lower() == ".3ds":
+            from stm_andreev.analysis.sources import has_spectra_besides_its_grid
+
+            if not has_spectra_besides_its_grid(path):
                 continue
-            # a grid run file: its spectra that are not pixels (other steps) follow below
+            # a grid run file's spectra that are not pixels (other steps) follow below
         errors: list[str] = []
         problem = _run_file_problem(path)
         if problem:

@@ -3,6 +3,7 @@ first-harmonic lock-in X, G in S from the lock-in amplitude, stopped grids as do
 headers that announce more than the file holds refused naming the file, and the pixels
 analysed by the spectrum pipeline."""
 
+import json
 import re
 
 import numpy as np
@@ -145,7 +146,12 @@ def test_cli_reads_and_summarises_a_grid(tmp_path, capsys):
     assert main(["analyze", str(path), "--json"]) == 0
     out, err = capsys.readouterr()
     assert "grid of 3 x 2 pixels, 5 measured" in err and "LI Demod 1 X (A)" in err
-    assert len([line for line in out.splitlines() if line.startswith("{")]) == 5
+    # one summary of the map (analysis/maps.py); the unmeasured pixel is not applicable
+    (line,) = [line for line in out.splitlines() if line.startswith("{")]
+    summary = json.loads(line)
+    assert summary["kind"] == "map" and summary["source"] == str(path)
+    assert summary["E_g"]["good"] + summary["E_g"]["poor"] == 5
+    assert summary["E_g"]["not_applicable"] == 1
 
 
 def test_a_channel_in_volts_stays_in_arbitrary_units(tmp_path):
