@@ -65,3 +65,24 @@ def continuous_run(tmp_path_factory):
     from .continuous_runs import write_continuous_run
 
     return write_continuous_run(tmp_path_factory.mktemp("continuous") / "continuous.h5")
+
+
+@pytest.fixture(autouse=True)
+def _widgets_gone_before_the_next_test(qapp):
+    """Every widget a test made is closed, deleted and collected at its teardown.
+
+    Why: pytest-qt closes a test's widgets but Qt deletes them later, and Python's cyclic
+    collector frees their plot items whenever it next runs - in the middle of a later test's
+    paint, where pyqtgraph then draws an axis whose C++ object is gone (SIGSEGV in the full
+    suite, never in the GUI tests alone). Here that happens at a known moment, with nothing
+    painting."""
+    yield
+    import gc
+
+    from PyQt5 import QtCore, QtWidgets
+
+    QtWidgets.QApplication.closeAllWindows()
+    QtWidgets.QApplication.sendPostedEvents(None, QtCore.QEvent.DeferredDelete)
+    QtWidgets.QApplication.processEvents()
+    gc.collect()
+    QtWidgets.QApplication.sendPostedEvents(None, QtCore.QEvent.DeferredDelete)
