@@ -161,7 +161,8 @@ def is_grid_file(path: str | os.PathLike[str]) -> bool:
     try:
         with h5py.File(p, "r", locking=False) as f:
             return GRID_GROUP in f and "G_S" in f[GRID_GROUP]
-    except OSError:
+    except (OSError, RuntimeError, KeyError, ValueError):
+        # a damaged file is no grid here; the run-file check that follows names the damage
         return False
 
 

@@ -61,7 +61,7 @@ def _grid_points(p: Path) -> range | None:
                 return None
             first = int(grid.attrs["first_point_index"])
             return range(first, first + int(grid.attrs["nx"]) * int(grid.attrs["ny"]))
-    except OSError:
+    except (OSError, RuntimeError, KeyError, ValueError):  # damaged: the reader says how
         return None
 
 
@@ -78,7 +78,7 @@ def has_spectra_besides_its_grid(path: str | Path) -> bool:
         with h5py.File(p, "r", locking=False) as f:
             ledger = f.get("entry/ledger")
             return ledger is not None and any(int(k) not in pixels for k in ledger[()])
-    except OSError:
+    except (OSError, RuntimeError, KeyError, ValueError):  # damaged: the reader says how
         return False
 
 
