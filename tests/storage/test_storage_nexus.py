@@ -4,8 +4,8 @@ the NeXpy viewer) finds it, and the checkers from the package index (pynxtools' 
 against NXsts, punx against its bundled definitions) report nothing beyond the findings that
 docs/nexus.md lists with their reasons."""
 
-import re
 import os
+import re
 import shutil
 import subprocess
 import sys
