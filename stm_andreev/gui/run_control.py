@@ -398,7 +398,7 @@ class RunControlWidget(QtWidgets.QWidget):
 
     def _reload_queue(self) -> None:
         try:
-            self.queue.load()
+            self.queue.reload()  # parsed only when the owner changed it
         except QueueFileError as exc:  # being rewritten by its owner: next poll
             log.debug("%s", exc)
         self._refresh_queue_table()

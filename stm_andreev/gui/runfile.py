@@ -201,7 +201,7 @@ class RunFollower:
             n = reader.refresh()
             self.status = reader.status
             if read_events:
-                self.events = reader.events()
+                self._read_events(reader)
             self.metadata["end_time"] = reader.end_time
         except (OSError, KeyError, StorageError) as exc:
             raise RunFollowError(f"{self.path}: cannot refresh the run file: {exc}") from exc
@@ -226,7 +226,7 @@ class RunFollower:
         try:
             n = reader.refresh()
             self.status = reader.status
-            self.events = reader.events()
+            self._read_events(reader)
             self.metadata["end_time"] = reader.end_time
         except (OSError, KeyError, StorageError) as exc:
             raise RunFollowError(f"{self.path}: cannot refresh the run file: {exc}") from exc
@@ -238,6 +238,12 @@ class RunFollower:
         self._note_count(n)
         self._rows_seen = n
         return n
+
+    def _read_events(self, reader: RunReader) -> None:
+        # The log only grows: re-read it (four dataset reads of every event) only when it
+        # did, not at every poll of every follower.
+        if reader.event_count() != len(self.events):
+            self.events = reader.events()
 
     def _note_count(self, n: int) -> None:
         now = self._now()

@@ -6,8 +6,10 @@ the monitor's snapshots. Stopping the service stops this loop only; the running 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -18,6 +20,9 @@ log = logging.getLogger(__name__)
 
 #: How often the loop looks at the run (s): bounds the latency from a stored spectrum to a client.
 POLL_S = 0.2
+#: The status text the event streams compare is rebuilt at most this often (s), however many
+#: clients follow: each stream looks every 0.1 s.
+STATUS_TEXT_S = 0.1
 
 
 class StationService:
@@ -29,6 +34,7 @@ class StationService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.loop_error = ""
+        self._status_text: tuple[float, int, str] | None = None  # (when, version, JSON)
 
     def start(self) -> None:
         self.supervisor.acquire()
@@ -66,6 +72,17 @@ class StationService:
     def queue_view(self) -> list[dict[str, Any]]:
         with self.supervisor.lock:
             return [asdict(i) for i in self.supervisor.queue.items]
+
+    def status_text(self) -> str:
+        """:meth:`status` as compact JSON, shared by every stream: rebuilt when the run's
+        news changed, else at most STATUS_TEXT_S old (queue changes)."""
+        cached = self._status_text
+        now = time.monotonic()
+        version = self.monitor.version
+        if cached is None or cached[1] != version or now - cached[0] >= STATUS_TEXT_S:
+            cached = (now, version, json.dumps(self.status(), separators=(",", ":")))
+            self._status_text = cached
+        return cached[2]
 
     def status(self) -> dict[str, Any]:
         sup = self.supervisor

@@ -8,6 +8,7 @@ whole and then swapped in, so the HTTP threads read it without a lock. Every cha
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
@@ -57,6 +58,8 @@ class RunMonitor:
         self.spectrum_seq = 0
         self.run: dict[str, Any] = {}
         self.spectrum: dict[str, Any] = {}
+        #: ``spectrum`` as JSON, encoded once for every client ("" when there is none)
+        self.spectrum_json = ""
         self.series: list[dict[str, Any]] = []
         self.changed = threading.Condition()
 
@@ -73,6 +76,7 @@ class RunMonitor:
             self._follower = None if path is None else RunFollower(path)
             self.series = []
             self.spectrum = {}
+            self.spectrum_json = ""
             self.run = {}
         self._bump(spectrum=True)
 
@@ -117,6 +121,7 @@ class RunMonitor:
             "summary": rows[-1],
             "stored_wall_s": time.time(),
         }
+        self.spectrum_json = json.dumps(self.spectrum, separators=(",", ":"))
 
     def _run_snapshot(self, f: RunFollower) -> dict[str, Any]:
         p = f.progress()

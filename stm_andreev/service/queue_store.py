@@ -80,12 +80,30 @@ class RunQueue:
         #: Why the queue does not advance ("" = it does): a failed plan with continue-on-failure
         #: off, or stop-after-current. Persisted, so a restart does not start the next plan.
         self.hold = ""
+        self._loaded_text: str | None = None  # the file's text as last loaded
         if self.path.exists():
             self.load()
 
-    def load(self) -> None:
+    def reload(self) -> bool:
+        """Load the file if its text changed since this queue last loaded it; whether it did.
+
+        A GUI following a service's queue polls it twice a second: the file is read (a few
+        kB) but parsed only when it changed. The items in memory are taken to be what was
+        last loaded or saved (a follower never edits them)."""
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            text = self.path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise QueueFileError(f"queue file {self.path} is unreadable: {exc}") from exc
+        if text == self._loaded_text:
+            return False
+        self.load(text)
+        return True
+
+    def load(self, text: str | None = None) -> None:
+        try:
+            if text is None:
+                text = self.path.read_text(encoding="utf-8")
+            data = json.loads(text)
             if data.get("format") != QUEUE_FORMAT:
                 raise ValueError(f"format {data.get('format')!r}, expected {QUEUE_FORMAT}")
             items = [QueueItem(**item) for item in data["items"]]
@@ -106,6 +124,7 @@ class RunQueue:
                     setattr(kept, f.name, getattr(item, f.name))
                 items[k] = kept
         self.items = items
+        self._loaded_text = text
 
     def save(self) -> None:
         data = {"format": QUEUE_FORMAT, "items": [asdict(i) for i in self.items],
@@ -113,9 +132,11 @@ class RunQueue:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".queue-", suffix=".json")
+            text = json.dumps(data, indent=2)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=2)
+                f.write(text)
             os.replace(tmp, self.path)  # atomic: a crash leaves the old or the new queue
+            self._loaded_text = text
         except OSError as exc:
             raise QueueFileError(f"cannot write queue file {self.path}: {exc}") from exc
 

@@ -46,16 +46,20 @@ async def event_stream(service, disconnected: Callable[[], Any], *, tick_s: floa
             sent_rows = len(series)
             out.append(sse("series", {"run_file": None if last_path is None else str(last_path),
                                       "rows": series}))
-        status = json.dumps(service.status(), separators=(",", ":"))
+        status = service.status_text()
         if status != last_status:
             last_status = status
             out.append(f"event: status\ndata: {status}\n\n")
         if monitor.spectrum_seq != last_seq:
             last_seq = monitor.spectrum_seq
-            spectrum = monitor.spectrum
+            # The monitor swaps in the series before the spectrum: read in this order, the
+            # rows are never older than the spectrum.
+            spectrum = monitor.spectrum_json
             series = monitor.series
             if spectrum:
-                out.append(sse("spectrum", {**spectrum, "new_rows": series[sent_rows:]}))
+                # the curve was encoded once for all clients; only the rows are this client's
+                rows = json.dumps(series[sent_rows:], separators=(",", ":"))
+                out.append(f"event: spectrum\ndata: {spectrum[:-1]},\"new_rows\":{rows}}}\n\n")
                 sent_rows = len(series)
         for chunk in out:
             yield chunk

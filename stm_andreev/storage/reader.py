@@ -298,6 +298,12 @@ class RunReader:
                     table[name] = ds[: self._n]
         return table
 
+    def event_count(self) -> int:
+        """How many events are logged (as of the last refresh); the log only grows, so a
+        follower re-reads :meth:`events` only when this changed."""
+        with self._shared.lock:
+            return min(ds.shape[0] for ds in self._event_ds)
+
     def events(self) -> list[Event]:
         """The event log in order of logging."""
         with self._shared.lock:

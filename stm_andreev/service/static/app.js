@@ -1,4 +1,7 @@
 // The station page: one server-sent event stream, plots drawn as inline SVG (no network, no CDN).
+// Events only note what is new; drawing happens at most once per animation frame (so a burst
+// of events draws once, and a hidden tab or a phone with its screen off draws nothing until
+// it is looked at again), and only what changed is touched in the page.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -17,7 +20,8 @@ function fmtDuration(s) {
 function fmt(v, digits = 3, unit = "") {
   return (v === null || v === undefined || !isFinite(v)) ? "not known" : Number(v).toPrecision(digits) + unit;
 }
-function text(el, value) { el.textContent = value; }
+// Setting the same text again would still make the browser lay the page out anew.
+function text(el, value) { value = String(value); if (el.textContent !== value) el.textContent = value; }
 
 // ------------------------------------------------------------------ plots
 function clear(svg) { while (svg.firstChild) svg.removeChild(svg.firstChild); }
@@ -77,6 +81,7 @@ function drawSeries() {
 }
 
 // ------------------------------------------------------------------ status
+let shownEvents = "";
 function showStatus(st) {
   const run = st.run || {};
   const hold = st.queue_hold ? "held: " + st.queue_hold : "";
@@ -87,7 +92,8 @@ function showStatus(st) {
   text($("status"), run.status || (st.current ? "starting" : "idle"));
   const paused = run.status === "paused" || (run.interlock || {}).level === "pause" || (run.interlock || {}).level === "interlock";
   text($("eta"), run.status === "finished" ? "done" : paused ? "-- (paused)" : fmtDuration(run.eta_s));
-  $("bar").style.width = (run.planned ? 100 * run.done / run.planned : 0) + "%";
+  const width = (run.planned ? 100 * run.done / run.planned : 0) + "%";
+  if ($("bar").style.width !== width) $("bar").style.width = width;
   const p = run.point;
   text($("point"), p ? "#" + p.point_index + " step " + p.step_index + ", I_sp " + fmt(p.setpoint_A, 2, " A") +
        (p.target_temperature_K !== null ? ", target " + fmt(p.target_temperature_K, 3, " K") : "") : "-");
@@ -97,9 +103,14 @@ function showStatus(st) {
   text($("progress-text"), run.run_file ? (run.status || "") + ", elapsed " + fmtDuration(run.elapsed_s) :
        (st.current ? "starting " + st.current.plan_name : "no run followed yet"));
   const banner = $("banner"), b = run.interlock || {};
-  banner.hidden = !b.level;
-  banner.className = "banner " + (b.level || "");
+  if (banner.hidden !== !b.level) banner.hidden = !b.level;
+  const cls = "banner " + (b.level || "");
+  if (banner.className !== cls) banner.className = cls;
   text(banner, b.text || "");
+  const events = run.events || [], newest = events[events.length - 1] || {};
+  const key = JSON.stringify([run.run_file, events.length, newest.time_s, newest.kind, newest.message, st.service_error]);
+  if (key === shownEvents) return;  // the log is rebuilt only when it has news
+  shownEvents = key;
   const ol = $("events");
   ol.replaceChildren(...(run.events || []).slice().reverse().map((e) => {
     const li = document.createElement("li");
@@ -155,18 +166,35 @@ function connect() {
   source.addEventListener("series", (ev) => {
     const d = JSON.parse(ev.data);
     state.rows = d.rows; state.runFile = d.run_file; state.spectrum = null;
-    drawSeries(); drawSpectrum();
+    dirty.series = dirty.spectrum = true; schedule();
   });
   source.addEventListener("spectrum", (ev) => {
     const d = JSON.parse(ev.data);
-    state.spectrum = d; state.rows = state.rows.concat(d.new_rows || []);
-    drawSpectrum(); drawSeries();
+    state.spectrum = d;
+    for (const r of d.new_rows || []) state.rows.push(r);
+    dirty.spectrum = true;
+    if ((d.new_rows || []).length) dirty.series = true;
+    schedule();
   });
   source.addEventListener("status", (ev) => {
-    const st = JSON.parse(ev.data);
+    dirty.status = JSON.parse(ev.data); schedule();
+  });
+}
+
+// ------------------------------------------------------------------ drawing, once per frame
+const dirty = { spectrum: true, series: true, status: null };
+let frame = 0;
+function schedule() { if (!frame) frame = requestAnimationFrame(drawNews); }
+function drawNews() {
+  frame = 0;
+  if (dirty.status) {
+    const st = dirty.status;
+    dirty.status = null;
     showStatus(st);
     const key = JSON.stringify([st.queue_counts, st.current, st.queue_hold]);
     if (key !== lastQueue) { lastQueue = key; refreshQueue(); }
-  });
+  }
+  if (dirty.spectrum) { dirty.spectrum = false; drawSpectrum(); }
+  if (dirty.series) { dirty.series = false; drawSeries(); }
 }
-drawSpectrum(); drawSeries(); connect();
+schedule(); connect();
