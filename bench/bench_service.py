@@ -4,20 +4,32 @@
    started by ``stm-andreev serve`` with its clients attached - a real ``stm-andreev gui``
    process (offscreen Qt) following the service's queue and run file, the service's page in
    headless Chromium (Selenium; left out when not installed), and a browser-like client (an
-   SSE stream read and parsed as the page does, plus the page's queue refresh on each status
-   change) - versus the same ``stm-andreev run`` alone (target ratio >= 0.95). The rate
+   SSE stream read and parsed as the page does, fetching the queue when a status says it
+   changed) - versus the same ``stm-andreev run`` alone (target ratio >= 0.95). The rate
    is the run's own "spectra / wall s" line (process start-up is not in it). Pairs alternate
    their order (alone first, then served first, ...) so a drift in the machine's load hits both
    sides; the figure is the ratio of the medians, with every pair printed.
+   Beside the wall rates: the CPU seconds per spectrum of every process - the run (alone and
+   served; start-up included, as the kernel counts it), the service, the SSE client thread,
+   the GUI and Chromium (chromedriver and all its children) - over the run. CPU seconds barely
+   move with the machine's load, wall rates do: on a busy machine they show what the clients
+   cost when the ratio cannot.
 2. Latency from a stored spectrum to the page (target < 1 s), GUI attached. A watcher polls
    the run file's ledger every 5 ms (SWMR) and notes when each row is confirmed; the SSE client
    notes when that row's ``spectrum`` event arrives, and in Chromium a MutationObserver notes
-   when the page draws each new spectrum count. The watcher runs only in this separate run, so it does not load the pairs.
-   Only rows the stream sends are counted: the page shows the newest spectrum, so when two
-   rows land within one 0.2 s poll the older is skipped (its summary still arrives).
+   when the page draws each new spectrum count. The watcher runs only in this separate run, so
+   it does not load the pairs. Only rows the stream sends are counted: the page shows the
+   newest spectrum, so when two rows land within one 0.2 s poll the older is skipped (its
+   summary still arrives).
+3. ``--only ladder``: where the CPU goes - the run alone, then served with one client more at
+   each step (service, + SSE client, + GUI, + Chromium), ``--runs`` rounds with the steps'
+   order rotated each round; prints the table of CPU ms per spectrum in docs/service.md.
 
-    python bench/bench_service.py [--runs 7] [--setpoints 60] [--only throughput|latency]
+    python bench/bench_service.py [--runs 7] [--setpoints 60] [--only throughput|latency|ladder]
         [--no-gui] [--no-browser]
+
+``--runs 9 --setpoints 40`` (the acceptance run) takes about 15 minutes on an idle 2-core
+machine.
 """
 
 from __future__ import annotations
@@ -50,7 +62,8 @@ CHROMEDRIVER = shutil.which("chromedriver")
 
 
 class SseClient(threading.Thread):
-    """Reads /api/stream like the page: parses every event, refreshes the queue on status."""
+    """Reads /api/stream like the page: parses every event, fetches the queue when a status
+    says it changed."""
 
     def __init__(self, served: Served) -> None:
         super().__init__(daemon=True)
@@ -68,7 +81,7 @@ class SseClient(threading.Thread):
         self._cpu0 = time.thread_time()
         with httpx.Client(timeout=None) as client, client.stream(
                 "GET", self.served.url + "/api/stream") as response:
-            kind = ""
+            kind = queue_key = ""
             for line in response.iter_lines():
                 if self.stop.is_set():
                     return
@@ -81,7 +94,13 @@ class SseClient(threading.Thread):
                     if kind == "spectrum":
                         self.spectrum_seen.setdefault(data["row"], time.time())
                     elif kind == "status":
-                        client.get(self.served.url + "/api/queue")
+                        # as the page: the queue is fetched when its counts, the current
+                        # plan or the hold changed
+                        key = json.dumps([data["queue_counts"], data["current"],
+                                          data["queue_hold"]])
+                        if key != queue_key:
+                            queue_key = key
+                            client.get(self.served.url + "/api/queue")
                     self.cpu_s = time.thread_time() - self._cpu0
 
 

@@ -127,3 +127,45 @@ def _alert(driver):
         return alert
     except NoAlertPresentException:
         return None
+
+
+def test_page_ends_showing_the_runs_last_spectrum_every_row_and_every_event(tmp_path):
+    """The page draws only what changed, once per frame: at the end of a run watched from its
+    start it still shows the newest spectrum (its row, every point of its curve), a series
+    point for every spectrum and the same event log as the status."""
+    from selenium.webdriver.common.by import By
+
+    n, n_bias = 12, 101
+    driver = _browser(1280, 1000)
+    served = Served(tmp_path).start()
+    try:
+        driver.get(served.url + "/")
+        _wait(driver, lambda d: d.find_element(By.ID, "conn").text == "live", "the stream")
+        served.post("/api/queue", {"plan_text": sweep_plan("page-end", n=n, n_bias=n_bias)})
+        served.wait_for(lambda s: s["queue_counts"] == {"finished": 1}, "the run's end")
+        _wait(driver, lambda d: d.find_element(By.ID, "status").text == "finished",
+              "the page to show the end")
+        _wait(driver, lambda d: _count(d) == n, "the last spectrum's count")
+        spectrum = served.get("/api/spectrum")
+        assert spectrum["row"] == n - 1
+        _wait(driver, lambda d: d.find_element(By.ID, "spectrum-label").text.startswith(
+            f"#{n - 1} "), "the last spectrum's label")
+        points = driver.find_element(By.CSS_SELECTOR, "#spectrum-plot polyline") \
+            .get_attribute("points").split()
+        assert len(points) == n_bias
+        # The curve drawn is this spectrum's: its y pixels order as G does.
+        ys = [float(p.split(",")[1]) for p in points]
+        g = spectrum["G_G0"]
+        assert ys[g.index(max(g))] == min(ys)  # SVG y grows downwards
+        assert ys[g.index(min(g))] == max(ys)
+        series = driver.find_elements(By.CSS_SELECTOR, "#series-plot polyline")
+        assert [len(s.get_attribute("points").split()) for s in series] == [n, n]
+        status = served.get("/api/status")
+        shown = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#events li")]
+        assert len(shown) == len(status["run"]["events"])
+        assert status["run"]["events"][-1]["message"] in shown[0]  # newest first
+        bar = driver.execute_script("return document.getElementById('bar').style.width")
+        assert bar == "100%"
+    finally:
+        driver.quit()
+        served.stop()
