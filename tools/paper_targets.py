@@ -355,6 +355,12 @@ def report_survey(points: list[SurveyPoint] | None = None) -> None:
     print(f"  the analysis's Delta_c at {sc.n} of {len(points)} positions ({grades}): "
           f"weighted mean {sc.mean:.1f}, spread {sc.std:.1f} ueV, median 1 sigma "
           f"{sc.median_sigma:.1f} ueV")
+    for film in ("InO-1", "InO-2", "InO-3"):
+        own = [p for p in rep if p.film == film]
+        if own:
+            f = Scatter.of([p.Dc / UEV for p in own], [p.Dc_err / UEV for p in own])
+            print(f"    {film}: {f.n} positions, {f.mean:.2f} ueV (film {own[0].Dc_true / UEV:.0f}), "
+                  f"spread {f.std:.2f}, median 1 sigma {f.median_sigma:.2f} ueV")
     print(f"  Delta_c mean {sc.mean:.1f} ueV (target 145 +- 10)  {_mark(abs(sc.mean - 145) <= 10)}")
     print(f"  Delta_c spread {sc.std:.1f} ueV (target 20-40, the paper's +-30)  "
           f"{_mark(20 <= sc.std <= 40)}")
