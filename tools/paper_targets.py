@@ -22,6 +22,10 @@ Definitions (the same on model and run-file spectra):
   "seen" at a temperature when the report gives Delta_c there, "resolved up to" the last
   temperature of an unbroken run of such spectra from base, and its position is the raw
   -d2G/dV2 pair (``delta_c_peak_eV``, before the analysis's fit-based smearing correction).
+- the survey (Fig. 3): at each position of InO-1..3 a contact spectrum at 1 uA with the dry
+  run's noise, analysed by the analysis pipeline (Delta_c, its 1 sigma, its grade) and read
+  the paper's way (the raw pair). "Scatter within the error bars": rms spread / median
+  1 sigma <= 1.2, chi2/dof about the weighted mean beside it (docs/physics.md).
 - E_g at Tc (run file): the E_g of the analysis's fit (the chosen model, two-gap BTK, BTK or
   Dynes, convolved with -df/dE at the spectrum's temperature and with the lock-in kernel), so
   thermal smearing does not move it; quoted with its 1-sigma and fit grade. The maximum of G
