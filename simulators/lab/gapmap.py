@@ -9,7 +9,9 @@ Gaussian field g is mapped to E_g = lo + (hi - lo) * Phi(g): Phi of a unit norma
 so the gaps spread over the whole range with every value about equally likely.
 
 The spread of Delta_c (rms) and the correlation length of both fields are the sample's
-(``delta_c_spread_eV``, ``gap_correlation_length_m``: station-file keys). Temperature enters
+(``delta_c_spread_eV``, ``gap_correlation_length_m``: station-file keys). The presets' spread
+is 0: Delta_c is the film's, the same at every position (the paper's +-30 ueV "stems mainly
+from the experimental accuracy"; docs/physics.md). Temperature enters
 through the sample's own laws (:class:`SampleParameters`): a spot's E_g scales like the
 sample's pseudogap and its Delta_c like the sample's collective gap.
 """

@@ -144,7 +144,9 @@ def test_presets_carry_the_paper_junction_and_map():
         assert s.n_channels >= 13  # 1 kOhm = 12.9 G0 needs >= 13 open channels (Methods)
         assert s.Eg_map_range_eV == pytest.approx((200 * UEV, 650 * UEV))
         assert 140 * UEV <= s.Delta_c0_eV <= 150 * UEV
-        assert 15 * UEV <= s.delta_c_spread_eV <= 35 * UEV
+        # Delta_c is the film's and the same at every position: the paper's +-30 ueV "stems
+        # mainly from the experimental accuracy" (issue 17; docs/physics.md).
+        assert s.delta_c_spread_eV == 0.0
     tc_rmax = {n: (get_sample(n).Tc_K, get_sample(n).R_max_ohm_sq) for n in PRESETS}
     assert tc_rmax == {"InO-1": (1.45, 5770), "InO-2": (1.5, 5615), "InO-3": (1.9, 3885),
                        "InO-4": (3.2, 400)}
