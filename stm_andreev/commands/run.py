@@ -57,23 +57,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stm_andreev.config import ConfigError
-
     try:
         code = _run(args)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        hint = _kind_hint(exc)
-        if hint:
-            print(hint, file=sys.stderr)
-        code = 2
     except Exception as exc:
-        if not _is_storage_error(exc):
+        if _is_config_error(exc):
+            print(f"error: {exc}", file=sys.stderr)
+            hint = _kind_hint(exc)
+            if hint:
+                print(hint, file=sys.stderr)
+            code = 2
+        elif _is_storage_error(exc):
+            print(f"error: {exc}", file=sys.stderr)
+            code = 3
+        else:
             raise
-        print(f"error: {exc}", file=sys.stderr)
-        code = 3
     _exit_now_if_files_unclosed(code)
     return code
+
+
+def _is_config_error(exc: Exception) -> bool:
+    # Looked up like storage errors below: `--resume` of a damaged file is refused before the
+    # configuration stack is imported, and a config error can only come from it once imported.
+    errors = sys.modules.get("stm_andreev.config.errors")
+    return errors is not None and isinstance(exc, errors.ConfigError)
 
 
 def _is_storage_error(exc: Exception) -> bool:
@@ -107,13 +113,6 @@ def _kind_hint(exc) -> str:
 
 
 def _run(args) -> int:
-    from stm_andreev.config import (
-        load_plan,
-        load_plan_text,
-        load_station,
-        load_station_text,
-    )
-
     if args.into and not args.resume:
         print("error: --into NEW continues the file given with --resume: "
               "stm-andreev run --resume FILE --into NEW", file=sys.stderr)
@@ -131,6 +130,14 @@ def _run(args) -> int:
         if problem:
             print(f"error: cannot resume: {problem}", file=sys.stderr)
             return 2
+    from stm_andreev.config import (
+        load_plan,
+        load_plan_text,
+        load_station,
+        load_station_text,
+    )
+
+    if args.resume:
         from stm_andreev.storage import RunWriter
 
         writer = RunWriter.resume(args.resume)

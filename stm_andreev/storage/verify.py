@@ -20,11 +20,17 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-#: Wall seconds a check may take before the file is declared unreadable (a hang in HDF5).
+#: Wall seconds a check may take before the file is declared unreadable (a hang in HDF5), plus
+#: VERIFY_S_PER_MB per MB of file, counted from when the checking process is ready.
 VERIFY_TIMEOUT_S = 30.0
+VERIFY_S_PER_MB = 0.05  # reading every row through its checksum: ~20 MB/s is slow
+#: Wall seconds the checking process may take to start (Python, numpy, HDF5) on a busy machine.
+STARTUP_TIMEOUT_S = 120.0
+READY = "ready"
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 # Verdict states
@@ -210,24 +216,71 @@ def _ranges(rows: list[int]) -> str:
     return ", ".join(out[:10]) + (", ..." if len(out) > 10 else "")
 
 
-def verify_run_file(path: str | os.PathLike[str], timeout_s: float = VERIFY_TIMEOUT_S) -> Verdict:
-    """:func:`check` in a child process, killed after ``timeout_s`` wall seconds."""
+def check_timeout_s(path: str | os.PathLike[str], timeout_s: float = VERIFY_TIMEOUT_S) -> float:
+    """Wall seconds the check of ``path`` may take: ``timeout_s`` plus
+    :data:`VERIFY_S_PER_MB` per MB, so a large intact file is read to its end, not declared
+    unreadable (every stored row is read through its checksum)."""
+    try:
+        size_mb = os.stat(path).st_size / 1e6
+    except OSError:
+        size_mb = 0.0
+    return timeout_s + VERIFY_S_PER_MB * size_mb
+
+
+def _child_argv(path: str | os.PathLike[str]) -> list[str]:
+    return [sys.executable, "-m", "stm_andreev.storage.verify", os.fspath(path)]
+
+
+def verify_run_file(path: str | os.PathLike[str], timeout_s: float = VERIFY_TIMEOUT_S,
+                    *, startup_timeout_s: float = STARTUP_TIMEOUT_S) -> Verdict:
+    """:func:`check` in a child process, killed after :func:`check_timeout_s` wall seconds.
+
+    The clock for the file starts when the child says it is ready (Python and HDF5 loaded):
+    on a loaded machine the start-up alone can take many seconds, and it says nothing about
+    the file. A child that does not get ready within ``startup_timeout_s`` is killed and the
+    verdict says the file was not checked."""
     name = str(path)
     if not Path(path).exists():
         return Verdict(name, MISSING, "no such file")
+    limit = check_timeout_s(path, timeout_s)
+    proc = subprocess.Popen(
+        _child_argv(path),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    lines: list[str] = []
+    started = threading.Event()
+
+    def pump() -> None:  # drains the pipe, so a long verdict never blocks the child
+        for line in proc.stdout:
+            lines.append(line)
+            started.set()
+        started.set()
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
     try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "stm_andreev.storage.verify", os.fspath(path)],
-            capture_output=True, text=True, timeout=timeout_s,
-        )
-    except subprocess.TimeoutExpired:
-        return Verdict(name, UNREADABLE, f"reading it did not finish within {timeout_s:g} s "
-                       "(HDF5 blocked on damaged data)")
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        why = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"
-        return Verdict(name, UNREADABLE, f"reading it crashed the HDF5 library ({why})")
-    return Verdict(**json.loads(lines[-1]))
+        if not started.wait(startup_timeout_s):
+            return Verdict(name, UNREADABLE, f"not checked: the checking process did not "
+                           f"start within {startup_timeout_s:g} s (machine overloaded?)")
+        if lines and lines[0].strip() == READY:
+            try:
+                proc.wait(timeout=limit)
+            except subprocess.TimeoutExpired:
+                return Verdict(name, UNREADABLE, f"reading it did not finish within {limit:g} s "
+                               "(HDF5 blocked on damaged data)")
+        code = proc.wait()
+        reader.join()
+        out = [line for line in lines if line.strip() and line.strip() != READY]
+        if code != 0 or not out:
+            why = f"signal {-code}" if code < 0 else f"exit {code}"
+            return Verdict(name, UNREADABLE, f"reading it crashed the HDF5 library ({why})")
+        return Verdict(**json.loads(out[-1]))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        reader.join(5)
+        proc.stdout.close()
 
 
 def _main(argv: list[str]) -> int:
@@ -236,6 +289,12 @@ def _main(argv: list[str]) -> int:
 
     logging.disable(logging.CRITICAL)
     warnings.simplefilter("ignore")
+    import h5py  # noqa: F401  (loaded before the parent's clock for the file starts)
+    import numpy  # noqa: F401
+
+    from . import layout  # noqa: F401
+
+    print(READY, flush=True)
     try:
         verdict = check(argv[0])
     except Exception as exc:  # anything HDF5 throws at a damaged file is a verdict
