@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -119,14 +120,15 @@ def _resistance(path: str, args: argparse.Namespace) -> ResistanceCurve | None:
 def _hdf5_verdict(path: str):
     """For an HDF5 file, :func:`stm_andreev.storage.verify.verify_run_file`'s verdict (a child
     process, bounded in time); None for any other file (the loaders say what is wrong)."""
-    from stm_andreev.storage.verify import HDF5_SIGNATURE, verify_run_file
+    from stm_andreev.storage.verify import HDF5_SIGNATURE, missing_verdict, verify_run_file
 
     try:
         with open(path, "rb") as f:
             if f.read(8) != HDF5_SIGNATURE:
                 return None
     except OSError:
-        return None
+        # a dangling symbolic link or a loop of them is named as such; the loaders name the rest
+        return missing_verdict(path) if os.path.islink(path) else None
     return verify_run_file(path)
 
 

@@ -130,6 +130,12 @@ def _run(args) -> int:
         if problem:
             print(f"error: cannot resume: {problem}", file=sys.stderr)
             return 2
+        if os.path.islink(args.resume):
+            # The run goes on in the file the link points to: its control file, report and
+            # messages carry that name, the one the GUI and other tools see.
+            real = os.path.realpath(args.resume)
+            print(f"note: {args.resume} is a symbolic link; resuming {real}", file=sys.stderr)
+            args.resume = real
     from stm_andreev.config import (
         load_plan,
         load_plan_text,
@@ -264,7 +270,7 @@ def _resume_problem(path: str) -> str:
 
     verdict = verify_run_file(path)
     if verdict.ok:
-        return ""
+        return _not_writable(path)
     text = verdict.describe()
     if verdict.state == DAMAGED:
         text += (f"\n  its {len(verdict.intact)} intact spectra are safe in it; to continue "
@@ -272,6 +278,19 @@ def _resume_problem(path: str) -> str:
                  f"  stm-andreev run --resume {shlex.quote(path)} --into "
                  f"{shlex.quote(str(_continued_name(Path(path))))}")
     return text
+
+
+def _not_writable(path: str) -> str:
+    """Why the intact run file ``path`` cannot be appended to here (a read-only disk, no
+    permission), or "". Opening it for writing changes nothing in it."""
+    try:
+        os.close(os.open(path, os.O_RDWR))
+    except OSError as exc:
+        return (f"{path}: intact, but it cannot be written here ({exc.strerror}); it can still "
+                "be verified and analysed. To continue the run, copy it to a writable disk and "
+                "resume the copy, or continue into a new file: stm-andreev run --resume "
+                f"{shlex.quote(path)} --into NEW.h5")
+    return ""
 
 
 def _continued_name(path: Path) -> Path:
@@ -322,6 +341,8 @@ def _output_dir_problem(out_dir: Path) -> str:
     """Why run files cannot be written in ``out_dir`` (created if missing), or ""."""
     import tempfile
 
+    if out_dir.is_symlink() and not out_dir.exists():
+        return f"a symbolic link to {os.readlink(out_dir)}, which does not exist"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         # A real write: permission bits say nothing for root or on a read-only mount.

@@ -16,6 +16,7 @@ as they are and the verdict says so.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -65,6 +66,25 @@ class Verdict:
         if self.notes:
             text += " (" + "; ".join(self.notes) + ")"
         return text
+
+
+def missing_verdict(path: str | os.PathLike[str]) -> Verdict | None:
+    """The verdict for a path that leads to no file (missing, a dangling symbolic link, a loop
+    of links), or None when it leads to one."""
+    name = str(path)
+    try:
+        os.stat(path)
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return Verdict(name, MISSING, "a loop of symbolic links, leading to no file")
+        if not os.path.islink(path):
+            return Verdict(name, MISSING, "no such file")
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        return Verdict(name, MISSING, f"a symbolic link to {target}, which does not exist")
 
 
 def _chunk_rows(ds) -> int:
@@ -119,8 +139,9 @@ def check(path: str | os.PathLike[str]) -> Verdict:
 
     p = Path(path)
     name = str(p)
-    if not p.exists():
-        return Verdict(name, MISSING, "no such file")
+    missing = missing_verdict(p)
+    if missing is not None:
+        return missing
     if not p.is_file():
         return Verdict(name, NOT_A_RUN_FILE, "not a regular file")
     with open(p, "rb") as f:
@@ -240,8 +261,9 @@ def verify_run_file(path: str | os.PathLike[str], timeout_s: float = VERIFY_TIME
     the file. A child that does not get ready within ``startup_timeout_s`` is killed and the
     verdict says the file was not checked."""
     name = str(path)
-    if not Path(path).exists():
-        return Verdict(name, MISSING, "no such file")
+    missing = missing_verdict(path)
+    if missing is not None:
+        return missing
     limit = check_timeout_s(path, timeout_s)
     proc = subprocess.Popen(
         _child_argv(path),
