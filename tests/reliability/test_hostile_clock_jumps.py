@@ -33,14 +33,23 @@ STEP_S = 3600.0
 
 
 class SteppedWallClock:
-    """``time.time`` that reads ``offset`` seconds off while ``offset`` is set."""
+    """``time.time`` that reads ``offset`` seconds off while ``offset`` is set; after
+    :meth:`step_after_next`, the thread's next reading is true and those after it are stepped
+    (a deadline taken just before the clock is set)."""
 
     def __init__(self, real=time.time) -> None:
         self.real = real
         self.offset = 0.0
+        self._armed: tuple[threading.Thread, float] | None = None
+
+    def step_after_next(self, thread: threading.Thread, step: float) -> None:
+        self._armed = (thread, step)
 
     def __call__(self) -> float:
-        return self.real() + self.offset
+        now = self.real() + self.offset
+        if self._armed is not None and threading.current_thread() is self._armed[0]:
+            self.offset, self._armed = self._armed[1], None
+        return now
 
 
 @pytest.fixture
@@ -84,7 +93,8 @@ def test_a_visa_read_ends_on_time_when_the_wall_clock_steps_back(silent_instrume
             result.append(exc)
 
     thread = threading.Thread(target=read, daemon=True)
-    wall.offset = -STEP_S  # the clock is set back while the instrument is silent
+    # the clock is set back just after the read took its deadline, the instrument silent
+    wall.step_after_next(thread, -STEP_S)
     thread.start()
     thread.join(60)
     finished = not thread.is_alive()
