@@ -33,8 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--station",
-        default=DEFAULT_STATION,
-        help=f"station file or name in configs/ (default {DEFAULT_STATION})",
+        default=None,
+        help=f"station file or name in configs/ (default {DEFAULT_STATION}); with --resume "
+             "only to check that it is the one the run started with",
     )
     parser.add_argument(
         "--out", default=None, help="directory for the run file (default: the station's output_dir)"
@@ -146,12 +147,17 @@ def _run(args) -> int:
     if args.resume:
         from stm_andreev.storage import RunWriter
 
-        writer = RunWriter.resume(args.resume)
         meta = _stored_texts(args.resume)
+        problem = _station_changed(args.resume, meta, args.station)
+        if problem:
+            print(f"error: cannot resume: {problem}", file=sys.stderr)
+            return 2
+        writer = RunWriter.resume(args.resume)
         station_cfg = load_station_text(meta["station_text"], file=f"{args.resume}:station")
         plan = load_plan_text(meta["plan_text"], file=f"{args.resume}:plan")
         station_text, plan_text = meta["station_text"], meta["plan_text"]
     else:
+        args.station = args.station or DEFAULT_STATION
         station_cfg = load_station(args.station)
         plan = load_plan(args.plan)
         station_text = station_cfg.source_text
@@ -208,6 +214,9 @@ def _run(args) -> int:
                     "station": station_cfg.name,
                     "simulated": station.simulated,
                     "sample": station_cfg.simulation.sample_name if station.simulated else "",
+                    # where the station came from: a resume says what an edit there changed
+                    "station_file": str(Path(station_cfg.source_file).resolve())
+                    if station_cfg.source_file else "",
                 },
                 station_text=station_text,
                 plan_text=plan_text,
@@ -357,7 +366,47 @@ def _stored_texts(path: str) -> dict[str, str]:
     from stm_andreev.storage import RunReader
 
     with RunReader(path) as reader:
-        return {"station_text": reader.station_text, "plan_text": reader.plan_text}
+        return {"station_text": reader.station_text, "plan_text": reader.plan_text,
+                "station_file": str(reader.metadata.get("station_file", "") or "")}
+
+
+def _station_changed(path: str, meta: dict[str, str], given: str | None) -> str:
+    """A resumed run goes on with the station stored in its run file, whatever the station
+    file says now: every spectrum of one run is taken with one configuration (limits,
+    calibrations, lock-in settings). A station file given with ``--station`` that differs is
+    refused (the message names the keys); the file the run started from, edited since, is
+    named with the keys that differ, and the run goes on as it started."""
+    from stm_andreev.config import resolve_config_path
+    from stm_andreev.config.differences import describe, differing_keys
+    from stm_andreev.redact import redact
+
+    stored = meta["station_text"]
+    if given is not None:
+        file = resolve_config_path(given)
+        try:
+            text = redact(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            return f"--station {given}: cannot read {file} ({exc})"
+        keys = differing_keys(stored, text, str(file))
+        if keys:
+            return (f"{path} was started with another station than {file} (differs in "
+                    f"{describe(keys)}); a run continues with the station stored in its file. "
+                    "Leave out --station to continue it, or start a new run with the new "
+                    "station")
+        return ""
+    started_from = meta.get("station_file", "")
+    if started_from and Path(started_from).is_file():
+        try:
+            text = redact(Path(started_from).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            return ""
+        keys = differing_keys(stored, text, started_from)
+        if keys:
+            print(f"note: {started_from} was edited since {path} started (differs in "
+                  f"{describe(keys)}); the run continues with the station stored in the run "
+                  "file, as it started. To measure with the edited station, start a new run.",
+                  file=sys.stderr)
+    return ""
 
 
 def _notifier(station_cfg):
