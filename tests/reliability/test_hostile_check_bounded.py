@@ -102,3 +102,26 @@ def test_the_time_allowed_grows_with_the_file(tmp_path):
         f.truncate(2_000_000_000)  # sparse: 2 GB of file, no disk used
     assert verify.check_timeout_s(small, 30) == pytest.approx(30, abs=0.01)
     assert verify.check_timeout_s(large, 30) == pytest.approx(30 + 2000 * verify.VERIFY_S_PER_MB)
+
+
+def test_damage_to_the_string_heap_is_found(tmp_path):
+    """A flip in HDF5's heap of variable-length strings (units, NeXus names, read back by the
+    writer on resume) was called intact by verify, and --resume then failed on it (found by the
+    damaged-file campaign at flip-19923)."""
+    from .hostile_helpers import run_cli
+
+    proc = run_cli("run", "quick", "--out", str(tmp_path / "run"), "--no-report", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    (path,) = (tmp_path / "run").glob("*.h5")
+    original = path.read_bytes()
+    heaps = [i for i in range(len(original)) if original.startswith(b"GCOL", i)]
+    assert heaps
+    verdicts = []
+    for heap in heaps:  # each collection's signature flipped: none of its strings can be read
+        data = bytearray(original)
+        data[heap + 1] ^= 0x10
+        damaged = tmp_path / f"heap-{heap}.h5"
+        damaged.write_bytes(bytes(data))
+        verdicts.append(verify_run_file(damaged))
+    assert all(v.state != "intact" for v in verdicts), [v.describe() for v in verdicts]
+    assert all(str(tmp_path) in v.describe() for v in verdicts)
