@@ -228,7 +228,14 @@ def summary(rows: list[dict]) -> str:
             f"spectra detected; slowest verify/analyze/--resume "
             f"{max(r['slowest_s'] for r in rows):.1f} s (median of the per-case slowest "
             f"{statistics.median(r['slowest_s'] for r in rows):.1f} s); "
-            f"{sum(not r['problems'] for r in rows)}/{len(rows)} cases passed")
+            + "".join(f"on the {len(part)} {what} copies {max(part):.1f} s (median "
+                      f"{statistics.median(part):.1f} s); "
+                      for what, part in (
+                          ("intact", [r["slowest_s"] for r in rows if r["state"] == "intact"]),
+                          ("damaged or unreadable",
+                           [r["slowest_s"] for r in rows if r["state"] != "intact"]))
+                      if part)
+            + f"{sum(not r['problems'] for r in rows)}/{len(rows)} cases passed")
 
 
 def main(argv: list[str] | None = None) -> int:
