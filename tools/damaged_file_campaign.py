@@ -12,15 +12,20 @@ command ended (a child is killed after 120 s), with no traceback, and its messag
 file; a flip inside stored spectra is never read as intact; every spectrum reported intact
 reads back exactly as in the undamaged file; a refused ``--resume`` left the copy byte for byte
 as it was; ``--into`` finished the plan in NEW with the intact spectra unchanged. Prints a
-Markdown table (one row per case, the slowest command's wall time) and a summary; exit status 0
-when every case passed.
+Markdown table (one row per case, the slowest of `verify`, `analyze` and `--resume`; `--into`
+re-measures spectra, so its time is a run's and is reported apart), the median and maximum wall
+time of each command over all cases, and the interpreter's start-up (`python -c pass` and
+`stm-andreev --help`, measured the same way) for comparison; exit status 0 when every case
+passed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -106,10 +111,10 @@ def run_case(name: str, content: bytes, in_data: bool, original: dict, work: Pat
     path = work / f"{name}.h5"
     path.write_bytes(content)
     problems: list[str] = []
-    times: list[float] = []
+    times: dict[str, float] = {}
 
     def answered(what: str, proc, seconds: float, codes: tuple[int, ...]) -> bool:
-        times.append(seconds)
+        times[what] = seconds
         if proc is None:
             problems.append(f"{what} did not end")
             return False
@@ -169,16 +174,45 @@ def run_case(name: str, content: bytes, in_data: bool, original: dict, work: Pat
             problems.append("--into changed the damaged file")
     return {"case": name, "in_data": in_data, "state": state, "intact": len(intact),
             "planned": len(original["ledger"]), "into": into_result,
-            "slowest_s": max(times), "problems": problems}
+            "slowest_s": max(v for k, v in times.items() if k != "--into"),
+            "times": times, "problems": problems}
 
 
 def table(rows: list[dict]) -> str:
     lines = ["| case | flip in a spectrum | verify | intact reported | --into | slowest "
-             "command (s) | result |", "| --- | --- | --- | ---: | --- | ---: | --- |"]
+             "command (s) | --into (s) | result |",
+             "| --- | --- | --- | ---: | --- | ---: | ---: | --- |"]
     for r in rows:
+        into_s = f"{r['times']['--into']:.1f}" if "--into" in r["times"] else "-"
         lines.append(f"| {r['case']} | {'yes' if r['in_data'] else ''} | {r['state']} | "
                      f"{r['intact']}/{r['planned']} | {r['into']} | {r['slowest_s']:.1f} | "
-                     f"{'; '.join(r['problems']) or 'pass'} |")
+                     f"{into_s} | {'; '.join(r['problems']) or 'pass'} |")
+    return "\n".join(lines)
+
+
+def startup_times(n: int = 5) -> dict[str, float]:
+    """Median wall seconds of a bare interpreter and of `stm-andreev --help` (the CLI's own
+    start-up), measured like the commands (child processes), for comparison."""
+    out = {}
+    for what, args in (("python -c pass", ["-c", "pass"]),
+                       ("stm-andreev --help", ["-m", "stm_andreev.cli", "--help"])):
+        samples = []
+        for _ in range(n):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, *args], capture_output=True,
+                           timeout=COMMAND_TIMEOUT_S)
+            samples.append(time.perf_counter() - start)
+        out[what] = statistics.median(samples)
+    return out
+
+
+def command_times(rows: list[dict]) -> str:
+    """Median and maximum wall time of each command over the cases that ran it."""
+    lines = ["| command | cases | median (s) | max (s) |", "| --- | ---: | ---: | ---: |"]
+    for what in ("verify", "analyze", "--resume", "--into"):
+        t = [r["times"][what] for r in rows if what in r["times"]]
+        if t:
+            lines.append(f"| {what} | {len(t)} | {statistics.median(t):.2f} | {max(t):.2f} |")
     return "\n".join(lines)
 
 
@@ -191,8 +225,17 @@ def summary(rows: list[dict]) -> str:
             f"short, {sum(r['case'].startswith('flip') for r in rows)} flipped): verdicts "
             + ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
             + f"; {sum(r['state'] != 'intact' for r in flips)}/{len(flips)} flips in stored "
-            f"spectra detected; slowest command {max(r['slowest_s'] for r in rows):.1f} s; "
-            f"{sum(not r['problems'] for r in rows)}/{len(rows)} cases passed")
+            f"spectra detected; slowest verify/analyze/--resume "
+            f"{max(r['slowest_s'] for r in rows):.1f} s (median of the per-case slowest "
+            f"{statistics.median(r['slowest_s'] for r in rows):.1f} s); "
+            + "".join(f"on the {len(part)} {what} copies {max(part):.1f} s (median "
+                      f"{statistics.median(part):.1f} s); "
+                      for what, part in (
+                          ("intact", [r["slowest_s"] for r in rows if r["state"] == "intact"]),
+                          ("damaged or unreadable",
+                           [r["slowest_s"] for r in rows if r["state"] != "intact"]))
+                      if part)
+            + f"{sum(not r['problems'] for r in rows)}/{len(rows)} cases passed")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             (source,) = (work / "fresh").glob("*.h5")
         original = describe(source)
+        before = startup_times()
         rows = []
         for name, content, in_data in variants(original["bytes"], original["chunks"],
                                                args.cuts, args.flips):
@@ -223,6 +267,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {rows[-1]['state']} {'; '.join(rows[-1]['problems']) or 'pass'}",
                   file=sys.stderr, flush=True)
         print(table(rows))
+        print()
+        print(command_times(rows))
+        print()
+        after = startup_times()
+        print("start-up (median of 5, before / after the cases): " + "; ".join(
+            f"{k} {before[k]:.2f} / {after[k]:.2f} s" for k in before)
+            + f"; load average at the end {os.getloadavg()[0]:.1f}")
         print()
         print(summary(rows))
     return 0 if all(not r["problems"] for r in rows) else 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -116,20 +117,23 @@ def _resistance(path: str, args: argparse.Namespace) -> ResistanceCurve | None:
     return curve
 
 
-def _run_file_problem(path: str) -> str:
-    """For an HDF5 file: why it cannot be analysed safely (damaged, unreadable, a hang in
-    HDF5), checked in bounded time in a child process; "" if intact or not HDF5."""
-    from stm_andreev.storage.verify import HDF5_SIGNATURE, verify_run_file
+def _hdf5_verdict(path: str):
+    """For an HDF5 file, :func:`stm_andreev.storage.verify.verify_run_file`'s verdict (a child
+    process, bounded in time); None for any other file (the loaders say what is wrong)."""
+    from stm_andreev.storage.verify import HDF5_SIGNATURE, missing_verdict, verify_run_file
 
     try:
         with open(path, "rb") as f:
             if f.read(8) != HDF5_SIGNATURE:
-                return ""  # text, .dat or junk: the loaders say what is wrong
+                return None
     except OSError:
-        return ""
-    verdict = verify_run_file(path)
-    if verdict.ok:
-        return ""
+        # a dangling symbolic link or a loop of them is named as such; the loaders name the rest
+        return missing_verdict(path) if os.path.islink(path) else None
+    return verify_run_file(path)
+
+
+def _refusal(path: str, verdict) -> str:
+    """Why ``path`` is not analysed, naming it, with where to find its intact spectra."""
     hint = f" (`stm-andreev verify --list {path}` lists the intact spectra)" \
         if verdict.intact else ""
     return verdict.describe() + hint
@@ -198,17 +202,25 @@ def _analyze_grid(path: str, args: argparse.Namespace) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stm_andreev.analysis.errors import AnalysisError
-    from stm_andreev.analysis.inputs import flatness_note
-    from stm_andreev.analysis.report import analyze_items, write_report
-    from stm_andreev.analysis.resistance import is_resistance_file
-
     load = dict(bias_col=args.bias_col, g_col=args.g_col, g_unit=args.g_unit, sign=args.sign,
                 use=args.use)
     analyses: list[Analysis] = []
     rt: ResistanceCurve | None = None
     failed = 0
     for path in args.files:
+        # An HDF5 file is checked first, in a child process in bounded time, before anything
+        # opens it here or the analysis stack (scipy, xarray, matplotlib: seconds on a busy
+        # machine) is imported: a damaged file is refused at the cost of that check alone.
+        verdict = _hdf5_verdict(path)
+        if verdict is not None and verdict.state not in ("intact", "not a run file"):
+            print(f"error: {_refusal(path, verdict)}", file=sys.stderr)
+            failed += 1
+            continue
+        from stm_andreev.analysis.errors import AnalysisError
+        from stm_andreev.analysis.inputs import flatness_note
+        from stm_andreev.analysis.report import analyze_items
+        from stm_andreev.analysis.resistance import is_resistance_file
+
         if is_resistance_file(path):
             curve = _resistance(path, args)
             failed += curve is None
@@ -222,9 +234,8 @@ def run(args: argparse.Namespace) -> int:
                 continue
             # a grid run file's spectra that are not pixels (other steps) follow below
         errors: list[str] = []
-        problem = _run_file_problem(path)
-        if problem:
-            print(f"error: {problem}", file=sys.stderr)
+        if verdict is not None and not verdict.ok:  # HDF5 of another program
+            print(f"error: {_refusal(path, verdict)}", file=sys.stderr)
             failed += 1
             continue
         try:
@@ -250,6 +261,8 @@ def run(args: argparse.Namespace) -> int:
                 print(_table_line(a), flush=True)
         analyses.extend(found)
     if args.report and analyses:
+        from stm_andreev.analysis.report import write_report
+
         report = write_report(analyses, args.report, Tc_K=args.Tc_K, R_T=rt)
         print(f"report: {report}", file=sys.stderr)
     return 1 if failed else 0

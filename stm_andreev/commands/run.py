@@ -33,8 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--station",
-        default=DEFAULT_STATION,
-        help=f"station file or name in configs/ (default {DEFAULT_STATION})",
+        default=None,
+        help=f"station file or name in configs/ (default {DEFAULT_STATION}); with --resume "
+             "only to check that it is the one the run started with",
     )
     parser.add_argument(
         "--out", default=None, help="directory for the run file (default: the station's output_dir)"
@@ -57,23 +58,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stm_andreev.config import ConfigError
-
     try:
         code = _run(args)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        hint = _kind_hint(exc)
-        if hint:
-            print(hint, file=sys.stderr)
-        code = 2
     except Exception as exc:
-        if not _is_storage_error(exc):
+        if _is_config_error(exc):
+            print(f"error: {exc}", file=sys.stderr)
+            hint = _kind_hint(exc)
+            if hint:
+                print(hint, file=sys.stderr)
+            code = 2
+        elif _is_storage_error(exc):
+            print(f"error: {exc}", file=sys.stderr)
+            code = 3
+        else:
             raise
-        print(f"error: {exc}", file=sys.stderr)
-        code = 3
     _exit_now_if_files_unclosed(code)
     return code
+
+
+def _is_config_error(exc: Exception) -> bool:
+    # Looked up like storage errors below: `--resume` of a damaged file is refused before the
+    # configuration stack is imported, and a config error can only come from it once imported.
+    errors = sys.modules.get("stm_andreev.config.errors")
+    return errors is not None and isinstance(exc, errors.ConfigError)
 
 
 def _is_storage_error(exc: Exception) -> bool:
@@ -107,13 +114,6 @@ def _kind_hint(exc) -> str:
 
 
 def _run(args) -> int:
-    from stm_andreev.config import (
-        load_plan,
-        load_plan_text,
-        load_station,
-        load_station_text,
-    )
-
     if args.into and not args.resume:
         print("error: --into NEW continues the file given with --resume: "
               "stm-andreev run --resume FILE --into NEW", file=sys.stderr)
@@ -131,14 +131,33 @@ def _run(args) -> int:
         if problem:
             print(f"error: cannot resume: {problem}", file=sys.stderr)
             return 2
+        if os.path.islink(args.resume):
+            # The run goes on in the file the link points to: its control file, report and
+            # messages carry that name, the one the GUI and other tools see.
+            real = os.path.realpath(args.resume)
+            print(f"note: {args.resume} is a symbolic link; resuming {real}", file=sys.stderr)
+            args.resume = real
+    from stm_andreev.config import (
+        load_plan,
+        load_plan_text,
+        load_station,
+        load_station_text,
+    )
+
+    if args.resume:
         from stm_andreev.storage import RunWriter
 
-        writer = RunWriter.resume(args.resume)
         meta = _stored_texts(args.resume)
+        problem = _station_changed(args.resume, meta, args.station)
+        if problem:
+            print(f"error: cannot resume: {problem}", file=sys.stderr)
+            return 2
+        writer = RunWriter.resume(args.resume)
         station_cfg = load_station_text(meta["station_text"], file=f"{args.resume}:station")
         plan = load_plan_text(meta["plan_text"], file=f"{args.resume}:plan")
         station_text, plan_text = meta["station_text"], meta["plan_text"]
     else:
+        args.station = args.station or DEFAULT_STATION
         station_cfg = load_station(args.station)
         plan = load_plan(args.plan)
         station_text = station_cfg.source_text
@@ -195,6 +214,9 @@ def _run(args) -> int:
                     "station": station_cfg.name,
                     "simulated": station.simulated,
                     "sample": station_cfg.simulation.sample_name if station.simulated else "",
+                    # where the station came from: a resume says what an edit there changed
+                    "station_file": str(Path(station_cfg.source_file).resolve())
+                    if station_cfg.source_file else "",
                 },
                 station_text=station_text,
                 plan_text=plan_text,
@@ -257,7 +279,7 @@ def _resume_problem(path: str) -> str:
 
     verdict = verify_run_file(path)
     if verdict.ok:
-        return ""
+        return _not_writable(path)
     text = verdict.describe()
     if verdict.state == DAMAGED:
         text += (f"\n  its {len(verdict.intact)} intact spectra are safe in it; to continue "
@@ -265,6 +287,19 @@ def _resume_problem(path: str) -> str:
                  f"  stm-andreev run --resume {shlex.quote(path)} --into "
                  f"{shlex.quote(str(_continued_name(Path(path))))}")
     return text
+
+
+def _not_writable(path: str) -> str:
+    """Why the intact run file ``path`` cannot be appended to here (a read-only disk, no
+    permission), or "". Opening it for writing changes nothing in it."""
+    try:
+        os.close(os.open(path, os.O_RDWR))
+    except OSError as exc:
+        return (f"{path}: intact, but it cannot be written here ({exc.strerror}); it can still "
+                "be verified and analysed. To continue the run, copy it to a writable disk and "
+                "resume the copy, or continue into a new file: stm-andreev run --resume "
+                f"{shlex.quote(path)} --into NEW.h5")
+    return ""
 
 
 def _continued_name(path: Path) -> Path:
@@ -315,6 +350,8 @@ def _output_dir_problem(out_dir: Path) -> str:
     """Why run files cannot be written in ``out_dir`` (created if missing), or ""."""
     import tempfile
 
+    if out_dir.is_symlink() and not out_dir.exists():
+        return f"a symbolic link to {os.readlink(out_dir)}, which does not exist"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         # A real write: permission bits say nothing for root or on a read-only mount.
@@ -329,7 +366,47 @@ def _stored_texts(path: str) -> dict[str, str]:
     from stm_andreev.storage import RunReader
 
     with RunReader(path) as reader:
-        return {"station_text": reader.station_text, "plan_text": reader.plan_text}
+        return {"station_text": reader.station_text, "plan_text": reader.plan_text,
+                "station_file": str(reader.metadata.get("station_file", "") or "")}
+
+
+def _station_changed(path: str, meta: dict[str, str], given: str | None) -> str:
+    """A resumed run goes on with the station stored in its run file, whatever the station
+    file says now: every spectrum of one run is taken with one configuration (limits,
+    calibrations, lock-in settings). A station file given with ``--station`` that differs is
+    refused (the message names the keys); the file the run started from, edited since, is
+    named with the keys that differ, and the run goes on as it started."""
+    from stm_andreev.config import resolve_config_path
+    from stm_andreev.config.differences import describe, differing_keys
+    from stm_andreev.redact import redact
+
+    stored = meta["station_text"]
+    if given is not None:
+        file = resolve_config_path(given)
+        try:
+            text = redact(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            return f"--station {given}: cannot read {file} ({exc})"
+        keys = differing_keys(stored, text, str(file))
+        if keys:
+            return (f"{path} was started with another station than {file} (differs in "
+                    f"{describe(keys)}); a run continues with the station stored in its file. "
+                    "Leave out --station to continue it, or start a new run with the new "
+                    "station")
+        return ""
+    started_from = meta.get("station_file", "")
+    if started_from and Path(started_from).is_file():
+        try:
+            text = redact(Path(started_from).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            return ""
+        keys = differing_keys(stored, text, started_from)
+        if keys:
+            print(f"note: {started_from} was edited since {path} started (differs in "
+                  f"{describe(keys)}); the run continues with the station stored in the run "
+                  "file, as it started. To measure with the edited station, start a new run.",
+                  file=sys.stderr)
+    return ""
 
 
 def _notifier(station_cfg):

@@ -20,8 +20,9 @@ VERIFY_TIMEOUT_S = 30.0
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="RUNFILE", help="run files to check")
     parser.add_argument("--timeout", type=float, default=VERIFY_TIMEOUT_S,
-                        help=f"seconds per file before it is declared unreadable "
-                             f"(default {VERIFY_TIMEOUT_S:g})")
+                        help=f"seconds per file, plus 0.05 s per MB, counted once the "
+                             f"checking process has started, before the file is declared "
+                             f"unreadable (default {VERIFY_TIMEOUT_S:g})")
     parser.add_argument("--list", action="store_true", help="also list the intact points")
     parser.add_argument("--json", action="store_true", help="one JSON verdict per line")
 

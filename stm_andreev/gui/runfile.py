@@ -140,7 +140,10 @@ class RunFollower:
     :param path: the run file (it may not exist yet: polls return nothing until it does).
     :param reader_factory: opens a reader (default: :func:`live_reader`); tests may pass their
         own.
-    :param now: wall clock in s (injected so ETA is testable without waiting).
+    :param now: wall clock in s, for the time since the file's start time stamp.
+    :param monotonic: monotonic clock in s, for the rate spectra arrive at: a step of the
+        wall clock (NTP, someone setting it) must not make the ETA negative or huge. Both are
+        injected so the ETA is testable without waiting.
     """
 
     def __init__(
@@ -149,13 +152,15 @@ class RunFollower:
         *,
         reader_factory: ReaderFactory = live_reader,
         now: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = Path(path)
         self._factory = reader_factory
         self._now = now
+        self._monotonic = monotonic
         self._reader: RunReader | None = None
         self._rows_seen = 0
-        self._first_seen: tuple[float, int] | None = None  # (wall s, spectra) when followed
+        self._first_seen: tuple[float, int] | None = None  # (monotonic s, spectra) when followed
         self._last_change: tuple[float, int] | None = None
         self.events: list[Event] = []
         self.status = ""
@@ -246,7 +251,7 @@ class RunFollower:
             self.events = reader.events()
 
     def _note_count(self, n: int) -> None:
-        now = self._now()
+        now = self._monotonic()
         if self._first_seen is None:
             self._first_seen = (now, n)
         if self._last_change is None or self._last_change[1] != n:
@@ -281,8 +286,8 @@ class RunFollower:
     def progress(self) -> Progress:
         """Spectra done / planned, elapsed wall time and ETA.
 
-        The rate comes from what this follower saw arrive (spectra per wall second since it
-        started following); before a second spectrum arrived it falls back to the file's
+        The rate comes from what this follower saw arrive (spectra per monotonic second since
+        it started following); before a second spectrum arrived it falls back to the file's
         start time (a resumed run's earlier part then counts too, so the first ETA is rough).
         """
         planned = int(self.metadata.get("n_planned", 0) or 0)
@@ -290,6 +295,8 @@ class RunFollower:
         now = self._now()
         start = _iso_to_epoch(str(self.metadata.get("start_time", "")))
         elapsed = now - start if start is not None else math.nan
+        if elapsed < 0:  # the wall clock was set back past the start: not known
+            elapsed = math.nan
         end = _iso_to_epoch(str(self.metadata.get("end_time", "")))
         if self.status in FINAL_STATUSES:
             return Progress(done, planned, elapsed, 0.0 if done >= planned else math.nan,

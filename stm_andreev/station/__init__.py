@@ -99,6 +99,9 @@ class Station:
     @classmethod
     def from_config(cls, config: StationConfig, *, source_text: str = "") -> Station:
         """Connect every instrument of ``config`` (already validated)."""
+        from stm_andreev.visa_timeouts import use_monotonic_timeouts
+
+        use_monotonic_timeouts()  # a wall-clock step must not stretch or cut a VISA read
         clock = _make_clock(config)
         lab = None
         emulators: dict[str, Any] = {}

@@ -30,9 +30,27 @@ from .errors import (
     UnwritableLocationError,
     WriterClosedError,
 )
-from .layout import EVENT_COLUMNS, G0_S, POINT_COLUMNS, SPECTRUM_DATASETS, Column
-from .reader import Event, RunReader, Spectrum
-from .writer import RunWriter
+
+# The HDF5 side (h5py, numpy) is imported on first use: a command that only checks a file in a
+# child process (`verify`, the check before `analyze` and `--resume`) does not wait for it.
+_LAZY = {
+    "EVENT_COLUMNS": ".layout", "G0_S": ".layout", "POINT_COLUMNS": ".layout",
+    "SPECTRUM_DATASETS": ".layout", "Column": ".layout",
+    "Event": ".reader", "RunReader": ".reader", "Spectrum": ".reader",
+    "RunWriter": ".writer",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "EVENT_COLUMNS",

@@ -16,15 +16,22 @@ as they are and the verdict says so.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
 import sys
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-#: Wall seconds a check may take before the file is declared unreadable (a hang in HDF5).
+#: Wall seconds a check may take before the file is declared unreadable (a hang in HDF5), plus
+#: VERIFY_S_PER_MB per MB of file, counted from when the checking process is ready.
 VERIFY_TIMEOUT_S = 30.0
+VERIFY_S_PER_MB = 0.05  # reading every row through its checksum: ~20 MB/s is slow
+#: Wall seconds the checking process may take to start (Python, numpy, HDF5) on a busy machine.
+STARTUP_TIMEOUT_S = 120.0
+READY = "ready"
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 # Verdict states
@@ -59,6 +66,25 @@ class Verdict:
         if self.notes:
             text += " (" + "; ".join(self.notes) + ")"
         return text
+
+
+def missing_verdict(path: str | os.PathLike[str]) -> Verdict | None:
+    """The verdict for a path that leads to no file (missing, a dangling symbolic link, a loop
+    of links), or None when it leads to one."""
+    name = str(path)
+    try:
+        os.stat(path)
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return Verdict(name, MISSING, "a loop of symbolic links, leading to no file")
+        if not os.path.islink(path):
+            return Verdict(name, MISSING, "no such file")
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        return Verdict(name, MISSING, f"a symbolic link to {target}, which does not exist")
 
 
 def _chunk_rows(ds) -> int:
@@ -113,8 +139,9 @@ def check(path: str | os.PathLike[str]) -> Verdict:
 
     p = Path(path)
     name = str(p)
-    if not p.exists():
-        return Verdict(name, MISSING, "no such file")
+    missing = missing_verdict(p)
+    if missing is not None:
+        return missing
     if not p.is_file():
         return Verdict(name, NOT_A_RUN_FILE, "not a regular file")
     with open(p, "rb") as f:
@@ -174,6 +201,10 @@ def check(path: str | os.PathLike[str]) -> Verdict:
                 read()
             except Exception as exc:
                 problems.append(f"the {what} cannot be read ({_short(exc)})")
+        unreadable = _unreadable_metadata(file)
+        if unreadable:
+            problems.append(f"{len(unreadable)} attributes or metadata datasets cannot be read "
+                            f"(first: {unreadable[0]})")
         valid = [(row, int(p)) for row, p in enumerate(ledger) if 0 <= p < n_planned]
         verdict.damaged = sorted(bad)
         verdict.intact = sorted(p for row, p in valid if row not in bad)
@@ -186,6 +217,46 @@ def check(path: str | os.PathLike[str]) -> Verdict:
         else:
             verdict.message = f"{n} spectra intact, status {status!r}"
         return verdict
+
+
+#: Contiguous datasets up to this size are read whole by the metadata walk (they are names,
+#: units, NeXus fields: bytes to kilobytes); chunked ones are the rows checked above.
+METADATA_READ_LIMIT_BYTES = 1 << 20
+
+
+def _unreadable_metadata(file) -> list[str]:
+    """Every attribute of every object, and every small contiguous dataset, read once; the
+    ones that fail, as 'path: error'. Damage to HDF5's heap of variable-length strings (units,
+    NeXus names, the metadata the writer reads back on resume) shows here and nowhere else."""
+    import h5py
+
+    failed: list[str] = []
+
+    def check_object(name: str, obj) -> None:
+        where = name or "/"
+        try:
+            keys = list(obj.attrs.keys())
+        except Exception as exc:
+            failed.append(f"{where} attributes: {_short(exc, 80)}")
+            return
+        for key in keys:
+            try:
+                obj.attrs[key]
+            except Exception as exc:
+                failed.append(f"{where}@{key}: {_short(exc, 80)}")
+        if isinstance(obj, h5py.Dataset) and obj.chunks is None:
+            try:
+                if obj.size * max(obj.dtype.itemsize, 1) <= METADATA_READ_LIMIT_BYTES:
+                    obj[()]
+            except Exception as exc:
+                failed.append(f"{where}: {_short(exc, 80)}")
+
+    check_object("", file)
+    try:
+        file.visititems(check_object)
+    except Exception as exc:
+        failed.append(f"the group structure: {_short(exc, 80)}")
+    return failed
 
 
 def _short(exc: BaseException, limit: int = 200) -> str:
@@ -210,24 +281,72 @@ def _ranges(rows: list[int]) -> str:
     return ", ".join(out[:10]) + (", ..." if len(out) > 10 else "")
 
 
-def verify_run_file(path: str | os.PathLike[str], timeout_s: float = VERIFY_TIMEOUT_S) -> Verdict:
-    """:func:`check` in a child process, killed after ``timeout_s`` wall seconds."""
-    name = str(path)
-    if not Path(path).exists():
-        return Verdict(name, MISSING, "no such file")
+def check_timeout_s(path: str | os.PathLike[str], timeout_s: float = VERIFY_TIMEOUT_S) -> float:
+    """Wall seconds the check of ``path`` may take: ``timeout_s`` plus
+    :data:`VERIFY_S_PER_MB` per MB, so a large intact file is read to its end, not declared
+    unreadable (every stored row is read through its checksum)."""
     try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "stm_andreev.storage.verify", os.fspath(path)],
-            capture_output=True, text=True, timeout=timeout_s,
-        )
-    except subprocess.TimeoutExpired:
-        return Verdict(name, UNREADABLE, f"reading it did not finish within {timeout_s:g} s "
-                       "(HDF5 blocked on damaged data)")
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        why = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"
-        return Verdict(name, UNREADABLE, f"reading it crashed the HDF5 library ({why})")
-    return Verdict(**json.loads(lines[-1]))
+        size_mb = os.stat(path).st_size / 1e6
+    except OSError:
+        size_mb = 0.0
+    return timeout_s + VERIFY_S_PER_MB * size_mb
+
+
+def _child_argv(path: str | os.PathLike[str]) -> list[str]:
+    return [sys.executable, "-m", "stm_andreev.storage.verify", os.fspath(path)]
+
+
+def verify_run_file(path: str | os.PathLike[str], timeout_s: float = VERIFY_TIMEOUT_S,
+                    *, startup_timeout_s: float = STARTUP_TIMEOUT_S) -> Verdict:
+    """:func:`check` in a child process, killed after :func:`check_timeout_s` wall seconds.
+
+    The clock for the file starts when the child says it is ready (Python and HDF5 loaded):
+    on a loaded machine the start-up alone can take many seconds, and it says nothing about
+    the file. A child that does not get ready within ``startup_timeout_s`` is killed and the
+    verdict says the file was not checked."""
+    name = str(path)
+    missing = missing_verdict(path)
+    if missing is not None:
+        return missing
+    limit = check_timeout_s(path, timeout_s)
+    proc = subprocess.Popen(
+        _child_argv(path),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    lines: list[str] = []
+    started = threading.Event()
+
+    def pump() -> None:  # drains the pipe, so a long verdict never blocks the child
+        for line in proc.stdout:
+            lines.append(line)
+            started.set()
+        started.set()
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        if not started.wait(startup_timeout_s):
+            return Verdict(name, UNREADABLE, f"not checked: the checking process did not "
+                           f"start within {startup_timeout_s:g} s (machine overloaded?)")
+        if lines and lines[0].strip() == READY:
+            try:
+                proc.wait(timeout=limit)
+            except subprocess.TimeoutExpired:
+                return Verdict(name, UNREADABLE, f"reading it did not finish within {limit:g} s "
+                               "(HDF5 blocked on damaged data)")
+        code = proc.wait()
+        reader.join()
+        out = [line for line in lines if line.strip() and line.strip() != READY]
+        if code != 0 or not out:
+            why = f"signal {-code}" if code < 0 else f"exit {code}"
+            return Verdict(name, UNREADABLE, f"reading it crashed the HDF5 library ({why})")
+        return Verdict(**json.loads(out[-1]))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        reader.join(5)
+        proc.stdout.close()
 
 
 def _main(argv: list[str]) -> int:
@@ -236,6 +355,12 @@ def _main(argv: list[str]) -> int:
 
     logging.disable(logging.CRITICAL)
     warnings.simplefilter("ignore")
+    import h5py  # noqa: F401  (loaded before the parent's clock for the file starts)
+    import numpy  # noqa: F401
+
+    from . import layout  # noqa: F401
+
+    print(READY, flush=True)
     try:
         verdict = check(argv[0])
     except Exception as exc:  # anything HDF5 throws at a damaged file is a verdict

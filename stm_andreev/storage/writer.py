@@ -381,7 +381,12 @@ class RunWriter:
         path = Path(path)
         if not path.is_file():
             raise RunFileNotFoundError(f"run file {path} does not exist")
-        lock = WriterLock(path)
+        try:
+            lock = WriterLock(path)
+        except OSError as exc:  # a read-only disk or file: nothing was written
+            raise UnwritableLocationError(
+                f"cannot resume {path}: it cannot be opened for writing ({exc.strerror})"
+            ) from None
         file: h5py.File | None = None
         try:
             unclean = clear_open_flags(path)

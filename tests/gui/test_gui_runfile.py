@@ -74,7 +74,7 @@ def test_progress_eta_from_the_rate_spectra_arrive(tmp_path):
     bias = np.linspace(-1.5e-3, 1.5e-3, 21)
     writer = create_run(tmp_path / "eta.h5", len(rows), n_bias=21)
     now = FakeNow()
-    follower = RunFollower(tmp_path / "eta.h5", now=now)
+    follower = RunFollower(tmp_path / "eta.h5", now=now, monotonic=now)
     try:
         append(writer, 0, rows[0], bias)
         follower.poll_status()

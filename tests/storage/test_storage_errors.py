@@ -24,6 +24,7 @@ from stm_andreev.storage import (
 )
 from stm_andreev.storage import writer as writer_module
 
+from ..ro_mount import read_only_mount
 from .storage_helpers import append_point, new_run
 
 
@@ -74,13 +75,21 @@ def test_read_only_directory(tmp_path):
     directory.mkdir()
     directory.chmod(0o500)
     try:
-        if _root_can_write(directory):
-            pytest.skip("running as a user (root) that writes to read-only directories")
-        with pytest.raises(UnwritableLocationError, match="not writable") as info:
-            new_run(directory / "run.h5")
-        assert str(directory) in str(info.value)
+        if not _root_can_write(directory):
+            with pytest.raises(UnwritableLocationError, match="not writable") as info:
+                new_run(directory / "run.h5")
+            assert str(directory) in str(info.value)
+            return
     finally:
         directory.chmod(0o700)
+    # root writes through permission bits: a read-only mount stops it
+    with read_only_mount(tmp_path / "mounted") as where:
+        if isinstance(where, str):
+            pytest.skip(f"running as root, which writes to read-only directories, and {where}")
+        with pytest.raises(UnwritableLocationError, match="not writable") as info:
+            new_run(where / "run.h5")
+        assert str(where) in str(info.value)
+        assert not os.listdir(where)
 
 
 def test_permission_denied_by_the_os_is_reported_clearly(tmp_path, monkeypatch):
