@@ -1,16 +1,16 @@
-"""The run report's spectra analysed by the project's forked workers
-(stm_andreev.analysis.parallel) and by Dask's local process scheduler, side by side; prints
-the medians, their ratio and whether the numbers agree. Asserts nothing.
+"""The run report's spectra analysed on Dask's local process scheduler (the report as
+shipped: stm_andreev.analysis.parallel), by the hand-made forked workers it replaced (kept
+here only, for comparison) and in one process, side by side; prints the medians, their ratios
+and whether the numbers agree. Asserts nothing.
 
     python bench/bench_report_dask.py [--run-file PATH] [--repeats 3]
 
 Every timing is a fresh interpreter (imports not timed) running analyze_items + write_report
 on the same run file (a dry run of the default plan unless --run-file is given). Variants:
-"forked workers" (the report as shipped: one forked process per CPU, inputs inherited at the
-fork, only an index sent), "dask processes" (the same spectra as Dask delayed tasks on
-dask's multiprocessing scheduler, fork context, one process per CPU: every input and result
-pickled through the pool) and "one process". The variants take turns so background load
-falls on all alike.
+"dask processes" (as shipped: each spectrum a Dask task on the local process pool, fork
+context, one process per CPU; inputs and results pickled through the pool), "forked workers"
+(the previous implementation: a ProcessPoolExecutor forked with the inputs inherited, only an
+index sent) and "one process". The variants take turns so background load falls on all alike.
 """
 
 from __future__ import annotations
@@ -25,26 +25,39 @@ import tempfile
 import time
 from pathlib import Path
 
+_job = None  # (fn, items) inherited by the forked workers of the old implementation
 
-def _dask_map_items(fn, items, *, workers=None, catch=()):
-    """parallel.map_items on Dask's local process scheduler (what the report would use)."""
-    import dask
-    from dask import delayed
+
+def _forked_call(index):
+    fn, items = _job
+    return fn(items[index])
+
+
+def _forked_map_items(fn, items, *, workers=None, catch=()):
+    """The report's previous parallel.map_items: forked workers, only an index sent."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     from stm_andreev.analysis import parallel
 
-    n = parallel.default_workers(len(items)) if workers is None else workers
+    global _job
+    n = parallel.default_workers(len(items)) if workers is None else min(workers, len(items))
 
-    def outcome(item):
+    def outcome(call):
         try:
-            return fn(item)
+            return call()
         except catch as exc:
             return exc
 
-    tasks = [delayed(outcome, pure=False)(item) for item in items]
-    with dask.config.set({"multiprocessing.context": "fork"}):
-        return list(dask.compute(*tasks, scheduler="processes" if n > 1 else "sync",
-                                 num_workers=n))
+    if n <= 1:
+        return [outcome(lambda item=item: fn(item)) for item in items]
+    _job = (fn, items)
+    try:
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = [pool.submit(_forked_call, k) for k in range(len(items))]
+            return [outcome(f.result) for f in futures]
+    finally:
+        _job = None
 
 
 def worker(run_file: str, out_dir: str, variant: str) -> None:
@@ -52,8 +65,8 @@ def worker(run_file: str, out_dir: str, variant: str) -> None:
 
     from stm_andreev.analysis import report
 
-    if variant == "dask processes":
-        report.map_items = _dask_map_items
+    if variant == "forked workers":
+        report.map_items = _forked_map_items
     kwargs = {"workers": 1} if variant == "one process" else {}
     t0 = time.perf_counter()
     analyses = report.analyze_items([run_file], **kwargs)
@@ -73,7 +86,7 @@ def main() -> None:
     if args.worker:
         worker(*args.worker)
         return
-    variants = ("forked workers", "dask processes", "one process")
+    variants = ("dask processes", "forked workers", "one process")
     times: dict[str, list[float]] = {v: [] for v in variants}
     digests: dict[str, set[str]] = {v: set() for v in variants}
     with tempfile.TemporaryDirectory() as tmp:

@@ -89,8 +89,8 @@ def write_grid_file(cube, path: str | os.PathLike[str], *, rows_per_write: int =
 
 
 def open_grid_file(path: str | os.PathLike[str], block: tuple[int, int] = (8, 8)):
-    """The cube of a file written by :func:`write_grid_file`, conductances lazy (see
-    :func:`stm_andreev.analysis.maps_cube.grid_file_cube`)."""
-    from stm_andreev.analysis.maps_cube import grid_file_cube
+    """The cube of a file written by :func:`write_grid_file`, conductances lazy in chunks of
+    ``block`` pixels (the storage's grid reader)."""
+    from stm_andreev.storage.grid_read import read_grid
 
-    return grid_file_cube(path, block)
+    return read_grid(path, lazy=True, chunks=block)

@@ -1,10 +1,10 @@
 """What the per-pixel analysis needs from a grid cube (the xarray.Dataset of a grid, see
-docs/maps.md), and a lazy HDF5 array that worker processes can receive.
+docs/maps.md), and the grid files it opens.
 
-h5py objects cannot be pickled, so a dask array read straight from an h5py dataset cannot be
-sent to the local process pool. :class:`H5Array` holds only the file's path and the dataset's
-name and opens the file read-only for each slice it is asked for (HDF5 reads one chunk at a
-time anyway), so the same lazy array works on the local pool and on a distributed cluster.
+Reading a run file's ``/entry/grid`` is storage's (:mod:`stm_andreev.storage.grid_read`:
+one reader, SWMR-following, picklable lazy arrays); a Nanonis ``.3ds`` is read by
+:mod:`.nanonis_grid`. Both give the same cube (:func:`stm_andreev.storage.cube.build_cube`);
+here the analysis asks for it lazy, in blocks of pixels, and takes out what it uses.
 """
 
 from __future__ import annotations
@@ -19,49 +19,7 @@ import numpy as np
 
 from .errors import AnalysisInputError
 
-GRID_GROUP = "entry/grid"
-
-
-_FLAG_CLASHES = ("don't match", "not the same")
-# Most to least permissive; HDF5 shares one open file per process and refuses a second handle
-# whose locking or SWMR flag differs from the first one's, so the others are tried in turn.
-_READ_OPTIONS = ({"locking": False, "swmr": True}, {"swmr": True}, {"locking": False}, {})
-
-
-def _open_read(path: str):
-    """The file read-only: in SWMR mode (a finished or a still-growing file alike) without
-    HDF5's file lock (a writer that has it open is never in the way: we only read), unless
-    this process already has it open otherwise (then with that handle's flags)."""
-    import h5py
-
-    for options in _READ_OPTIONS[:-1]:
-        try:
-            return h5py.File(path, "r", **options)
-        except OSError as exc:
-            if not any(text in str(exc) for text in _FLAG_CLASHES):
-                raise
-    return h5py.File(path, "r")
-
-
-class H5Array:
-    """A read-only, picklable view of one HDF5 dataset: ``shape``, ``dtype``, ``ndim`` and
-    ``__getitem__`` as numpy arrays have (what ``dask.array.from_array`` needs)."""
-
-    def __init__(self, path: str | os.PathLike[str], name: str) -> None:
-        self.path, self.name = str(path), name
-        with _open_read(self.path) as f:
-            ds = f[name]
-            self.shape: tuple[int, ...] = tuple(ds.shape)
-            self.dtype = ds.dtype
-            self.chunks: tuple[int, ...] | None = ds.chunks
-        self.ndim = len(self.shape)
-
-    def __getitem__(self, key: Any) -> np.ndarray:
-        with _open_read(self.path) as f:
-            return np.asarray(f[self.name][key])
-
-    def __repr__(self) -> str:
-        return f"H5Array({self.path!r}, {self.name!r}, shape={self.shape})"
+DEFAULT_BLOCK = (8, 8)
 
 
 @dataclass(frozen=True)
@@ -142,97 +100,42 @@ def cube_view(cube) -> CubeView:
 
 
 def lazy_grid_array(path: str | os.PathLike[str], name: str, chunks: tuple[int, ...]):
-    """A dask array of a run file's grid dataset (e.g. "G_S") that worker processes can
-    receive (see :class:`H5Array`)."""
-    import dask.array as da
+    """A dask array of a grid file's dataset (e.g. "G_S") that worker processes can
+    receive (:func:`stm_andreev.storage.grid_read.grid_array`)."""
+    from stm_andreev.storage.grid_read import grid_array
 
-    arr = H5Array(path, f"{GRID_GROUP}/{name}")
-    return da.from_array(arr, chunks=chunks, name=f"h5-{Path(path).name}-{name}-{id(arr)}",
-                         asarray=True, lock=False)
+    return grid_array(path, name, chunks)
 
 
 def is_grid_file(path: str | os.PathLike[str]) -> bool:
-    """True for an HDF5 file with a ``/entry/grid`` group (a grid run), or a Nanonis .3ds."""
+    """True for an HDF5 file with a ``/entry/grid`` group (a grid run), or a Nanonis .3ds.
+    A damaged HDF5 file is no grid here (in bounded time); the run-file check that follows
+    names the damage."""
     p = Path(path)
     if p.suffix.lower() == ".3ds":
         return True
-    import h5py
+    from stm_andreev.storage.grid_read import has_grid
 
-    try:
-        with h5py.File(p, "r", locking=False) as f:
-            return GRID_GROUP in f and "G_S" in f[GRID_GROUP]
-    except (OSError, RuntimeError, KeyError, ValueError):
-        # a damaged file is no grid here; the run-file check that follows names the damage
-        return False
+    return p.is_file() and has_grid(p)
 
 
-def grid_file_cube(path: str | os.PathLike[str], block: tuple[int, int] = (8, 8)):
-    """The cube of an HDF5 file's ``/entry/grid`` group (names as a grid run writes them),
-    conductances lazy and read a block of pixels at a time, small per-pixel maps in memory.
-    The run's own reader (``stm_andreev.storage.grid_read.read_grid``) is used instead where
-    it exists; this reads the grid group alone."""
-    import h5py
-    import xarray as xr
+def open_grid(path: str | os.PathLike[str], *, block: tuple[int, int] = DEFAULT_BLOCK,
+              **read_3ds_options):
+    """The cube of a grid file: a Nanonis .3ds (:mod:`.nanonis_grid`; ``read_3ds_options``
+    g_col, use, sign choose its channel) or an HDF5 file with ``/entry/grid`` (a grid run,
+    finished or being written, or a bare grid group), its conductances lazy in chunks of
+    ``block`` pixels. Raises AnalysisInputError naming the file and what is wrong."""
+    from stm_andreev.storage.errors import StorageError
+    from stm_andreev.storage.grid_read import read_grid
 
-    with h5py.File(path, "r", locking=False) as f:
-        g = f[GRID_GROUP]
-        nb = g["G_S"].shape[2]
-        small = {k: g[k][()] for k in ("bias_V", "x_m", "y_m", "pos_x_m", "pos_y_m", "z_m",
-                                       "T_K", "time_s", "done") if k in g}
-    ny, nx = small["done"].shape
-    chunks = (block[0], block[1], nb)
-    per_pixel = {name: (("y", "x"), small[key]) for name, key in
-                 (("z", "z_m"), ("T_K", "T_K"), ("time_s", "time_s")) if key in small}
-    T = small.get("T_K")
-    finite_T = T[np.isfinite(T) & (T > 0)] if T is not None else np.array([])
-    return xr.Dataset(
-        {"G_S": (("y", "x", "bias"), lazy_grid_array(path, "G_S", chunks), {"units": "S"}),
-         "G_G0": (("y", "x", "bias"), lazy_grid_array(path, "G_G0", chunks),
-                  {"units": "2e^2/h"}),
-         **per_pixel, "done": (("y", "x"), small["done"].astype(bool))},
-        coords={"bias": ("bias", small["bias_V"], {"units": "V"}),
-                "x": ("x", small.get("x_m", np.arange(nx, dtype=float)), {"units": "m"}),
-                "y": ("y", small.get("y_m", np.arange(ny, dtype=float)), {"units": "m"}),
-                **{name: (("y", "x"), small[key], {"units": "m"}) for name, key in
-                   (("pos_x", "pos_x_m"), ("pos_y", "pos_y_m")) if key in small}},
-        attrs={"source": str(path),
-               **({"temperature_K": float(np.mean(finite_T))} if finite_T.size else {})})
-
-
-def open_grid(path: str | os.PathLike[str], **read_3ds_options):
-    """The cube of a grid file: a Nanonis .3ds (``stm_andreev.analysis.nanonis_grid``) or a
-    grid run file (``stm_andreev.storage.grid_read`` where present, else the grid group read
-    directly). ``read_3ds_options`` (g_col, use, sign) choose a .3ds file's channel. Raises
-    AnalysisInputError when the file holds no grid."""
     p = Path(path)
     if p.suffix.lower() == ".3ds":
-        reader = _optional("stm_andreev.analysis.nanonis_grid", "read_3ds")
-        if reader is None:
-            raise AnalysisInputError(f"{p}: reading Nanonis .3ds grids is not available in "
-                                     "this build (stm_andreev.analysis.nanonis_grid)")
-        return reader(p, **read_3ds_options)
-    if not is_grid_file(p):
-        raise AnalysisInputError(f"{p}: no grid (expected /{GRID_GROUP} with G_S)")
-    from stm_andreev.storage.errors import NotARunFileError
+        from .nanonis_grid import read_3ds
 
-    reader = _optional("stm_andreev.storage.grid_read", "read_grid")
-    if reader is not None:
-        try:
-            return reader(p)
-        except NotARunFileError:
-            pass  # a bare /entry/grid file (not a run's): read the group directly below
-    return grid_file_cube(p)
-
-
-def _optional(module: str, name: str):
-    """``module.name`` if that module exists, else None. The grid readers (the .3ds importer,
-    the run file's grid view) are optional parts of a build; imported by name at call time
-    so that a build without them still analyses the grids it can read."""
-    import importlib
-
+        return read_3ds(p, **read_3ds_options)
     try:
-        return getattr(importlib.import_module(module), name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:  # the module exists but something it needs does not
-            raise
-        return None
+        return read_grid(p, lazy=True, chunks=block)
+    except StorageError as exc:
+        message = str(exc)
+        raise AnalysisInputError(message if str(p) in message else f"{p}: {message}") \
+            from None

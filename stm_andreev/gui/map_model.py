@@ -185,3 +185,16 @@ def axis_coords(cube, results, n: int, dim: str) -> np.ndarray:
             if c.size == n and np.all(np.isfinite(c)):
                 return c
     return np.arange(n, dtype=float)
+
+
+def fit_G_N_G0(analysis) -> float | None:
+    """G_N of a pixel's fit in 2e^2/h, the unit the panel draws spectra in. The pipeline's
+    ``G_N`` is in its input's unit: siemens when the pixel came from a cube's G_S (the map
+    analysis's ``fit_pixel``), 2e^2/h from G_G0; None for a unit with no conversion ("GN",
+    "arb": the fit cannot be drawn over the spectrum in 2e^2/h)."""
+    unit = analysis.spectrum.G_unit
+    if unit == "S":
+        return float(analysis.G_N) / G0_S
+    if unit == "G0":
+        return float(analysis.G_N)
+    return None

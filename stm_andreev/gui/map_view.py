@@ -36,6 +36,7 @@ from .map_model import (
     MapData,
     axis_coords,
     colour_levels,
+    fit_G_N_G0,
     map_data,
     pixel_at,
     quantity,
@@ -439,8 +440,12 @@ class MapPanel(QtWidgets.QWidget):
             return
         self.analysis = analysis
         fit = analysis.fit
-        if fit is not None:
+        G_N = fit_G_N_G0(analysis)
+        if fit is not None and G_N is not None:
             # the fit is of G/G_N: drawn in the spectrum's units, 2e^2/h
-            self.fit_curve.setData(analysis.bias_V, fit.curve(analysis.bias_V) * analysis.G_N)
+            self.fit_curve.setData(analysis.bias_V, fit.curve(analysis.bias_V) * G_N)
+        elif fit is not None:
+            log.info("pixel (%d, %d): fit not drawn, conductance in %s", iy, ix,
+                     analysis.spectrum.G_unit)
         self._show_pixel_data(iy, ix)
         self.fit_shown.emit(iy, ix)

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 FileKey = tuple[int, int]
 
+_SWMR_CLASH = "SWMR read access flag not the same"
+
 _registry: dict[FileKey, SharedFile] = {}
 _registry_lock = threading.Lock()
 
@@ -58,7 +60,11 @@ class SharedFile:
             return ds
 
     def refresh(self, names: Iterable[str]) -> None:
-        """Re-read the named datasets' metadata from disk, in the order given."""
+        """Re-read the named datasets' metadata from disk, in the order given (not in a
+        file opened without SWMR: no one writes it, and a refresh while the opener's own
+        handle of the dataset is open breaks HDF5's shared dataset)."""
+        if not self.file.swmr_mode:
+            return
         with self.lock:
             for name in names:
                 self.dataset(name).refresh()
@@ -93,9 +99,31 @@ def acquire(path: Path) -> SharedFile:
         shared = _registry.get(key)
         if shared is None or not shared.file.id.valid:
             # SWMR read mode also opens files whose (dead) writer left the open flags set.
-            file = open_h5(path, "r", libver="latest", swmr=True)
+            try:
+                file = open_h5(path, "r", libver="latest", swmr=True)
+            except OSError as exc:
+                if _SWMR_CLASH not in str(exc):
+                    raise
+                # Someone in this process (a caller's own h5py.File) has it open without
+                # SWMR; HDF5 shares one open file per process, so follow that handle's flag.
+                file = open_h5(path, "r", libver="latest")
             shared = SharedFile(key, path, file)
             _registry[key] = shared
+        shared.users += 1
+    return shared
+
+
+def held(path: Path) -> SharedFile | None:
+    """The shared handle of ``path`` if a reader of this process has it open (acquired: give
+    it back with :meth:`SharedFile.release`), else None; never opens the file."""
+    try:
+        key = _key(path)
+    except OSError:
+        return None
+    with _registry_lock:
+        shared = _registry.get(key)
+        if shared is None or not shared.file.id.valid:
+            return None
         shared.users += 1
     return shared
 

@@ -173,3 +173,25 @@ def test_cli_names_a_damaged_grid_and_goes_on(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert f"error: {bad}: 'Experiment size (bytes)' is 12" in err
     assert len([line for line in out.splitlines() if line.startswith("{")]) == 1
+
+
+def test_a_3ds_and_a_grid_run_open_as_the_same_cube(tmp_path):
+    """One cube type for the analysis, whichever file the grid came from: the same variables,
+    dims, coordinates, units and contract attributes (the run file's lazy, in blocks)."""
+    import dask.array as da
+
+    from stm_andreev.analysis.maps_cube import open_grid
+    from stm_andreev.storage.cube import CUBE_ATTRS
+    from tests.storage.grid_files import make_grid_file
+
+    nanonis = open_grid(_grid(tmp_path))
+    run = open_grid(make_grid_file(tmp_path / "grid.h5", nx=4, ny=3, n_bias=16),
+                    block=(2, 2))
+
+    def shape_of(cube):
+        return ({n: (v.dims, v.attrs.get("units")) for n, v in cube.data_vars.items()},
+                {n: (c.dims, c.attrs.get("units")) for n, c in cube.coords.items()},
+                set(CUBE_ATTRS) <= set(cube.attrs))
+
+    assert shape_of(nanonis) == shape_of(run)
+    assert isinstance(run["G_S"].data, da.Array) and run["G_S"].data.chunksize[:2] == (2, 2)

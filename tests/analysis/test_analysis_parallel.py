@@ -1,4 +1,5 @@
-"""Spectra analysed in forked worker processes: same numbers, same order, same errors."""
+"""Spectra analysed in worker processes of Dask's local scheduler: same numbers, same order,
+same errors."""
 
 import os
 import sys
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
 
 
 def test_map_items_keeps_order_and_caught_errors_and_runs_in_other_processes():
-    offset = 100  # a closure: the forked workers inherit it, nothing is pickled
+    offset = 100  # a closure: cloudpickle takes it to the workers
 
     def work(k):
         if k == 3:
@@ -34,7 +35,7 @@ def test_map_items_keeps_order_and_caught_errors_and_runs_in_other_processes():
 
 
 def test_no_workers_unasked_while_another_thread_runs(monkeypatch):
-    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
     assert parallel.default_workers(1) == 1
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
@@ -68,3 +69,34 @@ def test_workers_give_the_numbers_one_process_gives(tmp_path, monkeypatch):
     assert [a.result for a in two] == [a.result for a in one]  # every float bit for bit
     assert [a.fit for a in two] == [a.fit for a in one]
     assert all(a.spectrum is s for a, s in zip(two, specs[:2] + specs[3:], strict=True))
+
+
+def test_map_items_runs_on_dasks_local_scheduler():
+    """Issue 17: the report's spectra go through Dask's local scheduler (the hand-made
+    forked workers are gone): a Dask callback sees the tasks, and they run elsewhere."""
+    from dask.callbacks import Callback
+
+    seen: list[str] = []
+    with Callback(pretask=lambda key, dsk, state: seen.append(str(key))):
+        out = parallel.map_items(_pid, list(range(6)), workers=2)
+    assert len(seen) == 6
+    assert os.getpid() not in out
+
+
+def _pid(_item):
+    return os.getpid()
+
+
+def test_the_report_is_the_same_on_workers_and_in_one_process(tmp_path):
+    """Figures, report.md and summary.json of the same run, analysed in this process and on
+    Dask's process pool, byte for byte."""
+    from stm_andreev.analysis.report import write_report
+
+    path, _ = write_paper_run(tmp_path / "run.h5")
+    one = write_report([path], tmp_path / "one", workers=1).parent
+    two = write_report([path], tmp_path / "two", workers=2).parent
+    names = sorted(p.name for p in one.iterdir())
+    assert names == sorted(p.name for p in two.iterdir())
+    assert any(n.endswith(".png") for n in names) and "summary.json" in names
+    for name in names:
+        assert (one / name).read_bytes() == (two / name).read_bytes(), name

@@ -9,10 +9,11 @@ import h5py
 import numpy as np
 import pytest
 
-from stm_andreev.analysis import maps, maps_cube
+from stm_andreev.analysis import maps
 from stm_andreev.analysis.maps import analyze_map
-from stm_andreev.analysis.maps_cube import grid_file_cube
+from stm_andreev.analysis.maps_cube import open_grid
 from stm_andreev.simulators.lab.grid_cube import write_grid_file
+from stm_andreev.storage import grid_read
 
 from .maps_cases import N_BIAS, small_cube
 
@@ -28,7 +29,7 @@ def grid_file(tmp_path_factory):
 def test_blocks_are_read_and_analysed_one_at_a_time(grid_file, monkeypatch):
     reads: list[tuple[int, ...]] = []
     blocks: list[tuple[int, ...]] = []
-    read = maps_cube.H5Array.__getitem__
+    read = grid_read.GridArray.__getitem__
     analyse = maps.analyze_block
 
     def counting_read(self, key):
@@ -43,9 +44,9 @@ def test_blocks_are_read_and_analysed_one_at_a_time(grid_file, monkeypatch):
         return analyse(G, np.where(np.arange(aux.shape[2]) == maps.AUX.index("done"), 0.0,
                                    aux), **kwargs)
 
-    monkeypatch.setattr(maps_cube.H5Array, "__getitem__", counting_read)
+    monkeypatch.setattr(grid_read.GridArray, "__getitem__", counting_read)
     monkeypatch.setattr(maps, "analyze_block", recording_block)
-    cube = grid_file_cube(grid_file, block=(2, 2))
+    cube = open_grid(grid_file, block=(2, 2))
     assert isinstance(cube["G_S"].data, da.Array)  # lazy until analysed
     assert reads == []
     analyze_map(cube, scheduler="sync", block=(2, 2))

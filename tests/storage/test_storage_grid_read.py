@@ -111,3 +111,27 @@ def test_spectrum_runs_become_spectrum_by_bias(tmp_path):
     assert list(ds["status_text"].values) == ["ok 3", "ok 5", "ok 4"]
     assert ds["bias"].attrs["units"] == "V" and ds.attrs["sample"] == METADATA["sample"]
     assert ds["G_S"].sel(spectrum=1).values[0] == spectra["G_S"][1, 0]
+
+
+def test_a_damaged_grid_header_is_named_at_once(tmp_path):
+    """One flipped bit in the object header of /entry/grid/T_K of a finished grid file: the
+    old reader opened it in SWMR mode, where HDF5 retries the bad checksum for minutes (over
+    200 s measured) and then raised a bare KeyError. Now the file is read as a closed file
+    first and the damage is named, with the file."""
+    import h5py
+
+    from stm_andreev.analysis.errors import AnalysisInputError
+    from stm_andreev.analysis.maps_cube import is_grid_file, open_grid
+
+    path = make_grid_file(tmp_path / "grid.h5", nx=4, ny=3, n_bias=16)
+    with h5py.File(path, "r") as f:
+        header = h5py.h5o.get_info(f["entry/grid/T_K"].id).addr
+    damaged = bytearray(path.read_bytes())
+    damaged[header + 12] ^= 0x10
+    bad = tmp_path / "flipped.h5"
+    bad.write_bytes(bytes(damaged))
+    assert is_grid_file(bad)  # the group itself is intact
+    with pytest.raises(NotARunFileError, match="the grid cannot be read .damaged file"):
+        read_grid(bad)
+    with pytest.raises(AnalysisInputError, match=f"{bad}: the grid cannot be read"):
+        open_grid(bad)
