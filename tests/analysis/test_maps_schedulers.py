@@ -56,3 +56,44 @@ def test_distributed_cluster_gives_the_same_numbers(cube, reference):
 def test_unknown_scheduler_is_refused_by_name(cube):
     with pytest.raises(SchedulerError, match="unknown scheduler 'gpu'"):
         analyze_map(cube, scheduler="gpu")
+
+
+def _block_recording_pid(G, aux, *, record: str, **kwargs):
+    """analyze_block that appends the pid of the process running it to ``record``."""
+    import os
+
+    from stm_andreev.analysis.maps_pixels import analyze_block
+
+    with open(record, "a") as f:
+        f.write(f"{os.getpid()}\n")
+    return analyze_block(G, aux, **kwargs)
+
+
+def test_two_local_workers_share_the_blocks_between_two_processes(cube, reference, tmp_path,
+                                                                  monkeypatch):
+    # Four blocks on two workers: Dask's default batches of 6 tasks sent all four to one
+    # process (the other sat idle); one task at a time, both processes get blocks.
+    import functools
+    import os
+
+    from stm_andreev.analysis import maps
+
+    record = tmp_path / "pids.txt"
+    monkeypatch.setattr(maps, "analyze_block",
+                        functools.partial(_block_recording_pid, record=str(record)))
+    by_pool = analyze_map(cube, workers=2, block=(1, 1))
+    _same(by_pool, reference)
+    pids = record.read_text().split()
+    assert len(pids) == 4
+    assert len(set(pids)) == 2, f"blocks ran in processes {pids}"
+    assert str(os.getpid()) not in pids
+
+
+def test_default_blocks_cut_a_small_map_into_enough_tasks():
+    from stm_andreev.analysis.maps import map_blocks
+
+    assert map_blocks((64, 64)) == (8, 8)
+    assert map_blocks((24, 24)) == (4, 8)  # 18 blocks, not 9
+    assert map_blocks((3, 3)) == (2, 2)
+    assert map_blocks((1, 200)) == (1, 8)
+    assert map_blocks((24, 24), (8, 8)) == (8, 8)  # as asked
