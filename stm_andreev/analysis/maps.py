@@ -5,10 +5,10 @@
 
 The cube (an ``xarray.Dataset`` with ``G_S`` or ``G_G0`` over (y, x, bias), see docs/maps.md)
 may be lazy: its conductance is cut into blocks of pixels (``block``, default 8 x 8 = 64
-spectra, ~200 kB at 401 biases) and each block is one task that reads its spectra and runs
-the project's single-spectrum pipeline on each (:mod:`.maps_pixels`). Only the results (a few
-numbers per pixel) come back, so memory stays bounded by the blocks in flight whatever the
-map's size. The scheduler (local process pool by default, or a dask.distributed cluster) is
+spectra, ~200 kB at 401 biases, finer on small maps: :func:`map_blocks`) and each block is
+one task that reads its spectra and runs the project's single-spectrum pipeline on each
+(:mod:`.maps_pixels`). Only the results (a few numbers per pixel) come back, so memory stays
+bounded by the blocks in flight whatever the map's size. The scheduler (local process pool by default, or a dask.distributed cluster) is
 chosen in :mod:`.maps_schedule`; the graph is the same either way.
 
 Result variables, for q in E_g, Delta_c, Gamma, Z, G_N: ``q`` (eV for energies, S for G_N),

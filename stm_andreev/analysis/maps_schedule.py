@@ -6,7 +6,7 @@ One graph, one ``dask.compute`` call; only the scheduler differs:
   ``workers``). Per-pixel fits are CPU-bound Python, so threads would wait on the GIL. On
   Linux, from a process without other Python threads, the pool is forked (a worker starts in
   milliseconds with the modules already imported, instead of ~2 s of importing scipy again);
-  elsewhere it is spawned.
+  elsewhere it is spawned. Tasks (blocks) are handed out one at a time.
 - ``"threads"``, ``"sync"``: Dask's threaded or single-threaded scheduler (debugging, or
   inputs that cannot be sent to another process).
 - an address such as ``"tcp://10.0.0.5:8786"``, a ``distributed.Client`` or a cluster object
