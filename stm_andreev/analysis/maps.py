@@ -5,10 +5,10 @@
 
 The cube (an ``xarray.Dataset`` with ``G_S`` or ``G_G0`` over (y, x, bias), see docs/maps.md)
 may be lazy: its conductance is cut into blocks of pixels (``block``, default 8 x 8 = 64
-spectra, ~200 kB at 401 biases) and each block is one task that reads its spectra and runs
-the project's single-spectrum pipeline on each (:mod:`.maps_pixels`). Only the results (a few
-numbers per pixel) come back, so memory stays bounded by the blocks in flight whatever the
-map's size. The scheduler (local process pool by default, or a dask.distributed cluster) is
+spectra, ~200 kB at 401 biases, finer on small maps: :func:`map_blocks`) and each block is
+one task that reads its spectra and runs the project's single-spectrum pipeline on each
+(:mod:`.maps_pixels`). Only the results (a few numbers per pixel) come back, so memory stays
+bounded by the blocks in flight whatever the map's size. The scheduler (local process pool by default, or a dask.distributed cluster) is
 chosen in :mod:`.maps_schedule`; the graph is the same either way.
 
 Result variables, for q in E_g, Delta_c, Gamma, Z, G_N: ``q`` (eV for energies, S for G_N),
@@ -44,6 +44,7 @@ from .pipeline import Analysis, analyze_spectrum
 log = logging.getLogger(__name__)
 
 DEFAULT_BLOCK = (8, 8)
+MIN_BLOCKS = 16  # a map is cut into at least this many tasks where it can be (see map_blocks)
 UNITS = {"E_g": "eV", "Delta_c": "eV", "Gamma": "eV", "Z": "", "G_N": "S"}
 LONG_NAMES = {
     "E_g": "single-particle gap E_g",
@@ -100,21 +101,41 @@ def _conductance_blocks(view: CubeView, block: tuple[int, int], local_pool: bool
     return G, "threads"
 
 
+def map_blocks(shape: tuple[int, int], block: tuple[int, int] | None = None
+               ) -> tuple[int, int]:
+    """Pixels per task (y, x): ``block`` when given, else DEFAULT_BLOCK halved (its longer
+    side first) until the map has MIN_BLOCKS blocks or the blocks are 2 x 2. A small map in
+    8 x 8 blocks is only a few tasks and the last one keeps a worker busy alone (24 x 24:
+    9 blocks, 5 for one of 2 workers, 4 for the other). Depends on the map's shape only,
+    never on the workers, so the neighbour reseed (within a block) gives the same numbers
+    on every scheduler."""
+    if block is not None:
+        return max(1, int(block[0])), max(1, int(block[1]))
+    ny, nx = shape
+    by, bx = DEFAULT_BLOCK
+    while -(-ny // by) * -(-nx // bx) < MIN_BLOCKS and max(by, bx) > 2:
+        if by >= bx:
+            by = -(-by // 2)
+        else:
+            bx = -(-bx // 2)
+    return min(by, max(ny, 1)), min(bx, max(nx, 1))
+
+
 def analyze_map(cube, *, scheduler: Any = None, workers: int | None = None,
-                block: tuple[int, int] = DEFAULT_BLOCK, neighbours: bool = False,
+                block: tuple[int, int] | None = None, neighbours: bool = False,
                 T_K: float | None = None, Vmod_rms_V: float | None = None):
     """Analyse every measured pixel of ``cube`` (xarray.Dataset, see the module docstring).
 
     ``scheduler``: None (local process pool, ``workers`` processes, default one per CPU),
     "threads", "sync", a dask.distributed address ("tcp://HOST:PORT"), Client or cluster.
-    ``block``: pixels per task (y, x). ``neighbours``: refit pixels not graded good from
+    ``block``: pixels per task (y, x); default :func:`map_blocks`. ``neighbours``: refit pixels not graded good from
     their good neighbours' two-gap solutions. ``T_K`` (K), ``Vmod_rms_V`` (V rms): override
     what the cube recorded. Returns an xarray.Dataset over (y, x)."""
     import dask
     import dask.array as da
 
     view = _overridden(cube_view(cube), T_K, Vmod_rms_V)
-    by, bx = (max(1, int(b)) for b in block)
+    by, bx = map_blocks(view.shape, block)
     local_pool = scheduler in (None, "processes") and (workers or local_cpus()) > 1
     G, override = _conductance_blocks(view, (by, bx), local_pool)
     if override is not None:

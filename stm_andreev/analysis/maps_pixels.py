@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from stm_andreev.allocator import keep_freed_memory
+
 from .errors import AnalysisInputError, FitError
 from .inputs import SpectrumInput
 from .pipeline import Analysis, analyze_spectrum
@@ -116,7 +118,12 @@ def analyze_block(G: np.ndarray, aux: np.ndarray, *, bias_V: np.ndarray, unit: s
                   Vmod_rms_V: float | None, default_T_K: float | None, source: str,
                   neighbours: bool = False) -> np.ndarray:
     """PixelResults (object array (cy, cx)) of a block G (cy, cx, n_bias) with its per-pixel
-    ``aux`` (cy, cx, len(AUX)); pixels not done are "not measured"."""
+    ``aux`` (cy, cx, len(AUX)); pixels not done are "not measured".
+
+    Whatever process runs the block keeps freed memory for reuse from then on (see
+    :mod:`stm_andreev.allocator`: page faults cost dask.distributed's workers a third of
+    the CPU of a spectrum)."""
+    keep_freed_memory()
     cy, cx = G.shape[:2]
     out = np.empty((cy, cx), dtype=object)
     analyses: dict[tuple[int, int], Analysis] = {}

@@ -56,3 +56,72 @@ def test_distributed_cluster_gives_the_same_numbers(cube, reference):
 def test_unknown_scheduler_is_refused_by_name(cube):
     with pytest.raises(SchedulerError, match="unknown scheduler 'gpu'"):
         analyze_map(cube, scheduler="gpu")
+
+
+def _block_recording_pid(G, aux, *, record: str, **kwargs):
+    """analyze_block that appends the pid of the process running it to ``record``."""
+    import os
+
+    from stm_andreev.analysis.maps_pixels import analyze_block
+
+    with open(record, "a") as f:
+        f.write(f"{os.getpid()}\n")
+    return analyze_block(G, aux, **kwargs)
+
+
+def test_two_local_workers_share_the_blocks_between_two_processes(cube, reference, tmp_path,
+                                                                  monkeypatch):
+    # Four blocks on two workers: Dask's default batches of 6 tasks sent all four to one
+    # process (the other sat idle); one task at a time, both processes get blocks.
+    import functools
+    import os
+
+    from stm_andreev.analysis import maps
+
+    record = tmp_path / "pids.txt"
+    monkeypatch.setattr(maps, "analyze_block",
+                        functools.partial(_block_recording_pid, record=str(record)))
+    by_pool = analyze_map(cube, workers=2, block=(1, 1))
+    _same(by_pool, reference)
+    pids = record.read_text().split()
+    assert len(pids) == 4
+    assert len(set(pids)) == 2, f"blocks ran in processes {pids}"
+    assert str(os.getpid()) not in pids
+
+
+def test_default_blocks_cut_a_small_map_into_enough_tasks():
+    from stm_andreev.analysis.maps import map_blocks
+
+    assert map_blocks((64, 64)) == (8, 8)
+    assert map_blocks((24, 24)) == (4, 8)  # 18 blocks, not 9
+    assert map_blocks((3, 3)) == (2, 2)
+    assert map_blocks((1, 200)) == (1, 8)
+    assert map_blocks((24, 24), (8, 8)) == (8, 8)  # as asked
+
+
+def test_pool_results_are_each_pixels_own_analyze_spectrum(cube):
+    # The naive loop: analyze_spectrum on each pixel's spectrum (fit_pixel), one by one.
+    from stm_andreev.analysis.maps import fit_pixel
+
+    by_pool = analyze_map(cube, workers=2, block=(1, 1))
+    for iy in range(cube.sizes["y"]):
+        for ix in range(cube.sizes["x"]):
+            r = fit_pixel(cube, iy, ix).result
+            assert by_pool["E_g"].values[iy, ix] == r.E_g_eV
+            assert by_pool["E_g_sigma"].values[iy, ix] == r.E_g_err_eV
+            assert by_pool["model"].values[iy, ix] == r.model
+            assert by_pool["reason"].values[iy, ix] == r.quality_reason
+
+
+def test_cluster_of_worker_processes_uses_both_and_gives_the_same_numbers(cube, reference):
+    from distributed import Client, LocalCluster, get_task_stream
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, \
+            Client(cluster, set_as_default=False) as client:
+        client.wait_for_workers(2, timeout=120)
+        with get_task_stream(client) as stream:
+            by_cluster = analyze_map(cube, scheduler=client, block=(1, 1))
+    _same(by_cluster, reference)
+    workers = {t["worker"] for t in stream.data if "analyze_block" in str(t["key"])}
+    assert len(workers) == 2, workers
