@@ -43,6 +43,10 @@ SUMMARY_REDRAW_S = 2.0
 CURRENT_REDRAW_S = 0.5
 
 
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=True))
+
+
 def _si(value: float | None, unit: str) -> str:
     if value is None or not math.isfinite(value):
         return "--"
@@ -79,6 +83,8 @@ class LiveSpectraWidget(QtWidgets.QWidget):
         self._current_due = 0.0
         self._current_pending = False
         self._waterfall_key: tuple = ()
+        #: (bias, curve) drawn by each waterfall item, to skip re-setting unchanged curves
+        self._waterfall_shown: list[tuple[np.ndarray, np.ndarray]] = []
         self._map_key: tuple = ()
         self._shown_row: int | None = None
         self.fit_row: int | None = None
@@ -213,6 +219,7 @@ class LiveSpectraWidget(QtWidgets.QWidget):
             self.follower.close()
         self.model.clear()
         self._waterfall_key = self._map_key = ()
+        self._waterfall_shown = []
         self._summary_due = self._current_due = 0.0
         for curve in self.waterfall_curves:
             curve.setData([], [])
@@ -403,13 +410,21 @@ class LiveSpectraWidget(QtWidgets.QWidget):
                 label.setText("")
                 continue
             V, g, I_sp = curves[k]
-            curve_item.setData(V, g, pen=pg.mkPen(colours[k], width=1.5))
+            pen = pg.mkPen(colours[k], width=1.5)
+            shown = self._waterfall_shown[k] if k < len(self._waterfall_shown) else None
+            if shown is not None and _same(shown[0], V) and _same(shown[1], g):
+                # the same spectrum at the same place: only its colour may have moved along the
+                # colour map (the setpoint range grew); setData would recompute it all
+                curve_item.setPen(pen)
+            else:
+                curve_item.setData(V, g, pen=pen)
             if k % LABEL_EVERY == 0 or k == len(curves) - 1:
                 label.setText(_si(I_sp, "A"))
                 label.setColor(colours[k])
                 label.setPos(float(np.nanmax(V)), float(g[np.nanargmax(V)]))
             else:
                 label.setText("")
+        self._waterfall_shown = [(c[0], c[1]) for c in curves]
         if curves:
             V = curves[0][0]
             lo, hi = float(np.nanmin(V)), float(np.nanmax(V))

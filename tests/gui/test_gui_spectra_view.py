@@ -240,3 +240,29 @@ def test_each_new_spectrum_is_painted_once(qtbot, tmp_path, monkeypatch):
     # one paint per redraw (a wider tick label than before may re-lay the plot out once)
     assert min(paints) == 1
     assert sum(paints) <= len(paints) + 1, paints
+
+
+def test_waterfall_stays_exact_when_unchanged_curves_are_skipped(qtbot, tmp_path, monkeypatch):
+    """Curves already drawn are not set again, yet every curve shows its spectrum at its
+    place: a sweep towards lower setpoints shifts every earlier curve up by one offset."""
+    monkeypatch.setattr("stm_andreev.gui.spectra_view.SUMMARY_REDRAW_S", 0.0)
+    rows = plan_rows(n_setpoints=6, temperatures_K=())[::-1]  # highest setpoint first
+    bias = np.linspace(-1.5e-3, 1.5e-3, 41)
+    writer = create_run(tmp_path / "down.h5", len(rows), n_bias=41)
+    view = LiveSpectraWidget()
+    qtbot.addWidget(view)
+    append(writer, 0, rows[0], bias)
+    view.follow(tmp_path / "down.h5")
+    view.timer.stop()
+    try:
+        for i in range(1, len(rows)):
+            append(writer, i, rows[i], bias)
+            view.update_views()
+            expected = view.model.waterfall()
+            assert len(expected) == i + 1
+            for item, (V, g, _) in zip(view.waterfall_curves, expected, strict=False):
+                x, y = item.getData()
+                assert x == pytest.approx(V) and y == pytest.approx(g)
+    finally:
+        writer.close("finished")
+        view.close_run()
