@@ -8,7 +8,13 @@
    with the GUI attached (live spectra + run control polling the file) versus alone
    (target ratio >= 0.95). Runs alternate alone / attached to share the machine's load fairly.
 
-    python bench/bench_gui.py [--spectra 1000] [--runs 3] [--setpoints 40] [--only redraw]
+3. Paints while following a run (``--only paints``): a run file grows by one spectrum every
+   0.15 s (a dry run's rate) in this process while the live spectra view follows it in a
+   1600 x 950 window; prints the plots' paints per redraw, their CPU, and the GUI's CPU per
+   spectrum (the writer's CPU taken out).
+
+    python bench/bench_gui.py [--spectra 1000] [--runs 3] [--setpoints 40]
+                              [--only redraw|throughput|paints]
 
 The machine's load shifts both throughput figures; the pairs and the GUI's own CPU share
 (printed) tell how much of a difference is the GUI.
@@ -29,7 +35,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
-from PyQt5 import QtWidgets  # noqa: E402
+from PyQt5 import QtCore, QtWidgets  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -105,6 +111,78 @@ def redraw_benchmark(app: QtWidgets.QApplication, n_spectra: int, folder: Path) 
     view.close_run()
 
 
+def paint_benchmark(app: QtWidgets.QApplication, n_spectra: int, folder: Path,
+                    period_s: float = 0.15) -> None:
+    import pyqtgraph as pg
+
+    paints: list[float] = []  # CPU seconds of each paint of the plots
+    plain_paint = pg.GraphicsView.paintEvent
+
+    def timed_paint(self, event):  # this process only: the paint's CPU, for the figures
+        c0 = time.process_time()
+        try:
+            return plain_paint(self, event)
+        finally:
+            paints.append(time.process_time() - c0)
+
+    pg.GraphicsView.paintEvent = timed_paint
+    rows = [(0, float(I), 0.065) for I in np.geomspace(1e-9, 1e-6, n_spectra)]
+    bias = np.linspace(-1.5e-3, 1.5e-3, 301)
+    path = folder / "bench-paints.h5"
+    writer = create_run(path, len(rows), n_bias=301)
+    append(writer, 0, rows[0], bias)
+    window = QtWidgets.QMainWindow()
+    view = LiveSpectraWidget()
+    window.setCentralWidget(view)
+    window.resize(1600, 950)
+    window.show()
+    view.follow(path)
+    for _ in range(10):
+        app.processEvents()
+    redraws = {"current": 0, "summary": 0}
+    plain = {name: getattr(view, f"_redraw_{name}") for name in redraws}
+
+    def counted(name: str):
+        def redraw() -> None:
+            redraws[name] += 1
+            plain[name]()
+        return redraw
+
+    for name in redraws:
+        setattr(view, f"_redraw_{name}", counted(name))
+    paints.clear()
+    state = {"i": 1, "write_cpu": 0.0}
+    loop = QtCore.QEventLoop()
+
+    def write() -> None:
+        if state["i"] >= n_spectra:
+            timer.stop()
+            QtCore.QTimer.singleShot(2500, loop.quit)  # the last redraws (throttled) land
+            return
+        c0 = time.process_time()
+        append(writer, state["i"], rows[state["i"]], bias, time_s=float(state["i"]))
+        state["write_cpu"] += time.process_time() - c0
+        state["i"] += 1
+
+    timer = QtCore.QTimer()
+    timer.setInterval(int(1e3 * period_s))
+    timer.timeout.connect(write)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    timer.start()
+    loop.exec_()
+    gui_cpu = time.process_time() - cpu0 - state["write_cpu"]
+    wall = time.perf_counter() - wall0
+    writer.close("finished")
+    view.close_run()
+    window.close()
+    pg.GraphicsView.paintEvent = plain_paint
+    n = n_spectra - 1
+    print(f"following a run: {n} spectra in {wall:.1f} s; redraws: current spectrum "
+          f"{redraws['current']}, summary views {redraws['summary']}; paints of the plots "
+          f"{len(paints)} ({1e3 * sum(paints) / max(len(paints), 1):.1f} ms CPU each, "
+          f"{sum(paints):.2f} s); GUI CPU {1e3 * gui_cpu / n:.1f} ms per spectrum")
+
+
 def _run(plan: Path, out: Path, app: QtWidgets.QApplication | None) -> tuple[float, float]:
     """Run the plan; return (spectra per wall second as the run reports it, CPU seconds the
     GUI used per wall second meanwhile)."""
@@ -164,12 +242,14 @@ def main() -> None:
     parser.add_argument("--spectra", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--setpoints", type=int, default=40)
-    parser.add_argument("--only", choices=("redraw", "throughput"), default=None)
+    parser.add_argument("--only", choices=("redraw", "throughput", "paints"), default=None)
     args = parser.parse_args()
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     with tempfile.TemporaryDirectory() as tmp:
         if args.only in (None, "redraw"):
             redraw_benchmark(app, args.spectra, Path(tmp))
+        if args.only in (None, "paints"):
+            paint_benchmark(app, args.setpoints, Path(tmp))
         if args.only in (None, "throughput"):
             throughput_benchmark(app, args.runs, args.setpoints, Path(tmp))
 

@@ -43,6 +43,10 @@ SUMMARY_REDRAW_S = 2.0
 CURRENT_REDRAW_S = 0.5
 
 
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=True))
+
+
 def _si(value: float | None, unit: str) -> str:
     if value is None or not math.isfinite(value):
         return "--"
@@ -79,6 +83,8 @@ class LiveSpectraWidget(QtWidgets.QWidget):
         self._current_due = 0.0
         self._current_pending = False
         self._waterfall_key: tuple = ()
+        #: (bias, curve) drawn by each waterfall item, to skip re-setting unchanged curves
+        self._waterfall_shown: list[tuple[np.ndarray, np.ndarray]] = []
         self._map_key: tuple = ()
         self._shown_row: int | None = None
         self.fit_row: int | None = None
@@ -97,6 +103,15 @@ class LiveSpectraWidget(QtWidgets.QWidget):
         layout.addWidget(self.title)
         self.gap_text = QtWidgets.QLabel("")
         self.gap_text.setTextFormat(QtCore.Qt.RichText)
+        # Wrapped and never wider than the window: unwrapped, this line's width set the
+        # window's minimum width, so the plots grew wider than the window (more to paint) and
+        # every change of its length re-laid out and repainted all six plots. Room for three
+        # lines: two-line texts differ in height by a pixel (sub- and superscripts), which
+        # was enough to resize and repaint the plots.
+        self.gap_text.setWordWrap(True)
+        self.gap_text.setSizePolicy(QtWidgets.QSizePolicy.Ignored,
+                                    QtWidgets.QSizePolicy.Preferred)
+        self.gap_text.setMinimumHeight(3 * self.gap_text.fontMetrics().lineSpacing() + 4)
         layout.addWidget(self.gap_text)
         fit_row = QtWidgets.QHBoxLayout()
         self.fit_button = QtWidgets.QPushButton("Fit this spectrum (graded)")
@@ -186,6 +201,12 @@ class LiveSpectraWidget(QtWidgets.QWidget):
         self.unresolved_points = self.gaps_plot.plot(
             [], [], pen=None, symbol="o", symbolBrush=None, symbolPen=pg.mkPen("#c62828"),
             symbolSize=7, name="Δc not resolved (no in-gap pair)")
+        for plot in (self.current_plot, self.waterfall_plot, self.map_plot, self.z_plot,
+                     self.gsp_plot, self.gaps_plot):
+            # The left axis grows for wider tick labels but does not shrink back: measured in
+            # the paint, each change of its width re-laid out the row and painted it again
+            # (a new spectrum's range changes the labels nearly every time).
+            plot.getAxis("left").setStyle(autoReduceTextSpace=False)
         g.ci.layout.setRowStretchFactor(0, 3)
         g.ci.layout.setRowStretchFactor(1, 2)
         self.status = QtWidgets.QLabel("")
@@ -198,6 +219,7 @@ class LiveSpectraWidget(QtWidgets.QWidget):
             self.follower.close()
         self.model.clear()
         self._waterfall_key = self._map_key = ()
+        self._waterfall_shown = []
         self._summary_due = self._current_due = 0.0
         for curve in self.waterfall_curves:
             curve.setData([], [])
@@ -234,14 +256,19 @@ class LiveSpectraWidget(QtWidgets.QWidget):
         if block is not None:
             self.model.add(block)
             self._summary_pending = self._current_pending = True
+        drawn = False
         if self._current_pending and time.perf_counter() >= self._current_due:
             self._redraw_current()
+            drawn = True
         if self.model.n and not self._analysis_done():
             # the lazy in-line analysis of a long run goes on between spectra, bounded per tick
             self.model.analyse_pending(self.model.temperature_rows(), ANALYSIS_BUDGET_S)
             self._summary_pending = True
         if self._summary_pending and time.perf_counter() >= self._summary_due:
             self._redraw_summary()
+            drawn = True
+        if drawn:
+            self._settle()
         if block is not None:
             self.redraw_times_s.append(time.perf_counter() - start)
         f = self.follower
@@ -259,6 +286,16 @@ class LiveSpectraWidget(QtWidgets.QWidget):
         """Redraw everything now (used after attaching and for screenshots)."""
         self._redraw_current()
         self._redraw_summary()
+        self._settle()
+
+    def _settle(self) -> None:
+        """Let the plots take their new ranges now, not during Qt's next paint.
+
+        pyqtgraph defers a view's auto-range (and the text items' transforms) to the scene's
+        "prepare for paint", which runs inside the paint: the new range then changes the axes,
+        which lie outside the region being painted, and Qt paints a second time for them (two
+        paints per redraw, measured). Settled here, one paint covers the data and the axes."""
+        self.graphics.scene().prepareForPaint()
 
     def _redraw_current(self) -> None:
         m = self.model
@@ -360,7 +397,10 @@ class LiveSpectraWidget(QtWidgets.QWidget):
             # up to 40 thin curves: antialiasing would double the paint time for no visible gain
             self.waterfall_curves.append(self.waterfall_plot.plot([], [], antialias=False))
             label = pg.TextItem("", anchor=(0, 0.5), color="#202020")
-            self.waterfall_plot.addItem(label)
+            # not in the auto-range: a text item's extent in data units follows the view's
+            # scale, so each range change moved its bounds and asked for yet another range
+            # (and paint); the x range is set below, with room for the labels
+            self.waterfall_plot.addItem(label, ignoreBounds=True)
             self.waterfall_labels.append(label)
         colours = theme.colours_for(np.array([c[2] for c in curves]), log=True)
         for k, curve_item in enumerate(self.waterfall_curves):
@@ -370,13 +410,21 @@ class LiveSpectraWidget(QtWidgets.QWidget):
                 label.setText("")
                 continue
             V, g, I_sp = curves[k]
-            curve_item.setData(V, g, pen=pg.mkPen(colours[k], width=1.5))
+            pen = pg.mkPen(colours[k], width=1.5)
+            shown = self._waterfall_shown[k] if k < len(self._waterfall_shown) else None
+            if shown is not None and _same(shown[0], V) and _same(shown[1], g):
+                # the same spectrum at the same place: only its colour may have moved along the
+                # colour map (the setpoint range grew); setData would recompute it all
+                curve_item.setPen(pen)
+            else:
+                curve_item.setData(V, g, pen=pen)
             if k % LABEL_EVERY == 0 or k == len(curves) - 1:
                 label.setText(_si(I_sp, "A"))
                 label.setColor(colours[k])
                 label.setPos(float(np.nanmax(V)), float(g[np.nanargmax(V)]))
             else:
                 label.setText("")
+        self._waterfall_shown = [(c[0], c[1]) for c in curves]
         if curves:
             V = curves[0][0]
             lo, hi = float(np.nanmin(V)), float(np.nanmax(V))

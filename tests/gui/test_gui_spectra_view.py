@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PyQt5 import QtCore, QtWidgets
 
 from stm_andreev.gui.browse import BrowseWidget, describe_run
 from stm_andreev.gui.live_analysis import analyze_live
@@ -177,3 +178,91 @@ def test_fast_arrivals_are_drawn_at_a_bounded_rate(qtbot, tmp_path, monkeypatch)
     assert view.current_curve.getData()[1] == pytest.approx(view.model.G_G0[3])
     writer.close("finished")
     view.close_run()
+
+
+class _PaintCounter(QtCore.QObject):
+    """Counts the paint events of the widget it filters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.n = 0
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QtCore.QEvent.Paint:
+            self.n += 1
+        return False
+
+
+def _deliver_posted_events() -> None:
+    """Qt's repaints are posted events, and a paint may post another: deliver them all
+    (no wall-clock wait)."""
+    for _ in range(20):
+        QtWidgets.QApplication.processEvents()
+
+
+def test_each_new_spectrum_is_painted_once(qtbot, tmp_path, monkeypatch):
+    """A new current spectrum costs one paint of the plots (pyqtgraph's range update inside
+    the paint used to ask for a second one, for the axes), the plot shows the newest spectrum
+    inside its range, and the text above the plots never makes them wider than the window."""
+    monkeypatch.setattr("stm_andreev.gui.spectra_view.CURRENT_REDRAW_S", 0.0)
+    monkeypatch.setattr("stm_andreev.gui.spectra_view.SUMMARY_REDRAW_S", 3600.0)
+    rows = plan_rows(n_setpoints=9, temperatures_K=())
+    bias = np.linspace(-1.5e-3, 1.5e-3, 101)
+    writer = create_run(tmp_path / "paints.h5", len(rows), n_bias=101)
+    view = LiveSpectraWidget()
+    qtbot.addWidget(view)
+    view.resize(1200, 800)
+    view.show()
+    qtbot.waitExposed(view)
+    append(writer, 0, rows[0], bias)
+    view.follow(tmp_path / "paints.h5")
+    view.timer.stop()  # this test drives the updates
+    _deliver_posted_events()
+    counter = _PaintCounter()
+    view.graphics.viewport().installEventFilter(counter)
+    paints = []
+    try:
+        for i in range(1, len(rows)):
+            append(writer, i, rows[i], bias)
+            before = counter.n
+            view.update_views()
+            _deliver_posted_events()
+            paints.append(counter.n - before)
+            V, G = view.current_curve.getData()
+            assert G == pytest.approx(view.model.G_G0[i])  # the newest spectrum
+            (x0, x1), (y0, y1) = view.current_plot.getViewBox().viewRange()
+            assert x0 <= V.min() and V.max() <= x1
+            assert y0 <= G.min() and G.max() <= y1
+            assert view.width() <= 1200  # the text above the plots wraps
+    finally:
+        writer.close("finished")
+        view.close_run()
+    # one paint per redraw (a wider tick label than before may re-lay the plot out once)
+    assert min(paints) == 1
+    assert sum(paints) <= len(paints) + 1, paints
+
+
+def test_waterfall_stays_exact_when_unchanged_curves_are_skipped(qtbot, tmp_path, monkeypatch):
+    """Curves already drawn are not set again, yet every curve shows its spectrum at its
+    place: a sweep towards lower setpoints shifts every earlier curve up by one offset."""
+    monkeypatch.setattr("stm_andreev.gui.spectra_view.SUMMARY_REDRAW_S", 0.0)
+    rows = plan_rows(n_setpoints=6, temperatures_K=())[::-1]  # highest setpoint first
+    bias = np.linspace(-1.5e-3, 1.5e-3, 41)
+    writer = create_run(tmp_path / "down.h5", len(rows), n_bias=41)
+    view = LiveSpectraWidget()
+    qtbot.addWidget(view)
+    append(writer, 0, rows[0], bias)
+    view.follow(tmp_path / "down.h5")
+    view.timer.stop()
+    try:
+        for i in range(1, len(rows)):
+            append(writer, i, rows[i], bias)
+            view.update_views()
+            expected = view.model.waterfall()
+            assert len(expected) == i + 1
+            for item, (V, g, _) in zip(view.waterfall_curves, expected, strict=False):
+                x, y = item.getData()
+                assert x == pytest.approx(V) and y == pytest.approx(g)
+    finally:
+        writer.close("finished")
+        view.close_run()
