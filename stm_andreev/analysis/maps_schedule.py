@@ -84,21 +84,15 @@ def compute_options(scheduler: Any = None, workers: int | None = None
         yield {"scheduler": "sync" if scheduler == "synchronous" else scheduler,
                **({"num_workers": workers} if workers and scheduler == "threads" else {})}
         return
-    if isinstance(scheduler, str):
-        if not scheduler.startswith(ADDRESS_PREFIXES):
-            raise SchedulerError(
-                f"unknown scheduler {scheduler!r}: expected one of {', '.join(LOCAL)} or a "
-                "dask.distributed address such as tcp://HOST:8786")
-        client = _connect(scheduler)
-        try:
-            yield {"scheduler": client}
-        finally:
-            client.close()
-        return
+    if isinstance(scheduler, str) and not scheduler.startswith(ADDRESS_PREFIXES):
+        raise SchedulerError(
+            f"unknown scheduler {scheduler!r}: expected one of {', '.join(LOCAL)} or a "
+            "dask.distributed address such as tcp://HOST:8786")
     if hasattr(scheduler, "get") and hasattr(scheduler, "submit"):  # a Client
         yield {"scheduler": scheduler}
         return
-    if hasattr(scheduler, "scheduler_address"):  # a cluster object
+    # an address or a cluster object: a client of our own, closed when done
+    if isinstance(scheduler, str) or hasattr(scheduler, "scheduler_address"):
         client = _connect(scheduler)
         try:
             yield {"scheduler": client}

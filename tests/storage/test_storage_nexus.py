@@ -20,7 +20,12 @@ from stm_andreev.storage.nexus import SWEEP
 from .grid_files import G0_S, lay_out_grid, make_grid_file, pixel_G_S, write_pixel
 from .storage_helpers import append_point, bias_grid, new_run
 
-nexusformat = pytest.importorskip("nexusformat.nexus")
+try:
+    import nexusformat.nexus as nexusformat
+except ImportError:  # CI installs the test extra: missing there is a failure, not a skip
+    if os.environ.get("CI"):
+        raise
+    nexusformat = pytest.importorskip("nexusformat.nexus")
 
 
 def _run_file(tmp_path: Path) -> Path:
